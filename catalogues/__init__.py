@@ -1,0 +1,1 @@
+"""Ingestion of supplier catalogues: read through mapping profiles, normalise, classify."""

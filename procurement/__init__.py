@@ -1,0 +1,1 @@
+"""The domain hub: tables, database, imports, demand, scenarios and reports."""

@@ -1,0 +1,295 @@
+"""All table models of the engine, in one module (no circular imports).
+
+The schema is created and upgraded through Alembic migrations in
+``procurement/migrations``; ``tests/procurement/test_migrations.py`` checks that the
+migrations and these models describe the same schema.
+
+Relations (see ../shared/DESIGN.md):
+
+* ``Category`` 1-n ``EquivalenceGroup`` (both loaded from ``catalogues/taxonomy.toml``).
+* ``Supplier`` 1-n ``ProductLine`` n-1 ``EquivalenceGroup``; ``ProductLine`` 1-n
+  ``CatalogueItem`` (one orderable SKU); ``CatalogueItem`` 1-n ``ItemPrice`` (one row
+  per catalogue version that listed the SKU: the price history).
+* Every imported file is one ``DataImport`` (kind ``catalogue``, ``usage``,
+  ``contracts``...), with its ``RejectedRow`` rows. A catalogue import is a version of
+  that supplier's catalogue: imports are never overwritten.
+* ``Usage`` (trust, item, period, quantity, unit price paid) gives demand and the
+  baseline prices; ``Contract`` the trusts' current agreements; ``VolumeTier`` the
+  suppliers' regional offers; ``ClinicalRating`` the ODEP ratings; ``Approval`` the
+  append-only clinical decisions (latest wins).
+* ``Scenario`` and ``ScenarioRun`` record what was solved, how and with what result.
+
+Money is stored as float GBP ex VAT, rounded to pennies on import.
+
+Note: no ``from __future__ import annotations`` here; SQLModel evaluates annotations
+at runtime.
+"""
+
+import datetime as dt
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+# --------------------------------------------------------------------------- reference
+
+
+class Trust(SQLModel, table=True):
+    """An NHS acute trust (ODS-style code such as ``RXA``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True)
+    name: str
+    region: str = ""
+
+
+class Supplier(SQLModel, table=True):
+    """An implant supplier. ``gs1_prefix`` (optional) is its GS1 company prefix."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True)
+    name: str
+    gs1_prefix: str | None = None
+
+
+class Category(SQLModel, table=True):
+    """A procurement category (hip, knee, trauma...), loaded from the taxonomy file."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True)
+    name: str
+    odep_applies: bool = False
+
+
+class EquivalenceGroup(SQLModel, table=True):
+    """A clinical need whose product lines are substitutable (e.g. cemented stem)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True)
+    name: str
+    category_id: int = Field(foreign_key="category.id", index=True)
+
+
+# --------------------------------------------------------------------------- imports
+
+
+class DataImport(SQLModel, table=True):
+    """One imported file. ``kind`` says what it was (catalogue, usage, contracts, ...).
+
+    For catalogues this is the catalogue version (DESIGN.md's ``CatalogueImport``):
+    ``version`` counts the supplier's catalogue imports from 1. ``sha256`` is the hash
+    of the file's bytes; an identical file is never imported twice for the same kind
+    and supplier/trust.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    file_name: str
+    sha256: str = Field(index=True)
+    supplier_id: int | None = Field(default=None, foreign_key="supplier.id", index=True)
+    trust_id: int | None = Field(default=None, foreign_key="trust.id", index=True)
+    profile: str | None = None
+    version: int = 1
+    imported_at: dt.datetime = Field(default_factory=utcnow)
+    imported_by: str = ""
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    new_lines: int = 0
+    price_changes: int = 0
+
+
+class RejectedRow(SQLModel, table=True):
+    """A row of an imported file that could not be used, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: int = Field(foreign_key="dataimport.id", index=True)
+    row_number: int
+    column: str = ""
+    value: str = ""
+    reason: str
+    raw: str = ""
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+class ProductLine(SQLModel, table=True):
+    """The unit of standardisation: one supplier's brand in one group, all sizes."""
+
+    __table_args__ = (UniqueConstraint("supplier_id", "group_id", "brand"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    group_id: int = Field(foreign_key="equivalencegroup.id", index=True)
+    brand: str
+    first_import_id: int | None = Field(default=None, foreign_key="dataimport.id")
+
+
+class CatalogueItem(SQLModel, table=True):
+    """One orderable SKU. Price fields hold the latest version; history in ItemPrice."""
+
+    __table_args__ = (UniqueConstraint("supplier_id", "supplier_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    product_line_id: int = Field(foreign_key="productline.id", index=True)
+    supplier_code: str
+    gtin: str | None = Field(default=None, index=True)
+    description: str
+    size: str = ""
+    pack_size: int = 1
+    unit_price: float
+    source_import_id: int = Field(foreign_key="dataimport.id")
+    source_row: int
+    active: bool = True
+
+
+class ItemPrice(SQLModel, table=True):
+    """The price of a SKU in one catalogue version (the price history)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="catalogueitem.id", index=True)
+    import_id: int = Field(foreign_key="dataimport.id", index=True)
+    unit_price: float
+    pack_size: int
+    source_row: int
+
+
+class ClinicalRating(SQLModel, table=True):
+    """An ODEP rating for a product line (``item_id`` set when rated per SKU).
+
+    ``rating`` is ODEP's label (``10A*``, ``7A``, ``3B``, ``Pre-entry``); ``years`` is
+    the evidence in years (0 for pre-entry) and ``strength`` the letter with ``*``.
+    ``rank`` orders ratings: higher is stronger evidence (see ``procurement.ratings``).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_line_id: int = Field(foreign_key="productline.id", index=True)
+    item_id: int | None = Field(default=None, foreign_key="catalogueitem.id")
+    scheme: str = "ODEP"
+    rating: str
+    years: int
+    strength: str
+    rank: int
+    import_id: int = Field(foreign_key="dataimport.id")
+
+
+# --------------------------------------------------------------------------- trusts
+
+
+class Usage(SQLModel, table=True):
+    """What a trust bought: quantity of one SKU at the unit price it actually paid."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    trust_id: int = Field(foreign_key="trust.id", index=True)
+    item_id: int = Field(foreign_key="catalogueitem.id", index=True)
+    period: dt.date
+    quantity: float
+    unit_price_paid: float
+    import_id: int = Field(foreign_key="dataimport.id", index=True)
+    source_row: int
+
+
+class Contract(SQLModel, table=True):
+    """A trust's current contract with a supplier for a category.
+
+    ``exit_fee`` is paid to leave before ``end``; a contract ending before the trust
+    joins the regional agreement is bridged for up to ``extension_months`` at
+    ``extension_uplift_pct`` on its prices.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    trust_id: int = Field(foreign_key="trust.id", index=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    category_id: int = Field(foreign_key="category.id", index=True)
+    reference: str = ""
+    start: dt.date
+    end: dt.date
+    notice_months: int = 0
+    exit_fee: float = 0.0
+    extension_months: int = 0
+    extension_uplift_pct: float = 0.0
+    import_id: int = Field(foreign_key="dataimport.id")
+
+
+class VolumeTier(SQLModel, table=True):
+    """One tier of a supplier's regional offer (all-units semantics).
+
+    An offer (``offer_code``) covers a category or a single group (``scope``), is
+    measured in ``units`` or ``spend`` (GBP at list price) and has tiers of increasing
+    ``threshold`` and ``discount_pct``: once regional volume reaches a threshold, the
+    discount applies to every unit in scope.
+    """
+
+    __table_args__ = (UniqueConstraint("supplier_id", "offer_code", "threshold"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    offer_code: str
+    category_id: int | None = Field(default=None, foreign_key="category.id")
+    group_id: int | None = Field(default=None, foreign_key="equivalencegroup.id")
+    basis: str
+    threshold: float
+    discount_pct: float
+    import_id: int = Field(foreign_key="dataimport.id")
+
+
+class Approval(SQLModel, table=True):
+    """A clinical decision on a product line (append-only; the latest wins).
+
+    ``trust_id`` is None for the regional clinical panel. ``decision`` is one of
+    ``approve``, ``reject``, ``conditional``. ``odep_exception`` records that the
+    clinician approves the line despite an ODEP rating below the scenario's floor.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    trust_id: int | None = Field(default=None, foreign_key="trust.id", index=True)
+    product_line_id: int = Field(foreign_key="productline.id", index=True)
+    decision: str
+    odep_exception: bool = False
+    clinician: str
+    role: str = ""
+    decided_at: dt.datetime
+    comment: str = ""
+    source_sha256: str = ""
+    import_id: int | None = Field(default=None, foreign_key="dataimport.id")
+    recorded_at: dt.datetime = Field(default_factory=utcnow)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+class Scenario(SQLModel, table=True):
+    """A named set of scenario settings (JSON text)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    parameters: str = "{}"
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_by: str = ""
+
+
+class ScenarioRun(SQLModel, table=True):
+    """One solve of a scenario: solver, status, objective, bound, gap and timings."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    scenario_id: int = Field(foreign_key="scenario.id", index=True)
+    solver: str
+    status: str
+    objective: float | None = None
+    best_bound: float | None = None
+    gap: float | None = None
+    lp_bound: float | None = None
+    greedy_objective: float | None = None
+    build_seconds: float | None = None
+    solve_seconds: float | None = None
+    input_hash: str = ""
+    message: str = ""
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    run_by: str = ""
