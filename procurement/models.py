@@ -32,7 +32,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """Timezone-aware now (SQLModel stores datetimes as UTC and requires tz-aware values)."""
+    return dt.datetime.now(dt.UTC)
 
 
 # --------------------------------------------------------------------------- reference

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -81,9 +80,7 @@ def upgrade() -> None:
     with op.batch_alter_table("dataimport", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_dataimport_kind"), ["kind"], unique=False)
         batch_op.create_index(batch_op.f("ix_dataimport_sha256"), ["sha256"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_dataimport_supplier_id"), ["supplier_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_dataimport_supplier_id"), ["supplier_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_dataimport_trust_id"), ["trust_id"], unique=False)
 
     op.create_table(
@@ -99,9 +96,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("equivalencegroup", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_equivalencegroup_category_id"), ["category_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_equivalencegroup_category_id"), ["category_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_equivalencegroup_code"), ["code"], unique=True)
 
     op.create_table(
@@ -167,9 +162,7 @@ def upgrade() -> None:
     with op.batch_alter_table("productline", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_productline_code"), ["code"], unique=True)
         batch_op.create_index(batch_op.f("ix_productline_group_id"), ["group_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_productline_supplier_id"), ["supplier_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_productline_supplier_id"), ["supplier_id"], unique=False)
 
     op.create_table(
         "rejectedrow",
@@ -220,9 +213,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("supplier_id", "offer_code", "threshold"),
     )
     with op.batch_alter_table("volumetier", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_volumetier_supplier_id"), ["supplier_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_volumetier_supplier_id"), ["supplier_id"], unique=False)
 
     op.create_table(
         "approval",
@@ -253,9 +244,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("approval", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_approval_product_line_id"), ["product_line_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_approval_product_line_id"), ["product_line_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_approval_trust_id"), ["trust_id"], unique=False)
 
     op.create_table(
@@ -292,9 +281,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_catalogueitem_product_line_id"), ["product_line_id"], unique=False
         )
-        batch_op.create_index(
-            batch_op.f("ix_catalogueitem_supplier_id"), ["supplier_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_catalogueitem_supplier_id"), ["supplier_id"], unique=False)
 
     op.create_table(
         "clinicalrating",

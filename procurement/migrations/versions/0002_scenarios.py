@@ -9,7 +9,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -53,9 +52,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("scenariorun", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_scenariorun_scenario_id"), ["scenario_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_scenariorun_scenario_id"), ["scenario_id"], unique=False)
 
 
 def downgrade() -> None:

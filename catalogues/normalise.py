@@ -1,0 +1,183 @@
+"""Vectorised normalisation of raw text columns: money, pack sizes, GTINs, dates, text.
+
+Each parser takes a Series of raw text and returns a ``Parsed`` pair: the parsed
+values and, aligned with them, the reason each unusable value was refused (empty
+string where the value is fine). Callers turn non-empty reasons into rejected rows
+naming the row and column, so nothing here raises on bad data.
+"""
+
+import re
+from typing import NamedTuple
+
+import pandas as pd
+from stdnum import ean
+
+MAX_UNIT_PRICE_GBP = 100_000.0
+MAX_PACK_SIZE = 10_000
+
+
+class Parsed(NamedTuple):
+    values: pd.Series
+    errors: pd.Series  # "" where the value parsed
+
+    def ok(self) -> pd.Series:
+        return self.errors == ""
+
+
+def clean_text(raw: pd.Series) -> pd.Series:
+    """Trim and collapse internal whitespace (including non-breaking spaces)."""
+    return (
+        raw.fillna("")
+        .astype(str)
+        .str.replace("\u00a0", " ", regex=False)
+        .str.replace(r"\s+", " ", regex=True)
+        .str.strip()
+    )
+
+
+def _errors_like(raw: pd.Series) -> pd.Series:
+    return pd.Series("", index=raw.index, dtype="object")
+
+
+_MONEY_NOISE = re.compile(r"(?i)£|gbp|\s|,|\u00a3")
+
+
+def parse_money(
+    raw: pd.Series,
+    *,
+    allow_zero: bool = False,
+    maximum: float | None = MAX_UNIT_PRICE_GBP,
+    what: str = "price",
+) -> Parsed:
+    """Parse amounts such as ``1234.5``, ``£1,234.50``, ``GBP 99``, ``(12.00)``.
+
+    Returns float GBP rounded to the penny. Refused: blank, not a number (``POA``,
+    ``12,34`` with a decimal comma is read as 1234 only when it has three digits
+    after the comma), negative, zero unless ``allow_zero``, above ``maximum``.
+    """
+    text = clean_text(raw)
+    negative = text.str.match(r"^\(.*\)$") | text.str.startswith("-")
+    stripped = text.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.lstrip("-")
+    stripped = stripped.str.replace(_MONEY_NOISE, "", regex=True)
+    # A thousands comma is followed by exactly three digits; anything else is ambiguous.
+    bad_comma = text.str.contains(r",(?!\d{3}(?:\D|$))", regex=True)
+    number = pd.to_numeric(
+        stripped.where(stripped.str.fullmatch(r"\d+(\.\d+)?|\.\d+"), None), errors="coerce"
+    )
+    number = number.where(~negative, -number)
+    errors = _errors_like(raw)
+    errors[text == ""] = f"missing {what}"
+    errors[(text != "") & (number.isna() | bad_comma)] = f"{what} is not a number"
+    errors[(errors == "") & (number < 0)] = f"negative {what}"
+    if not allow_zero:
+        errors[(errors == "") & (number == 0)] = f"zero {what}"
+    if maximum is not None:
+        errors[(errors == "") & (number > maximum)] = f"implausible {what} (over £{maximum:,.0f})"
+    return Parsed(number.round(2).where(errors == ""), errors)
+
+
+def parse_quantity(raw: pd.Series, *, what: str = "quantity") -> Parsed:
+    """Positive numbers (units); fractions allowed (monthly averages), zero refused."""
+    text = clean_text(raw).str.replace(",", "", regex=False)
+    number = pd.to_numeric(text.where(text.str.fullmatch(r"-?\d+(\.\d+)?"), None), errors="coerce")
+    errors = _errors_like(raw)
+    errors[text == ""] = f"missing {what}"
+    errors[(text != "") & number.isna()] = f"{what} is not a number"
+    errors[(errors == "") & (number <= 0)] = f"{what} must be positive"
+    errors[(errors == "") & (number > 1e7)] = f"implausible {what}"
+    return Parsed(number.where(errors == ""), errors)
+
+
+_PACK_WORDS_ONE = {"", "ea", "each", "each1", "single", "unit", "1", "one", "pc", "piece"}
+
+
+def parse_pack(raw: pd.Series) -> Parsed:
+    """Pack sizes such as ``Box of 10``, ``10``, ``Pack 5``, ``10/box``, ``EA`` (=1)."""
+    text = clean_text(raw).str.lower()
+    number = pd.to_numeric(text.str.extract(r"(\d+)", expand=False), errors="coerce")
+    is_one = text.str.replace(r"[^a-z0-9]", "", regex=True).isin(_PACK_WORDS_ONE)
+    number = number.where(~is_one | number.notna(), 1)
+    errors = _errors_like(raw)
+    errors[number.isna()] = "pack size not understood"
+    errors[(errors == "") & ((number < 1) | (number > MAX_PACK_SIZE))] = "implausible pack size"
+    return Parsed(number.where(errors == "").astype("Int64"), errors)
+
+
+def _gtin14(code: str) -> str | None:
+    if len(code) not in (8, 12, 13, 14) or not ean.is_valid(code):
+        return None
+    return code.zfill(14)
+
+
+def normalise_gtin(raw: pd.Series) -> Parsed:
+    """GTIN-8/12/13/14 validated by GS1 check digit (python-stdnum) and padded to GTIN-14.
+
+    A blank GTIN is allowed (value ``None``, no error): not every SKU carries one.
+    """
+    text = clean_text(raw).str.replace(r"[\s-]", "", regex=True)
+    # An XLSX cell formatted as a number may arrive in scientific notation.
+    sci = text.str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
+    if sci.any():
+        text = text.where(
+            ~sci,
+            pd.to_numeric(text.where(sci), errors="coerce").map(lambda v: "" if pd.isna(v) else f"{int(v)}"),
+        )
+    values = text.map(lambda c: _gtin14(c) if c else None)
+    errors = _errors_like(raw)
+    digits = text.str.fullmatch(r"\d+")
+    errors[(text != "") & ~digits] = "GTIN has characters other than digits"
+    wrong_length = (text != "") & digits & ~text.str.len().isin([8, 12, 13, 14])
+    errors[wrong_length] = "GTIN must have 8, 12, 13 or 14 digits"
+    errors[(errors == "") & (text != "") & values.isna()] = "GTIN check digit is wrong"
+    return Parsed(values.where(errors == ""), errors)
+
+
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%d/%m/%Y",
+    "%d/%m/%y",
+    "%d-%m-%Y",
+    "%d.%m.%Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%Y/%m/%d",
+    "%Y-%m",
+    "%b %Y",
+    "%B %Y",
+    "%b-%y",
+    "%b-%Y",
+)
+
+
+def parse_date(raw: pd.Series, *, what: str = "date") -> Parsed:
+    """Dates in the formats UK exports use (day first); the first format that fits wins."""
+    text = clean_text(raw)
+    result = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    for fmt in _DATE_FORMATS:
+        todo = result.isna() & (text != "")
+        if not todo.any():
+            break
+        result[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+    errors = _errors_like(raw)
+    errors[text == ""] = f"missing {what}"
+    errors[(text != "") & result.isna()] = f"{what} not understood (use YYYY-MM-DD or DD/MM/YYYY)"
+    errors[(errors == "") & ((result.dt.year < 1990) | (result.dt.year > 2100))] = f"implausible {what}"
+    return Parsed(result.dt.date.where(errors == ""), errors)
+
+
+def parse_bool(raw: pd.Series, *, what: str) -> Parsed:
+    text = clean_text(raw).str.lower()
+    yes = text.isin(["yes", "y", "true", "1", "x"])
+    no = text.isin(["no", "n", "false", "0", ""])
+    errors = _errors_like(raw)
+    errors[~(yes | no)] = f"{what} must be yes or no"
+    return Parsed(yes, errors)
+
+
+def slug(text: pd.Series) -> pd.Series:
+    """Upper-case code fragment for identifiers built from names."""
+    return clean_text(text).str.upper().str.replace(r"[^A-Z0-9]+", "-", regex=True).str.strip("-")

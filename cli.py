@@ -1,0 +1,433 @@
+"""``procure``: the command-line front of the engine.
+
+Thin by design: each command parses its options, calls one library function in
+``procurement``, and prints the result (a table on a terminal, JSON with ``--json``).
+Domain errors become a one-line message and a documented exit code:
+
+0 done (rows may have been rejected: see the summary), 1 the command could not do its
+job, 2 an input file is unusable (nothing written), 3 an unknown code, name or profile,
+70 an internal error (a bug: set PROCURE_DEBUG=1 to see the traceback).
+"""
+
+import functools
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from procurement import imports as imp
+from procurement.errors import ProcureError
+
+EXIT_INTERNAL = 70
+# Piped output is not squeezed into 80 columns: tables are meant to be pasted and grepped.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 400)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 400)
+
+
+class AppContext:
+    def __init__(self, db: str | None, user: str | None):
+        self.db_url = db
+        self.user = user
+        self._engine = None
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from procurement.db import open_database
+
+            self._engine = open_database(self.db_url)
+        return self._engine
+
+
+def _jsonable(value):
+    if isinstance(value, pd.DataFrame):
+        return [_jsonable(r) for r in value.to_dict("records")]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def print_json(payload) -> None:
+    click.echo(json.dumps(_jsonable(payload), indent=2, ensure_ascii=False))
+
+
+def print_table(df: pd.DataFrame, title: str | None = None, money: tuple[str, ...] = (),
+                max_rows: int | None = None) -> None:
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in df.columns:
+        numeric = pd.api.types.is_numeric_dtype(df[column])
+        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
+    shown = df if max_rows is None else df.head(max_rows)
+    for row in shown.itertuples(index=False):  # printing: rows are few
+        cells = []
+        for column, value in zip(df.columns, row, strict=True):
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                cells.append("")
+            elif column in money:
+                cells.append(f"£{value:,.2f}")
+            elif isinstance(value, float):
+                cells.append(f"{value:,.1f}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    out.print(table)
+    if max_rows is not None and len(df) > max_rows:
+        out.print(f"... {len(df) - max_rows} more")
+
+
+def handle_errors(fn):
+    """Turn domain errors into messages and exit codes; never show a traceback to a user."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ProcureError as exc:
+            err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+            sys.exit(exc.exit_code or 1)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            from sqlalchemy.exc import OperationalError
+
+            if isinstance(exc, OperationalError):
+                err.print(f"[bold red]Error:[/] database problem: {exc.orig}", highlight=False)
+                sys.exit(1)
+            if os.environ.get("PROCURE_DEBUG"):
+                raise
+            err.print(
+                f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}\n"
+                "This is a bug in procure; run again with PROCURE_DEBUG=1 for the details.",
+                highlight=False,
+            )
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", envvar="PROCURE_DB", metavar="URL",
+              help="Database URL [env PROCURE_DB; default sqlite:///procure.db in the current directory].")
+@click.option("--user", envvar="PROCURE_USER", help="Who is acting, for the audit trail [default: OS user].")
+@click.version_option(package_name="procure")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, user: str | None) -> None:
+    """Regional orthopaedic procurement: catalogues, demand, savings scenarios.
+
+    \b
+    Example:
+      procure demo --out demo-region
+      procure --db sqlite:///demo-region/procure.db demand
+    """
+    ctx.obj = AppContext(db, user)
+
+
+# --------------------------------------------------------------------------- import
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import a file: trusts, suppliers, catalogue, usage, contracts, tiers, ratings, approvals.
+
+    One file is one transaction: a file that cannot be used changes nothing.
+    Formats: docs/formats.md.
+    """
+
+
+def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
+    if as_json:
+        print_json(report.to_dict())
+        return
+    if report.duplicate_of:
+        out.print(f"{report.file}: identical to import #{report.duplicate_of}; already imported, nothing written")
+        return
+    parts = [f"{report.rows_read} rows read", f"{report.rows_accepted} accepted", f"{report.rows_rejected} rejected"]
+    if report.kind == "catalogue":
+        parts += [f"{report.new_lines} new product lines", f"{report.price_changes} price changes"]
+    out.print(f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})", highlight=False)
+    for note in report.notes:
+        out.print(f"  note: {note}", highlight=False)
+    if report.rows_rejected:
+        print_table(report.rejects, max_rows=10)
+        out.print(f"  all rejected rows: procure rejects --import {report.import_id}", highlight=False)
+
+
+@import_group.command("trusts")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_app
+@handle_errors
+def import_trusts_cmd(app: AppContext, file: Path, as_json: bool) -> None:
+    """Add or update trusts (code, name, region).
+
+    Example: procure import trusts trusts.csv
+    """
+    _show_report(imp.import_trusts(app.engine, file, user=app.user), as_json, "trusts")
+
+
+@import_group.command("suppliers")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_app
+@handle_errors
+def import_suppliers_cmd(app: AppContext, file: Path, as_json: bool) -> None:
+    """Add or update suppliers (code, name, gs1_prefix).
+
+    Example: procure import suppliers suppliers.csv
+    """
+    _show_report(imp.import_suppliers(app.engine, file, user=app.user), as_json, "suppliers")
+
+
+@import_group.command("catalogue")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--supplier", required=True, help="Supplier code the file belongs to.")
+@click.option("--profile", help="Mapping profile name or .toml path [default: recognised from the header].")
+@json_option
+@pass_app
+@handle_errors
+def import_catalogue_cmd(app: AppContext, file: Path, supplier: str, profile: str | None, as_json: bool) -> None:
+    """Import a supplier's price file (CSV or XLSX) as its next catalogue version.
+
+    Example: procure import catalogue supplier-a-2026.xlsx --supplier SUP-A
+    """
+    report = imp.import_catalogue(app.engine, file, supplier=supplier, profile=profile, user=app.user)
+    _show_report(report, as_json, f"{supplier} catalogue v{report.version}" if report.version else supplier)
+
+
+@import_group.command("usage")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--trust", required=True, help="Trust code the usage belongs to.")
+@json_option
+@pass_app
+@handle_errors
+def import_usage_cmd(app: AppContext, file: Path, trust: str, as_json: bool) -> None:
+    """Import a trust's usage export (item, quantity, unit price paid, date).
+
+    Example: procure import usage rxa-usage.csv --trust RXA
+    """
+    _show_report(imp.import_usage(app.engine, file, trust=trust, user=app.user), as_json, f"{trust} usage")
+
+
+@import_group.command("contracts")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_app
+@handle_errors
+def import_contracts_cmd(app: AppContext, file: Path, as_json: bool) -> None:
+    """Import the contracts register (replaces the listed trusts' contracts).
+
+    Example: procure import contracts contracts.csv
+    """
+    _show_report(imp.import_contracts(app.engine, file, user=app.user), as_json, "contracts")
+
+
+@import_group.command("tiers")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_app
+@handle_errors
+def import_tiers_cmd(app: AppContext, file: Path, as_json: bool) -> None:
+    """Import supplier volume/spend tier offers (replaces the listed suppliers' offers).
+
+    Example: procure import tiers tiers.csv
+    """
+    _show_report(imp.import_tiers(app.engine, file, user=app.user), as_json, "tier offers")
+
+
+@import_group.command("ratings")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_app
+@handle_errors
+def import_ratings_cmd(app: AppContext, file: Path, as_json: bool) -> None:
+    """Import ODEP ratings per product line or SKU.
+
+    Example: procure import ratings odep.csv
+    """
+    _show_report(imp.import_ratings(app.engine, file, user=app.user), as_json, "ODEP ratings")
+
+
+@import_group.command("approvals")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_app
+@handle_errors
+def import_approvals_cmd(app: AppContext, file: Path, as_json: bool) -> None:
+    """Append clinicians' decisions to the approval history (latest wins).
+
+    Example: procure import approvals approvals.csv
+    """
+    _show_report(imp.import_approvals(app.engine, file, user=app.user), as_json, "approvals")
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+@main.command("imports")
+@json_option
+@pass_app
+@handle_errors
+def imports_cmd(app: AppContext, as_json: bool) -> None:
+    """List every imported file: kind, file, version, counts, who and when.
+
+    Example: procure imports
+    """
+    table = imp.list_imports(app.engine)
+    if as_json:
+        print_json(table)
+        return
+    print_table(table[["id", "kind", "file_name", "version", "rows_read", "rows_accepted", "rows_rejected",
+                       "new_lines", "price_changes", "imported_by", "imported_at"]])
+
+
+@main.command("rejects")
+@click.option("--import", "import_id", type=int, required=True, help="Import number (see `procure imports`).")
+@json_option
+@pass_app
+@handle_errors
+def rejects_cmd(app: AppContext, import_id: int, as_json: bool) -> None:
+    """Show every rejected row of one import: row, column, value, reason.
+
+    Example: procure rejects --import 3
+    """
+    table = imp.rejected_rows(app.engine, import_id)
+    if as_json:
+        print_json(table)
+    elif table.empty:
+        out.print(f"import #{import_id} rejected no rows")
+    else:
+        print_table(table, title=f"Rejected rows of import #{import_id}")
+
+
+@main.command("demand")
+@click.option("--by", type=click.Choice(["group", "line", "region"]), default="group", show_default=True,
+              help="Per trust and group, per trust and product line (with price premiums), or regional totals.")
+@click.option("--trust", "trusts", multiple=True, help="Only these trusts (repeatable).")
+@json_option
+@pass_app
+@handle_errors
+def demand_cmd(app: AppContext, by: str, trusts: tuple[str, ...], as_json: bool) -> None:
+    """Annual demand and baseline spend at the prices each trust actually paid.
+
+    Example: procure demand --by line --trust RXA
+    """
+    from procurement.demand import demand_report
+
+    report = demand_report(app.engine, list(trusts) or None)
+    if as_json:
+        print_json({"by": by, "rows": report[{"group": "by_group", "line": "by_line", "region": "regional"}[by]],
+                    "regional": report["regional"]})
+        return
+    if by == "line":
+        print_table(report["by_line"], title="Demand per trust and product line (annual)",
+                    money=("spend_per_year", "avg_unit_price", "best_price_in_region"))
+    elif by == "group":
+        print_table(report["by_group"], title="Demand per trust and group (annual)",
+                    money=("spend_per_year", "avg_unit_price"))
+    regional = report["regional"]
+    print_table(regional, title="Regional totals (annual)",
+                money=("spend_per_year", "avg_unit_price", "min_trust_price", "max_trust_price"))
+    if len(regional):
+        out.print(f"Region: {regional['units_per_year'].sum():,.0f} units, "
+                  f"£{regional['spend_per_year'].sum():,.0f} a year", highlight=False)
+
+
+@main.command("profiles")
+@json_option
+@handle_errors
+def profiles_cmd(as_json: bool) -> None:
+    """List the shipped catalogue mapping profiles.
+
+    Example: procure profiles
+    """
+    from catalogues.read import shipped_profiles
+
+    rows = pd.DataFrame(
+        [{"name": p.name, "description": p.description, "supplier": p.supplier or "",
+          "sheet": p.sheet or "", "price_per": p.price_per, "includes_vat": p.includes_vat}
+         for p in shipped_profiles()]
+    )
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows)
+
+
+@main.command("demo")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("demo-region"), show_default=True,
+              help="Directory for the generated files and procure.db.")
+@click.option("--size", type=click.Choice(["S", "M", "L"]), default="S", show_default=True,
+              help="S: a 6-trust region; M: ~30 trusts; L: ~130 trusts (national).")
+@click.option("--seed", type=int, default=2026, show_default=True)
+@json_option
+@pass_app
+@handle_errors
+def demo_cmd(app: AppContext, out_dir: Path, size: str, seed: int, as_json: bool) -> None:
+    """Generate a realistic synthetic region and run the whole job on it.
+
+    The files are written as a user would receive them and imported through the same
+    import commands; the database is OUT/procure.db unless --db is given.
+
+    Example: procure demo --out demo-region
+    """
+    from procurement.demo_run import run_demo
+
+    result = run_demo(out_dir, size=size, seed=seed, db_url=app.db_url, user=app.user,
+                      echo=None if as_json else out.print)
+    if as_json:
+        print_json(result)
+
+
+@main.command("db")
+@json_option
+@pass_app
+@handle_errors
+def db_cmd(app: AppContext, as_json: bool) -> None:
+    """Upgrade the database schema in place and show its revision and row counts.
+
+    Example: procure --db sqlite:///region.db db
+    """
+    from procurement.db import current_revision, table_names
+    from procurement.reference import frame  # noqa: F401
+
+    engine = app.engine
+    from sqlalchemy import text
+
+    counts = {}
+    with engine.connect() as connection:
+        for name in table_names(engine):
+            if name != "alembic_version":
+                counts[name] = connection.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one()
+    payload = {"url": engine.url.render_as_string(hide_password=True), "revision": current_revision(engine),
+               "rows": counts}
+    if as_json:
+        print_json(payload)
+    else:
+        out.print(f"{payload['url']} at revision {payload['revision']}", highlight=False)
+        print_table(pd.DataFrame({"table": list(counts), "rows": list(counts.values())}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Demand aggregation: annual units and baseline spend per trust, group and product line.
+
+Annualisation: a trust's usage covers the calendar months from its first to its last
+usage month (inclusive); quantities and spend are scaled by ``12 / months covered``.
+The baseline price of a (trust, line) is what the trust actually paid: spend divided
+by units, i.e. the quantity-weighted mean of the unit prices on its usage rows.
+"""
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from procurement.models import CatalogueItem, Trust, Usage
+from procurement.reference import frame, lines_frame
+
+LINE_COLUMNS = [
+    "trust", "category", "group", "line", "supplier", "brand", "units_per_year", "spend_per_year",
+    "avg_unit_price", "best_price_in_region", "premium_pct",
+]
+GROUP_COLUMNS = [
+    "trust", "category", "group", "units_per_year", "spend_per_year", "avg_unit_price", "lines_used",
+]
+
+
+def usage_by_line(session: Session, trusts: list[str] | None = None) -> pd.DataFrame:
+    """Annual units, spend and average price paid per (trust, product line).
+
+    Also ``best_price_in_region`` (the lowest average price any trust pays for that
+    line) and ``premium_pct`` (how much more this trust pays than that, in percent).
+    """
+    usage = frame(
+        session,
+        select(
+            Trust.code.label("trust"),
+            CatalogueItem.product_line_id.label("line_id"),
+            func.strftime("%Y-%m", Usage.period).label("month")
+            if session.get_bind().dialect.name == "sqlite"
+            else func.to_char(Usage.period, "YYYY-MM").label("month"),
+            func.sum(Usage.quantity).label("units"),
+            func.sum(Usage.quantity * Usage.unit_price_paid).label("spend"),
+        )
+        .join(Trust, Trust.id == Usage.trust_id)
+        .join(CatalogueItem, CatalogueItem.id == Usage.item_id)
+        .group_by("trust", "line_id", "month"),
+    )
+    if trusts:
+        usage = usage[usage["trust"].isin(trusts)]
+    if usage.empty:
+        return pd.DataFrame(columns=LINE_COLUMNS)
+    months = pd.PeriodIndex(usage["month"], freq="M")
+    span = (
+        pd.DataFrame({"trust": usage["trust"], "m": months.asi8})
+        .groupby("trust")["m"]
+        .agg(lambda m: m.max() - m.min() + 1)
+        .rename("months_covered")
+    )
+    per_line = usage.groupby(["trust", "line_id"], as_index=False)[["units", "spend"]].sum()
+    per_line = per_line.join(span, on="trust")
+    factor = 12.0 / per_line["months_covered"]
+    per_line["units_per_year"] = per_line["units"] * factor
+    per_line["spend_per_year"] = per_line["spend"] * factor
+    per_line["avg_unit_price"] = per_line["spend"] / per_line["units"]
+    lines = lines_frame(session)[["line_id", "line", "supplier", "brand", "group", "category"]]
+    out = per_line.merge(lines, on="line_id")
+    out["best_price_in_region"] = out.groupby("line")["avg_unit_price"].transform("min")
+    out["premium_pct"] = 100.0 * (out["avg_unit_price"] / out["best_price_in_region"] - 1.0)
+    return out[LINE_COLUMNS].sort_values(["trust", "group", "line"]).reset_index(drop=True)
+
+
+def demand_by_group(by_line: pd.DataFrame) -> pd.DataFrame:
+    """Annual units and baseline spend per (trust, group), from ``usage_by_line``."""
+    if by_line.empty:
+        return pd.DataFrame(columns=GROUP_COLUMNS)
+    out = by_line.groupby(["trust", "category", "group"], as_index=False).agg(
+        units_per_year=("units_per_year", "sum"),
+        spend_per_year=("spend_per_year", "sum"),
+        lines_used=("line", "nunique"),
+    )
+    out["avg_unit_price"] = out["spend_per_year"] / out["units_per_year"]
+    return out[GROUP_COLUMNS]
+
+
+def regional_totals(by_group: pd.DataFrame) -> pd.DataFrame:
+    """Units and spend per group over all trusts, with the spread of average prices."""
+    if by_group.empty:
+        return pd.DataFrame(
+            columns=["category", "group", "trusts", "units_per_year", "spend_per_year", "avg_unit_price",
+                     "min_trust_price", "max_trust_price"]
+        )
+    out = by_group.groupby(["category", "group"], as_index=False).agg(
+        trusts=("trust", "nunique"),
+        units_per_year=("units_per_year", "sum"),
+        spend_per_year=("spend_per_year", "sum"),
+        min_trust_price=("avg_unit_price", "min"),
+        max_trust_price=("avg_unit_price", "max"),
+    )
+    out["avg_unit_price"] = out["spend_per_year"] / out["units_per_year"]
+    return out
+
+
+def demand_report(engine: Engine, trusts: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """``by_line``, ``by_group`` and ``regional`` frames for ``procure demand``."""
+    with Session(engine) as session:
+        by_line = usage_by_line(session, trusts)
+    by_group = demand_by_group(by_line)
+    return {"by_line": by_line, "by_group": by_group, "regional": regional_totals(by_group)}

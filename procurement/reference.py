@@ -1,0 +1,89 @@
+"""Reference data in the database: taxonomy sync and code-to-id look-ups as frames."""
+
+import pandas as pd
+from sqlalchemy import insert, select, update
+from sqlmodel import Session
+
+from catalogues.classify import Taxonomy
+from procurement.models import Category, EquivalenceGroup, ProductLine, Supplier, Trust
+
+
+def sync_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
+    """Insert the taxonomy's categories and groups that the database lacks; update names.
+
+    Groups are never deleted: product lines and history refer to them.
+    """
+    existing = {c.code: c for c in session.scalars(select(Category))}
+    for row in taxonomy.categories.itertuples(index=False):  # a handful of categories
+        if row.code in existing:
+            cat = existing[row.code]
+            cat.name, cat.odep_applies = row.name, bool(row.odep_applies)
+        else:
+            session.add(Category(code=row.code, name=row.name, odep_applies=bool(row.odep_applies)))
+    session.flush()
+    cat_ids = {c.code: c.id for c in session.scalars(select(Category))}
+    groups = taxonomy.groups.assign(category_id=lambda g: g["category"].map(cat_ids))
+    known = frame(session, select(EquivalenceGroup.id, EquivalenceGroup.code))
+    merged = groups.merge(known, on="code", how="left")
+    new = merged[merged["id"].isna()]
+    if len(new):
+        session.execute(
+            insert(EquivalenceGroup),
+            new[["code", "name", "category_id"]].to_dict("records"),
+        )
+    old = merged[merged["id"].notna()]
+    if len(old):
+        session.execute(
+            update(EquivalenceGroup),
+            old.assign(id=old["id"].astype(int))[["id", "name", "category_id"]].to_dict("records"),
+        )
+    session.flush()
+
+
+def frame(session: Session, statement) -> pd.DataFrame:
+    """Run a SELECT and return its rows as a DataFrame with the selected column names."""
+    result = session.execute(statement)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def code_map(session: Session, model) -> dict[str, int]:
+    return dict(session.execute(select(model.code, model.id)).all())
+
+
+def trusts_by_code(session: Session) -> dict[str, int]:
+    return code_map(session, Trust)
+
+
+def suppliers_by_code(session: Session) -> dict[str, int]:
+    return code_map(session, Supplier)
+
+
+def groups_frame(session: Session) -> pd.DataFrame:
+    """group_id, group, group_name, category_id, category, odep_applies."""
+    return frame(
+        session,
+        select(
+            EquivalenceGroup.id.label("group_id"),
+            EquivalenceGroup.code.label("group"),
+            EquivalenceGroup.name.label("group_name"),
+            Category.id.label("category_id"),
+            Category.code.label("category"),
+            Category.odep_applies,
+        ).join(Category, Category.id == EquivalenceGroup.category_id),
+    )
+
+
+def lines_frame(session: Session) -> pd.DataFrame:
+    """line_id, line, supplier_id, supplier, brand, group_id, group, category."""
+    lines = frame(
+        session,
+        select(
+            ProductLine.id.label("line_id"),
+            ProductLine.code.label("line"),
+            ProductLine.supplier_id,
+            Supplier.code.label("supplier"),
+            ProductLine.brand,
+            ProductLine.group_id,
+        ).join(Supplier, Supplier.id == ProductLine.supplier_id),
+    )
+    return lines.merge(groups_frame(session)[["group_id", "group", "category"]], on="group_id")
