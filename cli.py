@@ -67,8 +67,9 @@ def print_json(payload) -> None:
     click.echo(json.dumps(_jsonable(payload), indent=2, ensure_ascii=False))
 
 
-def print_table(df: pd.DataFrame, title: str | None = None, money: tuple[str, ...] = (),
-                max_rows: int | None = None) -> None:
+def print_table(
+    df: pd.DataFrame, title: str | None = None, money: tuple[str, ...] = (), max_rows: int | None = None
+) -> None:
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in df.columns:
         numeric = pd.api.types.is_numeric_dtype(df[column])
@@ -128,8 +129,12 @@ pass_app = click.make_pass_decorator(AppContext)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", envvar="PROCURE_DB", metavar="URL",
-              help="Database URL [env PROCURE_DB; default sqlite:///procure.db in the current directory].")
+@click.option(
+    "--db",
+    envvar="PROCURE_DB",
+    metavar="URL",
+    help="Database URL [env PROCURE_DB; default sqlite:///procure.db in the current directory].",
+)
 @click.option("--user", envvar="PROCURE_USER", help="Who is acting, for the audit trail [default: OS user].")
 @click.version_option(package_name="procure")
 @click.pass_context
@@ -161,12 +166,20 @@ def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
         print_json(report.to_dict())
         return
     if report.duplicate_of:
-        out.print(f"{report.file}: identical to import #{report.duplicate_of}; already imported, nothing written")
+        out.print(
+            f"{report.file}: identical to import #{report.duplicate_of}; already imported, nothing written"
+        )
         return
-    parts = [f"{report.rows_read} rows read", f"{report.rows_accepted} accepted", f"{report.rows_rejected} rejected"]
+    parts = [
+        f"{report.rows_read} rows read",
+        f"{report.rows_accepted} accepted",
+        f"{report.rows_rejected} rejected",
+    ]
     if report.kind == "catalogue":
         parts += [f"{report.new_lines} new product lines", f"{report.price_changes} price changes"]
-    out.print(f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})", highlight=False)
+    out.print(
+        f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})", highlight=False
+    )
     for note in report.notes:
         out.print(f"  note: {note}", highlight=False)
     if report.rows_rejected:
@@ -207,7 +220,9 @@ def import_suppliers_cmd(app: AppContext, file: Path, as_json: bool) -> None:
 @json_option
 @pass_app
 @handle_errors
-def import_catalogue_cmd(app: AppContext, file: Path, supplier: str, profile: str | None, as_json: bool) -> None:
+def import_catalogue_cmd(
+    app: AppContext, file: Path, supplier: str, profile: str | None, as_json: bool
+) -> None:
     """Import a supplier's price file (CSV or XLSX) as its next catalogue version.
 
     Example: procure import catalogue supplier-a-2026.xlsx --supplier SUP-A
@@ -298,8 +313,23 @@ def imports_cmd(app: AppContext, as_json: bool) -> None:
     if as_json:
         print_json(table)
         return
-    print_table(table[["id", "kind", "file_name", "version", "rows_read", "rows_accepted", "rows_rejected",
-                       "new_lines", "price_changes", "imported_by", "imported_at"]])
+    print_table(
+        table[
+            [
+                "id",
+                "kind",
+                "file_name",
+                "version",
+                "rows_read",
+                "rows_accepted",
+                "rows_rejected",
+                "new_lines",
+                "price_changes",
+                "imported_by",
+                "imported_at",
+            ]
+        ]
+    )
 
 
 @main.command("rejects")
@@ -322,8 +352,13 @@ def rejects_cmd(app: AppContext, import_id: int, as_json: bool) -> None:
 
 
 @main.command("demand")
-@click.option("--by", type=click.Choice(["group", "line", "region"]), default="group", show_default=True,
-              help="Per trust and group, per trust and product line (with price premiums), or regional totals.")
+@click.option(
+    "--by",
+    type=click.Choice(["group", "line", "region"]),
+    default="group",
+    show_default=True,
+    help="Per trust and group, per trust and product line (with price premiums), or regional totals.",
+)
 @click.option("--trust", "trusts", multiple=True, help="Only these trusts (repeatable).")
 @json_option
 @pass_app
@@ -337,21 +372,38 @@ def demand_cmd(app: AppContext, by: str, trusts: tuple[str, ...], as_json: bool)
 
     report = demand_report(app.engine, list(trusts) or None)
     if as_json:
-        print_json({"by": by, "rows": report[{"group": "by_group", "line": "by_line", "region": "regional"}[by]],
-                    "regional": report["regional"]})
+        print_json(
+            {
+                "by": by,
+                "rows": report[{"group": "by_group", "line": "by_line", "region": "regional"}[by]],
+                "regional": report["regional"],
+            }
+        )
         return
     if by == "line":
-        print_table(report["by_line"], title="Demand per trust and product line (annual)",
-                    money=("spend_per_year", "avg_unit_price", "best_price_in_region"))
+        print_table(
+            report["by_line"],
+            title="Demand per trust and product line (annual)",
+            money=("spend_per_year", "avg_unit_price", "best_price_in_region"),
+        )
     elif by == "group":
-        print_table(report["by_group"], title="Demand per trust and group (annual)",
-                    money=("spend_per_year", "avg_unit_price"))
+        print_table(
+            report["by_group"],
+            title="Demand per trust and group (annual)",
+            money=("spend_per_year", "avg_unit_price"),
+        )
     regional = report["regional"]
-    print_table(regional, title="Regional totals (annual)",
-                money=("spend_per_year", "avg_unit_price", "min_trust_price", "max_trust_price"))
+    print_table(
+        regional,
+        title="Regional totals (annual)",
+        money=("spend_per_year", "avg_unit_price", "min_trust_price", "max_trust_price"),
+    )
     if len(regional):
-        out.print(f"Region: {regional['units_per_year'].sum():,.0f} units, "
-                  f"£{regional['spend_per_year'].sum():,.0f} a year", highlight=False)
+        out.print(
+            f"Region: {regional['units_per_year'].sum():,.0f} units, "
+            f"£{regional['spend_per_year'].sum():,.0f} a year",
+            highlight=False,
+        )
 
 
 @main.command("profiles")
@@ -365,9 +417,17 @@ def profiles_cmd(as_json: bool) -> None:
     from catalogues.read import shipped_profiles
 
     rows = pd.DataFrame(
-        [{"name": p.name, "description": p.description, "supplier": p.supplier or "",
-          "sheet": p.sheet or "", "price_per": p.price_per, "includes_vat": p.includes_vat}
-         for p in shipped_profiles()]
+        [
+            {
+                "name": p.name,
+                "description": p.description,
+                "supplier": p.supplier or "",
+                "sheet": p.sheet or "",
+                "price_per": p.price_per,
+                "includes_vat": p.includes_vat,
+            }
+            for p in shipped_profiles()
+        ]
     )
     if as_json:
         print_json(rows)
@@ -376,10 +436,21 @@ def profiles_cmd(as_json: bool) -> None:
 
 
 @main.command("demo")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("demo-region"), show_default=True,
-              help="Directory for the generated files and procure.db.")
-@click.option("--size", type=click.Choice(["S", "M", "L"]), default="S", show_default=True,
-              help="S: a 6-trust region; M: ~30 trusts; L: ~130 trusts (national).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("demo-region"),
+    show_default=True,
+    help="Directory for the generated files and procure.db.",
+)
+@click.option(
+    "--size",
+    type=click.Choice(["S", "M", "L"]),
+    default="S",
+    show_default=True,
+    help="S: a 6-trust region; M: ~30 trusts; L: ~130 trusts (national).",
+)
 @click.option("--seed", type=int, default=2026, show_default=True)
 @json_option
 @pass_app
@@ -394,8 +465,9 @@ def demo_cmd(app: AppContext, out_dir: Path, size: str, seed: int, as_json: bool
     """
     from procurement.demo_run import run_demo
 
-    result = run_demo(out_dir, size=size, seed=seed, db_url=app.db_url, user=app.user,
-                      echo=None if as_json else out.print)
+    result = run_demo(
+        out_dir, size=size, seed=seed, db_url=app.db_url, user=app.user, echo=None if as_json else out.print
+    )
     if as_json:
         print_json(result)
 
@@ -420,8 +492,11 @@ def db_cmd(app: AppContext, as_json: bool) -> None:
         for name in table_names(engine):
             if name != "alembic_version":
                 counts[name] = connection.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one()
-    payload = {"url": engine.url.render_as_string(hide_password=True), "revision": current_revision(engine),
-               "rows": counts}
+    payload = {
+        "url": engine.url.render_as_string(hide_password=True),
+        "revision": current_revision(engine),
+        "rows": counts,
+    }
     if as_json:
         print_json(payload)
     else:

@@ -1,0 +1,410 @@
+"""Scenarios: settings, the optimisation problem built from the database, runs and results.
+
+A scenario is a named set of settings (``ScenarioSettings``), defined from a TOML
+file or CLI options and stored as JSON on ``Scenario``. ``build_problem`` turns the
+database plus those settings into the solver's validated ``ProblemData``:
+
+* demand and the baseline: each trust's annual units per group and the average price
+  it actually paid per product line (``procurement.demand.usage_by_line``);
+* the regional price of a line: the lowest price any participating trust pays for it
+  today (``regional_price = "best_paid"``), or the mean catalogue price of its active
+  SKUs (``"catalogue"``), whichever is lower unless ``"catalogue"`` is asked for;
+  ``price_change_pct`` then scales it (a sensitivity: suppliers' prices rise by X%);
+* usable lines: the latest clinical decision for (trust, line) wins, else the
+  regional panel's latest; ``approve`` and ``conditional`` count as approved. ODEP:
+  hip and knee lines (the taxonomy's ``odep_applies`` categories) need a rating at or
+  above the floor unless the deciding clinician recorded an ODEP exception;
+* tiers: each supplier offer's lines (its category or group scope);
+* contracts: per (trust, category) the latest end of the trust's contracts in that
+  category, the sum of their exit fees, and the highest extension uplift.
+"""
+
+import dataclasses
+import datetime as dt
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+from sqlmodel import Session
+
+from procurement.demand import usage_by_line
+from procurement.errors import InputFileError, ProcureError
+from procurement.models import (
+    Approval,
+    CatalogueItem,
+    ClinicalRating,
+    Contract,
+    Supplier,
+    Trust,
+    VolumeTier,
+)
+from procurement.ratings import odep_rank
+from procurement.reference import frame, groups_frame, lines_frame
+
+
+class ScenarioError(ProcureError):
+    """A scenario definition that cannot be used."""
+
+
+@dataclass(frozen=True)
+class ScenarioSettings:
+    """Everything a scenario says; defaults are a cautious regional programme."""
+
+    trusts: tuple[str, ...] = ()  # empty: every trust with usage
+    start_date: str = "2027-04-01"
+    horizon_months: int = 36
+    join_grid_months: int = 3
+    range_cap: int = 3
+    range_cap_by_group: dict[str, int] = field(default_factory=dict)
+    trust_range_cap: int | None = 2
+    odep_floor: str | None = "10A"
+    min_suppliers: int = 2
+    min_suppliers_by_category: dict[str, int] = field(default_factory=dict)
+    min_supplier_share: float = 0.05
+    max_supplier_share: float = 1.0
+    year_one_cap: float | None = None
+    switching_cost: float = 15_000.0
+    participation: str = "all"
+    regional_price: str = "best_paid"
+    price_change_pct: float = 0.0
+    require_approval: bool = True
+    solver: str = "highs"
+    time_limit: float = 60.0
+    gap_rel: float = 1e-4
+
+    def start(self) -> dt.date:
+        return dt.date.fromisoformat(self.start_date)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_mapping(cls, data: dict, *, where: str = "scenario") -> "ScenarioSettings":
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known) - {"name", "description"})
+        if unknown:
+            raise ScenarioError(
+                f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})"
+            )
+        values = {k: v for k, v in data.items() if k in known}
+        if "trusts" in values:
+            values["trusts"] = tuple(str(t) for t in values["trusts"])
+        if isinstance(values.get("start_date"), dt.date):
+            values["start_date"] = values["start_date"].isoformat()
+        settings = cls(**values)
+        settings.check(where)
+        return settings
+
+    def check(self, where: str = "scenario") -> None:
+        def bad(msg: str) -> None:
+            raise ScenarioError(f"{where}: {msg}")
+
+        try:
+            self.start()
+        except (TypeError, ValueError):
+            bad(f"start_date {self.start_date!r} is not a date (YYYY-MM-DD)")
+        if self.odep_floor:
+            try:
+                odep_rank(self.odep_floor)
+            except ValueError:
+                bad(f"odep_floor {self.odep_floor!r} is not an ODEP rating such as 10A or 7A")
+        if self.participation not in ("all", "optional"):
+            bad('participation must be "all" or "optional"')
+        if self.regional_price not in ("best_paid", "catalogue"):
+            bad('regional_price must be "best_paid" or "catalogue"')
+        if self.solver not in ("highs", "cbc"):
+            bad('solver must be "highs" or "cbc"')
+        if self.switching_cost < 0:
+            bad("switching_cost must be >= 0")
+        if self.price_change_pct <= -100:
+            bad("price_change_pct must be above -100")
+
+
+def load_scenario_file(path: Path) -> dict[str, ScenarioSettings]:
+    """Scenarios defined in a TOML file: ``[scenarios.NAME]`` tables of settings."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputFileError(f"{path}: no such file") from exc
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputFileError(f"{path}: not a readable TOML file: {exc}") from exc
+    tables = data.get("scenarios")
+    if not isinstance(tables, dict) or not tables:
+        raise InputFileError(f"{path}: no [scenarios.NAME] tables")
+    return {
+        name: ScenarioSettings.from_mapping(body, where=f"{Path(path).name} [scenarios.{name}]")
+        for name, body in tables.items()
+    }
+
+
+def month_offset(start: dt.date, when: dt.date) -> int:
+    """Whole months from ``start`` to ``when``, rounded up (a contract ending mid-month
+    is free from the next month)."""
+    months = (when.year - start.year) * 12 + (when.month - start.month)
+    return months + (1 if when.day > start.day else 0)
+
+
+# --------------------------------------------------------------------------- problem
+
+
+def _latest_decisions(session: Session) -> pd.DataFrame:
+    """Latest decision per (trust or panel, line): trust ('' = panel), line_id, decision, exception."""
+    approvals = frame(
+        session,
+        select(
+            Approval.id,
+            Approval.trust_id,
+            Approval.product_line_id.label("line_id"),
+            Approval.decision,
+            Approval.odep_exception,
+            Approval.decided_at,
+            Trust.code.label("trust"),
+        ).outerjoin(Trust, Trust.id == Approval.trust_id),
+    )
+    if approvals.empty:
+        return pd.DataFrame(columns=["trust", "line_id", "decision", "odep_exception"])
+    approvals["trust"] = approvals["trust"].fillna("")
+    approvals = approvals.sort_values(["decided_at", "id"])
+    return approvals.drop_duplicates(["trust", "line_id"], keep="last")[
+        ["trust", "line_id", "decision", "odep_exception"]
+    ]
+
+
+def build_problem(session: Session, settings: ScenarioSettings):
+    """The solver's ``ProblemData`` for ``settings`` on the data in the database.
+
+    Returns ``(problem, context)`` where ``context`` holds frames the reports need
+    (line names, trust ids, dropped data, the notes on data quality).
+    """
+    from solver.problem import ProblemData, Settings
+
+    notes: list[str] = []
+    usage = usage_by_line(session)
+    if usage.empty:
+        raise ScenarioError("no trust usage imported: import usage before running a scenario")
+    known_trusts = set(usage["trust"])
+    if settings.trusts:
+        unknown = sorted(set(settings.trusts) - known_trusts)
+        if unknown:
+            raise ScenarioError(f"trust(s) {', '.join(unknown)} have no usage imported")
+        usage = usage[usage["trust"].isin(settings.trusts)]
+    trusts = sorted(set(usage["trust"]))
+
+    lines = lines_frame(session)
+    groups = groups_frame(session)
+    demanded_groups = set(usage["group"])
+    lines = lines[lines["group"].isin(demanded_groups)]
+
+    # Regional price per line.
+    prices = (
+        frame(
+            session,
+            select(CatalogueItem.product_line_id.label("line_id"), CatalogueItem.unit_price).where(
+                CatalogueItem.active.is_(True)
+            ),
+        )
+        .groupby("line_id")["unit_price"]
+        .mean()
+        .rename("catalogue_price")
+    )
+    best_paid = usage.groupby("line")["avg_unit_price"].min().rename("best_paid")
+    lines = lines.join(prices, on="line_id").join(best_paid, on="line")
+    if settings.regional_price == "catalogue":
+        lines["regional_price"] = lines["catalogue_price"].fillna(lines["best_paid"])
+    else:
+        lines["regional_price"] = lines[["best_paid", "catalogue_price"]].min(axis=1)
+    lines["regional_price"] *= 1.0 + settings.price_change_pct / 100.0
+    unpriced = lines["regional_price"].isna()
+    if unpriced.any():
+        notes.append(f"{int(unpriced.sum())} product lines without an active catalogue price left out")
+    lines = lines[~unpriced]
+
+    # Candidates: every (trust, line) in a group the trust has demand for.
+    demand = usage.groupby(["trust", "group"], as_index=False)["units_per_year"].sum()
+    demand = demand.rename(columns={"units_per_year": "units"})
+    pairs = demand[["trust", "group"]].merge(lines[["line", "line_id", "group", "category"]], on="group")
+    current = usage[["trust", "line", "units_per_year", "avg_unit_price"]].rename(
+        columns={"units_per_year": "units", "avg_unit_price": "unit_price"}
+    )
+    pairs = pairs.merge(current[["trust", "line"]].assign(in_use=True), on=["trust", "line"], how="left")
+    pairs["in_use"] = pairs["in_use"].fillna(False).astype(bool)
+
+    decisions = _latest_decisions(session)
+    own = decisions[decisions["trust"] != ""].rename(
+        columns={"decision": "own_decision", "odep_exception": "own_exception"}
+    )
+    panel = (
+        decisions[decisions["trust"] == ""]
+        .drop(columns="trust")
+        .rename(columns={"decision": "panel_decision", "odep_exception": "panel_exception"})
+    )
+    pairs = pairs.merge(own, on=["trust", "line_id"], how="left").merge(panel, on="line_id", how="left")
+    decision = pairs["own_decision"].fillna(pairs["panel_decision"])
+    exception = pairs["own_exception"].where(pairs["own_decision"].notna(), pairs["panel_exception"])
+    pairs["approved"] = (
+        decision.isin(["approve", "conditional"]) if settings.require_approval else ~decision.eq("reject")
+    )
+    pairs["odep_exception"] = exception.fillna(False).astype(bool) & pairs["approved"]
+
+    ratings = frame(
+        session,
+        select(
+            ClinicalRating.product_line_id.label("line_id"),
+            ClinicalRating.rank,
+            ClinicalRating.rating,
+            ClinicalRating.item_id,
+        ),
+    )
+    line_rank = (
+        (
+            ratings[ratings["item_id"].isna()]
+            .groupby("line_id")["rank"]
+            .max()
+            .combine_first(ratings.groupby("line_id")["rank"].min())
+        )
+        if len(ratings)
+        else pd.Series(dtype=float)
+    )
+    odep_categories = set(groups.loc[groups["odep_applies"].astype(bool), "category"])
+    floor = odep_rank(settings.odep_floor) if settings.odep_floor else None
+    rank = pairs["line_id"].map(line_rank)
+    rated_ok = rank.ge(floor) if floor is not None else pd.Series(True, index=pairs.index)
+    pairs["odep_ok"] = ~pairs["category"].isin(odep_categories) | rated_ok | pairs["odep_exception"]
+    pairs["switch_cost"] = (~pairs["in_use"]).astype(float) * settings.switching_cost
+
+    # Tiers: offers whose scope lines are in the problem.
+    tiers = frame(
+        session,
+        select(
+            VolumeTier.offer_code,
+            Supplier.code.label("supplier"),
+            VolumeTier.category_id,
+            VolumeTier.group_id,
+            VolumeTier.basis,
+            VolumeTier.threshold,
+            VolumeTier.discount_pct,
+        ).join(Supplier, Supplier.id == VolumeTier.supplier_id),
+    )
+    offers = pd.DataFrame(columns=["offer", "supplier", "basis"])
+    offer_lines = pd.DataFrame(columns=["offer", "line"])
+    tier_rows = pd.DataFrame(columns=["offer", "threshold", "discount"])
+    if len(tiers):
+        tiers["offer"] = tiers["supplier"] + "/" + tiers["offer_code"]
+        scope = tiers.drop_duplicates("offer")[["offer", "supplier", "basis", "category_id", "group_id"]]
+        scope = scope.merge(
+            groups[["group_id", "category_id"]].rename(columns={"category_id": "cat_of_group"}),
+            on="group_id",
+            how="left",
+        )
+        by_group = scope.dropna(subset=["group_id"]).merge(
+            lines[["line", "supplier", "group_id"]], on=["supplier", "group_id"]
+        )
+        by_cat = scope[scope["group_id"].isna()].merge(
+            lines.merge(groups[["group_id", "category_id"]], on="group_id")[
+                ["line", "supplier", "category_id"]
+            ],
+            on=["supplier", "category_id"],
+        )
+        # A group-scoped offer is more specific than a category one: it wins a line.
+        ol = pd.concat([by_group.assign(rank=0), by_cat.assign(rank=1)], ignore_index=True)
+        ol = ol.sort_values(["line", "rank", "offer"])
+        dropped = ol.duplicated("line", keep="first")
+        if dropped.any():
+            notes.append(
+                f"{int(dropped.sum())} line(s) in more than one tier offer: the group-scoped "
+                "(or first) offer applies"
+            )
+        offer_lines = ol[~dropped][["offer", "line"]]
+        offers = scope[scope["offer"].isin(offer_lines["offer"])][["offer", "supplier", "basis"]]
+        tier_rows = tiers[tiers["offer"].isin(offers["offer"])].assign(
+            discount=lambda t: t["discount_pct"] / 100.0
+        )
+        tier_rows = tier_rows.sort_values(["offer", "threshold"])[["offer", "threshold", "discount"]]
+
+    # Contracts per (trust, category).
+    contracts = frame(
+        session,
+        select(
+            Trust.code.label("trust"),
+            Contract.category_id,
+            Contract.end,
+            Contract.exit_fee,
+            Contract.extension_uplift_pct,
+        ).join(Trust, Trust.id == Contract.trust_id),
+    )
+    contracts = contracts[contracts["trust"].isin(trusts)]
+    start = settings.start()
+    if len(contracts):
+        contracts = contracts.merge(
+            groups.drop_duplicates("category_id")[["category_id", "category"]], on="category_id"
+        )
+        contracts["end_month"] = [month_offset(start, e) for e in contracts["end"]]  # a date per contract
+        contracts["live_fee"] = contracts["exit_fee"].where(contracts["end_month"] > 0, 0.0)
+        contracts = contracts.groupby(["trust", "category"], as_index=False).agg(
+            end_month=("end_month", "max"),
+            exit_fee=("live_fee", "sum"),
+            extension_uplift=("extension_uplift_pct", "max"),
+        )
+        contracts["extension_uplift"] /= 100.0
+        contracts["end_month"] = contracts["end_month"].clip(lower=0)
+    else:
+        contracts = pd.DataFrame(columns=["trust", "category", "end_month", "exit_fee", "extension_uplift"])
+
+    solver_settings = Settings(
+        range_cap=settings.range_cap,
+        range_cap_by_group=dict(settings.range_cap_by_group),
+        trust_range_cap=settings.trust_range_cap,
+        min_suppliers=settings.min_suppliers,
+        min_suppliers_by_category=dict(settings.min_suppliers_by_category),
+        min_supplier_share=settings.min_supplier_share,
+        max_supplier_share=settings.max_supplier_share,
+        year_one_cap=settings.year_one_cap,
+        horizon_months=settings.horizon_months,
+        join_grid_months=settings.join_grid_months,
+        participation=settings.participation,
+        solver=settings.solver,
+        time_limit=settings.time_limit,
+        gap_rel=settings.gap_rel,
+    )
+    used_groups = groups[groups["group"].isin(demanded_groups)][["group", "category"]]
+    problem = ProblemData(
+        trusts=pd.DataFrame({"trust": trusts}),
+        groups=used_groups,
+        lines=lines[["line", "supplier", "group", "regional_price"]],
+        demand=demand,
+        current=current,
+        candidates=pairs[["trust", "line", "approved", "odep_ok", "switch_cost"]],
+        offers=offers,
+        offer_lines=offer_lines,
+        tiers=tier_rows,
+        contracts=contracts[["trust", "category", "end_month", "exit_fee", "extension_uplift"]],
+        settings=solver_settings,
+    )
+    context = {
+        "notes": notes,
+        "lines": lines,
+        "pairs": pairs,
+        "usage": usage,
+        "start": start,
+    }
+    return problem, context
+
+
+def financial_year(start: dt.date, month: int) -> str:
+    """NHS financial year label (April to March) of month ``month`` after ``start``."""
+    total = start.month - 1 + month
+    year, month0 = start.year + total // 12, total % 12 + 1
+    fy_start = year if month0 >= 4 else year - 1
+    return f"{fy_start}/{str(fy_start + 1)[-2:]}"
+
+
+__all__ = [
+    "ScenarioError",
+    "ScenarioSettings",
+    "build_problem",
+    "financial_year",
+    "load_scenario_file",
+]
