@@ -294,3 +294,88 @@ class ScenarioRun(SQLModel, table=True):
     message: str = ""
     started_at: dt.datetime = Field(default_factory=utcnow)
     run_by: str = ""
+    settings: str = "{}"
+    in_year_savings: float | None = None
+    full_year_savings: float | None = None
+    n_variables: int | None = None
+    n_constraints: int | None = None
+
+
+# --------------------------------------------------------------------------- run results
+# One row per solution element; every figure a report shows is recomputable from these.
+
+
+class RunAllocation(SQLModel, table=True):
+    """Annual units of a trust's demand placed on a product line in the run's solution."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scenariorun.id", index=True)
+    trust_id: int = Field(foreign_key="trust.id")
+    line_id: int = Field(foreign_key="productline.id")
+    units: float
+    regional_price: float
+    discount: float
+    net_price: float
+    annual_cost: float
+    is_new: bool
+
+
+class RunLine(SQLModel, table=True):
+    """Whether a candidate product line is kept in the regional range."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scenariorun.id", index=True)
+    line_id: int = Field(foreign_key="productline.id")
+    kept: bool
+    units: float
+
+
+class RunTier(SQLModel, table=True):
+    """The tier each supplier offer reaches on aggregated regional volume or spend."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scenariorun.id", index=True)
+    offer: str
+    supplier_id: int = Field(foreign_key="supplier.id")
+    threshold: float
+    discount: float
+    volume: float
+
+
+class RunJoin(SQLModel, table=True):
+    """When a trust moves a category onto the regional agreement (None: it stays out)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scenariorun.id", index=True)
+    trust_id: int = Field(foreign_key="trust.id")
+    category_id: int = Field(foreign_key="category.id")
+    joins: bool
+    join_month: int | None = None
+    join_date: dt.date | None = None
+    months_on: int = 0
+    exit_fee_paid: float = 0.0
+    bridging_cost: float = 0.0
+    annual_baseline: float = 0.0
+    annual_regional_cost: float = 0.0
+
+
+class RunSaving(SQLModel, table=True):
+    """Net savings over the horizon by trust, category and cause (they add up to the objective)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scenariorun.id", index=True)
+    trust_id: int = Field(foreign_key="trust.id")
+    category_id: int = Field(foreign_key="category.id")
+    cause: str
+    amount: float
+
+
+class RunSavingYear(SQLModel, table=True):
+    """Net savings by trust, category and NHS financial year (April to March)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scenariorun.id", index=True)
+    trust_id: int = Field(foreign_key="trust.id")
+    category_id: int = Field(foreign_key="category.id")
+    financial_year: str
+    amount: float
