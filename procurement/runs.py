@@ -1,0 +1,414 @@
+"""Define, run, show and compare scenarios: database -> problem -> solver -> result tables.
+
+``run_scenario`` follows the solver's five steps (check, build, solve, read the
+solution, report) and stores one ``ScenarioRun`` with its result tables in one
+transaction. A run whose solve found no solution is stored with its status and the
+explanation, and no result rows: values are never read from a failed solve.
+"""
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from procurement.db import transaction
+from procurement.errors import UnknownReferenceError
+from procurement.imports import current_user
+from procurement.models import (
+    Category,
+    ProductLine,
+    RunAllocation,
+    RunJoin,
+    RunLine,
+    RunSaving,
+    RunSavingYear,
+    RunTier,
+    Scenario,
+    ScenarioRun,
+    Supplier,
+    Trust,
+)
+from procurement.reference import code_map, frame
+from procurement.scenarios import (
+    ScenarioError,
+    ScenarioSettings,
+    build_problem,
+    financial_year,
+    load_scenario_file,
+)
+
+CAUSES = (
+    "price_harmonisation",
+    "volume_tiers",
+    "standardisation",
+    "switching_costs",
+    "exit_fees",
+    "bridging_costs",
+)
+
+
+def define_scenario(engine: Engine, name: str, settings: ScenarioSettings, *, user: str | None = None) -> int:
+    """Create or replace the settings of scenario ``name``; returns its id."""
+    settings.check(name)
+    with transaction(engine) as session:
+        scenario = session.scalars(select(Scenario).where(Scenario.name == name)).first()
+        if scenario is None:
+            scenario = Scenario(name=name, parameters=settings.to_json(), created_by=current_user(user))
+            session.add(scenario)
+        else:
+            scenario.parameters = settings.to_json()
+        session.flush()
+        return scenario.id
+
+
+def define_from_file(engine: Engine, path: Path, *, user: str | None = None) -> list[str]:
+    """Define every scenario of a TOML file (``[scenarios.NAME]`` tables)."""
+    names = []
+    for name, settings in load_scenario_file(path).items():
+        define_scenario(engine, name, settings, user=user)
+        names.append(name)
+    return names
+
+
+def get_settings(session: Session, name: str) -> tuple[Scenario, ScenarioSettings]:
+    scenario = session.scalars(select(Scenario).where(Scenario.name == name)).first()
+    if scenario is None:
+        known = ", ".join(session.scalars(select(Scenario.name)).all()) or "none yet"
+        raise UnknownReferenceError(f"no scenario named {name!r} (defined: {known})")
+    return scenario, ScenarioSettings.from_mapping(json.loads(scenario.parameters), where=name)
+
+
+def input_hash(problem) -> str:
+    """sha256 over the problem's tables (sorted, as CSV) and settings: the data solved."""
+    digest = hashlib.sha256()
+    for table in (
+        "trusts",
+        "groups",
+        "lines",
+        "demand",
+        "current",
+        "candidates",
+        "offers",
+        "offer_lines",
+        "tiers",
+        "contracts",
+    ):
+        data = getattr(problem, table)
+        data = data.sort_values(list(data.columns)).reset_index(drop=True)
+        digest.update(table.encode())
+        digest.update(data.to_csv(index=False, float_format="%.6f").encode())
+    digest.update(json.dumps(asdict(problem.settings), sort_keys=True, default=sorted).encode())
+    return digest.hexdigest()
+
+
+def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality: bool = True) -> dict:
+    """Build, solve and store one run of scenario ``name``; returns ``show_run``'s summary."""
+    from solver.solve import solve
+
+    with Session(engine) as session:
+        scenario, settings = get_settings(session, name)
+        problem, context = build_problem(session, settings)
+    solution = solve(problem, quality=quality)
+    digest = input_hash(problem)
+    with transaction(engine) as session:
+        run = ScenarioRun(
+            scenario_id=scenario.id,
+            solver=solution.solver,
+            status=solution.status,
+            objective=solution.objective,
+            best_bound=solution.best_bound,
+            gap=solution.gap,
+            lp_bound=getattr(solution, "lp_bound", None),
+            greedy_objective=getattr(solution, "greedy_objective", None),
+            build_seconds=solution.build_seconds,
+            solve_seconds=solution.solve_seconds,
+            input_hash=digest,
+            message=solution.message or "",
+            run_by=current_user(user),
+            settings=settings.to_json(),
+            n_variables=solution.n_variables,
+            n_constraints=solution.n_constraints,
+        )
+        if solution.objective is not None:
+            run.in_year_savings = float(solution.headline["in_year"])
+            run.full_year_savings = float(solution.headline["full_year"])
+        session.add(run)
+        session.flush()
+        if solution.objective is not None:
+            _store_results(session, run.id, solution, settings)
+        run_id = run.id
+    summary = show_run(engine, run_id)
+    summary["notes"] = context["notes"]
+    return summary
+
+
+def _store_results(session: Session, run_id: int, solution, settings: ScenarioSettings) -> None:
+    trust_id = code_map(session, Trust)
+    line_id = code_map(session, ProductLine)
+    category_id = code_map(session, Category)
+    supplier_id = code_map(session, Supplier)
+
+    def put(model, rows: pd.DataFrame) -> None:
+        if len(rows):
+            records = rows.assign(run_id=run_id).astype(object).where(rows.notna(), None).to_dict("records")
+            session.execute(insert(model), records)
+
+    a = solution.allocation
+    put(
+        RunAllocation,
+        pd.DataFrame(
+            {
+                "trust_id": a["trust"].map(trust_id),
+                "line_id": a["line"].map(line_id),
+                "units": a["units"],
+                "regional_price": a["regional_price"],
+                "discount": a["discount"],
+                "net_price": a["net_price"],
+                "annual_cost": a["annual_cost"],
+                "is_new": a["is_new"].astype(bool),
+            }
+        ),
+    )
+    r = solution.range
+    put(
+        RunLine,
+        pd.DataFrame(
+            {"line_id": r["line"].map(line_id), "kept": r["kept"].astype(bool), "units": r["units"]}
+        ),
+    )
+    t = solution.tiers_reached
+    put(
+        RunTier,
+        pd.DataFrame(
+            {
+                "offer": t["offer"],
+                "supplier_id": t["supplier"].map(supplier_id),
+                "threshold": t["threshold"],
+                "discount": t["discount"],
+                "volume": t["volume"],
+            }
+        ),
+    )
+    j = solution.joins
+    start = settings.start()
+    join_month = j["join_month"].astype("Int64")
+    join_date = join_month.map(lambda m: None if pd.isna(m) else _add_months(start, int(m)))
+    put(
+        RunJoin,
+        pd.DataFrame(
+            {
+                "trust_id": j["trust"].map(trust_id),
+                "category_id": j["category"].map(category_id),
+                "joins": j["joins"].astype(bool),
+                "join_month": join_month,
+                "join_date": join_date,
+                "months_on": j["months_on"].astype(int),
+                "exit_fee_paid": j["exit_fee_paid"],
+                "bridging_cost": j["bridging_cost"],
+                "annual_baseline": j["annual_baseline"],
+                "annual_regional_cost": j["annual_regional_cost"],
+            }
+        ),
+    )
+    s = solution.savings
+    put(
+        RunSaving,
+        pd.DataFrame(
+            {
+                "trust_id": s["trust"].map(trust_id),
+                "category_id": s["category"].map(category_id),
+                "cause": s["cause"],
+                "amount": s["amount"],
+            }
+        ),
+    )
+    tl = solution.timeline.copy()
+    tl["financial_year"] = tl["month"].map(lambda m: financial_year(start, int(m)))
+    by_year = tl.groupby(["trust", "category", "financial_year"], as_index=False)["savings"].sum()
+    put(
+        RunSavingYear,
+        pd.DataFrame(
+            {
+                "trust_id": by_year["trust"].map(trust_id),
+                "category_id": by_year["category"].map(category_id),
+                "financial_year": by_year["financial_year"],
+                "amount": by_year["savings"],
+            }
+        ),
+    )
+
+
+def _add_months(start, months: int):
+    total = start.month - 1 + months
+    return start.replace(year=start.year + total // 12, month=total % 12 + 1, day=1)
+
+
+# --------------------------------------------------------------------------- reading runs
+
+
+def latest_run_id(session: Session, name: str) -> int:
+    scenario, _ = get_settings(session, name)
+    run_id = session.scalars(
+        select(ScenarioRun.id).where(ScenarioRun.scenario_id == scenario.id).order_by(ScenarioRun.id.desc())
+    ).first()
+    if run_id is None:
+        raise ScenarioError(f"scenario {name!r} has not been run yet: procure scenario run {name}")
+    return run_id
+
+
+def show_run(engine: Engine, run_id: int) -> dict:
+    """Everything about one run, as frames and figures, read back from the result tables."""
+    with Session(engine) as session:
+        run = session.get(ScenarioRun, run_id)
+        scenario = session.get(Scenario, run.scenario_id)
+        savings = frame(
+            session,
+            select(
+                Trust.code.label("trust"), Category.code.label("category"), RunSaving.cause, RunSaving.amount
+            )
+            .join(Trust, Trust.id == RunSaving.trust_id)
+            .join(Category, Category.id == RunSaving.category_id)
+            .where(RunSaving.run_id == run_id),
+        )
+        by_year = frame(
+            session,
+            select(
+                Trust.code.label("trust"),
+                Category.code.label("category"),
+                RunSavingYear.financial_year,
+                RunSavingYear.amount,
+            )
+            .join(Trust, Trust.id == RunSavingYear.trust_id)
+            .join(Category, Category.id == RunSavingYear.category_id)
+            .where(RunSavingYear.run_id == run_id),
+        )
+        joins = frame(
+            session,
+            select(
+                Trust.code.label("trust"),
+                Category.code.label("category"),
+                RunJoin.joins,
+                RunJoin.join_date,
+                RunJoin.exit_fee_paid,
+                RunJoin.bridging_cost,
+            )
+            .join(Trust, Trust.id == RunJoin.trust_id)
+            .join(Category, Category.id == RunJoin.category_id)
+            .where(RunJoin.run_id == run_id),
+        )
+        kept = frame(
+            session,
+            select(
+                ProductLine.code.label("line"), Supplier.code.label("supplier"), RunLine.kept, RunLine.units
+            )
+            .join(ProductLine, ProductLine.id == RunLine.line_id)
+            .join(Supplier, Supplier.id == ProductLine.supplier_id)
+            .where(RunLine.run_id == run_id),
+        )
+        tiers = frame(
+            session,
+            select(RunTier.offer, RunTier.threshold, RunTier.discount, RunTier.volume).where(
+                RunTier.run_id == run_id
+            ),
+        )
+    kept_lines = kept[kept["kept"].astype(bool)] if len(kept) else kept
+    by_cause = (
+        savings.groupby("cause")["amount"].sum().reindex(list(CAUSES), fill_value=0.0)
+        if len(savings)
+        else pd.Series(0.0, index=list(CAUSES))
+    )
+    return {
+        "scenario": scenario.name,
+        "run_id": run.id,
+        "status": run.status,
+        "message": run.message,
+        "solver": run.solver,
+        "objective_gbp": run.objective,
+        "best_bound_gbp": run.best_bound,
+        "gap": run.gap,
+        "lp_bound_gbp": run.lp_bound,
+        "greedy_gbp": run.greedy_objective,
+        "in_year_gbp": run.in_year_savings,
+        "full_year_gbp": run.full_year_savings,
+        "build_seconds": run.build_seconds,
+        "solve_seconds": run.solve_seconds,
+        "variables": run.n_variables,
+        "constraints": run.n_constraints,
+        "input_hash": run.input_hash,
+        "run_by": run.run_by,
+        "started_at": run.started_at,
+        "settings": json.loads(run.settings or "{}"),
+        "savings_by_cause": by_cause.to_dict(),
+        "savings_by_trust": savings.groupby("trust")["amount"].sum().to_dict() if len(savings) else {},
+        "savings_by_category": savings.groupby("category")["amount"].sum().to_dict() if len(savings) else {},
+        "savings_by_year": by_year.groupby("financial_year")["amount"].sum().to_dict()
+        if len(by_year)
+        else {},
+        "range_size": int(len(kept_lines)),
+        "suppliers_kept": sorted(set(kept_lines["supplier"])) if len(kept_lines) else [],
+        "tiers_reached": tiers,
+        "joins": joins,
+    }
+
+
+def show_scenario(engine: Engine, name: str) -> dict:
+    with Session(engine) as session:
+        run_id = latest_run_id(session, name)
+    return show_run(engine, run_id)
+
+
+def list_scenarios(engine: Engine) -> pd.DataFrame:
+    with Session(engine) as session:
+        scenarios = frame(
+            session, select(Scenario.id, Scenario.name, Scenario.created_at, Scenario.created_by)
+        )
+        runs = frame(
+            session,
+            select(
+                ScenarioRun.scenario_id,
+                ScenarioRun.id.label("run_id"),
+                ScenarioRun.status,
+                ScenarioRun.objective,
+                ScenarioRun.started_at.label("run_at"),
+            ),
+        )
+    latest = runs.sort_values("run_id").drop_duplicates("scenario_id", keep="last")
+    return scenarios.merge(latest, left_on="id", right_on="scenario_id", how="left").drop(
+        columns=["scenario_id"]
+    )
+
+
+def compare_scenarios(engine: Engine, names: list[str]) -> dict:
+    """Side-by-side headline, causes, trusts and categories of each scenario's latest run."""
+    shown = [show_scenario(engine, n) for n in names]
+    headline_rows = [
+        "status",
+        "objective_gbp",
+        "in_year_gbp",
+        "full_year_gbp",
+        "gap",
+        "lp_bound_gbp",
+        "greedy_gbp",
+        "range_size",
+    ]
+    headline = pd.DataFrame(
+        {s["scenario"]: [s[k] for k in headline_rows] for s in shown}, index=headline_rows
+    )
+    headline.loc["suppliers_kept"] = [len(s["suppliers_kept"]) for s in shown]
+    causes = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_cause"]) for s in shown}).fillna(0.0)
+    trusts = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_trust"], dtype=float) for s in shown})
+    categories = pd.DataFrame(
+        {s["scenario"]: pd.Series(s["savings_by_category"], dtype=float) for s in shown}
+    )
+    return {
+        "scenarios": shown,
+        "headline": headline,
+        "by_cause": causes,
+        "by_trust": trusts,
+        "by_category": categories,
+    }
