@@ -166,9 +166,7 @@ def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
         print_json(report.to_dict())
         return
     if report.duplicate_of:
-        out.print(
-            f"{report.file}: identical to import #{report.duplicate_of}; already imported, nothing written"
-        )
+        out.print(f"{report.file}: identical to import #{report.duplicate_of}; already imported, nothing written")
         return
     parts = [
         f"{report.rows_read} rows read",
@@ -177,9 +175,7 @@ def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
     ]
     if report.kind == "catalogue":
         parts += [f"{report.new_lines} new product lines", f"{report.price_changes} price changes"]
-    out.print(
-        f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})", highlight=False
-    )
+    out.print(f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})", highlight=False)
     for note in report.notes:
         out.print(f"  note: {note}", highlight=False)
     if report.rows_rejected:
@@ -220,9 +216,7 @@ def import_suppliers_cmd(app: AppContext, file: Path, as_json: bool) -> None:
 @json_option
 @pass_app
 @handle_errors
-def import_catalogue_cmd(
-    app: AppContext, file: Path, supplier: str, profile: str | None, as_json: bool
-) -> None:
+def import_catalogue_cmd(app: AppContext, file: Path, supplier: str, profile: str | None, as_json: bool) -> None:
     """Import a supplier's price file (CSV or XLSX) as its next catalogue version.
 
     Example: procure import catalogue supplier-a-2026.xlsx --supplier SUP-A
@@ -400,8 +394,7 @@ def demand_cmd(app: AppContext, by: str, trusts: tuple[str, ...], as_json: bool)
     )
     if len(regional):
         out.print(
-            f"Region: {regional['units_per_year'].sum():,.0f} units, "
-            f"£{regional['spend_per_year'].sum():,.0f} a year",
+            f"Region: {regional['units_per_year'].sum():,.0f} units, £{regional['spend_per_year'].sum():,.0f} a year",
             highlight=False,
         )
 
@@ -470,6 +463,207 @@ def demo_cmd(app: AppContext, out_dir: Path, size: str, seed: int, as_json: bool
     )
     if as_json:
         print_json(result)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+@main.group("scenario")
+def scenario_group() -> None:
+    """Define, run, show and compare savings scenarios."""
+
+
+def _scenario_options(fn):
+    options = [
+        click.option("--trusts", help="Comma-separated participating trusts [default: all with usage]."),
+        click.option("--start", "start_date", help="Start of the regional agreement, YYYY-MM-DD."),
+        click.option("--horizon", "horizon_months", type=int, help="Horizon in months [36]."),
+        click.option("--grid", "join_grid_months", type=int, help="Join-date grid in months: 1 or 3 [3]."),
+        click.option("--range-cap", type=int, help="Max product lines per group regionally [3]."),
+        click.option("--trust-range-cap", type=int, help="Max lines per group per trust [2]."),
+        click.option("--odep-floor", help="Minimum ODEP rating for hips and knees, e.g. 10A; 'none' for no floor."),
+        click.option("--min-suppliers", type=int, help="Min suppliers per category [2]."),
+        click.option("--max-share", "max_supplier_share", type=float, help="Max share of a category per supplier."),
+        click.option("--year-one-cap", type=float, help="Max share of a trust's units moved in year one."),
+        click.option("--switching-cost", type=float, help="One-off GBP per new line at a trust [15000]."),
+        click.option("--participation", type=click.Choice(["all", "optional"]), help="Must every trust join?"),
+        click.option("--regional-price", type=click.Choice(["best_paid", "catalogue"])),
+        click.option("--price-change", "price_change_pct", type=float, help="Sensitivity: regional prices +X%."),
+        click.option("--solver", type=click.Choice(["highs", "cbc"])),
+        click.option("--time-limit", type=float, help="Solver time limit in seconds [60]."),
+        click.option("--gap", "gap_rel", type=float, help="Relative optimality gap to stop at [1e-4]."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@scenario_group.command("define")
+@click.argument("name", required=False)
+@click.option("--file", "file", type=click.Path(path_type=Path), help="TOML file of [scenarios.NAME] tables.")
+@_scenario_options
+@pass_app
+@handle_errors
+def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, **options) -> None:
+    """Define a scenario from options, or every scenario in a TOML file.
+
+    Example: procure scenario define four-trusts --trusts RXA,RXB,RXC,RXD --range-cap 2
+    """
+    from procurement import runs
+    from procurement.scenarios import ScenarioSettings
+
+    if file:
+        names = runs.define_from_file(app.engine, file, user=app.user)
+        out.print(f"defined {len(names)} scenario(s): {', '.join(names)}", highlight=False)
+        return
+    if not name:
+        raise click.UsageError("give a scenario NAME or --file")
+    values = {k: v for k, v in options.items() if v is not None}
+    if "trusts" in values:
+        values["trusts"] = [t.strip() for t in values["trusts"].split(",") if t.strip()]
+    if values.get("odep_floor", "").lower() == "none":
+        values["odep_floor"] = None
+    runs.define_scenario(app.engine, name, ScenarioSettings.from_mapping(values, where=name), user=app.user)
+    out.print(f"defined scenario {name}", highlight=False)
+
+
+def _money(value) -> str:
+    return "" if value is None else f"£{value:,.0f}"
+
+
+def _print_run(summary: dict) -> None:
+    out.print(f"[bold]{summary['scenario']}[/] (run #{summary['run_id']}): {summary['status']}", highlight=False)
+    if summary.get("message"):
+        out.print(f"  {summary['message']}", highlight=False)
+    if summary["objective_gbp"] is None:
+        return
+    gap = summary["gap"]
+    out.print(
+        f"  net savings over the horizon {_money(summary['objective_gbp'])}; in-year {_money(summary['in_year_gbp'])};"
+        f" full-year run rate {_money(summary['full_year_gbp'])}",
+        highlight=False,
+    )
+    out.print(
+        f"  proven within {0 if gap is None else gap:.3%} of optimal (bound {_money(summary['best_bound_gbp'])});"
+        f" LP bound {_money(summary['lp_bound_gbp'])}; rule of thumb (greedy) {_money(summary['greedy_gbp'])};"
+        f" build {summary['build_seconds'] or 0:.2f} s, solve {summary['solve_seconds'] or 0:.2f} s",
+        highlight=False,
+    )
+    causes = pd.DataFrame(
+        {"cause": list(summary["savings_by_cause"]), "amount": list(summary["savings_by_cause"].values())}
+    )
+    print_table(causes, title="Savings by cause", money=("amount",))
+    out.print(
+        f"  range: {summary['range_size']} lines from {len(summary['suppliers_kept'])} suppliers",
+        highlight=False,
+    )
+    for note in summary.get("notes", []):
+        out.print(f"  note: {note}", highlight=False)
+
+
+@scenario_group.command("run")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--explain", is_flag=True, help="Also price each active rule (re-solves with it relaxed).")
+@json_option
+@pass_app
+@handle_errors
+def scenario_run_cmd(app: AppContext, names: tuple[str, ...], explain: bool, as_json: bool) -> None:
+    """Solve scenarios and store their results.
+
+    Example: procure scenario run all-six four-trusts --explain
+    """
+    from procurement import runs
+
+    results = []
+    for name in names:
+        summary = runs.run_scenario(app.engine, name, user=app.user)
+        if explain and summary["objective_gbp"] is not None:
+            summary["price_of_rules"] = runs.price_of_rules(app.engine, name)
+        results.append(summary)
+        if not as_json:
+            _print_run(summary)
+            if "price_of_rules" in summary:
+                print_table(
+                    summary["price_of_rules"],
+                    title="What each rule costs",
+                    money=("objective_with_rule", "objective_without_rule", "price_gbp"),
+                )
+    if as_json:
+        print_json(results if len(results) > 1 else results[0])
+    failed = [r for r in results if r["objective_gbp"] is None]
+    if failed:
+        sys.exit(1)
+
+
+@scenario_group.command("show")
+@click.argument("name")
+@json_option
+@pass_app
+@handle_errors
+def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
+    """Show the latest run of a scenario: savings, range, tiers, join dates.
+
+    Example: procure scenario show all-six
+    """
+    from procurement import runs
+
+    summary = runs.show_scenario(app.engine, name)
+    if as_json:
+        print_json(summary)
+        return
+    _print_run(summary)
+    if len(summary["joins"]):
+        print_table(summary["joins"], title="Join dates", money=("exit_fee_paid", "bridging_cost"))
+    if len(summary["tiers_reached"]):
+        print_table(summary["tiers_reached"], title="Tiers reached")
+
+
+@scenario_group.command("list")
+@json_option
+@pass_app
+@handle_errors
+def scenario_list_cmd(app: AppContext, as_json: bool) -> None:
+    """List scenarios with their latest run.
+
+    Example: procure scenario list
+    """
+    from procurement import runs
+
+    table = runs.list_scenarios(app.engine)
+    if as_json:
+        print_json(table)
+    else:
+        print_table(table, money=("objective",))
+
+
+@scenario_group.command("compare")
+@click.argument("names", nargs=-1, required=True)
+@json_option
+@pass_app
+@handle_errors
+def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], as_json: bool) -> None:
+    """Set scenarios side by side: headline, causes, trusts, categories.
+
+    Example: procure scenario compare all-six four-trusts one-line
+    """
+    from procurement import runs
+
+    comparison = runs.compare_scenarios(app.engine, list(names))
+    if as_json:
+        print_json(
+            {
+                "scenarios": comparison["scenarios"],
+                "by_cause": comparison["by_cause"].reset_index(names="cause"),
+                "by_trust": comparison["by_trust"].reset_index(names="trust"),
+                "by_category": comparison["by_category"].reset_index(names="category"),
+            }
+        )
+        return
+    money_rows = comparison["headline"].reset_index(names="figure")
+    print_table(money_rows.astype(str), title="Scenarios")
+    for key, label in (("by_cause", "cause"), ("by_trust", "trust"), ("by_category", "category")):
+        table = comparison[key].reset_index(names=label)
+        print_table(table, title=f"Net savings by {label}", money=tuple(names))
 
 
 @main.command("db")

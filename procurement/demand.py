@@ -15,11 +15,26 @@ from procurement.models import CatalogueItem, Trust, Usage
 from procurement.reference import frame, lines_frame
 
 LINE_COLUMNS = [
-    "trust", "category", "group", "line", "supplier", "brand", "units_per_year", "spend_per_year",
-    "avg_unit_price", "best_price_in_region", "premium_pct",
+    "trust",
+    "category",
+    "group",
+    "line",
+    "supplier",
+    "brand",
+    "units_per_year",
+    "spend_per_year",
+    "avg_unit_price",
+    "best_price_in_region",
+    "premium_pct",
 ]
 GROUP_COLUMNS = [
-    "trust", "category", "group", "units_per_year", "spend_per_year", "avg_unit_price", "lines_used",
+    "trust",
+    "category",
+    "group",
+    "units_per_year",
+    "spend_per_year",
+    "avg_unit_price",
+    "lines_used",
 ]
 
 
@@ -85,8 +100,16 @@ def regional_totals(by_group: pd.DataFrame) -> pd.DataFrame:
     """Units and spend per group over all trusts, with the spread of average prices."""
     if by_group.empty:
         return pd.DataFrame(
-            columns=["category", "group", "trusts", "units_per_year", "spend_per_year", "avg_unit_price",
-                     "min_trust_price", "max_trust_price"]
+            columns=[
+                "category",
+                "group",
+                "trusts",
+                "units_per_year",
+                "spend_per_year",
+                "avg_unit_price",
+                "min_trust_price",
+                "max_trust_price",
+            ]
         )
     out = by_group.groupby(["category", "group"], as_index=False).agg(
         trusts=("trust", "nunique"),

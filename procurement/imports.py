@@ -242,9 +242,7 @@ def _record_import(
         session.execute(
             insert(RejectedRow),
             rejects.assign(import_id=record.id, raw=raw)
-            .rename(columns={"row": "row_number"})[
-                ["import_id", "row_number", "column", "value", "reason", "raw"]
-            ]
+            .rename(columns={"row": "row_number"})[["import_id", "row_number", "column", "value", "reason", "raw"]]
             .astype({"row_number": int})
             .to_dict("records"),
         )
@@ -328,9 +326,7 @@ def _import_reference(engine: Engine, path: Path, *, kind: str, spec: TableSpec,
         "code must be letters, digits, '-', '_' or '.' (at most 32)",
     )
     problems.add(name == "", "name", "missing name")
-    problems.add(
-        code.duplicated(keep=False) & (code != ""), "code", "code appears more than once in the file"
-    )
+    problems.add(code.duplicated(keep=False) & (code != ""), "code", "code appears more than once in the file")
     extra = {}
     if kind == "suppliers":
         prefix = clean_text(table["gs1_prefix"])
@@ -385,9 +381,7 @@ def _resolve_profile(path: Path, profile_name: str | None) -> Profile:
         raise InputFileError(str(exc)) from exc
 
 
-def _check_supplier_identity(
-    session: Session, supplier: Supplier, items: pd.DataFrame, file_name: str
-) -> None:
+def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.DataFrame, file_name: str) -> None:
     """Refuse a file that is evidently another supplier's catalogue (before any write).
 
     Evidence: the GTINs' GS1 company prefixes, and the GTINs and codes already
@@ -400,19 +394,11 @@ def _check_supplier_identity(
         own_share = gtin13.str.startswith(supplier.gs1_prefix).mean()
         if own_share < 0.5:
             best = max(
-                (
-                    (code, gtin13.str.startswith(s.gs1_prefix).mean())
-                    for code, s in others.items()
-                    if s.gs1_prefix
-                ),
+                ((code, gtin13.str.startswith(s.gs1_prefix).mean()) for code, s in others.items() if s.gs1_prefix),
                 key=lambda kv: kv[1],
                 default=(None, 0.0),
             )
-            hint = (
-                f"; {best[1]:.0%} carry {best[0]}'s prefix {others[best[0]].gs1_prefix}"
-                if best[1] >= 0.5
-                else ""
-            )
+            hint = f"; {best[1]:.0%} carry {best[0]}'s prefix {others[best[0]].gs1_prefix}" if best[1] >= 0.5 else ""
             raise InputFileError(
                 f"{file_name}: only {own_share:.0%} of its GTINs carry {supplier.code}'s GS1 "
                 f"prefix {supplier.gs1_prefix}{hint}. Is this the right supplier? Nothing was written."
@@ -563,14 +549,11 @@ def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
         variants = signature[repeated].groupby(ok.loc[repeated, "supplier_code"]).transform("nunique")
         conflicting = pd.Series(False, index=items.index)
         conflicting[variants[variants > 1].index] = True
-        rows_of = (
-            ok.loc[repeated].groupby("supplier_code")["source_row"].agg(lambda r: ", ".join(map(str, r)))
-        )
+        rows_of = ok.loc[repeated].groupby("supplier_code")["source_row"].agg(lambda r: ", ".join(map(str, r)))
         problems.add(
             conflicting,
             "supplier_code",
-            "same supplier code with different details on rows "
-            + items["supplier_code"].map(rows_of).fillna(""),
+            "same supplier code with different details on rows " + items["supplier_code"].map(rows_of).fillna(""),
         )
         exact = pd.Series(False, index=items.index)
         same = variants[variants == 1].index
@@ -662,9 +645,7 @@ def _store_catalogue(
             records[~is_new].assign(id=items.loc[~is_new, "item_id"].astype(int)).to_dict("records"),
         )
     report.new_items = int(is_new.sum())
-    report.price_changes = int(
-        ((~is_new) & ((items["unit_price"] - items["old_price"]).abs() >= 0.005)).sum()
-    )
+    report.price_changes = int(((~is_new) & ((items["unit_price"] - items["old_price"]).abs() >= 0.005)).sum())
     gone = existing[~existing["supplier_code"].isin(items["supplier_code"]) & existing["active"].astype(bool)]
     if len(gone):
         session.execute(
@@ -678,15 +659,11 @@ def _store_catalogue(
             CatalogueItem.supplier_id == supplier.id
         ),
     )
-    prices = records[["supplier_code", "unit_price", "pack_size", "source_row"]].merge(
-        ids, on="supplier_code"
-    )
+    prices = records[["supplier_code", "unit_price", "pack_size", "source_row"]].merge(ids, on="supplier_code")
     session.execute(
         insert(ItemPrice),
         prices.assign(import_id=import_id)
-        .rename(columns={"item_id": "item_id"})[
-            ["item_id", "import_id", "unit_price", "pack_size", "source_row"]
-        ]
+        .rename(columns={"item_id": "item_id"})[["item_id", "import_id", "unit_price", "pack_size", "source_row"]]
         .to_dict("records"),
     )
     if report.version and report.version > 1:
@@ -772,9 +749,7 @@ def import_usage(engine: Engine, path: Path, *, trust: str, user: str | None = N
                 delete(Usage).where(Usage.trust_id == trust_id, Usage.period >= first, Usage.period <= last)
             ).rowcount
             if replaced:
-                report.notes.append(
-                    f"replaced {replaced} earlier usage rows of {trust} from {first} to {last}"
-                )
+                report.notes.append(f"replaced {replaced} earlier usage rows of {trust} from {first} to {last}")
             session.execute(insert(Usage), rows.to_dict("records"))
     return report
 
@@ -797,9 +772,7 @@ def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: 
     supplier = clean_text(table["supplier"])
     todo = result.isna() & (code != "") & (gtin.errors == "")
     if todo.any():
-        pair = items.drop_duplicates(["supplier", "supplier_code"]).set_index(["supplier", "supplier_code"])[
-            "item_id"
-        ]
+        pair = items.drop_duplicates(["supplier", "supplier_code"]).set_index(["supplier", "supplier_code"])["item_id"]
         keyed = pd.MultiIndex.from_arrays([supplier[todo], code[todo]])
         with_supplier = todo & (supplier != "")
         result[todo] = pd.Series(pair.reindex(keyed).to_numpy(), index=todo[todo].index).astype("Int64")
@@ -808,9 +781,7 @@ def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: 
         no_supplier = todo & (supplier == "")
         result[no_supplier] = code[no_supplier].map(unique_code).astype("Int64")
         ambiguous = no_supplier & code.isin(uses.nunique()[uses.nunique() > 1].index)
-        problems.add(
-            ambiguous, "item_code", "item code used by more than one supplier: add a supplier column"
-        )
+        problems.add(ambiguous, "item_code", "item code used by more than one supplier: add a supplier column")
         problems.add(
             with_supplier & result.isna() & ~supplier.isin(set(items["supplier"])),
             "supplier",
@@ -819,9 +790,7 @@ def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: 
     unmatched = result.isna() & ~problems.bad()
     on_gtin = unmatched & (gtin.values.notna()) & (code == "")
     problems.add(on_gtin, "gtin", "unknown item: GTIN not in any imported catalogue")
-    problems.add(
-        unmatched & ~on_gtin & (code != ""), "item_code", "unknown item: code not in any imported catalogue"
-    )
+    problems.add(unmatched & ~on_gtin & (code != ""), "item_code", "unknown item: code not in any imported catalogue")
     problems.add(unmatched & (code == "") & gtin.values.isna(), "item_code", "missing item code or GTIN")
     return result
 
@@ -856,9 +825,7 @@ def _optional_number(
     maximum: float | None = None,
 ) -> pd.Series:
     text = clean_text(table[column])
-    parsed = parse_money(
-        text.where(text != "", "0"), allow_zero=True, maximum=maximum, what=column.replace("_", " ")
-    )
+    parsed = parse_money(text.where(text != "", "0"), allow_zero=True, maximum=maximum, what=column.replace("_", " "))
     problems.add_parsed(column, parsed)
     if integer:
         problems.add(
@@ -984,13 +951,9 @@ def import_tiers(
         problems.add(offer == "", "offer", "missing offer code")
         groups = groups_frame(session)
         scope = clean_text(table["scope"])
-        category_id = scope.str.lower().map(
-            groups.drop_duplicates("category").set_index("category")["category_id"]
-        )
+        category_id = scope.str.lower().map(groups.drop_duplicates("category").set_index("category")["category_id"])
         group_id = scope.str.upper().map(groups.set_index("group")["group_id"])
-        problems.add(
-            category_id.isna() & group_id.isna(), "scope", "scope is neither a category nor a group code"
-        )
+        problems.add(category_id.isna() & group_id.isna(), "scope", "scope is neither a category nor a group code")
         basis = clean_text(table["basis"]).str.lower()
         problems.add(~basis.isin(["units", "spend"]), "basis", 'basis must be "units" or "spend"')
         threshold = parse_money(table["threshold"], maximum=1e10, what="threshold")
@@ -1040,18 +1003,12 @@ def import_tiers(
         )[good]
         if problems.bad().sum() != (~good).sum():
             collateral = good.eq(False) & ~problems.bad()
-            report.notes.append(
-                f"{int(collateral.sum())} valid tier rows not stored because their offer had a bad row"
-            )
+            report.notes.append(f"{int(collateral.sum())} valid tier rows not stored because their offer had a bad row")
         if len(rows):
             session.execute(
-                delete(VolumeTier).where(
-                    VolumeTier.supplier_id.in_([int(s) for s in rows["supplier_id"].unique()])
-                )
+                delete(VolumeTier).where(VolumeTier.supplier_id.in_([int(s) for s in rows["supplier_id"].unique()]))
             )
-            records = (
-                rows.astype({"supplier_id": int}).astype(object).where(rows.notna(), None).to_dict("records")
-            )
+            records = rows.astype({"supplier_id": int}).astype(object).where(rows.notna(), None).to_dict("records")
             for r in records:
                 for k in ("category_id", "group_id"):
                     r[k] = None if r[k] is None else int(r[k])
@@ -1075,9 +1032,7 @@ def _resolve_lines(session: Session, table: pd.DataFrame, problems: Problems) ->
         "unknown supplier code",
     )
     problems.add(brand == "", "brand", "missing brand")
-    problems.add(
-        (group != "") & ~group.isin(set(groups_frame(session)["group"])), "group", "unknown group code"
-    )
+    problems.add((group != "") & ~group.isin(set(groups_frame(session)["group"])), "group", "unknown group code")
     keys = pd.DataFrame({"supplier": supplier, "brand_key": brand, "group": group, "index": table.index})
     lines = lines.assign(brand_key=lines["brand"].str.upper())
     matched = keys.merge(
@@ -1141,9 +1096,7 @@ def import_ratings(engine: Engine, path: Path, *, user: str | None = None) -> Im
         missing_item = pd.Series(False, index=table.index)
         missing_item[with_item.loc[with_item["item_id"].isna(), "index"]] = True
         problems.add(missing_item, "item_code", "no SKU with this code in the named product line")
-        matched = pd.concat(
-            [matched[matched["item_code"] == ""].assign(item_id=pd.NA), with_item], ignore_index=True
-        )
+        matched = pd.concat([matched[matched["item_code"] == ""].assign(item_id=pd.NA), with_item], ignore_index=True)
         import_id = _record_import(session, report, table, problems, user=user)
         bad = problems.bad()
         matched = matched[~matched["index"].map(bad)]
@@ -1219,9 +1172,7 @@ def import_approvals(
         known = trusts_by_code(session)
         trust_id = trust.map(known).astype("Int64")
         problems.add(trust == "", "trust", "missing trust code (use REGIONAL for the regional panel)")
-        problems.add(
-            (trust != "") & (trust != REGIONAL_PANEL) & trust_id.isna(), "trust", "unknown trust code"
-        )
+        problems.add((trust != "") & (trust != REGIONAL_PANEL) & trust_id.isna(), "trust", "unknown trust code")
         decision = clean_text(table["decision"]).str.lower().map(_DECISION_WORDS)
         problems.add(decision.isna(), "decision", "decision must be approve, reject or conditional")
         clinician = clean_text(table["clinician"])
@@ -1275,9 +1226,7 @@ def rejected_rows(engine: Engine, import_id: int) -> pd.DataFrame:
             raise UnknownReferenceError(f"no import #{import_id} (see `procure imports`)")
         return frame(
             session,
-            select(
-                RejectedRow.row_number.label("row"), RejectedRow.column, RejectedRow.value, RejectedRow.reason
-            )
+            select(RejectedRow.row_number.label("row"), RejectedRow.column, RejectedRow.value, RejectedRow.reason)
             .where(RejectedRow.import_id == import_id)
             .order_by(RejectedRow.row_number, RejectedRow.id),
         )

@@ -177,9 +177,7 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
     r = solution.range
     put(
         RunLine,
-        pd.DataFrame(
-            {"line_id": r["line"].map(line_id), "kept": r["kept"].astype(bool), "units": r["units"]}
-        ),
+        pd.DataFrame({"line_id": r["line"].map(line_id), "kept": r["kept"].astype(bool), "units": r["units"]}),
     )
     t = solution.tiers_reached
     put(
@@ -268,9 +266,7 @@ def show_run(engine: Engine, run_id: int) -> dict:
         scenario = session.get(Scenario, run.scenario_id)
         savings = frame(
             session,
-            select(
-                Trust.code.label("trust"), Category.code.label("category"), RunSaving.cause, RunSaving.amount
-            )
+            select(Trust.code.label("trust"), Category.code.label("category"), RunSaving.cause, RunSaving.amount)
             .join(Trust, Trust.id == RunSaving.trust_id)
             .join(Category, Category.id == RunSaving.category_id)
             .where(RunSaving.run_id == run_id),
@@ -303,18 +299,14 @@ def show_run(engine: Engine, run_id: int) -> dict:
         )
         kept = frame(
             session,
-            select(
-                ProductLine.code.label("line"), Supplier.code.label("supplier"), RunLine.kept, RunLine.units
-            )
+            select(ProductLine.code.label("line"), Supplier.code.label("supplier"), RunLine.kept, RunLine.units)
             .join(ProductLine, ProductLine.id == RunLine.line_id)
             .join(Supplier, Supplier.id == ProductLine.supplier_id)
             .where(RunLine.run_id == run_id),
         )
         tiers = frame(
             session,
-            select(RunTier.offer, RunTier.threshold, RunTier.discount, RunTier.volume).where(
-                RunTier.run_id == run_id
-            ),
+            select(RunTier.offer, RunTier.threshold, RunTier.discount, RunTier.volume).where(RunTier.run_id == run_id),
         )
     kept_lines = kept[kept["kept"].astype(bool)] if len(kept) else kept
     by_cause = (
@@ -346,9 +338,7 @@ def show_run(engine: Engine, run_id: int) -> dict:
         "savings_by_cause": by_cause.to_dict(),
         "savings_by_trust": savings.groupby("trust")["amount"].sum().to_dict() if len(savings) else {},
         "savings_by_category": savings.groupby("category")["amount"].sum().to_dict() if len(savings) else {},
-        "savings_by_year": by_year.groupby("financial_year")["amount"].sum().to_dict()
-        if len(by_year)
-        else {},
+        "savings_by_year": by_year.groupby("financial_year")["amount"].sum().to_dict() if len(by_year) else {},
         "range_size": int(len(kept_lines)),
         "suppliers_kept": sorted(set(kept_lines["supplier"])) if len(kept_lines) else [],
         "tiers_reached": tiers,
@@ -364,9 +354,7 @@ def show_scenario(engine: Engine, name: str) -> dict:
 
 def list_scenarios(engine: Engine) -> pd.DataFrame:
     with Session(engine) as session:
-        scenarios = frame(
-            session, select(Scenario.id, Scenario.name, Scenario.created_at, Scenario.created_by)
-        )
+        scenarios = frame(session, select(Scenario.id, Scenario.name, Scenario.created_at, Scenario.created_by))
         runs = frame(
             session,
             select(
@@ -378,9 +366,7 @@ def list_scenarios(engine: Engine) -> pd.DataFrame:
             ),
         )
     latest = runs.sort_values("run_id").drop_duplicates("scenario_id", keep="last")
-    return scenarios.merge(latest, left_on="id", right_on="scenario_id", how="left").drop(
-        columns=["scenario_id"]
-    )
+    return scenarios.merge(latest, left_on="id", right_on="scenario_id", how="left").drop(columns=["scenario_id"])
 
 
 def compare_scenarios(engine: Engine, names: list[str]) -> dict:
@@ -396,15 +382,11 @@ def compare_scenarios(engine: Engine, names: list[str]) -> dict:
         "greedy_gbp",
         "range_size",
     ]
-    headline = pd.DataFrame(
-        {s["scenario"]: [s[k] for k in headline_rows] for s in shown}, index=headline_rows
-    )
+    headline = pd.DataFrame({s["scenario"]: [s[k] for k in headline_rows] for s in shown}, index=headline_rows)
     headline.loc["suppliers_kept"] = [len(s["suppliers_kept"]) for s in shown]
     causes = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_cause"]) for s in shown}).fillna(0.0)
     trusts = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_trust"], dtype=float) for s in shown})
-    categories = pd.DataFrame(
-        {s["scenario"]: pd.Series(s["savings_by_category"], dtype=float) for s in shown}
-    )
+    categories = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_category"], dtype=float) for s in shown})
     return {
         "scenarios": shown,
         "headline": headline,
@@ -412,3 +394,13 @@ def compare_scenarios(engine: Engine, names: list[str]) -> dict:
         "by_trust": trusts,
         "by_category": categories,
     }
+
+
+def price_of_rules(engine: Engine, name: str) -> pd.DataFrame:
+    """For each active rule family, the savings given up because of it (re-solved relaxed)."""
+    from solver.explain import price_of_rules as solver_price_of_rules
+
+    with Session(engine) as session:
+        _, settings = get_settings(session, name)
+        problem, _ = build_problem(session, settings)
+    return solver_price_of_rules(problem)

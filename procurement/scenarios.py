@@ -86,9 +86,7 @@ class ScenarioSettings:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(known) - {"name", "description"})
         if unknown:
-            raise ScenarioError(
-                f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})"
-            )
+            raise ScenarioError(f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})")
         values = {k: v for k, v in data.items() if k in known}
         if "trusts" in values:
             values["trusts"] = tuple(str(t) for t in values["trusts"])
@@ -303,9 +301,7 @@ def build_problem(session: Session, settings: ScenarioSettings):
             lines[["line", "supplier", "group_id"]], on=["supplier", "group_id"]
         )
         by_cat = scope[scope["group_id"].isna()].merge(
-            lines.merge(groups[["group_id", "category_id"]], on="group_id")[
-                ["line", "supplier", "category_id"]
-            ],
+            lines.merge(groups[["group_id", "category_id"]], on="group_id")[["line", "supplier", "category_id"]],
             on=["supplier", "category_id"],
         )
         # A group-scoped offer is more specific than a category one: it wins a line.
@@ -314,14 +310,11 @@ def build_problem(session: Session, settings: ScenarioSettings):
         dropped = ol.duplicated("line", keep="first")
         if dropped.any():
             notes.append(
-                f"{int(dropped.sum())} line(s) in more than one tier offer: the group-scoped "
-                "(or first) offer applies"
+                f"{int(dropped.sum())} line(s) in more than one tier offer: the group-scoped (or first) offer applies"
             )
         offer_lines = ol[~dropped][["offer", "line"]]
         offers = scope[scope["offer"].isin(offer_lines["offer"])][["offer", "supplier", "basis"]]
-        tier_rows = tiers[tiers["offer"].isin(offers["offer"])].assign(
-            discount=lambda t: t["discount_pct"] / 100.0
-        )
+        tier_rows = tiers[tiers["offer"].isin(offers["offer"])].assign(discount=lambda t: t["discount_pct"] / 100.0)
         tier_rows = tier_rows.sort_values(["offer", "threshold"])[["offer", "threshold", "discount"]]
 
     # Contracts per (trust, category).

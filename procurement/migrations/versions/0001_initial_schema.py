@@ -278,9 +278,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("catalogueitem", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_catalogueitem_gtin"), ["gtin"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_catalogueitem_product_line_id"), ["product_line_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_catalogueitem_product_line_id"), ["product_line_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_catalogueitem_supplier_id"), ["supplier_id"], unique=False)
 
     op.create_table(
@@ -309,9 +307,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("clinicalrating", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_clinicalrating_product_line_id"), ["product_line_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_clinicalrating_product_line_id"), ["product_line_id"], unique=False)
 
     op.create_table(
         "itemprice",
