@@ -50,7 +50,8 @@ class Taxonomy:
 
         ``text`` is the lower-cased "component description brand" of each row.
         """
-        result = pd.Series(None, index=text.index, dtype="object")
+        # pandas 3 fills ``pd.Series(None, dtype=object)`` with NaN; the list keeps None.
+        result = pd.Series([None] * len(text), index=text.index, dtype="object")
         lowered = text.fillna("").astype(str).str.lower()
         for rule in self.rules:
             todo = result.isna()

@@ -61,9 +61,15 @@ def parse_money(
     stripped = stripped.str.replace(_MONEY_NOISE, "", regex=True)
     # A thousands comma is followed by exactly three digits; anything else is ambiguous.
     bad_comma = text.str.contains(r",(?!\d{3}(?:\D|$))", regex=True)
-    number = pd.to_numeric(
-        stripped.where(stripped.str.fullmatch(r"\d+(\.\d+)?|\.\d+"), None), errors="coerce"
+    # Round half up on the decimal digits as written (not on the binary float, whose
+    # half-even rounding turned "0.015" into 0.02 but "0.025" into 0.02 as well).
+    # ASCII digits only: \d would also accept Arabic-Indic and other Unicode digits.
+    parts = stripped.where(stripped.str.fullmatch(r"[0-9]+(\.[0-9]+)?|\.[0-9]+"), None).str.extract(
+        r"^(?P<whole>[0-9]*)\.?(?P<frac>[0-9]*)$"
     )
+    frac = parts["frac"].str.ljust(3, "0")
+    number = pd.to_numeric(parts["whole"] + "." + frac.str.slice(0, 2), errors="coerce")
+    number = (number + 0.01 * (frac.str.slice(2, 3) >= "5")).round(2)
     number = number.where(~negative, -number)
     errors = _errors_like(raw)
     errors[text == ""] = f"missing {what}"

@@ -353,14 +353,32 @@ def read_table(path: Path, spec: TableSpec) -> pd.DataFrame:
     path = Path(path)
     grid = read_grid(path)
     names = list(spec.required) + list(spec.optional)
-    lookup: dict[str, str] = {}
+    canonical = {heading_key(name): name for name in names}
+    # An alias may serve two columns (``supplier_code`` is the item code of a usage
+    # file, or its supplier when an item code column is there too): a heading goes to
+    # the first of its columns that no other heading has taken.
+    aliases: dict[str, list[str]] = {}
     for name in names:
-        lookup[heading_key(name)] = name
         for alias in spec.aliases.get(name, ()):
-            lookup.setdefault(heading_key(alias), name)
+            aliases.setdefault(heading_key(alias), []).append(name)
+
+    def assign(row: Sequence[str]) -> dict[str, str]:
+        taken: dict[str, str] = {}
+        keys = [heading_key(c) for c in row]
+        for cell, key in zip(row, keys, strict=True):
+            if key in canonical and canonical[key] not in taken:
+                taken[canonical[key]] = cell
+        for cell, key in zip(row, keys, strict=True):
+            if key in canonical:
+                continue
+            free = [n for n in aliases.get(key, ()) if n not in taken]
+            if free:
+                taken[free[0]] = cell
+        return taken
+
     best_index, best_found = None, set()
     for i, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
-        found = {lookup[heading_key(c)] for c in row if heading_key(c) in lookup}
+        found = set(assign(row))
         if set(spec.required) <= found and all(set(g) & found for g in spec.one_of):
             best_index, best_found = i, found
             break
@@ -373,12 +391,7 @@ def read_table(path: Path, spec: TableSpec) -> pd.DataFrame:
             f"{path.name}: not a {spec.name} file: missing required column(s) "
             f"{', '.join(missing)} (see docs/formats.md)"
         )
-    header = grid[best_index]
-    mapping: dict[str, str] = {}
-    for cell in header:
-        name = lookup.get(heading_key(cell))
-        if name and name not in mapping:
-            mapping[name] = cell
+    mapping = assign(grid[best_index])
     frame = _frame_from(grid, best_index, mapping)
     for name in names:
         if name not in frame:

@@ -691,7 +691,7 @@ USAGE_SPEC = TableSpec(
             "supplier_code",
             "item",
         ],
-        "supplier": ["supplier_name_code", "vendor", "vendor_code"],
+        "supplier": ["supplier_code", "supplier_name_code", "vendor", "vendor_code"],
         "quantity": ["qty", "units", "quantity_ordered"],
         "unit_price": ["unit_cost", "price_paid", "price", "unit_price_paid", "net_unit_price"],
         "date": ["order_date", "period", "month", "invoice_date", "date_ordered"],

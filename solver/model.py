@@ -36,14 +36,15 @@ from solver.data import ModelData
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 
 
-def safe_labels(values: Iterable[object]) -> dict[object, str]:
+def safe_labels(values: Iterable[object], used: set[str] | None = None) -> dict[object, str]:
     """Map each distinct value to a solver-safe label, distinct values to distinct labels.
 
     Runs of characters other than ASCII letters and digits become one ``_``, so a
-    label never contains ``__`` (the separator between key parts in names).
+    label never contains ``__`` (the separator between key parts in names). Labels
+    in ``used`` are taken already.
     """
     out: dict[object, str] = {}
-    used: set[str] = set()
+    used = set() if used is None else set(used)
     for v in dict.fromkeys(values):
         base = _UNSAFE.sub("_", str(v)).strip("_") or "x"
         label, n = base, 1
@@ -77,15 +78,18 @@ class Model:
     # -- naming, variables, constraints -------------------------------------------------
 
     def names(self, family: str, keys: pd.DataFrame) -> list[str]:
+        """``family__key1__key2`` for every row of ``keys``, with sanitised key labels."""
         out = pd.Series(family, index=keys.index, dtype=object)
         for col in keys.columns:
-            out = out + "__" + keys[col].map(self._label).astype(str)
+            self._learn(keys[col].unique())
+            out = out + "__" + keys[col].map(self.labels).astype(str)
         return out.tolist()
 
-    def _label(self, value: object) -> str:
-        if value not in self.labels:
-            self.labels.update(safe_labels([*self.labels, value]))
-        return self.labels[value]
+    def _learn(self, values: Iterable[object]) -> None:
+        fresh = [v for v in values if v not in self.labels]
+        if fresh:
+            used = set(self.labels.values())
+            self.labels.update(safe_labels(fresh, used))
 
     def add_vars(
         self,
@@ -155,10 +159,16 @@ def group_sum(
         starts = np.r_[0, bounds]
         ends = np.r_[bounds, len(v)]
         first_rows = keys.iloc[order[starts]]
-        sums = [
-            pulp.lpSum_vars_coefs(list(zip(v[order[a:b]], c[order[a:b]], strict=True)))
-            for a, b in zip(starts, ends, strict=True)
-        ]
+        if all(isinstance(e, pulp.LpVariable) for e in v):
+            sums = [
+                pulp.lpSum_vars_coefs(list(zip(v[order[a:b]], c[order[a:b]], strict=True)))
+                for a, b in zip(starts, ends, strict=True)
+            ]
+        else:  # expressions: scale then add, still one lpSum per group
+            sums = [
+                pulp.lpSum([e * float(k) for e, k in zip(v[order[a:b]], c[order[a:b]], strict=True)])
+                for a, b in zip(starts, ends, strict=True)
+            ]
         out = pd.Series(sums, index=_index(first_rows.reset_index(drop=True)), dtype=object)
     else:
         out = pd.Series([], index=_index(keys.iloc[:0]), dtype=object)
@@ -173,7 +183,8 @@ def reindex_exprs(series: pd.Series, index: pd.Index) -> pd.Series:
     missing = out.isna().to_numpy()
     if missing.any():
         values = out.to_numpy(dtype=object, copy=True)
-        values[missing] = [pulp.LpAffineExpression.empty() for _ in range(int(missing.sum()))]
+        for i in np.flatnonzero(missing):  # numpy would unpack expressions given as a list
+            values[i] = pulp.LpAffineExpression.empty()
         out = pd.Series(values, index=index, dtype=object)
     return out
 

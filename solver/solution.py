@@ -1,0 +1,309 @@
+"""Solution tables, computed from decisions as reports (never queried from a solver).
+
+:func:`solution_frames` takes the three kinds of decision, the allocation
+:math:`x_{tl}`, the tier of each offer and the join month of each (trust, category),
+and derives every reported figure from them and the input tables. The MILP
+(:mod:`solver.solve`) and the greedy heuristic (:mod:`solver.greedy`) both report
+through it, so their figures are comparable, and the objective reported is exactly
+the sum of the savings by cause and of the timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from solver.data import ModelData
+
+CAUSES: tuple[str, ...] = (
+    "price_harmonisation",
+    "volume_tiers",
+    "standardisation",
+    "switching_costs",
+    "exit_fees",
+    "bridging_costs",
+)
+
+COLUMNS: dict[str, list[str]] = {
+    "allocation": [
+        "trust", "line", "group", "category", "supplier", "units", "regional_price",
+        "discount", "net_price", "annual_cost", "is_new",
+    ],
+    "range": ["line", "group", "supplier", "kept", "units"],
+    "tiers_reached": ["offer", "supplier", "threshold", "discount", "volume"],
+    "joins": [
+        "trust", "category", "joins", "join_month", "months_on", "exit_fee_paid",
+        "bridging_cost", "annual_baseline", "annual_regional_cost",
+    ],
+    "savings": ["trust", "category", "cause", "amount"],
+    "timeline": ["trust", "category", "month", "savings"],
+    "headline": ["measure", "amount"],
+}
+
+UNITS_EPS = 1e-6
+"""Allocations below this many units are read as zero."""
+
+
+def empty_frames() -> dict[str, pd.DataFrame]:
+    """Empty solution frames with the right columns."""
+    return {name: pd.DataFrame(columns=cols) for name, cols in COLUMNS.items()}
+
+
+@dataclass
+class Solution:
+    """Result of one solve (MILP or heuristic).
+
+    ``status`` is one of "optimal", "time_limit", "gap_limit", "infeasible",
+    "unbounded", "not_solved", "error" for the MILP, and "feasible" or "not_solved"
+    for the greedy heuristic. ``objective`` is the net savings over the horizon in
+    GBP recomputed from the reported decisions (``None`` without a solution);
+    ``solver_objective`` is what the solver reported for the same plan. ``gap`` is
+    ``(best_bound - solver_objective) / max(1, |solver_objective|)``. ``lp_bound``
+    (LP relaxation: an upper bound) and ``greedy_objective`` (a lower bound) are the
+    quality figures. Frames are empty (with their columns) when there is no solution.
+    """
+
+    status: str
+    message: str = ""
+    solver: str = ""
+    objective: float | None = None
+    best_bound: float | None = None
+    gap: float | None = None
+    build_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    n_variables: int = 0
+    n_constraints: int = 0
+    solver_objective: float | None = None
+    lp_bound: float | None = None
+    greedy_objective: float | None = None
+    allocation: pd.DataFrame = field(default_factory=lambda: empty_frames()["allocation"])
+    range: pd.DataFrame = field(default_factory=lambda: empty_frames()["range"])
+    tiers_reached: pd.DataFrame = field(default_factory=lambda: empty_frames()["tiers_reached"])
+    joins: pd.DataFrame = field(default_factory=lambda: empty_frames()["joins"])
+    savings: pd.DataFrame = field(default_factory=lambda: empty_frames()["savings"])
+    timeline: pd.DataFrame = field(default_factory=lambda: empty_frames()["timeline"])
+    headline: pd.DataFrame = field(default_factory=lambda: empty_frames()["headline"])
+
+    @property
+    def has_solution(self) -> bool:
+        return self.objective is not None
+
+    def headline_amount(self, measure: str) -> float | None:
+        """``"full_year_run_rate"`` or ``"in_year"`` from :attr:`headline`."""
+        hit = self.headline.loc[self.headline["measure"] == measure, "amount"]
+        return float(hit.iloc[0]) if len(hit) else None
+
+
+def all_tiers(data: ModelData) -> pd.DataFrame:
+    """Every tier of every offer, tier 0 included: offer, k, threshold, discount."""
+    p = data.problem
+    zero = pd.DataFrame({"offer": p.offers["offer"], "threshold": 0.0, "discount": 0.0})
+    tiers = pd.concat([zero, p.tiers], ignore_index=True).sort_values(["offer", "threshold"])
+    tiers["k"] = tiers.groupby("offer").cumcount()
+    return tiers.reset_index(drop=True)
+
+
+def reached_tiers(data: ModelData, volume: pd.Series) -> pd.Series:
+    """Highest tier whose threshold ``volume`` (per offer) reaches: offer -> k."""
+    tiers = all_tiers(data)
+    vol = volume.reindex(tiers["offer"]).fillna(0.0).to_numpy()
+    ok = tiers["threshold"].to_numpy() <= vol * (1 + 1e-9) + 1e-9
+    return tiers[ok].groupby("offer")["k"].max()
+
+
+def offer_volumes(data: ModelData, alloc: pd.DataFrame) -> pd.Series:
+    """Qualifying volume per offer (units, or spend at regional price) of ``alloc``."""
+    offers = data.problem.offers
+    ol = data.problem.offer_lines.merge(offers[["offer", "basis"]], on="offer")
+    a = alloc[["line", "units", "regional_price"]].merge(ol, on="line")
+    amount = np.where(a["basis"] == "units", a["units"], a["units"] * a["regional_price"])
+    vol = pd.Series(amount, index=a.index).groupby(a["offer"]).sum()
+    return vol.reindex(offers["offer"]).fillna(0.0)
+
+
+def clean_allocation(data: ModelData, x: pd.Series, joined: pd.Series) -> pd.Series:
+    """Zero out solver noise and rescale so each joined (trust, group) meets demand exactly.
+
+    ``x`` is on the (trust, line) index of usable pairs; ``joined`` is a boolean
+    Series on (trust, category).
+    """
+    pairs = data.pairs
+    units = np.clip(x.reindex(pd.MultiIndex.from_frame(pairs[["trust", "line"]])).to_numpy(
+        dtype=float), 0.0, None)
+    units = np.where(units < UNITS_EPS, 0.0, units)
+    on = joined.reindex(pd.MultiIndex.from_frame(pairs[["trust", "category"]])).fillna(False)
+    units = np.where(on.to_numpy(dtype=bool), units, 0.0)
+    total = pd.Series(units).groupby([pairs["trust"], pairs["group"]]).transform("sum")
+    scale = np.where(total.to_numpy() > 0, pairs["demand"].to_numpy() / total.to_numpy(), 0.0)
+    return pd.Series(units * scale, index=pd.MultiIndex.from_frame(pairs[["trust", "line"]]))
+
+
+def solution_frames(
+    data: ModelData,
+    x: pd.Series,
+    join_month: pd.Series,
+    tier: pd.Series | None = None,
+) -> tuple[float, dict[str, pd.DataFrame]]:
+    """Report frames and the net savings of a plan.
+
+    Parameters
+    ----------
+    x
+        Annual units per usable (trust, line) (already cleaned).
+    join_month
+        Join month per (trust, category); NaN for "never".
+    tier
+        Chosen tier ``k`` per offer; ``None``: the highest tier the volume reaches.
+
+    Returns
+    -------
+    objective, frames
+        Net savings over the horizon (GBP) and the frames named in :data:`COLUMNS`.
+    """
+    s = data.settings
+    h = s.horizon_months
+    pairs = data.pairs.copy()
+    pairs["units"] = x.reindex(pd.MultiIndex.from_frame(pairs[["trust", "line"]])).to_numpy(
+        dtype=float
+    )
+    alloc = pairs[pairs["units"] > 0].rename(columns={"price": "regional_price"})
+
+    # tiers and the discount each line gets
+    volume = offer_volumes(data, alloc)
+    tiers_all = all_tiers(data)
+    chosen = reached_tiers(data, volume) if tier is None else tier
+    chosen = chosen.reindex(data.problem.offers["offer"]).fillna(0).astype(int)
+    picked = pd.DataFrame({"offer": chosen.index, "k": chosen.to_numpy()}).merge(
+        tiers_all, on=["offer", "k"], how="left"
+    )
+    tiers_reached = picked.merge(data.problem.offers[["offer", "supplier"]], on="offer")
+    tiers_reached["volume"] = volume.reindex(tiers_reached["offer"]).to_numpy()
+    tiers_reached = tiers_reached[COLUMNS["tiers_reached"]]
+    line_disc = data.problem.offer_lines.merge(picked[["offer", "discount"]], on="offer")
+    alloc = alloc.drop(columns=["offer"]).merge(
+        line_disc[["line", "discount"]], on="line", how="left"
+    )
+    alloc["discount"] = alloc["discount"].fillna(0.0)
+    alloc["net_price"] = alloc["regional_price"] * (1 - alloc["discount"])
+    alloc["annual_cost"] = alloc["units"] * alloc["net_price"]
+    alloc = alloc.sort_values(["trust", "category", "group", "line"]).reset_index(drop=True)
+
+    # joins
+    tc = data.tc.copy()
+    tc["join_month"] = join_month.reindex(
+        pd.MultiIndex.from_frame(tc[["trust", "category"]])
+    ).to_numpy(dtype=float)
+    tc["joins"] = tc["join_month"].notna()
+    opts = data.join_options.rename(
+        columns={"month": "join_month", "exit_fee": "fee_paid", "bridging": "bridging_paid"}
+    )
+    opts["join_month"] = opts["join_month"].astype(float)
+    tc = tc.merge(opts, on=["trust", "category", "join_month"], how="left")
+    tc = tc.fillna({"months_on": 0, "fee_paid": 0.0, "bridging_paid": 0.0})
+    by_tc = alloc.groupby(["trust", "category"])
+    annual_cost = by_tc["annual_cost"].sum()
+    regional_list = (alloc["units"] * alloc["regional_price"]).groupby(
+        [alloc["trust"], alloc["category"]]
+    ).sum()
+    tiers_disc = (alloc["units"] * alloc["regional_price"] * alloc["discount"]).groupby(
+        [alloc["trust"], alloc["category"]]
+    ).sum()
+    new = alloc[alloc["is_new"]]
+    switching = new["switch_cost"].groupby([new["trust"], new["category"]]).sum()
+    cur = data.current
+    cur_paid = (cur["units"] * cur["unit_price"]).groupby([cur["trust"], cur["category"]]).sum()
+    cur_regional = (cur["units"] * cur["regional_price"]).groupby(
+        [cur["trust"], cur["category"]]
+    ).sum()
+    idx = pd.MultiIndex.from_frame(tc[["trust", "category"]])
+
+    def at(series: pd.Series) -> np.ndarray:
+        return series.reindex(idx).fillna(0.0).to_numpy(dtype=float)
+
+    joined = tc["joins"].to_numpy()
+    factor = np.where(joined, tc["months_on"].to_numpy(dtype=float) / 12.0, 0.0)
+    tc["annual_regional_cost"] = np.where(joined, at(annual_cost), 0.0)
+    tc["switching"] = np.where(joined, at(switching), 0.0)
+    tc["rate"] = np.where(joined, tc["baseline"] - tc["annual_regional_cost"], 0.0)
+    causes = {
+        "price_harmonisation": factor * (at(cur_paid) - at(cur_regional)),
+        "volume_tiers": factor * at(tiers_disc),
+        "standardisation": factor * (at(cur_regional) - at(regional_list)),
+        "switching_costs": -tc["switching"].to_numpy(),
+        "exit_fees": -tc["fee_paid"].to_numpy(dtype=float),
+        "bridging_costs": -tc["bridging_paid"].to_numpy(dtype=float),
+    }
+    savings = pd.concat(
+        [
+            tc[["trust", "category"]].assign(cause=cause, amount=amount)
+            for cause, amount in causes.items()
+        ],
+        ignore_index=True,
+    )
+    joins = pd.DataFrame(
+        {
+            "trust": tc["trust"],
+            "category": tc["category"],
+            "joins": joined,
+            "join_month": pd.array(
+                np.where(joined, tc["join_month"].fillna(-1), 0).astype(int), dtype="Int64"
+            ),
+            "months_on": tc["months_on"].astype(int),
+            "exit_fee_paid": tc["fee_paid"].astype(float),
+            "bridging_cost": tc["bridging_paid"].astype(float),
+            "annual_baseline": tc["baseline"].astype(float),
+            "annual_regional_cost": tc["annual_regional_cost"],
+        }
+    )
+    joins.loc[~joins["joins"], "join_month"] = pd.NA
+
+    # timeline: monthly net savings, one-off costs in the month they fall
+    months = np.arange(h)
+    jm = np.where(joined, tc["join_month"].fillna(h).to_numpy(), h)[:, None]
+    start = tc["end_month"].clip(lower=0).to_numpy()[:, None]
+    on = months[None, :] >= jm
+    bridging_month = joined[:, None] & (months[None, :] >= start) & (months[None, :] < jm)
+    monthly = np.where(on, tc["rate"].to_numpy()[:, None] / 12.0, 0.0)
+    monthly = monthly - np.where(
+        bridging_month, (tc["uplift"] * tc["baseline"]).to_numpy()[:, None] / 12.0, 0.0
+    )
+    one_off = (tc["fee_paid"] + tc["switching"]).to_numpy(dtype=float)[:, None]
+    monthly = monthly - np.where(months[None, :] == jm, one_off, 0.0)
+    timeline = pd.DataFrame(
+        {
+            "trust": np.repeat(tc["trust"].to_numpy(), h),
+            "category": np.repeat(tc["category"].to_numpy(), h),
+            "month": np.tile(months, len(tc)),
+            "savings": monthly.ravel(),
+        }
+    )
+
+    objective = float(savings["amount"].sum())
+    headline = pd.DataFrame(
+        {
+            "measure": ["full_year_run_rate", "in_year", "horizon_net"],
+            "amount": [
+                float(tc["rate"].sum()),
+                float(monthly[:, : min(12, h)].sum()),
+                objective,
+            ],
+        }
+    )
+
+    # the regional range: every catalogue line, kept if it carries units
+    units_by_line = alloc.groupby("line")["units"].sum()
+    rng = data.problem.lines[["line", "group", "supplier"]].copy()
+    rng["units"] = units_by_line.reindex(rng["line"]).fillna(0.0).to_numpy()
+    rng["kept"] = rng["units"] > 0
+    frames = {
+        "allocation": alloc[COLUMNS["allocation"]],
+        "range": rng[COLUMNS["range"]].reset_index(drop=True),
+        "tiers_reached": tiers_reached.reset_index(drop=True),
+        "joins": joins.reset_index(drop=True),
+        "savings": savings[COLUMNS["savings"]],
+        "timeline": timeline,
+        "headline": headline,
+    }
+    return objective, frames

@@ -1,0 +1,248 @@
+"""``solve(problem) -> Solution``: check, build, solve, read decisions, report.
+
+The five steps, in order (as PyPSA's ``optimize``): the data were checked when the
+:class:`~solver.problem.ProblemData` was built; :func:`~solver.model.build_model`
+creates the MILP; HiGHS (default, in process) or CBC (``COIN_CMD`` with
+``Orbit off``) solves it within the time limit and relative gap; decisions are read
+only when the solver says it has a solution; :func:`~solver.solution.solution_frames`
+computes every reported table from those decisions.
+
+Quality figures: the LP relaxation (an upper bound, solved by HiGHS on the same
+model) and the greedy heuristic's net savings (a lower bound). Neither counts
+against the time limit of the MILP solve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from time import perf_counter
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from solver.data import ModelData, prepare
+from solver.model import Model, build_model
+from solver.problem import ProblemData, Settings
+from solver.solution import Solution, clean_allocation, solution_frames
+
+_S = pulp.LpSolveStatus
+_STATUS = {
+    _S.Optimal: "optimal",
+    _S.GapLimit: "gap_limit",
+    _S.TimeLimit: "time_limit",
+    _S.Infeasible: "infeasible",
+    _S.Unbounded: "unbounded",
+    _S.NotSolved: "not_solved",
+}
+
+
+@dataclass
+class RunResult:
+    """What one solver run said, before any value is read."""
+
+    status: str
+    has_solution: bool
+    objective: float | None
+    best_bound: float | None
+    seconds: float
+    message: str = ""
+
+
+def make_solver(settings: Settings, mip: bool = True, log_path: str | None = None):
+    """The PuLP solver object for ``settings`` (HiGHS in process, or CBC)."""
+    if settings.solver == "cbc":
+        return pulp.COIN_CMD(
+            mip=mip,
+            msg=False,
+            timeLimit=settings.time_limit,
+            gapRel=settings.gap_rel,
+            threads=settings.threads,
+            options=["Orbit off"],
+            logPath=log_path,
+        )
+    return pulp.HiGHS(
+        mip=mip,
+        msg=settings.msg,
+        timeLimit=settings.time_limit,
+        gapRel=settings.gap_rel,
+        threads=settings.threads,
+    )
+
+
+def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True) -> RunResult:
+    """Solve ``prob`` and report the status; reads no variable value."""
+    start = perf_counter()
+    log_path = None
+    if settings.solver == "cbc" and mip:
+        fd, log_path = tempfile.mkstemp(prefix="cbc-", suffix=".log")
+        os.close(fd)
+    try:
+        stats = prob.solve(make_solver(settings, mip=mip, log_path=log_path))
+    except (pulp.PulpSolverError, pulp.PulpError, OSError) as exc:
+        return RunResult("error", False, None, None, perf_counter() - start, str(exc))
+    finally:
+        if log_path:
+            with contextlib.suppress(OSError):
+                os.remove(log_path)
+    seconds = perf_counter() - start
+    status = _STATUS.get(stats.status)
+    has_solution = bool(stats.has_solution)
+    message = ""
+    if status is None:
+        reason = stats.status_str
+        if stats.status == _S.Undefined and _highs_says_infeasible(prob):
+            status = "infeasible"  # every variable is bounded: "or unbounded" cannot be
+        elif has_solution:
+            status, message = "time_limit", f"solver stopped early ({reason})"
+        elif stats.status in (_S.MemoryLimit, _S.NumericalError, _S.Undefined):
+            status, message = "error", f"solver failed ({reason})"
+        else:
+            status, message = "not_solved", f"solver stopped ({reason})"
+    if status in ("infeasible", "unbounded", "not_solved", "error"):
+        has_solution = False
+    objective = stats.objective if has_solution else None
+    bound = stats.best_bound
+    if bound is not None and not math.isfinite(bound):
+        bound = None
+    return RunResult(status, has_solution, objective, bound, seconds, message)
+
+
+def _highs_says_infeasible(prob: pulp.LpProblem) -> bool:
+    model = getattr(prob, "solverModel", None)
+    if model is None or not hasattr(model, "getModelStatus"):
+        return False
+    import highspy
+
+    return model.getModelStatus() == highspy.HighsModelStatus.kUnboundedOrInfeasible
+
+
+def _values(series: pd.Series) -> np.ndarray:
+    return np.array([v.varValue for v in series.to_numpy()], dtype=float)
+
+
+def read_decisions(m: Model) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Allocation, join month per (trust, category) and tier per offer, from solver values.
+
+    Call only after a run that has a solution. Binaries are read as ``> 0.5``.
+    """
+    w = m.var["w"]
+    w_on = _values(w) > 0.5
+    chosen = w.index[w_on].to_frame(index=False)
+    join_month = pd.Series(
+        chosen["month"].to_numpy(dtype=float),
+        index=pd.MultiIndex.from_frame(chosen[["trust", "category"]]),
+    )
+    join_month = join_month[~join_month.index.duplicated()]
+    tau = m.var.get("tier", pd.Series([], dtype=object))
+    if len(tau):
+        on = tau.index[_values(tau) > 0.5].to_frame(index=False)
+        tier = pd.Series(on["k"].to_numpy(dtype=int), index=on["offer"].to_numpy())
+        tier = tier[~tier.index.duplicated()]
+    else:
+        tier = pd.Series([], dtype=int)
+    x = m.var["x"]
+    raw = pd.Series(_values(x), index=x.index) if len(x) else pd.Series([], dtype=float)
+    tc_index = pd.MultiIndex.from_frame(m.data.tc[["trust", "category"]])
+    joined = pd.Series(tc_index.isin(join_month.index), index=tc_index)
+    return clean_allocation(m.data, raw, joined), join_month, tier
+
+
+def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -> Solution:
+    """Find the plan with the largest net savings over the horizon.
+
+    Parameters
+    ----------
+    problem
+        Validated input tables and settings.
+    quality
+        Also compute the LP relaxation bound and the greedy heuristic's objective.
+    explain
+        On infeasibility, explain it in words in ``Solution.message`` (re-solves).
+
+    Returns
+    -------
+    Solution
+        Status, figures and frames; frames are empty unless the solver found a plan.
+    """
+    settings = problem.settings
+    start = perf_counter()
+    data = prepare(problem)
+    m = build_model(data)
+    build_seconds = perf_counter() - start
+    solution = solve_model(m, build_seconds=build_seconds, quality=quality)
+    if solution.status == "infeasible" and explain:
+        from solver.explain import explain_infeasibility
+
+        reasons = explain_infeasibility(problem)
+        solution.message = "; ".join(reasons) if reasons else solution.message
+    if quality:
+        from solver.greedy import greedy
+
+        heuristic = greedy(problem, data=data)
+        solution.greedy_objective = heuristic.objective
+    solution.solver = settings.solver
+    return solution
+
+
+def solve_model(m: Model, *, build_seconds: float = 0.0, quality: bool = False) -> Solution:
+    """Solve a built model and report it (see :func:`solve`)."""
+    settings = m.settings
+    prob = m.prob
+    lp_bound = None
+    if quality and prob.isMIP():
+        lp_settings = dataclasses.replace(settings, solver="highs", msg=False)
+        lp = run_solver(prob, lp_settings, mip=False)
+        lp_bound = lp.objective if lp.status == "optimal" else None
+    run = run_solver(prob, settings)
+    solution = Solution(
+        status=run.status,
+        message=run.message or _describe(run),
+        solver=settings.solver,
+        best_bound=run.best_bound,
+        build_seconds=build_seconds,
+        solve_seconds=run.seconds,
+        n_variables=prob.numVariables(),
+        n_constraints=prob.numConstraints(),
+        lp_bound=lp_bound,
+    )
+    if not run.has_solution:
+        return solution  # never read values without a solution
+    x, join_month, tier = read_decisions(m)
+    objective, frames = solution_frames(m.data, x, join_month, tier)
+    solution.objective = objective
+    solution.solver_objective = run.objective
+    if run.best_bound is not None and run.objective is not None:
+        solution.gap = max(0.0, run.best_bound - run.objective) / max(1.0, abs(run.objective))
+    elif run.status == "optimal":
+        solution.gap = 0.0 if not prob.isMIP() else None
+    for name, frame in frames.items():
+        setattr(solution, name, frame)
+    return solution
+
+
+def _describe(run: RunResult) -> str:
+    if run.status == "optimal":
+        return "optimal (within the relative gap tolerance)"
+    if run.status == "gap_limit":
+        return "stopped at the relative gap tolerance"
+    if run.status == "time_limit":
+        return (
+            "time limit reached; best plan found is reported"
+            if run.has_solution
+            else "time limit reached before any plan was found"
+        )
+    if run.status == "infeasible":
+        return "no plan satisfies every rule"
+    return run.status.replace("_", " ")
+
+
+def solve_data(data: ModelData, dropped=(), feasibility_only: bool = False) -> RunResult:
+    """Build and solve without reading values: for explanations and feasibility checks."""
+    m = build_model(data, dropped=dropped, feasibility_only=feasibility_only)
+    return run_solver(m.prob, data.settings)

@@ -1,0 +1,262 @@
+"""Shared fixtures: a fresh migrated database, and builders of realistic messy input files.
+
+Helpers are handed out as fixtures (``files``, ``gtin``, ``snapshot``...) so that test
+modules need no package ``__init__.py`` and import nothing from this file.
+"""
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import inspect, text
+from stdnum import ean
+
+from procurement.db import open_database
+
+PREFIX_A = "5012345"  # SUP-A's GS1 company prefix
+PREFIX_B = "5098765"  # SUP-B's GS1 company prefix
+
+CATALOGUE_HEADER = ("Product Code", "GTIN", "Description", "Brand", "Size", "Pack", "Pack Price")
+CATALOGUE_TITLE = ("Alpha Orthopaedics Ltd - NHS price list 2026/27", "Prices in GBP ex VAT", "")
+
+PROFILE_TOML = """\
+name = "{name}"
+description = "price list with a title block; prices per pack"
+{extra}
+[columns]
+supplier_code = "Product Code"
+gtin = "GTIN"
+description = "Description"
+brand = "Brand"
+size = "Size"
+pack = "Pack"
+price = "Pack Price"
+
+[price]
+per = "{per}"
+includes_vat = {vat}
+vat_rate = 0.20
+"""
+
+
+def make_gtin(prefix: str, n: int, length: int = 13) -> str:
+    """A valid GTIN of ``length`` digits: ``prefix``, item number ``n``, GS1 check digit."""
+    body = f"{prefix}{n:0{length - 1 - len(prefix)}d}"
+    assert len(body) == length - 1, "prefix and item number too long for this GTIN length"
+    return body + ean.calc_check_digit(body)
+
+
+def catalogue_a() -> list[tuple[str, ...]]:
+    """SUP-A's price list v1: 7 SKUs in 6 product lines; the screws are priced per box of 10."""
+    g = make_gtin
+    return [
+        ("A-100", g(PREFIX_A, 100), "Cemented femoral stem", "Exeter", "3", "1", "£1,000.00"),
+        ("A-101", g(PREFIX_A, 101), "Cemented femoral stem", "Exeter", "4", "EA", "£1,000.00"),
+        ("A-200", g(PREFIX_A, 200), "Uncemented HA stem", "Corail", "10", "1", "950.00"),
+        ("A-300", g(PREFIX_A, 300), "Tibial insert PS 10mm", "Attune", "10mm", "Each", "310.50"),
+        ("A-400", g(PREFIX_A, 400), "Cortical screw 3.5 x 20", "LCP", "20mm", "Box of 10", "£120.00"),
+        ("A-500", g(PREFIX_A, 500), "Sliding hip screw 135deg", "DHS", "135", "1", "GBP 240"),
+        ("12-345", g(PREFIX_A, 345), "Ceramic femoral head 32mm", "Biolox", "32", "1", "400.00"),
+    ]
+
+
+def catalogue_b() -> list[tuple[str, ...]]:
+    """SUP-B's price list: its own GS1 prefix; code 12-345 is also one of SUP-A's codes.
+
+    Prices (and one GTIN) are numbers, as typed into a spreadsheet.
+    """
+    g = make_gtin
+    return [
+        ("B-10", g(PREFIX_B, 10), "Cemented femoral stem", "CPT", 2, 1, 900),
+        ("B-20", int(g(PREFIX_B, 20)), "Uncemented stem hydroxyapatite", "Taperloc", 7, 1, 1100.0),
+        ("B-30", g(PREFIX_B, 30), "Tibial insert PS 12mm", "Vanguard", "12mm", 1, 280.0),
+        ("B-40", g(PREFIX_B, 40), "Tibial tray cemented", "Vanguard", 3, 1, 520.0),
+        ("B-50", g(PREFIX_B, 50), "Cortical screw 3.5 x 24", "ALPS", "24mm", "Pack 5", 50.0),
+        ("12-345", g(PREFIX_B, 345), "Cemented femoral stem", "CPT", 3, 1, 905.25),
+    ]
+
+
+class Files:
+    """Writes input files into a test's tmp_path, the way users receive them."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def raw(self, name: str, data: bytes) -> Path:
+        path = self.root / name
+        path.write_bytes(data)
+        return path
+
+    def csv(
+        self,
+        name: str,
+        rows: Sequence[Sequence[object]],
+        *,
+        title: Sequence[str] = (),
+        delimiter: str = ",",
+        encoding: str = "utf-8",
+    ) -> Path:
+        buffer = io.StringIO(newline="")
+        for line in title:
+            buffer.write(line + "\r\n")
+        csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+        return self.raw(name, buffer.getvalue().encode(encoding))
+
+    def xlsx(
+        self,
+        name: str,
+        rows: Sequence[Sequence[object]],
+        *,
+        title: Sequence[str] = (),
+        sheet: str = "Price List",
+        extra_sheets: Sequence[str] = (),
+    ) -> Path:
+        """A workbook with a title block whose first line is merged across the table's width."""
+        workbook = Workbook()
+        sheet_ = workbook.active
+        sheet_.title = sheet
+        for line in title:
+            sheet_.append([line] if line else [None])
+        if title:
+            sheet_.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(rows[0]))
+        for row in rows:
+            sheet_.append(list(row))
+        for extra in extra_sheets:
+            workbook.create_sheet(extra).append(["notes"])
+        path = self.root / name
+        workbook.save(path)
+        return path
+
+    def profile(self, name: str = "test-pack", *, per: str = "pack", vat: bool = False, extra: str = "") -> Path:
+        path = self.root / f"{name}.toml"
+        path.write_text(
+            PROFILE_TOML.format(name=name, per=per, vat=str(vat).lower(), extra=extra), encoding="utf-8"
+        )
+        return path
+
+    def catalogue(
+        self,
+        name: str,
+        items: Sequence[Sequence[object]],
+        *,
+        title: Sequence[str] = CATALOGUE_TITLE,
+        header: Sequence[str] = CATALOGUE_HEADER,
+        **kwargs,
+    ) -> Path:
+        """A price list (CSV or XLSX by the name's suffix) with a title block above the header."""
+        rows = [tuple(header), *[tuple(i) for i in items]]
+        if name.endswith(".xlsx"):
+            return self.xlsx(name, rows, title=[t for t in title], **kwargs)
+        return self.csv(name, rows, title=title, **kwargs)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Files:
+    return Files(tmp_path)
+
+
+@pytest.fixture
+def gtin() -> Callable[..., str]:
+    return make_gtin
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/t.db"
+
+
+@pytest.fixture
+def engine(db_url: str):
+    engine = open_database(db_url)
+    yield engine
+    engine.dispose()
+
+
+def take_snapshot(engine) -> dict[str, list[tuple]]:
+    """Every table's rows (ordered), to prove that a refused import changed nothing."""
+    with engine.connect() as connection:
+        return {
+            name: [tuple(r) for r in connection.execute(text(f'SELECT * FROM "{name}" ORDER BY 1')).all()]
+            for name in sorted(inspect(engine).get_table_names())
+        }
+
+
+@pytest.fixture
+def snapshot() -> Callable[..., dict[str, list[tuple]]]:
+    return take_snapshot
+
+
+@pytest.fixture
+def count() -> Callable[..., int]:
+    def count_rows(engine, table: str, where: str = "") -> int:
+        with engine.connect() as connection:
+            sql = f'SELECT COUNT(*) FROM "{table}"' + (f" WHERE {where}" if where else "")
+            return connection.execute(text(sql)).scalar_one()
+
+    return count_rows
+
+
+@pytest.fixture
+def rows() -> Callable[..., list[dict]]:
+    def select_rows(engine, sql: str, **params) -> list[dict]:
+        with engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(text(sql), params)]
+
+    return select_rows
+
+
+@pytest.fixture
+def reference_files(files: Files) -> dict[str, Path]:
+    """Trusts and suppliers as a procurement lead would keep them."""
+    return {
+        "trusts": files.csv(
+            "trusts.csv",
+            [
+                ("Trust Code", "Trust Name", "Region"),
+                ("RXA", "Alpha Hospitals NHS Foundation Trust", "North West"),
+                ("RXB", "Beta Teaching Hospitals NHS Trust", "North West"),
+                ("RXC", "Gamma and District NHS Trust", "North West"),
+            ],
+        ),
+        "suppliers": files.csv(
+            "suppliers.csv",
+            [
+                ("code", "name", "gs1_prefix"),
+                ("SUP-A", "Alpha Orthopaedics Ltd", PREFIX_A),
+                ("SUP-B", "Beta Medical UK", PREFIX_B),
+                ("SUP-C", "Gamma Trauma", ""),
+            ],
+        ),
+    }
+
+
+@pytest.fixture
+def region(engine, reference_files):
+    """A database holding three trusts (RXA, RXB, RXC) and three suppliers (SUP-A/B/C)."""
+    from procurement.imports import import_suppliers, import_trusts
+
+    import_trusts(engine, reference_files["trusts"])
+    import_suppliers(engine, reference_files["suppliers"])
+    return engine
+
+
+@pytest.fixture
+def catalogues(region, files: Files):
+    """``region`` plus SUP-A's and SUP-B's catalogues imported through a pack-price profile."""
+    from procurement.imports import import_catalogue
+
+    profile = str(files.profile())
+    import_catalogue(region, files.catalogue("sup-a.csv", catalogue_a()), supplier="SUP-A", profile=profile)
+    import_catalogue(region, files.catalogue("sup-b.xlsx", catalogue_b()), supplier="SUP-B", profile=profile)
+    return region
+
+
+@pytest.fixture
+def catalogue_items() -> dict[str, list[tuple[str, ...]]]:
+    return {"SUP-A": catalogue_a(), "SUP-B": catalogue_b()}
