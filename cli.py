@@ -158,6 +158,11 @@ def import_group() -> None:
 
     One file is one transaction: a file that cannot be used changes nothing.
     Formats: docs/formats.md.
+
+    \b
+    Example:
+      procure import trusts trusts.csv
+      procure import catalogue supplier-a-2026.xlsx --supplier SUP-A
     """
 
 
@@ -407,8 +412,13 @@ def profiles_cmd(as_json: bool) -> None:
 
     Example: procure profiles
     """
-    from catalogues.read import shipped_profiles
+    from catalogues.read import FileFormatError, shipped_profiles
+    from procurement.errors import InputFileError
 
+    try:
+        profiles = shipped_profiles()
+    except FileFormatError as exc:  # a broken profile file is bad input, not a bug
+        raise InputFileError(str(exc)) from exc
     rows = pd.DataFrame(
         [
             {
@@ -419,7 +429,7 @@ def profiles_cmd(as_json: bool) -> None:
                 "price_per": p.price_per,
                 "includes_vat": p.includes_vat,
             }
-            for p in shipped_profiles()
+            for p in profiles
         ]
     )
     if as_json:
@@ -470,7 +480,10 @@ def demo_cmd(app: AppContext, out_dir: Path, size: str, seed: int, as_json: bool
 
 @main.group("scenario")
 def scenario_group() -> None:
-    """Define, run, show and compare savings scenarios."""
+    """Define, run, show and compare savings scenarios.
+
+    Example: procure scenario compare all-six four-trusts
+    """
 
 
 def _scenario_options(fn):

@@ -13,17 +13,19 @@ regional orthopaedic network (volumes and prices from ../shared/PARAMETERS.md):
   deliberately bad row with its reason) and ``expected/catalogue_items.csv`` (the
   answer key: each SKU with its intended group and unit price ex VAT).
 
-Same seed, size and start date: byte-identical CSV files, XLSX files with identical
-cell content. Data are built with numpy/pandas; Python loops run over suppliers,
-product lines and trusts only.
+Same seed, size and start date: byte-identical files (CSV and XLSX alike). Data are
+built with numpy/pandas; Python loops run over suppliers, product lines and trusts only.
 """
 
 from __future__ import annotations
 
 import calendar
+import io
 import itertools
 import json
 import math
+import re
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -148,8 +150,9 @@ class _Group:
 
 
 def _knee(token: str, comp: str, text: str, dims, price) -> _Part:
-    return _Part(token, comp, text, "{size} " + "/".join("{%s_c}" % d.key for d in dims[1:]),
-                 "{size_c}-" + "-".join("{%s_c}" % d.key for d in dims[1:]), dims, price)
+    """A knee part sized by "size" and further dimensions (side, fixation, thickness)."""
+    rest = ["{" + d.key + "_c}" for d in dims[1:]]
+    return _Part(token, comp, text, "{size} " + "/".join(rest), "{size_c}-" + "-".join(rest), dims, price)
 
 
 _LINER_SIZE = _dim("sz", list("CDEFG"))
@@ -279,7 +282,20 @@ _GROUPS: tuple[_Group, ...] = (
         for token, text, price, (lo, hi, step) in _SCREWS
     ), pick=2, pack=(5, 10)),
 )
-_GROUP_INDEX = {g.code: i for i, g in enumerate(_GROUPS)}
+# Components a brand of a family may lack: (groups dropped together, probability).
+_DROPOUTS = {
+    "knee": ((("KNEE-FEM-PS", "KNEE-INSERT-PS"), 0.2), (("KNEE-FEM-CR", "KNEE-INSERT-CR"), 0.1),
+             (("KNEE-PATELLA",), 0.1)),
+    "acetabular": ((("HIP-LINER-CER",), 0.3),),
+    "head": ((("HIP-HEAD-CER",), 0.25), (("HIP-HEAD-MET",), 0.15)),
+    "nail": ((("TRAUMA-NAIL-PF-LONG",), 0.1), (("TRAUMA-NAIL-PF-SHORT",), 0.1)),
+    "plating": ((("TRAUMA-PLATE-LOCK",), 0.15), (("TRAUMA-SCREW-CORT",), 0.15)),
+}
+# How readily a supplier adds another brand to a family (several stems, few knee systems).
+_FAMILY_BRANDS = {"stem-unc": 1.3, "stem-cem": 0.9, "knee": 0.3, "acetabular": 0.6, "head": 0.6,
+                  "plating": 1.0, "nail": 0.8}
+# Groups that some trusts do not use at all (their surgeons' choice); every trust uses the rest.
+_OPTIONAL_GROUPS = ("HIP-LINER-CER", "HIP-HEAD-CER", "KNEE-PATELLA")
 
 # Bad rows that are not catalogue SKUs: they must be rejected as unclassified.
 _UNCLASSIFIED = (
@@ -467,6 +483,22 @@ def _money(x: float) -> str:
     return f"£{x:,.2f}"
 
 
+def _stable_xlsx(data: bytes, stamp: datetime) -> bytes:
+    """The workbook with fixed zip entry times and modified date: same seed, same bytes."""
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + iso, body)
+            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            dst.writestr(entry, body)
+    return out.getvalue()
+
+
 def _write_csv(frame: pd.DataFrame, path: Path, *, sep: str = ",", encoding: str = "utf-8") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, sep=sep, encoding=encoding, lineterminator="\n")
@@ -554,7 +586,8 @@ class _Generator:
         path = self.out / "manifest.json"
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
-            return [f for f in old.get("files", []) if isinstance(f, str) and ".." not in f]
+            return [f for f in old.get("files", [])
+                    if isinstance(f, str) and ".." not in f and not Path(f).is_absolute()]
         except (OSError, ValueError):
             return []
 
@@ -570,6 +603,7 @@ class _Generator:
         rng, n = self.r_names, self.size.trusts
         second = "XYWVTSQPNMLKJHGFEDCBAZUROI"
         self.trust_codes = [f"R{second[i // 26]}{chr(65 + i % 26)}" for i in range(n)]
+        kinds = [_TRUST_KIND[k] for k in rng.permutation(len(_TRUST_KIND))]
         places = [a + b for a in _PLACE_A for b in _PLACE_B]
         order = rng.permutation(len(places))
         names = []
@@ -577,7 +611,7 @@ class _Generator:
             place = places[order[i % len(places)]]
             if i >= len(places):
                 place = f"{place} {('Upper', 'Lower', 'Greater', 'Royal')[(i // len(places) - 1) % 4]}"
-            names.append(f"{place} {_TRUST_KIND[int(rng.integers(len(_TRUST_KIND)))]}")
+            names.append(f"{place} {kinds[i % len(kinds)]}")
         self.trust_names = names
         self._csv(pd.DataFrame({"code": self.trust_codes, "name": names, "region": REGION_NAME}),
                   "trusts.csv")
@@ -607,7 +641,7 @@ class _Generator:
 
     def _brand_names(self) -> None:
         rng = self.r_names
-        bases = sorted({a + b for a in _BRAND_A for b in _BRAND_B})
+        bases = sorted({a + b for a in _BRAND_A for b in _BRAND_B if a[-1] != b[0]})
         bases = [bases[i] for i in rng.permutation(len(bases))]
         self._brand_pool = iter(
             name for suffix in _BRAND_SUFFIX for base in bases if _brand_ok(name := base + suffix)
@@ -636,42 +670,60 @@ class _Generator:
     # ------------------------------------------------------------------ product lines
 
     def _lines(self) -> None:
+        """Product lines: brands of suppliers in families of groups, exactly ``size.lines`` of them.
+
+        A family's suppliers are chosen once (hip 4-6, knee 3-5, trauma 4-8 in a region of
+        ten suppliers, more in bigger ones), so a knee brand spans femoral, tray, insert and
+        patella; a supplier's second and later brands may lack a component (a
+        cruciate-retaining-only knee, an acetabular system without ceramic liners).
+        """
         rng, n = self.r_lines, self.size.suppliers
         kinds, weight = self.sup["kind"].tolist(), self.sup["weight"].to_numpy()
         ranges = {"hip": (4, 6), "knee": (3, 5), "trauma": (4, 8)}
         scale = max(1.0, n / 10)
-        pairs: list[tuple[int, int]] = []
-        in_family: dict[str, set[int]] = {}
+        families: dict[str, list[int]] = {}
         for g_idx, group in enumerate(_GROUPS):
-            avail = [i for i in range(n) if group.category in _SUPPLIER_CATEGORIES[kinds[i]]]
+            families.setdefault(group.family, []).append(g_idx)
+        units: list[tuple[int, str]] = []  # (supplier, family) pairs
+        for fam, groups in families.items():
+            category = _GROUPS[groups[0]].category
+            avail = [i for i in range(n) if category in _SUPPLIER_CATEGORIES[kinds[i]]]
             if not avail:
                 continue
-            lo, hi = (round(v * scale) for v in ranges[group.category])
+            lo, hi = (round(v * scale) for v in ranges[category])
             k = min(len(avail), int(rng.integers(lo, hi + 1)))
-            fam = in_family.setdefault(group.family, set())
-            w = weight[avail] * np.array([4.0 if i in fam else 1.0 for i in avail])
+            w = weight[avail]
             chosen = sorted(int(s) for s in rng.choice(avail, size=k, replace=False, p=w / w.sum()))
-            fam.update(chosen)
-            pairs.extend((s, g_idx) for s in chosen)
+            units.extend((s, fam) for s in chosen)
+
+        def brand_groups(fam: str, j: int) -> list[int]:
+            groups = list(families[fam])
+            for codes, prob in _DROPOUTS.get(fam, ()):
+                idx = [g for g in groups if _GROUPS[g].code in codes]
+                if j > 0 and idx and len(idx) < len(groups) and rng.random() < prob:
+                    groups = [g for g in groups if g not in idx]
+            return groups
+
+        slots: list[list[int]] = []  # per line: [supplier, group, brand index]
+        brands_of: dict[tuple[int, str], int] = {}
+        for s, fam in units:
+            brands_of[(s, fam)] = 1
+            slots.extend([s, g, 0] for g in brand_groups(fam, 0))
+        unit_w = np.array([weight[s] * _FAMILY_BRANDS.get(fam, 1.0) for s, fam in units])
         target = self.size.lines
-        pair_w = np.array([weight[s] for s, _ in pairs])
-        if target >= len(pairs):
-            counts = 1 + rng.multinomial(target - len(pairs), pair_w / pair_w.sum())
-        else:  # fewer lines than supplier-group pairs: keep every group first, then at random
-            priority = rng.random(len(pairs))
-            seen_group: set[int] = set()
-            for i in rng.permutation(len(pairs)):
-                if pairs[i][1] not in seen_group:
-                    seen_group.add(pairs[i][1])
-                    priority[i] += 10.0
-            keep = sorted(np.argsort(-priority, kind="stable")[:target].tolist())
-            pairs = [pairs[i] for i in keep]
-            counts = np.ones(len(pairs), dtype=int)
+        while len(slots) < target and units:
+            s, fam = units[int(rng.choice(len(units), p=unit_w / unit_w.sum()))]
+            j = brands_of[(s, fam)]
+            brands_of[(s, fam)] = j + 1
+            slots.extend([s, g, j] for g in brand_groups(fam, j))
+        while len(slots) > target:  # drop lines at random, keeping every group while possible
+            per_group = np.bincount([g for _, g, _ in slots], minlength=len(_GROUPS))
+            spare = [i for i, (_, g, _) in enumerate(slots) if per_group[g] > 1] or list(range(len(slots)))
+            del slots[int(spare[int(rng.integers(len(spare)))])]
         lines = []
-        for (s, g_idx), c in zip(pairs, counts, strict=True):
-            for j in range(int(c)):
-                name, abr = self._brand(s, _GROUPS[g_idx].family, j)
-                lines.append(_Line(s, g_idx, name, abr))
+        for s, g_idx, j in slots:
+            name, abr = self._brand(s, _GROUPS[g_idx].family, j)
+            lines.append(_Line(s, g_idx, name, abr))
         lines.sort(key=lambda ln: (ln.supplier, ln.brand, ln.group))
         self.lines = lines
 
@@ -804,7 +856,7 @@ class _Generator:
             idx = by_sup.get(s)
             if idx is None:
                 continue
-            rows, bad = self._file_rows(s, len(files), idx, rng)
+            rows = self._file_rows(s, len(files), idx, rng)
             layout = self.sup.at[s, "layout"]
             code = self.sup.at[s, "code"]
             path = self.out / "catalogues" / f"{code}{_LAYOUTS[layout]['suffix']}"
@@ -846,7 +898,8 @@ class _Generator:
         self.manifest["catalogues"] = entries
         return files
 
-    def _file_rows(self, s: int, file_idx: int, idx: np.ndarray, rng) -> tuple[list[dict], int]:
+    def _file_rows(self, s: int, file_idx: int, idx: np.ndarray, rng) -> list[dict]:
+        """Supplier ``s``'s rows in file order, with the deliberately bad ones marked by ``kind``."""
         sku = self.sku
         n = len(idx)
         line_of = sku["line"].to_numpy()[idx]
@@ -943,7 +996,7 @@ class _Generator:
             rows.insert(int(rng.integers(0, len(rows) + 1)), extra)
         if _LAYOUTS[self.sup.at[s, "layout"]]["suffix"] == ".csv":
             rows.append({"sku": -1, "code": "", "kind": "blank_row", "detail": "trailing blank row"})
-        return rows, len(bad_of)
+        return rows
 
     def _base_row(self, i: int) -> dict:
         col = self._col
@@ -1038,7 +1091,9 @@ class _Generator:
         for j, w in enumerate((18, 18, 60, 16, 22, 18, 10, 16), start=1):
             ws.column_dimensions[chr(64 + j)].width = w
         ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
-        wb.save(path)
+        buffer = io.BytesIO()
+        wb.save(buffer)
+        path.write_bytes(_stable_xlsx(buffer.getvalue(), wb.properties.created))
 
     def _expected(self) -> None:
         sku = self.sku
@@ -1121,7 +1176,7 @@ class _Generator:
             brands_used: dict[str, set[tuple[int, str]]] = {}
             for g_idx, group in enumerate(_GROUPS):
                 cand = by_group.get(g_idx)
-                if not cand or rng.random() < 0.04:
+                if not cand or (group.code in _OPTIONAL_GROUPS and rng.random() < 0.1):
                     continue
                 fam = brands_used.setdefault(group.family, set())
                 inc = incumbents.get(group.category, set())
@@ -1308,7 +1363,7 @@ class _Generator:
         cat = sku["category"].to_numpy()[long["sku"]]
         volume = {}
         for basis, values in (("units", units), ("spend", spend)):
-            for scope, keys in (("group", grp), ("category", cat)):
+            for keys in (grp, cat):
                 volume.update({(k, basis): v for k, v in pd.Series(values).groupby(keys).sum().items()})
         schedules = (
             ((0.10, 0.25, 0.50, 0.75), (3, 6, 10, 15)),
@@ -1481,7 +1536,7 @@ class _Generator:
         text = f"""Synthetic region: {REGION_NAME}
 Generated by procurement.demo (seed {self.seed}; {s.trusts} trusts, {s.suppliers} suppliers,
 {len(self.lines)} product lines, {len(self.sku)} SKUs; {s.months} months of usage up to
-{self.start:%d %B %Y}, the planned start of the regional agreement).
+{self.start.day} {self.start:%B %Y}, the planned start of the regional agreement).
 Every name, code, price and person is fictional.
 
 trusts.csv          the acute trusts of the region (ODS-style code, name, region)
@@ -1528,16 +1583,19 @@ approvals (see docs/formats.md).
                 for kind in BAD_ROW_EXPECT
             },
         }
+        prefix = sku["supplier_code"].str.split("-").str[:2].str.join("-")
+        prefixes = prefix.groupby(sku["line"]).unique().map(sorted)
+        valid = sku.groupby("line")["valid"].sum()
         self.manifest["lines"] = [
             {
                 "supplier": self.sup.at[ln.supplier, "code"],
                 "group": _GROUPS[ln.group].code,
                 "brand": ln.brand,
-                "prefixes": sorted({"-".join(c.split("-")[:2]) for c in sku.loc[ln.skus, "supplier_code"]}),
+                "prefixes": [str(x) for x in prefixes.get(i, [])],
                 "skus": len(ln.skus),
-                "skus_valid": int(sku.loc[ln.skus, "valid"].sum()),
+                "skus_valid": int(valid.get(i, 0)),
             }
-            for ln in self.lines
+            for i, ln in enumerate(self.lines)
         ]
         self.written.append(path)
         self.manifest["files"] = sorted(str(p.relative_to(self.out)) for p in self.written)

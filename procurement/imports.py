@@ -199,7 +199,8 @@ def _find_duplicate(session: Session, kind: str, sha: str, *, supplier_id=None, 
 
 def _raw_text(table: pd.DataFrame) -> pd.Series:
     columns = [c for c in table.columns if c != ROW_COLUMN]
-    return table[columns].astype(str).agg(" | ".join, axis=1)
+    # astype("string") + fillna: pandas 3's astype(str) keeps missing values as NaN.
+    return table[columns].astype("string").fillna("").agg(" | ".join, axis=1)
 
 
 def _record_import(
@@ -480,7 +481,7 @@ def import_catalogue(
             ).scalar_one()
         )
         import_id = _record_import(session, report, raw, problems, user=user, supplier_id=supplier_row.id)
-        _store_catalogue(session, supplier_row, items[good], import_id, report)
+        _store_catalogue(session, supplier_row, items[good], import_id, report, listed=items["supplier_code"])
         _finish_counts(session, import_id, report)
     return report
 
@@ -539,9 +540,12 @@ def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy) -> tup
 def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
     """Exact repeats of a code: keep the first. Same code, different details: refuse all."""
     ok = items[~problems.bad()]
+    # astype("string") + fillna: a blank GTIN (None) must not break the join (pandas 3's
+    # astype(str) keeps it as NaN).
     signature = (
         ok[["gtin", "description", "brand", "size", "pack_size", "unit_price", "group"]]
-        .astype(str)
+        .astype("string")
+        .fillna("")
         .agg("|".join, axis=1)
     )
     repeated = ok["supplier_code"].duplicated(keep=False)
@@ -574,18 +578,31 @@ def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
 
 
 def _store_catalogue(
-    session: Session, supplier: Supplier, items: pd.DataFrame, import_id: int, report: ImportReport
+    session: Session,
+    supplier: Supplier,
+    items: pd.DataFrame,
+    import_id: int,
+    report: ImportReport,
+    *,
+    listed: pd.Series,
 ) -> None:
+    """Write the accepted ``items``; ``listed`` is every code in the file, rejected rows included.
+
+    A SKU whose row was rejected is still listed: it keeps its previous price and status
+    rather than being marked as no longer listed.
+    """
     groups = groups_frame(session)[["group_id", "group"]]
     items = items.merge(groups, on="group", how="left")
-    items["brand_key"] = items["brand"].str.upper()
+    # Brands are matched as in the line's code (case and punctuation ignored), so that
+    # "Exeter V40" and "EXETER-V40" are one line rather than two lines with one code.
+    items["brand_key"] = slug(items["brand"])
     lines = frame(
         session,
         select(ProductLine.id.label("line_id"), ProductLine.group_id, ProductLine.brand).where(
             ProductLine.supplier_id == supplier.id
         ),
     )
-    lines["brand_key"] = lines["brand"].str.upper()
+    lines["brand_key"] = slug(lines["brand"])
     wanted = items.drop_duplicates(["group_id", "brand_key"])[["group_id", "group", "brand", "brand_key"]]
     new_lines = wanted.merge(lines[["group_id", "brand_key"]], how="left", indicator=True)
     new_lines = new_lines[new_lines["_merge"] == "left_only"]
@@ -608,7 +625,7 @@ def _store_catalogue(
                 ProductLine.supplier_id == supplier.id
             ),
         )
-        lines["brand_key"] = lines["brand"].str.upper()
+        lines["brand_key"] = slug(lines["brand"])
     report.new_lines = len(new_lines)
     items = items.merge(lines[["line_id", "group_id", "brand_key"]], on=["group_id", "brand_key"], how="left")
 
@@ -646,7 +663,7 @@ def _store_catalogue(
         )
     report.new_items = int(is_new.sum())
     report.price_changes = int(((~is_new) & ((items["unit_price"] - items["old_price"]).abs() >= 0.005)).sum())
-    gone = existing[~existing["supplier_code"].isin(items["supplier_code"]) & existing["active"].astype(bool)]
+    gone = existing[~existing["supplier_code"].isin(listed) & existing["active"].astype(bool)]
     if len(gone):
         session.execute(
             update(CatalogueItem),
@@ -660,12 +677,12 @@ def _store_catalogue(
         ),
     )
     prices = records[["supplier_code", "unit_price", "pack_size", "source_row"]].merge(ids, on="supplier_code")
-    session.execute(
-        insert(ItemPrice),
-        prices.assign(import_id=import_id)
-        .rename(columns={"item_id": "item_id"})[["item_id", "import_id", "unit_price", "pack_size", "source_row"]]
-        .to_dict("records"),
-    )
+    if len(prices):  # an empty executemany would insert one row of defaults (and fail)
+        session.execute(
+            insert(ItemPrice),
+            prices.assign(import_id=import_id)[["item_id", "import_id", "unit_price", "pack_size", "source_row"]]
+            .to_dict("records"),
+        )
     if report.version and report.version > 1:
         report.notes.append(
             f"catalogue version {report.version}: {report.new_items} new SKUs, "
@@ -983,8 +1000,20 @@ def import_tiers(
         bad_offer_reason[same_threshold] = "two tiers of the offer have the same threshold"
         bad_offer_reason[falling] = "discount falls as the threshold rises (tiers must increase)"
         first_offence = bad_offer_reason[bad_offer_reason != ""].groupby(ordered["key"]).first()
-        offer_reason = key.map(first_offence).fillna("")
+        offer_reason = key.map(first_offence).astype(object)
+        offer_reason = offer_reason.where(offer_reason.notna(), "")
         problems.add((offer_reason != "") & ~problems.bad(), "offer", "offer rejected: " + offer_reason)
+        # A row problem rejects the rest of its offer too: its tiers only make sense together,
+        # and a row counted as accepted must be stored.
+        bad_now = problems.bad()
+        first_bad_row = table.loc[bad_now, ROW_COLUMN].groupby(key[bad_now]).min()
+        spoiled = key.isin(first_bad_row.index) & ~bad_now
+        problems.add(
+            spoiled,
+            "offer",
+            "offer rejected: its tier on row " + key.map(first_bad_row).astype("Int64").astype("string")
+            + " was rejected",
+        )
         import_id = _record_import(session, report, table, problems, user=user)
         # An offer is stored only if none of its rows was rejected.
         bad_keys = set(key[problems.bad()])
@@ -1001,9 +1030,6 @@ def import_tiers(
                 "import_id": import_id,
             }
         )[good]
-        if problems.bad().sum() != (~good).sum():
-            collateral = good.eq(False) & ~problems.bad()
-            report.notes.append(f"{int(collateral.sum())} valid tier rows not stored because their offer had a bad row")
         if len(rows):
             session.execute(
                 delete(VolumeTier).where(VolumeTier.supplier_id.in_([int(s) for s in rows["supplier_id"].unique()]))
@@ -1023,7 +1049,7 @@ def _resolve_lines(session: Session, table: pd.DataFrame, problems: Problems) ->
     """(table index, line_id) pairs for rows naming supplier + brand (+ optional group)."""
     lines = lines_frame(session)
     supplier = clean_text(table["supplier"])
-    brand = clean_text(table["brand"]).str.upper()
+    brand = slug(table["brand"])
     group = clean_text(table["group"]).str.upper()
     problems.add(supplier == "", "supplier", "missing supplier code")
     problems.add(
@@ -1034,7 +1060,7 @@ def _resolve_lines(session: Session, table: pd.DataFrame, problems: Problems) ->
     problems.add(brand == "", "brand", "missing brand")
     problems.add((group != "") & ~group.isin(set(groups_frame(session)["group"])), "group", "unknown group code")
     keys = pd.DataFrame({"supplier": supplier, "brand_key": brand, "group": group, "index": table.index})
-    lines = lines.assign(brand_key=lines["brand"].str.upper())
+    lines = lines.assign(brand_key=slug(lines["brand"]))
     matched = keys.merge(
         lines[["line_id", "supplier", "brand_key", "group"]].rename(columns={"group": "line_group"}),
         on=["supplier", "brand_key"],

@@ -3,8 +3,7 @@
 :func:`prepare` turns a validated :class:`~solver.problem.ProblemData` into sparse
 index tables: usable (trust, line) pairs, (trust, group) and (trust, category) demand
 with baseline spend, candidate join months with their one-off costs, offer tiers with
-the interval of volume each covers, and data-derived bounds used to keep the
-linearisations tight. Everything is done with pandas joins; nothing here knows PuLP.
+the interval of volume each covers, and data-derived bounds on offer volumes. Everything is done with pandas joins; nothing here knows PuLP.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ class ModelData:
         spend today), n_usable (usable lines).
     tc
         (trust, category) with demand: trust, category, demand, baseline, end_month,
-        exit_fee, uplift, s_lo, s_hi (bounds on the annual savings rate).
+        exit_fee, uplift.
     join_options
         Candidate join months: trust, category, month, months_on, exit_fee, bridging.
     tiers
@@ -48,6 +47,8 @@ class ModelData:
         n_suppliers (with usable lines).
     current
         Today's purchases with group, category, regional_price.
+    year_one
+        Trusts whose year-one cap can bind: trust, cap.
     """
 
     problem: ProblemData
@@ -60,24 +61,40 @@ class ModelData:
     supplier_category: pd.DataFrame
     categories: pd.DataFrame
     current: pd.DataFrame
+    year_one: pd.DataFrame
 
     @property
     def settings(self) -> Settings:
         return self.problem.settings
 
 
-def join_months(settings: Settings, end_month: int) -> list[int]:
-    """Candidate join months for one (trust, category): grid points in [0, horizon).
+def join_months(settings: Settings, end_month: int, year_one: bool = False) -> list[int]:
+    """Candidate join months of one (trust, category), few but exact.
 
-    The contract end rounded up to the grid is added explicitly (it is a grid point
-    whenever it falls inside the horizon).
+    For a fixed plan, the net savings of joining at month m are linear in m on each
+    piece of [0, horizon) cut at the contract end (exit fee before it, bridging
+    uplift after it), so the best grid month of a piece is one of its two end grid
+    points. The year-one cap (``year_one``) is a second, coupling constraint whose
+    weight changes at month 12: then every grid month below 12 is kept, and 12 cuts
+    the pieces. Grid points are 0, grid, 2 grid, ... below the horizon; the contract
+    end rounded up to the grid is one of the kept points.
     """
     h, step = settings.horizon_months, settings.join_grid_months
-    months = set(range(0, h, step))
-    if end_month > 0:
-        rounded = -(-end_month // step) * step
-        if rounded < h:
-            months.add(rounded)
+    grid = np.arange(0, h, step)
+    cuts = [0, h]
+    if 0 < end_month < h:
+        cuts.append(end_month)
+    year = min(12, h)
+    if year_one:
+        cuts.append(year)
+    cuts = sorted(set(cuts))
+    months: set[int] = set()
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        inside = grid[(grid >= a) & (grid < b)]
+        if len(inside):
+            months.update((int(inside[0]), int(inside[-1])))
+    if year_one:
+        months.update(int(m) for m in grid[grid < year])
     return sorted(months)
 
 
@@ -168,34 +185,30 @@ def prepare(problem: ProblemData) -> ModelData:
     tg = tg.merge(n_usable.reset_index(), on=["trust", "group"], how="left")
     tg["n_usable"] = tg["n_usable"].fillna(0).astype(int)
 
-    # (trust, category): baseline, contract terms and bounds on the savings rate
-    cheapest = (pairs["price"] * (1 - pairs["max_discount"])).groupby(
-        [pairs["trust"], pairs["group"]]
-    ).min()
-    dearest = pairs.groupby(["trust", "group"])["price"].max()
-    tgb = tg.set_index(["trust", "group"])
-    tgb = tgb.assign(
-        min_cost=tgb["demand"] * cheapest.reindex(tgb.index).fillna(0.0),
-        max_cost=tgb["demand"] * dearest.reindex(tgb.index).fillna(0.0),
-    ).reset_index()
-    tc = tgb.groupby(["trust", "category"], as_index=False).agg(
-        demand=("demand", "sum"),
-        baseline=("baseline", "sum"),
-        min_cost=("min_cost", "sum"),
-        max_cost=("max_cost", "sum"),
+    # (trust, category): demand, baseline and contract terms
+    tc = tg.groupby(["trust", "category"], as_index=False).agg(
+        demand=("demand", "sum"), baseline=("baseline", "sum")
     )
     tc = tc.merge(problem.contracts, on=["trust", "category"], how="left")
     tc = tc.fillna({"end_month": 0, "exit_fee": 0.0, "extension_uplift": 0.0})
     tc["end_month"] = tc["end_month"].astype(int)
     tc = tc.rename(columns={"extension_uplift": "uplift"})
-    tc["s_hi"] = tc["baseline"] - tc["min_cost"]
-    tc["s_lo"] = tc["baseline"] - tc["max_cost"]
-    tc = tc.drop(columns=["min_cost", "max_cost"])
+
+    # trusts whose year-one cap can bind: more demand could move to new lines than the cap
+    if s.year_one_cap is not None and s.active("year_one_cap"):
+        new = pairs[pairs["is_new"]].drop_duplicates(["trust", "group"])
+        movable = new.groupby("trust")["demand"].sum()
+        total = tg.groupby("trust")["demand"].sum().reindex(movable.index)
+        y1 = movable[movable > s.year_one_cap * total * (1 + 1e-9)].index
+        year_one = pd.DataFrame({"trust": list(y1), "cap": float(s.year_one_cap)})
+    else:
+        year_one = pd.DataFrame({"trust": pd.Series(dtype=object), "cap": pd.Series(dtype=float)})
 
     # candidate join months and their one-off costs
+    y1_flags = tc["trust"].isin(year_one["trust"]).tolist()
     options = [
-        pd.DataFrame({"row": i, "month": join_months(s, e)})
-        for i, e in enumerate(tc["end_month"].tolist())
+        pd.DataFrame({"row": i, "month": join_months(s, e, flag)})
+        for i, (e, flag) in enumerate(zip(tc["end_month"].tolist(), y1_flags, strict=True))
     ]
     jo = pd.concat(options, ignore_index=True) if options else pd.DataFrame(
         {"row": pd.Series(dtype=int), "month": pd.Series(dtype=int)}
@@ -237,4 +250,5 @@ def prepare(problem: ProblemData) -> ModelData:
         supplier_category=sc,
         categories=cats,
         current=cur,
+        year_one=year_one,
     )

@@ -4,21 +4,34 @@ Notation (all data come from :class:`~solver.data.ModelData`):
 
 - :math:`t` trust, :math:`g` group, :math:`c` category, :math:`l` line of supplier
   :math:`s(l)` in group :math:`g(l)`, :math:`o` offer, :math:`k` tier, :math:`m`
-  candidate join month; :math:`P` the usable (trust, line) pairs (approved, ODEP-ok,
-  on a group the trust has demand in).
-- :math:`D_{tg}` annual demand, :math:`D_{tc} = \sum_{g \in c} D_{tg}`,
-  :math:`B_{tc}` annual baseline spend, :math:`p_l` regional price,
-  :math:`H` horizon in months, :math:`f_{tcm}` one-off cost of joining at
-  :math:`m` (exit fee if :math:`m <` contract end, plus bridging uplift for the
-  months between contract end and :math:`m`), :math:`\sigma_{tl}` switching cost.
-- :math:`j_{tc} = \sum_m w_{tcm}` is 1 if the trust joins category :math:`c` in the
-  horizon (forced to 1 when participation is "all").
+  candidate join month of (t, c) (:func:`solver.data.join_months`); :math:`P` the
+  usable (trust, line) pairs (approved, ODEP-ok, on a group the trust has demand in).
+- :math:`D_{tg}` annual demand, :math:`B_{tc}` annual baseline spend, :math:`p_l`
+  regional price, :math:`H` horizon in months, :math:`f_{tcm}` one-off cost of joining
+  at :math:`m` (exit fee if :math:`m` is before the contract end, plus the extension
+  uplift on baseline spend for the months bridged between contract end and
+  :math:`m`), :math:`\sigma_{tl}` switching cost, :math:`\rho_m = (H - m)/12` the
+  years on the agreement when joining at :math:`m`.
+
+The product "savings rate x months on the agreement" is handled by disaggregating
+the allocation by join month, :math:`x_{tl} = \sum_m x_{tlm}` with
+:math:`\sum_{l \in g} x_{tlm} = D_{tg} w_{tcm}` (the convex-hull, Balas, form of
+"join at exactly one month"), which makes the horizon savings linear and exact, with
+no big-M and no bounds to guess:
+
+.. math::
+    \text{net}_{tc} = \sum_m \Big[ \rho_m \big( B_{tc} w_{tcm} - \sum_{l \in c} p_l x_{tlm}
+        + \sum_{o,k} d_k P_{tockm} \big) - f_{tcm} w_{tcm} \Big]
+        - \sum_{l \in c} \sigma_{tl} u_{tl}
 
 Each ``define_*`` function takes the :class:`Model`, returns early when there is
 nothing to do, filters the index tables with pandas, and adds one family of
-variables or constraints whose names follow ``family__key1__key2`` with sanitised
-keys. Variables exist only on valid index rows and are kept in pandas Series on that
-index (``model.var[family]``); derived linear expressions are in ``model.expr``.
+variables or constraints named ``family__key1__key2`` with sanitised keys. Variables
+exist only on valid index rows and are kept in pandas Series on that index
+(``model.var[family]``). Objective terms are collected in ``model.ledger`` as
+(variable, coefficient, trust, category) rows, so a trust's or a category's net
+savings are a ``groupby`` away. Money is modelled in thousands of pounds
+(:data:`MONEY`) to keep coefficient ranges narrow.
 """
 
 from __future__ import annotations
@@ -34,6 +47,9 @@ import pulp
 from solver.data import ModelData
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
+
+MONEY = 1e-3
+"""Model money unit per GBP: the MILP works in thousands of pounds."""
 
 
 def safe_labels(values: Iterable[object], used: set[str] | None = None) -> dict[object, str]:
@@ -66,6 +82,8 @@ class Model:
     expr: dict[str, pd.Series] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     labels: dict[object, str] = field(default_factory=dict)
+    ledger: list[pd.DataFrame] = field(default_factory=list)
+    pair_months: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def settings(self):
@@ -76,6 +94,28 @@ class Model:
         return self.data.settings.participation == "optional"
 
     # -- naming, variables, constraints -------------------------------------------------
+
+    def add_objective_terms(
+        self, variables: pd.Series, coefs: np.ndarray, trust: pd.Series, category: pd.Series
+    ) -> None:
+        """Record objective terms ``coef * var`` of (trust, category) in the ledger."""
+        self.ledger.append(
+            pd.DataFrame(
+                {
+                    "var": variables.to_numpy(dtype=object),
+                    "coef": np.asarray(coefs, dtype=float),
+                    "trust": np.asarray(trust, dtype=object),
+                    "category": np.asarray(category, dtype=object),
+                }
+            )
+        )
+
+    def terms(self) -> pd.DataFrame:
+        """All objective terms recorded so far."""
+        if not self.ledger:
+            return pd.DataFrame(columns=["var", "coef", "trust", "category"])
+        terms = pd.concat(self.ledger, ignore_index=True)
+        return terms[terms["coef"] != 0].reset_index(drop=True)
 
     def names(self, family: str, keys: pd.DataFrame) -> list[str]:
         """``family__key1__key2`` for every row of ``keys``, with sanitised key labels."""
@@ -240,18 +280,7 @@ def max_share_rows(data: ModelData) -> pd.DataFrame:
 
 def year_one_rows(data: ModelData) -> pd.DataFrame:
     """Trusts whose new-line units in year one could exceed the cap: trust, cap."""
-    s = data.settings
-    if s.year_one_cap is None or not s.active("year_one_cap"):
-        return pd.DataFrame(columns=["trust", "cap"])
-    new = data.pairs[data.pairs["is_new"]].drop_duplicates(["trust", "group"])
-    movable = new.groupby("trust")["demand"].sum()
-    total = data.tg.groupby("trust")["demand"].sum()
-    first_month = data.join_options.groupby("trust")["month"].min()
-    year = min(12, s.horizon_months)
-    share = (year - first_month.reindex(movable.index)).clip(lower=0) / year
-    binding = movable * share > s.year_one_cap * total.reindex(movable.index) * (1 + 1e-9)
-    trusts = binding[binding].index
-    return pd.DataFrame({"trust": list(trusts), "cap": s.year_one_cap})
+    return data.year_one
 
 
 def rule_instances(data: ModelData) -> list[tuple]:
@@ -277,17 +306,54 @@ def _not_dropped(m: Model, family: str, frame: pd.DataFrame, cols: list[str]) ->
 # --------------------------------------------------------------------------- families
 
 
+def define_joins(m: Model) -> None:
+    r"""Join month :math:`w_{tcm} \in \{0,1\}` over the candidate months of (t, c).
+
+    .. math:: j_{tc} = \sum_m w_{tcm} = 1 \text{ (all) or } \le 1 \text{ (optional)}
+
+    "Never" is :math:`j_{tc} = 0`, possible only when participation is optional.
+    """
+    jo = m.data.join_options
+    tc = m.data.tc
+    if tc.empty:
+        m.var["w"] = pd.Series([], dtype=object)
+        m.expr["joined"] = pd.Series([], dtype=object)
+        return
+    w = m.add_vars("w", _keys(jo, ["trust", "category", "month"]), cat="Binary", up=1)
+    tc_index = pd.MultiIndex.from_frame(tc[["trust", "category"]])
+    joined = group_sum(w, None, _keys(jo, ["trust", "category"]), tc_index)
+    m.expr["joined"] = joined
+    sense = "<=" if m.optional else "=="
+    m.add_constraints("join_once", _keys(tc, ["trust", "category"]), joined.to_numpy(), sense, 1.0)
+
+
 def define_allocation(m: Model) -> None:
-    r"""Allocation :math:`x_{tl} \ge 0`: annual units of trust t on line l, for (t, l) in P."""
+    r"""Allocation :math:`x_{tl} \ge 0` (annual units) and its split by join month.
+
+    .. math:: x_{tl} = \sum_m x_{tlm}, \qquad x_{tlm} \ge 0 \qquad (t, l) \in P
+
+    :math:`x_{tlm}` is the annual allocation if (t, c(l)) joins at month m, else 0.
+    """
     pairs = m.data.pairs
     if pairs.empty:
         m.var["x"] = pd.Series([], dtype=object)
+        m.var["x_month"] = pd.Series([], dtype=object)
+        m.pair_months = pairs.assign(month=pd.Series(dtype=int))
         return
-    m.add_vars("x", _keys(pairs, ["trust", "line"]))
+    keys = _keys(pairs, ["trust", "line"])
+    x = m.add_vars("x", keys)
+    pm = pairs.merge(
+        m.data.join_options[["trust", "category", "month", "months_on"]],
+        on=["trust", "category"],
+    )
+    m.pair_months = pm
+    xm = m.add_vars("x_month", _keys(pm, ["trust", "line", "month"]))
+    split = group_sum(xm, None, _keys(pm, ["trust", "line"]), x.index)
+    m.add_constraints("x_split", keys, x.to_numpy() - split.to_numpy(), "==", 0.0)
 
 
 def define_line_use(m: Model) -> None:
-    r"""Line use :math:`u_{tl} \in \{0,1\}` with strong linking.
+    r"""Line use :math:`u_{tl} \in \{0,1\}` with strong (per-pair) linking.
 
     .. math:: x_{tl} \le D_{t,g(l)}\, u_{tl} \qquad (t,l) \in P
 
@@ -299,8 +365,7 @@ def define_line_use(m: Model) -> None:
         return
     keys = _keys(pairs, ["trust", "line"])
     u = m.add_vars("u", keys, cat="Binary", up=1)
-    x = m.var["x"]
-    lhs = x.to_numpy() - pairs["demand"].to_numpy() * u.to_numpy()
+    lhs = m.var["x"].to_numpy() - pairs["demand"].to_numpy() * u.to_numpy()
     m.add_constraints("link", keys, lhs, "<=", 0.0)
     if m.optional:
         j = m.expr["joined"].reindex(pd.MultiIndex.from_frame(pairs[["trust", "category"]]))
@@ -320,49 +385,27 @@ def define_range(m: Model) -> None:
     m.add_constraints("use_in_range", keys, lhs, "<=", 0.0)
 
 
-def define_joins(m: Model) -> None:
-    r"""Join month :math:`w_{tcm} \in \{0,1\}` over the candidate months of (t, c).
-
-    .. math:: j_{tc} = \sum_m w_{tcm} = 1 \text{ (all) or } \le 1 \text{ (optional)}
-
-    Candidate months are the grid points below the horizon (the contract end rounded
-    up to the grid is one of them); "never" is :math:`j_{tc} = 0`.
-    """
-    jo = m.data.join_options
-    tc = m.data.tc
-    if tc.empty:
-        m.var["w"] = pd.Series([], dtype=object)
-        m.expr["joined"] = pd.Series([], dtype=object)
-        return
-    w = m.add_vars("w", _keys(jo, ["trust", "category", "month"]), cat="Binary", up=1)
-    tc_index = pd.MultiIndex.from_frame(tc[["trust", "category"]])
-    joined = group_sum(w, None, _keys(jo, ["trust", "category"]), tc_index)
-    m.expr["joined"] = joined
-    sense = "<=" if m.optional else "=="
-    m.add_constraints("join_once", _keys(tc, ["trust", "category"]), joined.to_numpy(), sense, 1.0)
-
-
 def define_demand(m: Model) -> None:
-    r"""Every unit of demand is met once the trust has joined the category.
+    r"""Every unit of demand is met from the join month on.
 
-    .. math:: \sum_{l:(t,l) \in P,\, g(l)=g} x_{tl} = D_{tg}\, j_{t,c(g)}
+    .. math:: \sum_{l:(t,l) \in P,\, g(l)=g} x_{tlm} = D_{tg}\, w_{t,c(g),m}
 
-    (with :math:`j = 1` when participation is "all"; a (t, g) without usable lines
-    makes that impossible, which is reported as infeasibility).
+    so :math:`\sum_{l \in g} x_{tl} = D_{tg} j_{tc}`. A (t, g) without usable lines
+    cannot join, which participation "all" turns into infeasibility.
     """
     tg = m.data.tg
     if tg.empty:
         return
-    pairs = m.data.pairs
-    tg_index = pd.MultiIndex.from_frame(tg[["trust", "group"]])
-    supplied = group_sum(m.var["x"], None, _keys(pairs, ["trust", "group"]), tg_index)
-    keys = _keys(tg, ["trust", "group"])
-    if m.optional:
-        j = m.expr["joined"].reindex(pd.MultiIndex.from_frame(tg[["trust", "category"]]))
-        lhs = supplied.to_numpy() - tg["demand"].to_numpy() * j.to_numpy()
-        m.add_constraints("demand", keys, lhs, "==", 0.0)
-    else:
-        m.add_constraints("demand", keys, supplied.to_numpy(), "==", tg["demand"].to_numpy())
+    rows = tg.merge(m.data.join_options[["trust", "category", "month"]], on=["trust", "category"])
+    keys = _keys(rows, ["trust", "group", "month"])
+    pm = m.pair_months
+    supplied = group_sum(
+        m.var["x_month"], None, _keys(pm, ["trust", "group", "month"]),
+        pd.MultiIndex.from_frame(keys),
+    )
+    w = m.var["w"].reindex(pd.MultiIndex.from_frame(rows[["trust", "category", "month"]]))
+    lhs = supplied.to_numpy() - rows["demand"].to_numpy() * w.to_numpy()
+    m.add_constraints("demand", keys, lhs, "==", 0.0)
 
 
 def define_trust_range_cap(m: Model) -> None:
@@ -392,87 +435,79 @@ def define_range_cap(m: Model) -> None:
 
 
 def define_tiers(m: Model) -> None:
-    r"""All-units volume tiers in multiple-choice form, disaggregated per trust.
+    r"""All-units volume tiers in multiple-choice form, disaggregated down to the line.
 
-    Binary :math:`\tau_{ok}` chooses the tier of offer o (tier 0: no discount). The
-    regional spend :math:`P_{toc} = \sum_{l \in o \cap c} p_l x_{tl}` of trust t on
-    the offer in category c (and its units :math:`U_{toc}` for a units-basis offer)
-    is split over tiers:
+    Binary :math:`\tau_{ok}` picks the tier of offer o (tier 0: threshold 0, no
+    discount). The allocation of an offer line is split over the tiers,
+    :math:`x_{tlm} = \sum_k \xi_{tlkm}`, and only the picked tier may carry units,
+    bounded per (trust, group) by the group's demand:
 
     .. math::
-        \sum_k \tau_{ok} = 1, \quad
-        P_{toc} = \sum_k P_{tock}, \quad 0 \le P_{tock} \le \bar P_{toc}\, \tau_{ok}
+        \sum_k \tau_{ok} = 1, \qquad
+        \sum_{l \in o \cap g} \sum_m \xi_{tlkm} \le D_{tg}\, \tau_{ok}
 
-        T_k\, \tau_{ok} \le V_{ok} \le T_{k+1}\, \tau_{ok}, \quad
-        V_{ok} = \sum_{t,c} U_{tock} \text{ (units) or } \sum_{t,c} P_{tock} \text{ (spend)}
+    With the qualifying volume :math:`V_{ok} = \sum_{t,l,m} \omega_l \xi_{tlkm}`
+    (:math:`\omega_l = 1` on units, :math:`p_l` on spend):
 
-    and the discount earned by (t, c) is :math:`\sum_{o,k} d_k P_{tock}`, exact and
-    linear. :math:`\bar P_{toc}`, :math:`\bar U_{toc}` are the largest spend and units
-    trust t can place on the offer (tight, data-derived). Tiers no volume can reach
-    are not created.
+    .. math:: T_k\, \tau_{ok} \le V_{ok} \le T_{k+1}\, \tau_{ok}
+
+    and the discount :math:`\sum_k d_k p_l \xi_{tlkm}` is exact and linear, with no
+    big-M. The per-(trust, group) bound is what keeps the LP relaxation honest: a
+    trust whose whole group demand sits on an offer line forces :math:`\tau_{ok} = 1`
+    for the tier it claims. Tiers no volume can reach are not created, and an offer
+    left with tier 0 only needs nothing.
     """
     tiers = m.data.tiers
-    n_tiers = tiers.groupby("offer")["k"].transform("size")
-    tiers = tiers[n_tiers > 1]
-    tc_index = pd.MultiIndex.from_frame(m.data.tc[["trust", "category"]])
+    tiers = tiers[tiers.groupby("offer")["k"].transform("size") > 1].reset_index(drop=True)
     if tiers.empty:
-        m.expr["discount"] = reindex_exprs(pd.Series([], dtype=object), tc_index)
-        m.var["tier"] = pd.Series([], dtype=object)
         return
     tau = m.add_vars("tier", _keys(tiers, ["offer", "k"]), cat="Binary", up=1)
-    offers = tiers.drop_duplicates("offer")
-    m.add_constraints(
-        "tier_once",
-        _keys(offers, ["offer"]),
-        group_sum(tau, None, _keys(tiers, ["offer"]), pd.Index(offers["offer"])).to_numpy(),
-        "==",
-        1.0,
-    )
-    toc = m.data.toc[m.data.toc["offer"].isin(offers["offer"])]
-    rows = toc.merge(tiers[["offer", "k", "threshold", "upper", "discount", "basis"]], on="offer")
-    rows = rows.reset_index(drop=True)
-    op = m.data.pairs[m.data.pairs["offer"].isin(offers["offer"])]
-    op_keys = _keys(op, ["trust", "offer", "category"])
-    toc_index = pd.MultiIndex.from_frame(toc[["trust", "offer", "category"]])
-    x_op = m.var["x"].reindex(pd.MultiIndex.from_frame(op[["trust", "line"]]))
-    tau_rows = tau.reindex(pd.MultiIndex.from_frame(rows[["offer", "k"]])).to_numpy()
-    tock = _keys(rows, ["trust", "offer", "category", "k"])
-    volume_parts = {}
-    for kind, coef, bound in (
-        ("spend", op["price"].to_numpy(), "pmax"),
-        ("units", None, "umax"),
-    ):
-        sel = rows["basis"].eq("units").to_numpy() if kind == "units" else slice(None)
-        part_rows = rows[sel].reset_index(drop=True)
-        if part_rows.empty:
-            continue
-        part = m.add_vars(f"tier_{kind}", tock[sel].reset_index(drop=True))
-        total = group_sum(x_op, coef, op_keys, toc_index)
-        tocs = part_rows[["trust", "offer", "category"]].drop_duplicates()
-        split = group_sum(
-            part, None, _keys(part_rows, ["trust", "offer", "category"]),
-            pd.MultiIndex.from_frame(tocs),
-        )
-        lhs = split.to_numpy() - total.reindex(split.index).to_numpy()
-        m.add_constraints(f"tier_{kind}_split", tocs.reset_index(drop=True), lhs, "==", 0.0)
-        lhs = part.to_numpy() - part_rows[bound].to_numpy() * tau_rows[sel]
-        m.add_constraints(f"tier_{kind}_bound", tock[sel].reset_index(drop=True), lhs, "<=", 0.0)
-        volume_parts[kind] = (part, part_rows)
+    offers = tiers.drop_duplicates("offer").reset_index(drop=True)
+    once = group_sum(tau, None, _keys(tiers, ["offer"]), pd.Index(offers["offer"], name="offer"))
+    m.add_constraints("tier_once", _keys(offers, ["offer"]), once.to_numpy(), "==", 1.0)
 
-    qual = []
-    for basis in ("units", "spend"):
-        if basis not in volume_parts:
-            continue
-        part, part_rows = volume_parts[basis]
-        keep = part_rows["basis"].eq(basis).to_numpy()
-        qual.append((part[keep], part_rows[keep]))
-    vol_vars = pd.concat([q[0] for q in qual])
-    vol_rows = pd.concat([q[1] for q in qual], ignore_index=True)
-    ok = pd.MultiIndex.from_frame(tiers[["offer", "k"]])
-    volume = group_sum(vol_vars, None, _keys(vol_rows, ["offer", "k"]), ok).to_numpy()
-    tau_ok = tau.reindex(ok).to_numpy()
-    thr = tiers["threshold"].to_numpy()
-    upper = tiers["upper"].to_numpy()
+    pm = m.pair_months
+    on_offer = pm["offer"].isin(offers["offer"]).to_numpy()
+    pm = pm[on_offer].reset_index(drop=True)
+    xm = m.var["x_month"][on_offer]
+    rows = pm.merge(tiers[["offer", "k", "discount"]], on="offer")
+    xi = m.add_vars("x_tier", _keys(rows, ["trust", "line", "k", "month"]))
+
+    split = group_sum(
+        xi, None, _keys(rows, ["trust", "line", "month"]),
+        pd.MultiIndex.from_frame(pm[["trust", "line", "month"]]),
+    )
+    m.add_constraints(
+        "tier_split", _keys(pm, ["trust", "line", "month"]),
+        split.to_numpy() - xm.to_numpy(), "==", 0.0,
+    )
+    togk = rows[["trust", "offer", "group", "k", "demand"]].drop_duplicates(
+        ["trust", "offer", "group", "k"]
+    ).reset_index(drop=True)
+    in_tier = group_sum(
+        xi, None, _keys(rows, ["trust", "offer", "group", "k"]),
+        pd.MultiIndex.from_frame(togk[["trust", "offer", "group", "k"]]),
+    )
+    tau_togk = tau.reindex(pd.MultiIndex.from_frame(togk[["offer", "k"]])).to_numpy()
+    m.add_constraints(
+        "tier_bound", _keys(togk, ["trust", "offer", "group", "k"]),
+        in_tier.to_numpy() - togk["demand"].to_numpy() * tau_togk, "<=", 0.0,
+    )
+    m.add_objective_terms(
+        xi,
+        MONEY * (rows["discount"] * rows["price"] * rows["months_on"] / 12.0).to_numpy(),
+        rows["trust"], rows["category"],
+    )
+
+    # qualification: the picked tier's interval contains the offer's volume
+    weight = np.where(rows["basis"] == "spend", MONEY * rows["price"], 1.0)
+    volume = group_sum(
+        xi, weight, _keys(rows, ["offer", "k"]), pd.MultiIndex.from_frame(tiers[["offer", "k"]])
+    ).to_numpy()
+    scale = np.where(tiers["basis"] == "spend", MONEY, 1.0)
+    thr = tiers["threshold"].to_numpy() * scale
+    upper = tiers["upper"].to_numpy() * scale
+    tau_ok = tau.to_numpy()
     keys = _keys(tiers, ["offer", "k"])
     lo = thr > 0
     m.add_constraints(
@@ -480,122 +515,69 @@ def define_tiers(m: Model) -> None:
     )
     hi = np.isfinite(upper)
     m.add_constraints(
-        "tier_within",
-        keys[hi].reset_index(drop=True),
-        volume[hi] - upper[hi] * tau_ok[hi],
-        "<=",
-        0.0,
+        "tier_within", keys[hi].reset_index(drop=True), volume[hi] - upper[hi] * tau_ok[hi],
+        "<=", 0.0,
     )
-    spend, spend_rows = volume_parts["spend"]
-    discount = group_sum(
-        spend, spend_rows["discount"].to_numpy(), _keys(spend_rows, ["trust", "category"]),
-        tc_index,
-    )
-    m.expr["discount"] = discount
 
 
-def define_savings_rate(m: Model) -> None:
-    r"""Annual savings rate and its product with the join month, linearised exactly.
+def define_horizon_savings(m: Model) -> None:
+    r"""Objective terms of the savings rate over the months on the agreement.
 
-    .. math::
-        S_{tc} = B_{tc}\, j_{tc} - \sum_{l \in c} p_l x_{tl} + \sum_{o,k} d_k P_{tock}
+    .. math:: \sum_m \rho_m \big( B_{tc} w_{tcm} - \sum_{l \in c} p_l x_{tlm} \big)
+              - f_{tcm} w_{tcm}
 
-    The horizon savings :math:`\sum_m \tfrac{H-m}{12} w_{tcm} S_{tc}` are bilinear.
-    With :math:`z_{tcm} = w_{tcm} S_{tc}` and one-hot :math:`w` the disaggregated
-    (McCormick) form is exact:
-
-    .. math::
-        \sum_m z_{tcm} = S_{tc}, \qquad
-        \underline S_{tc}\, w_{tcm} \le z_{tcm} \le \overline S_{tc}\, w_{tcm}
-
-    with tight data-derived bounds :math:`\overline S = B - \sum_g D_{tg}
-    \min_l p_l (1 - d^{max}_l)` and :math:`\underline S = B - \sum_g D_{tg} \max_l p_l`
-    over usable lines.
+    (tier discounts are added by :func:`define_tiers`).
     """
-    tc = m.data.tc
-    if tc.empty:
-        return
-    pairs = m.data.pairs
-    tc_index = pd.MultiIndex.from_frame(tc[["trust", "category"]])
-    cost = group_sum(
-        m.var["x"], pairs["price"].to_numpy(), _keys(pairs, ["trust", "category"]), tc_index
-    )
-    base = tc["baseline"].to_numpy()
-    if m.optional:
-        base_term = base * m.expr["joined"].to_numpy()
-    else:
-        base_term = base
-    rate = base_term - cost.to_numpy() + m.expr["discount"].to_numpy()
-    m.expr["rate"] = pd.Series(rate, index=tc_index, dtype=object)
-
     jo = m.data.join_options
-    keys = _keys(jo, ["trust", "category", "month"])
-    z = m.add_vars("z", keys, low=None)
-    split = group_sum(z, None, _keys(jo, ["trust", "category"]), tc_index)
-    m.add_constraints("rate_split", _keys(tc, ["trust", "category"]), split - rate, "==", 0.0)
-    bounds = jo.merge(tc[["trust", "category", "s_lo", "s_hi"]], on=["trust", "category"])
-    w = m.var["w"].to_numpy()
-    m.add_constraints("rate_hi", keys, z.to_numpy() - bounds["s_hi"].to_numpy() * w, "<=", 0.0)
-    m.add_constraints("rate_lo", keys, z.to_numpy() - bounds["s_lo"].to_numpy() * w, ">=", 0.0)
+    if jo.empty:
+        return
+    jo = jo.merge(m.data.tc[["trust", "category", "baseline"]], on=["trust", "category"])
+    coef = MONEY * (
+        jo["months_on"] / 12.0 * jo["baseline"] - jo["exit_fee"] - jo["bridging"]
+    ).to_numpy()
+    w = m.var["w"].reindex(pd.MultiIndex.from_frame(jo[["trust", "category", "month"]]))
+    m.add_objective_terms(w, coef, jo["trust"], jo["category"])
+    pm = m.pair_months
+    coef = -MONEY * (pm["months_on"] / 12.0 * pm["price"]).to_numpy()
+    m.add_objective_terms(m.var["x_month"], coef, pm["trust"], pm["category"])
+
+
+def define_switching(m: Model) -> None:
+    r"""Objective terms of switching costs: :math:`-\sigma_{tl} u_{tl}`."""
+    pairs = m.data.pairs
+    sw = pairs["switch_cost"].to_numpy() > 0
+    if not sw.any():
+        return
+    m.add_objective_terms(
+        m.var["u"][sw], -MONEY * pairs["switch_cost"].to_numpy()[sw],
+        pairs["trust"][sw], pairs["category"][sw],
+    )
 
 
 def define_year_one_cap(m: Model) -> None:
     r"""Year-one cap on units moved onto lines a trust does not use today.
 
-    With :math:`N_{tc} = \sum_{l \in c,\, new} x_{tl}` split by join month,
-    :math:`N_{tc} = \sum_{m < 12} n_{tcm} + n^{late}_{tc}`,
-    :math:`n_{tcm} \le D_{tc} w_{tcm}`,
-    :math:`n^{late}_{tc} \le D_{tc} (1 - \sum_{m<12} w_{tcm})`:
+    .. math:: \sum_{l \text{ new}} \sum_{m < 12} \frac{12 - m}{12} x_{tlm}
+              \le \kappa \sum_g D_{tg}
 
-    .. math:: \sum_c \sum_{m < 12} \frac{12 - m}{12} n_{tcm} \le
-              \kappa \sum_g D_{tg}
-
-    (months 0-11; with a horizon under 12 months, its length replaces 12).
+    (months 0-11; a horizon under 12 months replaces 12 by its length). Exact and
+    linear thanks to the join-month split of :math:`x`.
     """
     rows = _not_dropped(m, "year_one_cap", year_one_rows(m.data), ["trust"])
     if rows.empty:
         return
-    s = m.settings
-    year = min(12, s.horizon_months)
-    new = m.data.pairs[m.data.pairs["is_new"] & m.data.pairs["trust"].isin(rows["trust"])]
-    tcs = new[["trust", "category"]].drop_duplicates().merge(
-        m.data.tc[["trust", "category", "demand"]], on=["trust", "category"]
-    )
-    tc_index = pd.MultiIndex.from_frame(tcs[["trust", "category"]])
-    moved = group_sum(
-        m.var["x"].reindex(pd.MultiIndex.from_frame(new[["trust", "line"]])),
-        None, _keys(new, ["trust", "category"]), tc_index,
-    )
-    jo = m.data.join_options.merge(tcs[["trust", "category", "demand"]], on=["trust", "category"])
-    early = jo[jo["month"] < year].reset_index(drop=True)
-    early_keys = _keys(early, ["trust", "category", "month"])
-    n = m.add_vars("year_one_new", early_keys)
-    late = m.add_vars("year_one_late", _keys(tcs, ["trust", "category"]))
-    w_early = m.var["w"].reindex(pd.MultiIndex.from_frame(early_keys)).to_numpy()
+    year = min(12, m.settings.horizon_months)
+    pm = m.pair_months
+    sel = pm["is_new"] & (pm["month"] < year) & pm["trust"].isin(rows["trust"])
+    new = pm[sel]
+    xm = m.var["x_month"][sel.to_numpy()]
+    weight = (year - new["month"].to_numpy()) / 12.0
+    trusts = pd.Index(rows["trust"], name="trust")
+    moved = group_sum(xm, weight, _keys(new, ["trust"]), trusts)
+    total = m.data.tg.groupby("trust")["demand"].sum().reindex(trusts).to_numpy()
     m.add_constraints(
-        "year_one_new_bound", early_keys, n.to_numpy() - early["demand"].to_numpy() * w_early,
-        "<=", 0.0,
-    )
-    joined_early = group_sum(
-        m.var["w"].reindex(pd.MultiIndex.from_frame(early_keys)), None,
-        _keys(early, ["trust", "category"]), tc_index,
-    )
-    dem = tcs["demand"].to_numpy()
-    m.add_constraints(
-        "year_one_late_bound", _keys(tcs, ["trust", "category"]),
-        late.to_numpy() + dem * joined_early.to_numpy(), "<=", dem,
-    )
-    split = group_sum(n, None, _keys(early, ["trust", "category"]), tc_index)
-    m.add_constraints(
-        "year_one_split", _keys(tcs, ["trust", "category"]),
-        split.to_numpy() + late.to_numpy() - moved.to_numpy(), "==", 0.0,
-    )
-    weight = (year - early["month"].to_numpy()) / 12.0
-    moved_year = group_sum(n, weight, _keys(early, ["trust"]), pd.Index(rows["trust"]))
-    total = m.data.tg.groupby("trust")["demand"].sum().reindex(rows["trust"]).to_numpy()
-    m.add_constraints(
-        "year_one_cap", _keys(rows, ["trust"]), moved_year.to_numpy(), "<=",
-        rows["cap"].to_numpy() * total * year / 12.0,
+        "year_one_cap", _keys(rows, ["trust"]), moved.to_numpy(), "<=",
+        rows["cap"].to_numpy(dtype=float) * total * year / 12.0,
     )
 
 
@@ -683,51 +665,25 @@ def define_max_share(m: Model) -> None:
     m.add_constraints("max_share", _keys(sc, ["supplier", "category"]), q - beta * total, "<=", 0)
 
 
-def define_net_savings(m: Model) -> None:
-    r"""Net savings of (t, c) over the horizon (an expression, no new variables).
-
-    .. math::
-        N_{tc} = \sum_m \Big( \frac{H - m}{12} z_{tcm} - f_{tcm} w_{tcm} \Big)
-                 - \sum_{l \in c} \sigma_{tl} u_{tl}
-    """
-    tc = m.data.tc
-    if tc.empty:
-        m.expr["net"] = pd.Series([], dtype=object)
-        return
-    tc_index = pd.MultiIndex.from_frame(tc[["trust", "category"]])
-    jo = m.data.join_options
-    jo_keys = _keys(jo, ["trust", "category"])
-    timed = group_sum(m.var["z"], jo["months_on"].to_numpy() / 12.0, jo_keys, tc_index)
-    one_off = group_sum(
-        m.var["w"], (jo["exit_fee"] + jo["bridging"]).to_numpy(), jo_keys, tc_index
-    )
-    pairs = m.data.pairs
-    sw = pairs[pairs["switch_cost"] > 0]
-    switching = group_sum(
-        m.var["u"].reindex(pd.MultiIndex.from_frame(sw[["trust", "line"]])),
-        sw["switch_cost"].to_numpy(), _keys(sw, ["trust", "category"]), tc_index,
-    )
-    net = timed.to_numpy() - one_off.to_numpy() - switching.to_numpy()
-    m.expr["net"] = pd.Series(net, index=tc_index, dtype=object)
-
-
 def define_participation(m: Model) -> None:
-    r"""Optional participation: a trust that joins is no worse off,
-    :math:`\sum_c N_{tc} \ge 0` for every trust."""
+    r"""Optional participation: a trust is no worse off, :math:`\sum_c \text{net}_{tc} \ge 0`."""
     if not m.optional or m.data.tc.empty:
         return
-    tc = m.data.tc
-    trusts = pd.Index(tc["trust"].unique(), name="trust")
-    net = group_sum(m.expr["net"].to_numpy(), None, _keys(tc, ["trust"]), trusts)
+    terms = m.terms()
+    trusts = pd.Index(m.data.tc["trust"].unique(), name="trust")
+    net = group_sum(terms["var"], terms["coef"].to_numpy(), _keys(terms, ["trust"]), trusts)
     m.add_constraints("no_worse_off", pd.DataFrame({"trust": trusts}), net.to_numpy(), ">=", 0.0)
 
 
 def define_objective(m: Model, feasibility_only: bool = False) -> None:
-    r"""Maximise :math:`\sum_{t,c} N_{tc}` (or nothing, for feasibility checks)."""
-    if feasibility_only or m.data.tc.empty:
+    r"""Maximise :math:`\sum_{t,c} \text{net}_{tc}` (or nothing, to test feasibility)."""
+    terms = m.terms()
+    if feasibility_only or terms.empty:
         m.prob.setObjective(pulp.LpAffineExpression.empty())
         return
-    m.prob.setObjective(pulp.lpSum(m.expr["net"].tolist()))
+    m.prob.setObjective(
+        pulp.lpSum_vars_coefs(list(zip(terms["var"], terms["coef"].to_numpy(), strict=True)))
+    )
 
 
 def build_model(
@@ -748,11 +704,11 @@ def build_model(
     define_trust_range_cap(m)
     define_range_cap(m)
     define_tiers(m)
-    define_savings_rate(m)
+    define_horizon_savings(m)
+    define_switching(m)
     define_year_one_cap(m)
     define_supplier_presence(m)
     define_max_share(m)
-    define_net_savings(m)
     define_participation(m)
     define_objective(m, feasibility_only)
     return m

@@ -27,7 +27,7 @@ import pandas as pd
 import pulp
 
 from solver.data import ModelData, prepare
-from solver.model import Model, build_model
+from solver.model import MONEY, Model, build_model
 from solver.problem import ProblemData, Settings
 from solver.solution import Solution, clean_allocation, solution_frames
 
@@ -106,10 +106,9 @@ def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True) -> Ru
             status, message = "not_solved", f"solver stopped ({reason})"
     if status in ("infeasible", "unbounded", "not_solved", "error"):
         has_solution = False
-    objective = stats.objective if has_solution else None
+    objective = stats.objective / MONEY if has_solution and stats.objective is not None else None
     bound = stats.best_bound
-    if bound is not None and not math.isfinite(bound):
-        bound = None
+    bound = bound / MONEY if bound is not None and math.isfinite(bound) else None
     return RunResult(status, has_solution, objective, bound, seconds, message)
 
 

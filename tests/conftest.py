@@ -6,6 +6,7 @@ modules need no package ``__init__.py`` and import nothing from this file.
 
 import csv
 import io
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -171,13 +172,6 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/t.db"
 
 
-@pytest.fixture
-def engine(db_url: str):
-    engine = open_database(db_url)
-    yield engine
-    engine.dispose()
-
-
 def take_snapshot(engine) -> dict[str, list[tuple]]:
     """Every table's rows (ordered), to prove that a refused import changed nothing."""
     with engine.connect() as connection:
@@ -211,8 +205,7 @@ def rows() -> Callable[..., list[dict]]:
     return select_rows
 
 
-@pytest.fixture
-def reference_files(files: Files) -> dict[str, Path]:
+def write_reference_files(files: Files) -> dict[str, Path]:
     """Trusts and suppliers as a procurement lead would keep them."""
     return {
         "trusts": files.csv(
@@ -237,24 +230,107 @@ def reference_files(files: Files) -> dict[str, Path]:
 
 
 @pytest.fixture
-def region(engine, reference_files):
-    """A database holding three trusts (RXA, RXB, RXC) and three suppliers (SUP-A/B/C)."""
-    from procurement.imports import import_suppliers, import_trusts
+def reference_files(files: Files) -> dict[str, Path]:
+    return write_reference_files(files)
 
-    import_trusts(engine, reference_files["trusts"])
-    import_suppliers(engine, reference_files["suppliers"])
-    return engine
+
+class Templates:
+    """Database states built once per session, with the input files that built them.
+
+    SQLite syncs every DDL statement and commit to disk, so migrating and importing for
+    every test is slow; each test gets a copy of the state it asks for instead. The
+    states are built through the same public functions the tests exercise.
+    """
+
+    DB = "t.db"
+
+    def __init__(self, factory: pytest.TempPathFactory):
+        self.factory = factory
+        self.built: dict[str, Path] = {}
+
+    def get(self, state: str) -> Path:
+        if state not in self.built:
+            self.built[state] = getattr(self, f"_build_{state}")()
+        return self.built[state]
+
+    def _derive(self, state: str, base: str | None) -> Path:
+        folder = self.factory.mktemp(f"template-{state}")
+        if base:
+            shutil.copytree(self.get(base), folder, dirs_exist_ok=True)
+        return folder
+
+    def _build_migrated(self) -> Path:
+        folder = self._derive("migrated", None)
+        open_database(f"sqlite:///{folder / self.DB}").dispose()
+        return folder
+
+    def _build_region(self) -> Path:
+        from procurement.imports import import_suppliers, import_trusts
+
+        folder = self._derive("region", "migrated")
+        engine = open_database(f"sqlite:///{folder / self.DB}")
+        paths = write_reference_files(Files(folder))
+        import_trusts(engine, paths["trusts"])
+        import_suppliers(engine, paths["suppliers"])
+        engine.dispose()
+        return folder
+
+    def _build_catalogues(self) -> Path:
+        from procurement.imports import import_catalogue
+
+        folder = self._derive("catalogues", "region")
+        engine = open_database(f"sqlite:///{folder / self.DB}")
+        files = Files(folder)
+        profile = str(files.profile())
+        import_catalogue(engine, files.catalogue("sup-a.csv", catalogue_a()), supplier="SUP-A", profile=profile)
+        import_catalogue(engine, files.catalogue("sup-b.xlsx", catalogue_b()), supplier="SUP-B", profile=profile)
+        engine.dispose()
+        return folder
+
+    def open(self, state: str, tmp_path: Path):
+        """Copy the state's database and input files into tmp_path; an engine on the copy."""
+        target = tmp_path / self.DB
+        if target.exists():
+            raise RuntimeError("a test may use only one of the fixtures engine, region and catalogues")
+        for source in self.get(state).iterdir():
+            if source.is_file() and not (tmp_path / source.name).exists():
+                shutil.copyfile(source, tmp_path / source.name)
+        return open_database(f"sqlite:///{target}")  # a no-op upgrade: already at head
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory) -> Templates:
+    return Templates(tmp_path_factory)
 
 
 @pytest.fixture
-def catalogues(region, files: Files):
-    """``region`` plus SUP-A's and SUP-B's catalogues imported through a pack-price profile."""
-    from procurement.imports import import_catalogue
+def engine(templates: Templates, tmp_path: Path):
+    """A fresh database at the latest migration revision, in the test's tmp_path (``db_url``)."""
+    engine = templates.open("migrated", tmp_path)
+    yield engine
+    engine.dispose()
 
-    profile = str(files.profile())
-    import_catalogue(region, files.catalogue("sup-a.csv", catalogue_a()), supplier="SUP-A", profile=profile)
-    import_catalogue(region, files.catalogue("sup-b.xlsx", catalogue_b()), supplier="SUP-B", profile=profile)
-    return region
+
+@pytest.fixture
+def region(templates: Templates, tmp_path: Path):
+    """A database holding three trusts (RXA, RXB, RXC) and three suppliers (SUP-A/B/C).
+
+    Imports #1 (trusts.csv) and #2 (suppliers.csv); the files are in tmp_path.
+    """
+    engine = templates.open("region", tmp_path)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def catalogues(templates: Templates, tmp_path: Path):
+    """``region`` plus SUP-A's (import #3, sup-a.csv) and SUP-B's (#4, sup-b.xlsx) catalogues.
+
+    Imported through the pack-price profile ``test-pack.toml``; the files are in tmp_path.
+    """
+    engine = templates.open("catalogues", tmp_path)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
