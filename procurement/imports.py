@@ -349,7 +349,10 @@ def _import_reference(engine: Engine, path: Path, *, kind: str, spec: TableSpec,
         existing = code_map = dict(session.execute(select(model.code, model.id)).all())
         rows["id"] = rows["code"].map(code_map)
         new = rows[rows["id"].isna()].drop(columns="id")
-        old = rows[rows["id"].notna()]
+        # An optional column the file does not have (region, gs1_prefix) leaves the stored
+        # value alone: a supplier list without prefixes must not erase them.
+        absent = [c for c in extra if c not in table.attrs.get("headings", {})]
+        old = rows[rows["id"].notna()].drop(columns=absent)
         if len(new):
             session.execute(insert(model), new.to_dict("records"))
         if len(old):
@@ -680,8 +683,9 @@ def _store_catalogue(
     if len(prices):  # an empty executemany would insert one row of defaults (and fail)
         session.execute(
             insert(ItemPrice),
-            prices.assign(import_id=import_id)[["item_id", "import_id", "unit_price", "pack_size", "source_row"]]
-            .to_dict("records"),
+            prices.assign(import_id=import_id)[
+                ["item_id", "import_id", "unit_price", "pack_size", "source_row"]
+            ].to_dict("records"),
         )
     if report.version and report.version > 1:
         report.notes.append(
@@ -1011,7 +1015,8 @@ def import_tiers(
         problems.add(
             spoiled,
             "offer",
-            "offer rejected: its tier on row " + key.map(first_bad_row).astype("Int64").astype("string")
+            "offer rejected: its tier on row "
+            + key.map(first_bad_row).astype("Int64").astype("string")
             + " was rejected",
         )
         import_id = _record_import(session, report, table, problems, user=user)

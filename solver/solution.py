@@ -136,7 +136,10 @@ def clean_allocation(data: ModelData, x: pd.Series, joined: pd.Series) -> pd.Ser
     on = joined.reindex(pd.MultiIndex.from_frame(pairs[["trust", "category"]])).fillna(False)
     units = np.where(on.to_numpy(dtype=bool), units, 0.0)
     total = pd.Series(units).groupby([pairs["trust"], pairs["group"]]).transform("sum")
-    scale = np.where(total.to_numpy() > 0, pairs["demand"].to_numpy() / total.to_numpy(), 0.0)
+    total = total.to_numpy()
+    scale = np.divide(
+        pairs["demand"].to_numpy(dtype=float), total, out=np.zeros(len(total)), where=total > 0
+    )
     return pd.Series(units * scale, index=pd.MultiIndex.from_frame(pairs[["trust", "line"]]))
 
 

@@ -64,7 +64,7 @@ def catalogue_a() -> list[tuple[str, ...]]:
     ]
 
 
-def catalogue_b() -> list[tuple[str, ...]]:
+def catalogue_b() -> list[tuple]:
     """SUP-B's price list: its own GS1 prefix; code 12-345 is also one of SUP-A's codes.
 
     Prices (and one GTIN) are numbers, as typed into a spreadsheet.
@@ -136,9 +136,7 @@ class Files:
 
     def profile(self, name: str = "test-pack", *, per: str = "pack", vat: bool = False, extra: str = "") -> Path:
         path = self.root / f"{name}.toml"
-        path.write_text(
-            PROFILE_TOML.format(name=name, per=per, vat=str(vat).lower(), extra=extra), encoding="utf-8"
-        )
+        path.write_text(PROFILE_TOML.format(name=name, per=per, vat=str(vat).lower(), extra=extra), encoding="utf-8")
         return path
 
     def catalogue(

@@ -32,8 +32,15 @@ def loaded(procure, reference_files, files, catalogue_items):
     """Trusts, suppliers and SUP-A's catalogue imported through the CLI."""
     procure("import", "trusts", reference_files["trusts"])
     procure("import", "suppliers", reference_files["suppliers"])
-    procure("import", "catalogue", files.catalogue("sup-a.csv", catalogue_items["SUP-A"]), "--supplier", "SUP-A",
-            "--profile", files.profile())
+    procure(
+        "import",
+        "catalogue",
+        files.catalogue("sup-a.csv", catalogue_items["SUP-A"]),
+        "--supplier",
+        "SUP-A",
+        "--profile",
+        files.profile(),
+    )
     return procure
 
 
@@ -48,8 +55,10 @@ COMMANDS = [path for path, _ in walk(main)]
 
 
 def test_the_command_tree_has_the_documented_commands():
-    expected = {("import", kind) for kind in ("trusts", "suppliers", "catalogue", "usage", "contracts", "tiers",
-                                              "ratings", "approvals")}
+    expected = {
+        ("import", kind)
+        for kind in ("trusts", "suppliers", "catalogue", "usage", "contracts", "tiers", "ratings", "approvals")
+    }
     expected |= {("imports",), ("rejects",), ("demand",), ("profiles",), ("db",), ("import",)}
     assert expected <= set(COMMANDS)
 
@@ -67,8 +76,7 @@ def test_every_command_has_help_with_an_example(path):
 # --------------------------------------------------------------------------- imports
 
 
-def test_import_commands_print_one_line_and_write_rows(procure, reference_files, files, catalogue_items, count,
-                                                       engine):
+def test_import_commands_print_one_line_and_write_rows(procure, reference_files, files, catalogue_items, count, engine):
     result = procure("import", "trusts", reference_files["trusts"])
     assert result.stdout.splitlines()[0] == "trusts.csv -> trusts: 3 rows read, 3 accepted, 0 rejected (import #1)"
     assert count(engine, "trust") == 3
@@ -80,43 +88,73 @@ def test_import_commands_print_one_line_and_write_rows(procure, reference_files,
     result = procure("import", "catalogue", catalogue, "--supplier", "SUP-A", "--profile", files.profile())
     assert result.stdout.splitlines()[0] == (
         "sup-a.csv -> SUP-A catalogue v1: 7 rows read, 7 accepted, 0 rejected, 6 new product lines, "
-        "0 price changes (import #3)")
+        "0 price changes (import #3)"
+    )
     assert count(engine, "catalogueitem") == 7 and count(engine, "productline") == 6
 
-    usage = files.csv("rxa.csv", [("Item Code", "Qty", "Unit Cost", "Date"), ("A-100", "4", "1010", "2026-04-01"),
-                                  ("A-300", "2", "300", "2026-05-01")])
+    usage = files.csv(
+        "rxa.csv",
+        [
+            ("Item Code", "Qty", "Unit Cost", "Date"),
+            ("A-100", "4", "1010", "2026-04-01"),
+            ("A-300", "2", "300", "2026-05-01"),
+        ],
+    )
     result = procure("import", "usage", usage, "--trust", "RXA")
     assert result.stdout.startswith("rxa.csv -> RXA usage: 2 rows read, 2 accepted, 0 rejected (import #4)")
     assert count(engine, "usage") == 2
 
-    contracts = files.csv("contracts.csv", [("trust", "supplier", "category", "start", "end"),
-                                            ("RXA", "SUP-A", "hip", "2024-04-01", "2027-03-31")])
+    contracts = files.csv(
+        "contracts.csv",
+        [("trust", "supplier", "category", "start", "end"), ("RXA", "SUP-A", "hip", "2024-04-01", "2027-03-31")],
+    )
     assert procure("import", "contracts", contracts).stdout.startswith(
-        "contracts.csv -> contracts: 1 rows read, 1 accepted, 0 rejected (import #5)")
+        "contracts.csv -> contracts: 1 rows read, 1 accepted, 0 rejected (import #5)"
+    )
     assert count(engine, "contract") == 1
 
-    tiers = files.csv("tiers.csv", [("supplier", "offer", "scope", "basis", "threshold", "discount_pct"),
-                                    ("SUP-A", "A1", "hip", "units", "100", "2"),
-                                    ("SUP-A", "A1", "hip", "units", "200", "4")])
+    tiers = files.csv(
+        "tiers.csv",
+        [
+            ("supplier", "offer", "scope", "basis", "threshold", "discount_pct"),
+            ("SUP-A", "A1", "hip", "units", "100", "2"),
+            ("SUP-A", "A1", "hip", "units", "200", "4"),
+        ],
+    )
     assert procure("import", "tiers", tiers).stdout.startswith(
-        "tiers.csv -> tier offers: 2 rows read, 2 accepted, 0 rejected (import #6)")
+        "tiers.csv -> tier offers: 2 rows read, 2 accepted, 0 rejected (import #6)"
+    )
     assert count(engine, "volumetier") == 2
 
     ratings = files.csv("odep.csv", [("supplier", "brand", "rating"), ("SUP-A", "Exeter", "10A*")])
     assert procure("import", "ratings", ratings).stdout.startswith(
-        "odep.csv -> ODEP ratings: 1 rows read, 1 accepted, 0 rejected (import #7)")
+        "odep.csv -> ODEP ratings: 1 rows read, 1 accepted, 0 rejected (import #7)"
+    )
     assert count(engine, "clinicalrating") == 1
 
-    approvals = files.csv("approvals.csv", [("trust", "supplier", "brand", "decision", "clinician", "date"),
-                                            ("REGIONAL", "SUP-A", "Exeter", "approve", "Ms A Surgeon", "2026-03-01")])
+    approvals = files.csv(
+        "approvals.csv",
+        [
+            ("trust", "supplier", "brand", "decision", "clinician", "date"),
+            ("REGIONAL", "SUP-A", "Exeter", "approve", "Ms A Surgeon", "2026-03-01"),
+        ],
+    )
     assert procure("import", "approvals", approvals).stdout.startswith(
-        "approvals.csv -> approvals: 1 rows read, 1 accepted, 0 rejected (import #8)")
+        "approvals.csv -> approvals: 1 rows read, 1 accepted, 0 rejected (import #8)"
+    )
     assert count(engine, "approval", "trust_id IS NULL") == 1
 
 
 def test_rejected_rows_are_shown_and_listed_in_full_by_rejects(loaded, files, engine, count):
-    usage = files.csv("rxa.csv", [("Item Code", "Qty", "Unit Cost", "Date"), ("A-100", "4", "1010", "2026-04-01"),
-                                  ("A-100", "lots", "1010", "2026-04-02"), ("ZZ-9", "1", "5", "2026-04-03")])
+    usage = files.csv(
+        "rxa.csv",
+        [
+            ("Item Code", "Qty", "Unit Cost", "Date"),
+            ("A-100", "4", "1010", "2026-04-01"),
+            ("A-100", "lots", "1010", "2026-04-02"),
+            ("ZZ-9", "1", "5", "2026-04-03"),
+        ],
+    )
     result = loaded("import", "usage", usage, "--trust", "RXA")
     lines = result.stdout.splitlines()
     assert lines[0] == "rxa.csv -> RXA usage: 3 rows read, 1 accepted, 2 rejected (import #4)"
@@ -130,7 +168,12 @@ def test_rejected_rows_are_shown_and_listed_in_full_by_rejects(loaded, files, en
     as_json = json.loads(loaded("rejects", "--import", 4, "--json").stdout)
     assert as_json == [
         {"row": 3, "column": "Qty", "value": "lots", "reason": "quantity is not a number"},
-        {"row": 4, "column": "Item Code", "value": "ZZ-9", "reason": "unknown item: code not in any imported catalogue"},
+        {
+            "row": 4,
+            "column": "Item Code",
+            "value": "ZZ-9",
+            "reason": "unknown item: code not in any imported catalogue",
+        },
     ]
     assert loaded("rejects", "--import", 3).stdout.strip() == "import #3 rejected no rows"
     missing = loaded("rejects", "--import", 99, expect=3)
@@ -144,15 +187,39 @@ def test_import_json_output_has_the_counts(loaded, files, catalogue_items):
     path = files.catalogue("sup-a-v2.csv", v2)
     result = loaded("import", "catalogue", path, "--supplier", "SUP-A", "--profile", files.profile(), "--json")
     payload = json.loads(result.stdout)
-    assert {k: payload[k] for k in ("kind", "file", "import_id", "version", "rows_read", "rows_accepted",
-                                    "rows_rejected", "new_lines", "price_changes", "profile")} == {
-        "kind": "catalogue", "file": "sup-a-v2.csv", "import_id": 4, "version": 2, "rows_read": 8,
-        "rows_accepted": 7, "rows_rejected": 1, "new_lines": 0, "price_changes": 1, "profile": "test-pack"}
-    assert payload["rejects"] == [{"row": 12, "column": "GTIN", "value": "5012345000000",
-                                   "reason": "GTIN check digit is wrong"}]
+    assert {
+        k: payload[k]
+        for k in (
+            "kind",
+            "file",
+            "import_id",
+            "version",
+            "rows_read",
+            "rows_accepted",
+            "rows_rejected",
+            "new_lines",
+            "price_changes",
+            "profile",
+        )
+    } == {
+        "kind": "catalogue",
+        "file": "sup-a-v2.csv",
+        "import_id": 4,
+        "version": 2,
+        "rows_read": 8,
+        "rows_accepted": 7,
+        "rows_rejected": 1,
+        "new_lines": 0,
+        "price_changes": 1,
+        "profile": "test-pack",
+    }
+    assert payload["rejects"] == [
+        {"row": 12, "column": "GTIN", "value": "5012345000000", "reason": "GTIN check digit is wrong"}
+    ]
     assert len(payload["sha256"]) == 64
-    again = json.loads(loaded("import", "catalogue", path, "--supplier", "SUP-A", "--profile", files.profile(),
-                              "--json").stdout)
+    again = json.loads(
+        loaded("import", "catalogue", path, "--supplier", "SUP-A", "--profile", files.profile(), "--json").stdout
+    )
     assert again["duplicate_of"] == 4 and again["import_id"] is None
 
 
@@ -168,7 +235,10 @@ def test_imports_lists_every_file(loaded):
         assert name in result.stdout
     payload = json.loads(loaded("imports", "--json").stdout)
     assert [(r["id"], r["kind"], r["file_name"], r["rows_read"]) for r in payload] == [
-        (1, "trusts", "trusts.csv", 3), (2, "suppliers", "suppliers.csv", 3), (3, "catalogue", "sup-a.csv", 7)]
+        (1, "trusts", "trusts.csv", 3),
+        (2, "suppliers", "suppliers.csv", 3),
+        (3, "catalogue", "sup-a.csv", 7),
+    ]
     assert payload[2]["imported_by"] == "tester" and payload[2]["imported_at"].startswith("20")
 
 
@@ -177,11 +247,23 @@ def test_imports_lists_every_file(loaded):
 
 @pytest.fixture
 def with_usage(loaded, files):
-    usage = files.csv("rxa.csv", [("Item Code", "Qty", "Unit Cost", "Date"), ("A-100", "10", "1000", "2026-04-01"),
-                                  ("A-101", "20", "1100", "2026-09-01")])
+    usage = files.csv(
+        "rxa.csv",
+        [
+            ("Item Code", "Qty", "Unit Cost", "Date"),
+            ("A-100", "10", "1000", "2026-04-01"),
+            ("A-101", "20", "1100", "2026-09-01"),
+        ],
+    )
     loaded("import", "usage", usage, "--trust", "RXA")
-    usage_b = files.csv("rxb.csv", [("Item Code", "Qty", "Unit Cost", "Date"), ("A-100", "12", "900", "2025-01-01"),
-                                    ("A-100", "12", "900", "2025-12-01")])
+    usage_b = files.csv(
+        "rxb.csv",
+        [
+            ("Item Code", "Qty", "Unit Cost", "Date"),
+            ("A-100", "12", "900", "2025-01-01"),
+            ("A-100", "12", "900", "2025-12-01"),
+        ],
+    )
     loaded("import", "usage", usage_b, "--trust", "RXB")
     return loaded
 
@@ -205,10 +287,18 @@ def test_demand_json(with_usage, by):
     payload = json.loads(with_usage("demand", "--by", by, "--json").stdout)
     assert payload["by"] == by
     assert sum(r["units_per_year"] for r in payload["rows"]) == pytest.approx(84.0)
-    assert payload["regional"] == [{
-        "category": "hip", "group": "HIP-STEM-CEM", "trusts": 2, "units_per_year": 84.0,
-        "spend_per_year": 85600.0, "min_trust_price": 900.0, "max_trust_price": pytest.approx(1066.6667),
-        "avg_unit_price": pytest.approx(85600 / 84)}]
+    assert payload["regional"] == [
+        {
+            "category": "hip",
+            "group": "HIP-STEM-CEM",
+            "trusts": 2,
+            "units_per_year": 84.0,
+            "spend_per_year": 85600.0,
+            "min_trust_price": 900.0,
+            "max_trust_price": pytest.approx(1066.6667),
+            "avg_unit_price": pytest.approx(85600 / 84),
+        }
+    ]
     if by == "line":
         rxa = next(r for r in payload["rows"] if r["trust"] == "RXA")
         assert rxa["premium_pct"] == pytest.approx(100 * (3200 / 3 / 900 - 1))
@@ -228,24 +318,31 @@ def test_profiles(procure, files, monkeypatch, tmp_path):
     monkeypatch.setattr(catalogues.read, "PROFILES_DIR", shipped)
     result = procure("profiles")
     assert "acme-pack" in result.stdout and "SUP-A" in result.stdout
-    assert json.loads(procure("profiles", "--json").stdout) == [{
-        "name": "acme-pack", "description": "price list with a title block; prices per pack", "supplier": "SUP-A",
-        "sheet": "Prices", "price_per": "pack", "includes_vat": True}]
+    assert json.loads(procure("profiles", "--json").stdout) == [
+        {
+            "name": "acme-pack",
+            "description": "price list with a title block; prices per pack",
+            "supplier": "SUP-A",
+            "sheet": "Prices",
+            "price_per": "pack",
+            "includes_vat": True,
+        }
+    ]
     (shipped / "broken.toml").write_text("[columns\n", encoding="utf-8")
     broken = procure("profiles", expect=2)
     assert "broken.toml" in broken.output and "cannot be read as TOML" in broken.output
     assert "Internal error" not in broken.output
 
 
-def test_profiles_recognised_without_the_option(procure, reference_files, files, catalogue_items, monkeypatch,
-                                                tmp_path):
+def test_profiles_recognised_without_the_option(
+    procure, reference_files, files, catalogue_items, monkeypatch, tmp_path
+):
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     files.profile("acme-pack").rename(shipped / "acme-pack.toml")
     monkeypatch.setattr(catalogues.read, "PROFILES_DIR", shipped)
     procure("import", "suppliers", reference_files["suppliers"])
-    result = procure("import", "catalogue", files.catalogue("a.xlsx", catalogue_items["SUP-A"]), "--supplier",
-                     "SUP-A")
+    result = procure("import", "catalogue", files.catalogue("a.xlsx", catalogue_items["SUP-A"]), "--supplier", "SUP-A")
     assert "7 accepted" in result.stdout
     assert "note: layout recognised as profile 'acme-pack'" in result.stdout
 
@@ -261,7 +358,12 @@ def test_db_shows_revision_and_row_counts(loaded, db_url):
     payload = json.loads(loaded("db", "--json").stdout)
     assert payload["revision"] == head and payload["url"] == db_url
     assert {k: payload["rows"][k] for k in ("trust", "supplier", "catalogueitem", "productline", "dataimport")} == {
-        "trust": 3, "supplier": 3, "catalogueitem": 7, "productline": 6, "dataimport": 3}
+        "trust": 3,
+        "supplier": 3,
+        "catalogueitem": 7,
+        "productline": 6,
+        "dataimport": 3,
+    }
     assert "alembic_version" not in payload["rows"]
 
 
@@ -278,8 +380,16 @@ def test_db_creates_a_new_database(tmp_path):
 
 def test_an_unknown_supplier_exits_3(loaded, files, catalogue_items, engine, snapshot):
     before = snapshot(engine)
-    result = loaded("import", "catalogue", files.catalogue("x.csv", catalogue_items["SUP-A"]), "--supplier", "SUP-X",
-                    "--profile", files.profile(), expect=3)
+    result = loaded(
+        "import",
+        "catalogue",
+        files.catalogue("x.csv", catalogue_items["SUP-A"]),
+        "--supplier",
+        "SUP-X",
+        "--profile",
+        files.profile(),
+        expect=3,
+    )
     assert "Error: unknown supplier 'SUP-X' (known: SUP-A, SUP-B, SUP-C)" in result.stderr
     assert "procure import suppliers FILE" in result.stderr
     assert snapshot(engine) == before
@@ -295,8 +405,7 @@ def test_an_unknown_trust_exits_3(loaded, files, engine, snapshot):
 
 def test_an_unknown_profile_exits_3(loaded, files, catalogue_items):
     new_version = files.catalogue("x.csv", catalogue_items["SUP-A"][:3])
-    result = loaded("import", "catalogue", new_version, "--supplier", "SUP-A", "--profile", "no-such-layout",
-                    expect=3)
+    result = loaded("import", "catalogue", new_version, "--supplier", "SUP-A", "--profile", "no-such-layout", expect=3)
     assert "unknown profile 'no-such-layout'" in result.stderr
 
 
@@ -311,8 +420,9 @@ def test_an_unknown_profile_exits_3(loaded, files, catalogue_items):
 )
 def test_an_unusable_catalogue_exits_2_naming_the_file(loaded, files, engine, snapshot, name, data, message):
     before = snapshot(engine)
-    result = loaded("import", "catalogue", files.raw(name, data), "--supplier", "SUP-A", "--profile",
-                    files.profile(), expect=2)
+    result = loaded(
+        "import", "catalogue", files.raw(name, data), "--supplier", "SUP-A", "--profile", files.profile(), expect=2
+    )
     assert result.stderr.startswith("Error: " + message)
     assert "nothing" in result.stderr.lower() or name in result.stderr
     assert snapshot(engine) == before
@@ -325,8 +435,16 @@ def test_an_unusable_table_exits_2_naming_the_file(procure, files, kind):
 
 
 def test_another_suppliers_file_is_refused(loaded, files, catalogue_items, engine, count):
-    result = loaded("import", "catalogue", files.catalogue("b.csv", catalogue_items["SUP-B"]), "--supplier", "SUP-A",
-                    "--profile", files.profile(), expect=2)
+    result = loaded(
+        "import",
+        "catalogue",
+        files.catalogue("b.csv", catalogue_items["SUP-B"]),
+        "--supplier",
+        "SUP-A",
+        "--profile",
+        files.profile(),
+        expect=2,
+    )
     assert "b.csv: only 0% of its GTINs carry SUP-A's GS1 prefix 5012345" in result.stderr
     assert "Nothing was written" in result.stderr
     assert count(engine, "dataimport") == 3

@@ -39,7 +39,10 @@ def taxonomy():
 def test_the_shipped_taxonomy_has_three_categories_and_twenty_groups(taxonomy):
     assert taxonomy.categories["code"].tolist() == ["hip", "knee", "trauma"]
     assert taxonomy.categories.set_index("code")["odep_applies"].to_dict() == {
-        "hip": True, "knee": True, "trauma": False}
+        "hip": True,
+        "knee": True,
+        "trauma": False,
+    }
     assert len(taxonomy.groups) == 20
     assert set(taxonomy.groups["code"]) == set(EXAMPLES)
 
@@ -96,8 +99,9 @@ def test_a_custom_taxonomy_adds_a_category_without_code_changes(tmp_path):
     spinal = load_taxonomy(path)
     assert spinal.categories["code"].tolist() == ["hip", "spinal"]
     assert spinal.categories.set_index("code")["odep_applies"].to_dict() == {"hip": True, "spinal": False}
-    result = spinal.classify(pd.Series(["Polyaxial pedicle screw 6.5x45", "PEEK interbody cage 10mm",
-                                        "Cemented stem", "Cortical screw 3.5"]))
+    result = spinal.classify(
+        pd.Series(["Polyaxial pedicle screw 6.5x45", "PEEK interbody cage 10mm", "Cemented stem", "Cortical screw 3.5"])
+    )
     assert result.tolist() == ["SPINE-SCREW-PEDICLE", "SPINE-CAGE", "HIP-STEM-CEM", None]
 
 
@@ -120,8 +124,9 @@ def test_a_spinal_catalogue_is_classified_and_synced_into_the_database(region, f
             ("S-4", gtin("5098765", 4), "Tibial tray", "Vanguard", "3", "1", "500.00"),
         ],
     )
-    report = import_catalogue(region, catalogue, supplier="SUP-B", profile=str(files.profile()),
-                              taxonomy=load_taxonomy(path))
+    report = import_catalogue(
+        region, catalogue, supplier="SUP-B", profile=str(files.profile()), taxonomy=load_taxonomy(path)
+    )
     assert (report.rows_read, report.rows_accepted, report.rows_rejected, report.new_lines) == (4, 3, 1, 2)
     # Under this taxonomy a tibial tray is unclassified.
     assert report.rejects[["row", "column"]].values.tolist() == [[8, "Description"]]
@@ -132,8 +137,10 @@ def test_a_spinal_catalogue_is_classified_and_synced_into_the_database(region, f
         "SELECT g.code, c.code AS category FROM equivalencegroup g JOIN category c ON c.id = g.category_id "
         "WHERE c.code = 'spinal' ORDER BY g.code",
     )
-    assert groups == [{"code": "SPINE-CAGE", "category": "spinal"},
-                      {"code": "SPINE-SCREW-PEDICLE", "category": "spinal"}]
+    assert groups == [
+        {"code": "SPINE-CAGE", "category": "spinal"},
+        {"code": "SPINE-SCREW-PEDICLE", "category": "spinal"},
+    ]
     lines = rows(
         region,
         "SELECT p.code, p.brand, g.code AS grp FROM productline p JOIN equivalencegroup g ON g.id = p.group_id "
@@ -158,12 +165,18 @@ BAD_TAXONOMIES = {
         "[[groups]]\ncode = 'X'\ncategory = 'hip'\ninclude = ['y']\n",
         "group 2 has a missing or repeated code",
     ),
-    "missing code": ("[categories.hip]\n[[groups]]\ncategory = 'hip'\ninclude = ['x']\n",
-                     "group 1 has a missing or repeated code"),
-    "bad pattern": ("[categories.hip]\n[[groups]]\ncode = 'X'\ncategory = 'hip'\ninclude = ['(unclosed']\n",
-                    "group X: bad pattern"),
-    "no include": ("[categories.hip]\n[[groups]]\ncode = 'X'\ncategory = 'hip'\nexclude = ['x']\n",
-                   "group X has no include pattern"),
+    "missing code": (
+        "[categories.hip]\n[[groups]]\ncategory = 'hip'\ninclude = ['x']\n",
+        "group 1 has a missing or repeated code",
+    ),
+    "bad pattern": (
+        "[categories.hip]\n[[groups]]\ncode = 'X'\ncategory = 'hip'\ninclude = ['(unclosed']\n",
+        "group X: bad pattern",
+    ),
+    "no include": (
+        "[categories.hip]\n[[groups]]\ncode = 'X'\ncategory = 'hip'\nexclude = ['x']\n",
+        "group X has no include pattern",
+    ),
 }
 
 

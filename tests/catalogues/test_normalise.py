@@ -172,8 +172,10 @@ def test_gtin_in_excel_scientific_notation():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(min_value=1, max_value=10_000), st.sampled_from(["Box of {n}", "{n}", "Pack {n}", "{n}/box",
-                                                                    "BOX OF {n}", " pack  {n} "]))
+@given(
+    st.integers(min_value=1, max_value=10_000),
+    st.sampled_from(["Box of {n}", "{n}", "Pack {n}", "{n}/box", "BOX OF {n}", " pack  {n} "]),
+)
 def test_pack_sizes_in_words_and_numbers(n, template):
     assert one(parse_pack, template.format(n=n)) == (n, "")
 
@@ -183,9 +185,14 @@ def test_single_unit_packs(text):
     assert one(parse_pack, text) == (1, "")
 
 
-@pytest.mark.parametrize(("text", "reason"), [("Box", "pack size not understood"),
-                                              ("Box of 0", "implausible pack size"),
-                                              ("Box of 20000", "implausible pack size")])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Box", "pack size not understood"),
+        ("Box of 0", "implausible pack size"),
+        ("Box of 20000", "implausible pack size"),
+    ],
+)
 def test_bad_pack_sizes(text, reason):
     value, error = one(parse_pack, text)
     assert pd.isna(value)
@@ -196,7 +203,12 @@ def test_quantities():
     parsed = parse_quantity(pd.Series(["3", "1,200", "2.5", "0", "-1", "", "lots"]))
     assert parsed.values.tolist()[:3] == [3.0, 1200.0, 2.5]
     assert parsed.errors.tolist() == [
-        "", "", "", "quantity must be positive", "quantity must be positive", "missing quantity",
+        "",
+        "",
+        "",
+        "quantity must be positive",
+        "quantity must be positive",
+        "missing quantity",
         "quantity is not a number",
     ]
 

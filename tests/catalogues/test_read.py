@@ -64,8 +64,10 @@ def test_xlsx_header_is_found_below_a_merged_title_block(files):
 def test_xlsx_dates_and_named_sheet(files):
     path = files.xlsx(
         "book.xlsx",
-        [["Product Code", "Description", "Brand", "Pack Price", "Valid From"],
-         ["A-1", "Cemented stem", "Exeter", 10, dt.datetime(2026, 4, 1)]],
+        [
+            ["Product Code", "Description", "Brand", "Pack Price", "Valid From"],
+            ["A-1", "Cemented stem", "Exeter", 10, dt.datetime(2026, 4, 1)],
+        ],
         sheet="Price List",
         extra_sheets=["Notes"],
     )
@@ -93,7 +95,8 @@ def test_missing_columns_are_named(files):
 
 def test_a_missing_sheet_names_the_sheets_there_are(files):
     path = files.xlsx("book.xlsx", [HEADER, *ITEMS], sheet="Prices 2026", extra_sheets=["Notes"])
-    with pytest.raises(FileFormatError, match=r"book\.xlsx: no sheet named 'Price List' \(sheets: Prices 2026, Notes\)"):
+    message = r"book\.xlsx: no sheet named 'Price List' \(sheets: Prices 2026, Notes\)"
+    with pytest.raises(FileFormatError, match=message):
         read_catalogue(path, Profile(name="s", columns=COLUMNS, sheet="Price List"))
 
 
@@ -147,8 +150,11 @@ def test_a_missing_file_is_named(tmp_path):
 
 
 def test_windows_1252_with_semicolons(files):
-    rows = [HEADER, ["A-1", "", "Tige fémorale cimentée", "Müller", "3", "1", "£1.234,00"],
-            ["A-2", "", "Cemented stem – size 4", "Exeter", "4", "1", "£1,234.50"]]
+    rows = [
+        HEADER,
+        ["A-1", "", "Tige fémorale cimentée", "Müller", "3", "1", "£1.234,00"],
+        ["A-2", "", "Cemented stem – size 4", "Exeter", "4", "1", "£1,234.50"],
+    ]
     path = files.csv("prices.csv", rows, title=["Prix – 2026"], delimiter=";", encoding="cp1252")
     assert b"\xa3" in path.read_bytes()  # really Windows-1252, not UTF-8
     frame = read_catalogue(path, PROFILE)
@@ -175,8 +181,7 @@ def test_an_explicit_encoding_that_does_not_fit_is_named(files):
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_the_delimiter_is_detected(files, delimiter):
-    rows = [HEADER, ["A-1", "", "Cemented femoral stem, collared", "Exeter", "3", "Box of 2", "£1,000.00"],
-            *ITEMS]
+    rows = [HEADER, ["A-1", "", "Cemented femoral stem, collared", "Exeter", "3", "Box of 2", "£1,000.00"], *ITEMS]
     path = files.csv("prices.csv", rows, title=TITLE, delimiter=delimiter)
     frame = read_catalogue(path, PROFILE)
     assert frame["supplier_code"].tolist() == ["A-1", "A-100", "A-200"]
@@ -200,17 +205,27 @@ def test_a_profile_toml_is_loaded(tmp_path):
     path = _write(
         tmp_path,
         'name = "acme"\nsupplier = "SUP-A"\nsheet = "Prices"\nheader_row = 5\n'
-        'delimiter = ";"\nencoding = "cp1252"\n' + GOOD_COLUMNS
-        + "[price]\nper = \"pack\"\nincludes_vat = true\nvat_rate = 0.2\n",
+        'delimiter = ";"\nencoding = "cp1252"\n'
+        + GOOD_COLUMNS
+        + '[price]\nper = "pack"\nincludes_vat = true\nvat_rate = 0.2\n',
     )
     profile = load_profile(str(path))
     assert (profile.name, profile.supplier, profile.sheet, profile.header_row) == ("acme", "SUP-A", "Prices", 5)
-    assert (profile.delimiter, profile.encoding, profile.price_per, profile.includes_vat) == (";", "cp1252",
-                                                                                               "pack", True)
+    assert (profile.delimiter, profile.encoding, profile.price_per, profile.includes_vat) == (
+        ";",
+        "cp1252",
+        "pack",
+        True,
+    )
     assert profile.columns["price"] == "Price"
     auto = Profile.from_toml(_write(tmp_path, GOOD_COLUMNS))
-    assert (auto.name, auto.header_row, auto.delimiter, auto.encoding, auto.price_per) == ("p", None, None,
-                                                                                          None, "unit")
+    assert (auto.name, auto.header_row, auto.delimiter, auto.encoding, auto.price_per) == (
+        "p",
+        None,
+        None,
+        None,
+        "unit",
+    )
 
 
 @pytest.mark.parametrize(
@@ -221,7 +236,7 @@ def test_a_profile_toml_is_loaded(tmp_path):
         ('[columns]\nsupplier_code = "Code"\ndescription = "Desc"\n', r"\[columns\] must map brand, price"),
         ("name = 'x'\n", r"\[columns\] must map supplier_code, description, brand, price"),
         (GOOD_COLUMNS + '[price]\nper = "box"\n', 'price.per must be "unit" or "pack"'),
-        ('header_row = 0\n' + GOOD_COLUMNS, 'header_row must be a row number or "auto"'),
+        ("header_row = 0\n" + GOOD_COLUMNS, 'header_row must be a row number or "auto"'),
         ('header_row = "first"\n' + GOOD_COLUMNS, 'header_row must be a row number or "auto"'),
     ],
 )
@@ -239,8 +254,9 @@ def test_an_unknown_profile_name_is_a_lookup_error():
 
 def test_detect_profile_picks_the_one_that_matches(files):
     path = files.csv("prices.csv", [HEADER, *ITEMS], title=TITLE)
-    other = Profile(name="other", columns={"supplier_code": "Cat No", "description": "Item",
-                                           "brand": "Range", "price": "Net"})
+    other = Profile(
+        name="other", columns={"supplier_code": "Cat No", "description": "Item", "brand": "Range", "price": "Net"}
+    )
     assert detect_profile(path, [other, PROFILE]).name == "test"
 
 
@@ -253,8 +269,7 @@ def test_detect_profile_skips_profiles_for_another_sheet(files):
 
 def test_detect_profile_prefers_the_most_specific(files):
     path = files.csv("prices.csv", [HEADER, *ITEMS])
-    fewer = Profile(name="fewer", columns={k: COLUMNS[k] for k in ("supplier_code", "description", "brand",
-                                                                   "price")})
+    fewer = Profile(name="fewer", columns={k: COLUMNS[k] for k in ("supplier_code", "description", "brand", "price")})
     assert detect_profile(path, [fewer, PROFILE]).name == "test"
 
 
@@ -278,26 +293,43 @@ SPEC = TableSpec(
     required=["quantity", "unit_price", "date"],
     optional=["gtin", "item_code", "supplier"],
     one_of=[("gtin", "item_code")],
-    aliases={"quantity": ["qty"], "unit_price": ["unit_cost"], "item_code": ["supplier_code", "cat_no"],
-             "supplier": ["supplier_code", "vendor"]},
+    aliases={
+        "quantity": ["qty"],
+        "unit_price": ["unit_cost"],
+        "item_code": ["supplier_code", "cat_no"],
+        "supplier": ["supplier_code", "vendor"],
+    },
 )
 
 
 def test_read_table_matches_headings_by_alias_and_keeps_the_files_headings(files):
-    path = files.csv("usage.csv", [["Report: theatre usage"], ["Cat. No.", "QTY", "Unit Cost", "Date"],
-                                   ["A-1", "2", "10.00", "2026-04-01"]])
+    path = files.csv(
+        "usage.csv",
+        [["Report: theatre usage"], ["Cat. No.", "QTY", "Unit Cost", "Date"], ["A-1", "2", "10.00", "2026-04-01"]],
+    )
     frame = read_table(path, SPEC)
     assert frame.loc[0, ["item_code", "quantity", "unit_price", "date", "gtin"]].tolist() == [
-        "A-1", "2", "10.00", "2026-04-01", ""]
-    assert frame.attrs["headings"] == {"item_code": "Cat. No.", "quantity": "QTY", "unit_price": "Unit Cost",
-                                       "date": "Date"}
+        "A-1",
+        "2",
+        "10.00",
+        "2026-04-01",
+        "",
+    ]
+    assert frame.attrs["headings"] == {
+        "item_code": "Cat. No.",
+        "quantity": "QTY",
+        "unit_price": "Unit Cost",
+        "date": "Date",
+    }
     assert frame["_row"].tolist() == [3]
 
 
 @pytest.mark.parametrize(
     "header",
-    [["Supplier Code", "Item Code", "Qty", "Unit Cost", "Date"],
-     ["Item Code", "Supplier Code", "Qty", "Unit Cost", "Date"]],
+    [
+        ["Supplier Code", "Item Code", "Qty", "Unit Cost", "Date"],
+        ["Item Code", "Supplier Code", "Qty", "Unit Cost", "Date"],
+    ],
 )
 def test_an_alias_shared_by_two_columns_goes_to_the_one_still_free(files, header):
     """``supplier_code`` is the item code, unless an item code column is there too."""
@@ -315,8 +347,7 @@ def test_read_table_names_the_missing_columns(files):
     with pytest.raises(FileFormatError) as info:
         read_table(path, SPEC)
     assert str(info.value) == (
-        "usage.csv: not a usage file: missing required column(s) date, one of gtin/item_code "
-        "(see docs/formats.md)"
+        "usage.csv: not a usage file: missing required column(s) date, one of gtin/item_code (see docs/formats.md)"
     )
 
 
@@ -329,4 +360,8 @@ def test_read_table_reads_xlsx(files):
     workbook.save(path)
     frame = read_table(path, SPEC)
     assert frame.loc[0, ["gtin", "quantity", "unit_price", "date"]].tolist() == [
-        "5012345001007", "3", "99.5", "2026-05-01"]
+        "5012345001007",
+        "3",
+        "99.5",
+        "2026-05-01",
+    ]

@@ -13,19 +13,33 @@ EXETER, CPT, ATTUNE = "SUP-A:HIP-STEM-CEM:EXETER", "SUP-B:HIP-STEM-CEM:CPT", "SU
 @pytest.fixture
 def usage(catalogues, files):
     # RXA: six months of data (April to September 2026): everything is scaled by 12/6.
-    import_usage(catalogues, files.csv("rxa.csv", [
-        HEADER,
-        ("A-100", "SUP-A", "10", "1000.00", "2026-04-02"),
-        ("A-101", "SUP-A", "20", "1100.00", "2026-06-15"),
-        ("A-300", "SUP-A", "3", "300.00", "2026-09-30"),
-    ]), trust="RXA")
+    import_usage(
+        catalogues,
+        files.csv(
+            "rxa.csv",
+            [
+                HEADER,
+                ("A-100", "SUP-A", "10", "1000.00", "2026-04-02"),
+                ("A-101", "SUP-A", "20", "1100.00", "2026-06-15"),
+                ("A-300", "SUP-A", "3", "300.00", "2026-09-30"),
+            ],
+        ),
+        trust="RXA",
+    )
     # RXB: a full year (January to December 2025), two cemented stems from two suppliers.
-    import_usage(catalogues, files.csv("rxb.csv", [
-        HEADER,
-        ("A-100", "SUP-A", "12", "900.00", "2025-01-10"),
-        ("A-101", "SUP-A", "12", "900.00", "2025-12-10"),
-        ("B-10", "SUP-B", "6", "850.00", "2025-07-01"),
-    ]), trust="RXB")
+    import_usage(
+        catalogues,
+        files.csv(
+            "rxb.csv",
+            [
+                HEADER,
+                ("A-100", "SUP-A", "12", "900.00", "2025-01-10"),
+                ("A-101", "SUP-A", "12", "900.00", "2025-12-10"),
+                ("B-10", "SUP-B", "6", "850.00", "2025-07-01"),
+            ],
+        ),
+        trust="RXB",
+    )
     return catalogues
 
 
@@ -59,8 +73,7 @@ def test_average_price_is_weighted_by_quantity_and_premium_is_against_the_best_i
     assert rxa["premium_pct"] == pytest.approx(100 * ((32000 / 30) / 900 - 1))
     rxb = by(lines, trust="RXB", line=EXETER)
     assert (rxb["avg_unit_price"], rxb["premium_pct"]) == (pytest.approx(900.0), pytest.approx(0.0))
-    assert (rxa["supplier"], rxa["brand"], rxa["group"], rxa["category"]) == ("SUP-A", "Exeter", "HIP-STEM-CEM",
-                                                                              "hip")
+    assert (rxa["supplier"], rxa["brand"], rxa["group"], rxa["category"]) == ("SUP-A", "Exeter", "HIP-STEM-CEM", "hip")
     assert list(lines["trust"]) == sorted(lines["trust"])
 
 

@@ -25,8 +25,20 @@ from procurement.imports import import_catalogue, import_suppliers, import_trust
 from procurement.models import Scenario, ScenarioRun
 
 TABLES_0001 = [
-    "approval", "catalogueitem", "category", "clinicalrating", "contract", "dataimport", "equivalencegroup",
-    "itemprice", "productline", "rejectedrow", "supplier", "trust", "usage", "volumetier",
+    "approval",
+    "catalogueitem",
+    "category",
+    "clinicalrating",
+    "contract",
+    "dataimport",
+    "equivalencegroup",
+    "itemprice",
+    "productline",
+    "rejectedrow",
+    "supplier",
+    "trust",
+    "usage",
+    "volumetier",
 ]
 SCENARIO_TABLES = ["scenario", "scenariorun"]
 # Later revisions add tables; at head the database has exactly the models' tables.
@@ -45,8 +57,9 @@ def test_the_revisions_form_one_line_from_0001():
     assert set(TABLES_0001 + SCENARIO_TABLES) <= set(SQLModel.metadata.tables)
 
 
-def test_a_database_at_0001_upgrades_in_place_keeping_its_rows(db_url, reference_files, files, catalogue_items,
-                                                              snapshot):
+def test_a_database_at_0001_upgrades_in_place_keeping_its_rows(
+    db_url, reference_files, files, catalogue_items, snapshot
+):
     engine = make_engine(db_url)
     upgrade(engine, "0001")
     assert current_revision(engine) == "0001"
@@ -54,8 +67,9 @@ def test_a_database_at_0001_upgrades_in_place_keeping_its_rows(db_url, reference
     # A region's work at revision 0001: reference data and a catalogue version.
     import_trusts(engine, reference_files["trusts"])
     import_suppliers(engine, reference_files["suppliers"])
-    report = import_catalogue(engine, files.catalogue("a.csv", catalogue_items["SUP-A"]), supplier="SUP-A",
-                              profile=str(files.profile()))
+    report = import_catalogue(
+        engine, files.catalogue("a.csv", catalogue_items["SUP-A"]), supplier="SUP-A", profile=str(files.profile())
+    )
     assert report.rows_accepted == 7
     before = snapshot(engine)
     assert len(before["trust"]) == 3 and len(before["catalogueitem"]) == 7 and len(before["dataimport"]) == 3

@@ -1,0 +1,197 @@
+"""Explanations: why a scenario is infeasible, and what each rule family costs.
+
+``explain_infeasibility`` first runs quick data checks (a group with demand but no
+usable line at a trust; a category with fewer usable suppliers than its minimum),
+then a deletion filter over rule instances (range cap per group, per-trust cap per
+(trust, group), minimum suppliers and maximum share per category, year-one cap per
+trust): starting from every instance, drop a batch of instances whenever the model
+stays infeasible without them, splitting batches that cannot be dropped whole. What
+remains is an irreducible conflicting set (removing any one member makes the model
+feasible), phrased as a user would say it.
+
+``price_of_rules`` re-solves with each active rule family relaxed and reports how
+much more the region would save without it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from solver.data import ModelData, prepare
+from solver.model import (
+    max_share_rows,
+    min_supplier_rows,
+    range_cap_rows,
+    rule_instances,
+    trust_cap_rows,
+)
+from solver.problem import RULE_FAMILIES, ProblemData
+from solver.solve import solve, solve_data
+
+
+def explain_infeasibility(problem: ProblemData) -> list[str]:
+    """Reasons, in words, why no plan satisfies every rule (empty if none found)."""
+    data = prepare(problem)
+    reasons = _data_reasons(problem, data)
+    if reasons:
+        return reasons
+    instances = rule_instances(data)
+    if _infeasible(data, instances):
+        return [
+            "no plan meets every trust's demand even without the range caps, supplier "
+            "rules and year-one cap: check the approved lines and contract data"
+        ]
+    if not _infeasible(data, ()):
+        return []
+    conflict = _deletion_filter(data, instances)
+    return [_phrase(data, conflict)]
+
+
+def _infeasible(data: ModelData, dropped) -> bool:
+    run = solve_data(data, dropped=dropped, feasibility_only=True)
+    return run.status == "infeasible"
+
+
+def _deletion_filter(data: ModelData, instances: list[tuple]) -> list[tuple]:
+    """Irreducible subset of ``instances`` that is infeasible on its own."""
+    active = list(instances)
+
+    def infeasible_with(kept: list[tuple]) -> bool:
+        kept_set = set(kept)
+        return _infeasible(data, [i for i in instances if i not in kept_set])
+
+    def drop(chunk: list[tuple]) -> None:
+        nonlocal active
+        trial = [i for i in active if i not in chunk]
+        if infeasible_with(trial):
+            active = trial
+            return
+        if len(chunk) > 1:
+            half = len(chunk) // 2
+            drop(chunk[:half])
+            drop([i for i in chunk[half:] if i in active])
+
+    # instances of the same family sit together, so whole families drop in one solve
+    by_family: dict[str, list[tuple]] = {}
+    for inst in instances:
+        by_family.setdefault(inst[0], []).append(inst)
+    for chunk in by_family.values():
+        drop(chunk)
+    return active
+
+
+def _data_reasons(problem: ProblemData, data: ModelData) -> list[str]:
+    s = problem.settings
+    if s.participation != "all":
+        return []
+    out: list[str] = []
+    cand = problem.candidates.merge(problem.lines[["line", "group"]], on="line")
+    approved = cand["approved"] | (not s.active("approvals"))
+    odep = cand["odep_ok"] | (not s.active("odep"))
+    stats = cand.assign(approved_=approved, both=approved & odep).groupby(["trust", "group"]).agg(
+        n=("line", "size"), approved=("approved_", "any"), usable=("both", "any")
+    )
+    tg = data.tg.set_index(["trust", "group"])
+    stats = stats.reindex(tg.index)
+    for (t, g), row in stats[~stats["usable"].fillna(False).astype(bool)].iterrows():
+        if pd.isna(row["n"]):
+            out.append(f"{g} at trust {t} has no candidate line")
+        elif not bool(row["approved"]):
+            out.append(f"{g} at trust {t} has no approved line")
+        else:
+            out.append(f"{g} at trust {t} has no approved line meeting the ODEP floor")
+    cats = data.categories
+    short = cats[(cats["min_suppliers"] > cats["n_suppliers"])]
+    for row in short.itertuples():
+        out.append(
+            f"minimum {row.min_suppliers} suppliers for {row.category} cannot be met: only "
+            f"{row.n_suppliers} supplier(s) have usable {row.category} lines"
+        )
+    return out
+
+
+def describe_instance(data: ModelData, instance: tuple) -> str:
+    """A rule instance as a procurement lead would name it."""
+    s = data.settings
+    family = instance[0]
+    if family == "range_cap":
+        return f"range cap {s.group_cap(instance[1])} for {instance[1]}"
+    if family == "trust_range_cap":
+        n = s.trust_range_cap
+        return f"per-trust cap of {n} line{'' if n == 1 else 's'} for {instance[2]} at {instance[1]}"
+    if family == "min_suppliers":
+        return f"minimum {s.category_min_suppliers(instance[1])} suppliers for {instance[1]}"
+    if family == "max_share":
+        return f"maximum supplier share {s.max_supplier_share:.0%} in {instance[1]}"
+    if family == "year_one_cap":
+        return f"year-one cap of {s.year_one_cap:.0%} on moved units at {instance[1]}"
+    return " ".join(map(str, instance))
+
+
+def _phrase(data: ModelData, conflict: list[tuple]) -> str:
+    parts = [describe_instance(data, i) for i in conflict]
+    if not parts:
+        return "the rules conflict, but no single set of rule instances could be isolated"
+    if len(parts) == 1:
+        return f"{parts[0]} cannot be met"
+    if len(parts) == 2:
+        return f"{parts[0]} contradicts {parts[1]}"
+    return f"{', '.join(parts[:-1])} and {parts[-1]} cannot all hold together"
+
+
+def _family_active(problem: ProblemData, data: ModelData, rule: str) -> bool:
+    s = problem.settings
+    if not s.active(rule):
+        return False
+    demand_lines = problem.candidates.merge(problem.lines[["line", "group"]], on="line").merge(
+        problem.demand[["trust", "group"]], on=["trust", "group"]
+    )
+    if rule == "range_cap":
+        return not range_cap_rows(data).empty
+    if rule == "trust_range_cap":
+        return not trust_cap_rows(data).empty
+    if rule == "approvals":
+        return bool((~demand_lines["approved"]).any())
+    if rule == "odep":
+        return bool((~demand_lines["odep_ok"]).any())
+    if rule == "min_suppliers":
+        return not min_supplier_rows(data).empty
+    if rule == "max_share":
+        return not max_share_rows(data).empty
+    if rule == "year_one_cap":
+        return not data.year_one.empty
+    raise ValueError(f"unknown rule family {rule!r}")
+
+
+def price_of_rules(problem: ProblemData) -> pd.DataFrame:
+    """What each rule family costs: net savings with and without it.
+
+    Returns a frame with one row per rule family: rule, active (the rule can bind on
+    this data), objective_with_rule, objective_without_rule, price_gbp (the extra
+    net savings over the horizon if the family were dropped). Dropping a rule can
+    only enlarge the feasible set, so the plan found with the rule also counts
+    without it: ``objective_without_rule`` is at least ``objective_with_rule`` and
+    the price is never negative (up to the solver's relative gap it is exact).
+    """
+    data = prepare(problem)
+    base = solve(problem, quality=False, explain=False)
+    rows = []
+    for rule in RULE_FAMILIES:
+        active = _family_active(problem, data, rule)
+        with_rule = base.objective
+        if not active:
+            without = with_rule
+        else:
+            relaxed = problem.with_settings(relax=problem.settings.relax | {rule})
+            without = solve(relaxed, quality=False, explain=False).objective
+            if with_rule is not None and without is not None:
+                without = max(without, with_rule)
+        price = None if with_rule is None or without is None else without - with_rule
+        rows.append((rule, active, with_rule, without, price))
+    frame = pd.DataFrame(
+        rows,
+        columns=["rule", "active", "objective_with_rule", "objective_without_rule", "price_gbp"],
+    )
+    for col in ("objective_with_rule", "objective_without_rule", "price_gbp"):
+        frame[col] = frame[col].astype(float)
+    return frame
