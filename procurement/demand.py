@@ -41,23 +41,29 @@ GROUP_COLUMNS = [
 def usage_by_line(session: Session, trusts: list[str] | None = None) -> pd.DataFrame:
     """Annual units, spend and average price paid per (trust, product line).
 
-    Also ``best_price_in_region`` (the lowest average price any trust pays for that
-    line) and ``premium_pct`` (how much more this trust pays than that, in percent).
+    ``best_price_in_region`` is what this trust's own mix of SKUs of the line would cost
+    per unit at the lowest price any trust in the region pays for each SKU, and
+    ``premium_pct`` how much more the trust pays than that. Comparing SKU by SKU
+    keeps a line whose SKUs differ in price (a lag screw and a barrel plate) honest.
     """
+    month = (
+        func.strftime("%Y-%m", Usage.period)
+        if session.get_bind().dialect.name == "sqlite"
+        else func.to_char(Usage.period, "YYYY-MM")
+    )
     usage = frame(
         session,
         select(
             Trust.code.label("trust"),
+            Usage.item_id,
             CatalogueItem.product_line_id.label("line_id"),
-            func.strftime("%Y-%m", Usage.period).label("month")
-            if session.get_bind().dialect.name == "sqlite"
-            else func.to_char(Usage.period, "YYYY-MM").label("month"),
+            month.label("month"),
             func.sum(Usage.quantity).label("units"),
             func.sum(Usage.quantity * Usage.unit_price_paid).label("spend"),
         )
         .join(Trust, Trust.id == Usage.trust_id)
         .join(CatalogueItem, CatalogueItem.id == Usage.item_id)
-        .group_by("trust", "line_id", "month"),
+        .group_by("trust", Usage.item_id, "line_id", "month"),
     )
     if trusts:
         usage = usage[usage["trust"].isin(trusts)]
@@ -70,16 +76,19 @@ def usage_by_line(session: Session, trusts: list[str] | None = None) -> pd.DataF
         .agg(lambda m: m.max() - m.min() + 1)
         .rename("months_covered")
     )
-    per_line = usage.groupby(["trust", "line_id"], as_index=False)[["units", "spend"]].sum()
+    per_item = usage.groupby(["trust", "line_id", "item_id"], as_index=False)[["units", "spend"]].sum()
+    best_item_price = (per_item["spend"] / per_item["units"]).groupby(per_item["item_id"]).transform("min")
+    per_item["spend_at_best"] = per_item["units"] * best_item_price
+    per_line = per_item.groupby(["trust", "line_id"], as_index=False)[["units", "spend", "spend_at_best"]].sum()
     per_line = per_line.join(span, on="trust")
     factor = 12.0 / per_line["months_covered"]
     per_line["units_per_year"] = per_line["units"] * factor
     per_line["spend_per_year"] = per_line["spend"] * factor
     per_line["avg_unit_price"] = per_line["spend"] / per_line["units"]
+    per_line["best_price_in_region"] = per_line["spend_at_best"] / per_line["units"]
+    per_line["premium_pct"] = 100.0 * (per_line["spend"] / per_line["spend_at_best"] - 1.0)
     lines = lines_frame(session)[["line_id", "line", "supplier", "brand", "group", "category"]]
     out = per_line.merge(lines, on="line_id")
-    out["best_price_in_region"] = out.groupby("line")["avg_unit_price"].transform("min")
-    out["premium_pct"] = 100.0 * (out["avg_unit_price"] / out["best_price_in_region"] - 1.0)
     return out[LINE_COLUMNS].sort_values(["trust", "group", "line"]).reset_index(drop=True)
 
 

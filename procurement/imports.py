@@ -280,8 +280,9 @@ def _lookup_codes(
     problems: Problems, table: pd.DataFrame, column: str, known: Mapping[str, int], what: str
 ) -> pd.Series:
     """Map a code column to ids; unknown codes become problems. Returns Int64 ids."""
-    codes = clean_text(table[column])
-    ids = codes.map(known).astype("Int64")
+    # Codes are case-insensitive: stored upper-case by the trusts and suppliers imports.
+    codes = clean_text(table[column]).str.upper()
+    ids = codes.map({str(k).upper(): v for k, v in known.items()}).astype("Int64")
     problems.add(codes == "", column, f"missing {what} code")
     problems.add((codes != "") & ids.isna(), column, f"unknown {what} code")
     return ids
@@ -450,6 +451,7 @@ def import_catalogue(
     tax = _taxonomy(taxonomy)
     with transaction(engine) as session:
         sync_taxonomy(session, tax)
+        supplier = supplier.strip().upper()
         supplier_row = session.scalars(select(Supplier).where(Supplier.code == supplier)).first()
         if supplier_row is None:
             known = ", ".join(sorted(suppliers_by_code(session))) or "none yet"
@@ -731,6 +733,7 @@ def import_usage(engine: Engine, path: Path, *, trust: str, user: str | None = N
     _, sha = _read_bytes(path)
     table = _read(path, USAGE_SPEC)
     with transaction(engine) as session:
+        trust = trust.strip().upper()
         trust_id = trusts_by_code(session).get(trust)
         if trust_id is None:
             known = ", ".join(sorted(trusts_by_code(session))) or "none yet"

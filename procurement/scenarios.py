@@ -208,7 +208,11 @@ def build_problem(session: Session, settings: ScenarioSettings):
         .mean()
         .rename("catalogue_price")
     )
-    best_paid = usage.groupby("line")["avg_unit_price"].min().rename("best_paid")
+    # The region's best price for a line: its regional SKU mix at the lowest price any
+    # trust pays for each SKU (see demand.usage_by_line).
+    at_best = usage.assign(cost=usage["best_price_in_region"] * usage["units_per_year"])
+    sums = at_best.groupby("line")[["cost", "units_per_year"]].sum()
+    best_paid = (sums["cost"] / sums["units_per_year"]).rename("best_paid")
     lines = lines.join(prices, on="line_id").join(best_paid, on="line")
     if settings.regional_price == "catalogue":
         lines["regional_price"] = lines["catalogue_price"].fillna(lines["best_paid"])

@@ -301,7 +301,8 @@ def test_demand_json(with_usage, by):
     ]
     if by == "line":
         rxa = next(r for r in payload["rows"] if r["trust"] == "RXA")
-        assert rxa["premium_pct"] == pytest.approx(100 * (3200 / 3 / 900 - 1))
+        # SKU by SKU: A-100 at 1000 vs the region's best 900, A-101 bought only by RXA.
+        assert rxa["premium_pct"] == pytest.approx(100 * ((10 * 1000 + 20 * 1100) / (10 * 900 + 20 * 1100) - 1))
     only_b = json.loads(with_usage("demand", "--by", by, "--trust", "RXB", "--json").stdout)
     assert {r.get("trust", "RXB") for r in only_b["rows"]} == {"RXB"}
 
