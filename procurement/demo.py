@@ -178,122 +178,379 @@ _SCREWS = (
 # In the taxonomy's order (catalogues/taxonomy.toml); descriptions are written so that
 # the first-match rules put each row in its group.
 _GROUPS: tuple[_Group, ...] = (
-    _Group("HIP-STEM-UNC", "hip", "stem-unc", (
-        _Part("SU", "Femoral stem", "Uncemented femoral stem, HA coated, size {size}, {off} offset",
-              "{size} {off}", "{size_c}-{off_c}",
-              (_sizes(1, 12), _dim("off", ["standard", "lateral"], ["STD", "LAT"], [0.65, 0.35])),
-              (500, 1000)),)),
-    _Group("HIP-STEM-CEM", "hip", "stem-cem", (
-        _Part("SC", "Femoral stem", "Cemented femoral stem, polished taper, size {size}, offset {off} mm",
-              "{size} / {off} mm", "{size_c}-{off_c}",
-              (_sizes(1, 6), _dim("off", ["37.5", "44", "50"], ["375", "440", "500"], [0.3, 0.5, 0.2])),
-              (250, 450)),)),
-    _Group("HIP-SHELL-UNC", "hip", "acetabular", (
-        _Part("SH", "Acetabular shell", "Uncemented acetabular shell, porous coated, {od} mm, {holes}",
-              "{od} mm {holes}", "{od_c}-{holes_c}",
-              (_sizes(46, 64, 2, key="od"),
-               _dim("holes", ["cluster hole", "multi-hole"], ["CH", "MH"], [0.7, 0.3])),
-              (350, 700)),)),
-    _Group("HIP-CUP-CEM", "hip", "cup", (
-        _Part("CC", "Acetabular cup", "Cemented all-poly acetabular cup, {od} mm OD, {id} mm ID",
-              "{od}/{id} mm", "{od_c}-{id_c}",
-              (_sizes(40, 58, 2, key="od"), _dim("id", [28, 32], weights=[0.4, 0.6])),
-              (100, 250)),)),
-    _Group("HIP-LINER-PE", "hip", "acetabular", (
-        _Part("LPE", "Acetabular liner", "Polyethylene liner, XLPE, {id} mm ID, size {sz}, {prof}",
-              "{sz} / {id} mm {prof}", "{id_c}{sz_c}-{prof_c}",
-              (_dim("id", [28, 32, 36], weights=[0.2, 0.5, 0.3]), _LINER_SIZE,
-               _dim("prof", ["neutral", "10 deg hooded"], ["N", "H"], [0.6, 0.4])),
-              (150, 350)),)),
-    _Group("HIP-LINER-CER", "hip", "acetabular", (
-        _Part("LCR", "Acetabular liner", "Ceramic liner, {id} mm ID, size {sz}", "{sz} / {id} mm",
-              "{id_c}{sz_c}", (_dim("id", [28, 32, 36], weights=[0.2, 0.5, 0.3]), _LINER_SIZE),
-              (400, 700)),)),
-    _Group("HIP-HEAD-CER", "hip", "head", (
-        _Part("HC", "Femoral head", "Ceramic femoral head, {d} mm, neck {neck_c} ({neck})",
-              "{d} mm {neck_c}", "{d_c}-{neck_c}",
-              (_HEAD_D, _dim("neck", ["-3.5", "+0", "+3.5", "+7"], ["S", "M", "L", "XL"],
-                             [0.25, 0.4, 0.25, 0.1])),
-              (250, 450)),)),
-    _Group("HIP-HEAD-MET", "hip", "head", (
-        _Part("HM", "Femoral head", "CoCr femoral head, 12/14 taper, {d} mm, neck {neck_c} ({neck})",
-              "{d} mm {neck_c}", "{d_c}-{neck_c}",
-              (_HEAD_D, _dim("neck", ["-4", "+0", "+4", "+8", "+12"], ["S", "M", "L", "XL", "XXL"],
-                             [0.2, 0.35, 0.25, 0.15, 0.05])),
-              (100, 250)),)),
-    _Group("KNEE-FEM-PS", "knee", "knee", (
-        _knee("FP", "Femoral component",
-              "Posterior stabilised femoral component, cemented, size {size}, {side}",
-              (_sizes(1, 8), _SIDE), (400, 800)),)),
-    _Group("KNEE-FEM-CR", "knee", "knee", (
-        _knee("FC", "Femoral component",
-              "Cruciate retaining femoral component, cemented, size {size}, {side}",
-              (_sizes(1, 8), _SIDE), (400, 800)),)),
-    _Group("KNEE-TRAY", "knee", "knee", (
-        _knee("TT", "Tibial tray", "Tibial tray, {fix}, size {size}",
-              (_sizes(1, 8), _dim("fix", ["cemented", "cementless"], ["C", "P"], [0.85, 0.15])),
-              (300, 600)),)),
-    _Group("KNEE-INSERT-PS", "knee", "knee", (
-        _knee("IP", "Tibial insert", "Posterior stabilised tibial insert, size {size}, {t} mm",
-              (_sizes(1, 8), _dim("t", [10, 12, 14, 16, 18], weights=[0.3, 0.3, 0.2, 0.12, 0.08])),
-              (150, 350)),)),
-    _Group("KNEE-INSERT-CR", "knee", "knee", (
-        _knee("IC", "Tibial insert", "Cruciate retaining tibial insert, size {size}, {t} mm",
-              (_sizes(1, 8), _dim("t", [10, 12, 14, 16, 18], weights=[0.3, 0.3, 0.2, 0.12, 0.08])),
-              (150, 350)),)),
-    _Group("KNEE-PATELLA", "knee", "knee", (
-        _Part("PT", "Patella", "All-poly patella, cemented, {d} mm, 3-peg", "{d} mm", "{d_c}",
-              (_dim("d", [26, 29, 32, 35, 38, 41]),), (60, 150)),)),
-    _Group("TRAUMA-SHS", "trauma", "shs", (
-        _Part("LS", "Sliding hip screw", "Sliding hip screw, lag screw, {len} mm", "{len} mm", "{len_c}",
-              (_sizes(70, 120, 5, key="len", width=3),), (80, 130)),
-        _Part("BP", "Sliding hip screw", "Sliding hip screw, barrel plate, {ang} deg, {holes}-hole",
-              "{ang} deg {holes}-hole", "{ang_c}-{holes_c}",
-              (_dim("ang", [130, 135, 140], weights=[0.2, 0.6, 0.2]),
-               _dim("holes", [2, 4, 6], ["02", "04", "06"], [0.4, 0.45, 0.15])),
-              (160, 230)),
-    ), units_per_case=2.0),
-    _Group("TRAUMA-NAIL-PF-LONG", "trauma", "nail", (
-        _Part("NL", "Intramedullary nail", "Proximal femoral nail, long, {d} mm x {len} mm, {side}",
-              "{d} x {len} mm {side_c}", "{d_c}{len_c}-{side_c}",
-              (_NAIL_D, _dim("len", [320, 360, 400, 440]), _SIDE), (1300, 1800)),)),
-    _Group("TRAUMA-NAIL-PF-SHORT", "trauma", "nail", (
-        _Part("NS", "Intramedullary nail", "Proximal femoral nail, short, {d} mm x {len} mm, {ang} deg",
-              "{d} x {len} mm {ang} deg", "{d_c}{len_c}-{ang_c}",
-              (_NAIL_D, _dim("len", [170, 200], weights=[0.6, 0.4]),
-               _dim("ang", [125, 130], weights=[0.4, 0.6])),
-              (750, 1100)),)),
-    _Group("TRAUMA-HEMI", "trauma", "hemi", (
-        _Part("HH", "Hemiarthroplasty head", "Unipolar hemiarthroplasty head, {d} mm", "{d} mm", "{d_c}",
-              (_sizes(41, 57, key="d"),), (250, 450)),
-        _Part("HS", "Hemiarthroplasty stem", "Hemiarthroplasty stem, cemented, size {size}", "{size}",
-              "{size_c}", (_sizes(1, 5, trim=False),), (200, 350)),
-    ), units_per_case=2.0),
-    _Group("TRAUMA-PLATE-LOCK", "trauma", "plating", tuple(
-        _Part(token, "Locking plate", f"Locking compression plate, {where}, {{holes}}-hole, {{side}}",
-              "{holes}-hole {side_c}", "{holes_c}-{side_c}",
-              (_dim("holes", [4, 5, 6, 8, 10], ["04", "05", "06", "08", "10"]), _SIDE),
-              (220 * factor, 380 * factor))
-        for token, where, factor in _ANATOMY
-    ), pick=3),
-    _Group("TRAUMA-SCREW-CORT", "trauma", "plating", tuple(
-        _Part(token, "Bone screw", text + ", {len} mm", "{len} mm", "{len_c}",
-              (_sizes(lo, hi, step, key="len", width=3),), price)
-        for token, text, price, (lo, hi, step) in _SCREWS
-    ), pick=2, pack=(5, 10)),
+    _Group(
+        "HIP-STEM-UNC",
+        "hip",
+        "stem-unc",
+        (
+            _Part(
+                "SU",
+                "Femoral stem",
+                "Uncemented femoral stem, HA coated, size {size}, {off} offset",
+                "{size} {off}",
+                "{size_c}-{off_c}",
+                (_sizes(1, 12), _dim("off", ["standard", "lateral"], ["STD", "LAT"], [0.65, 0.35])),
+                (500, 1000),
+            ),
+        ),
+    ),
+    _Group(
+        "HIP-STEM-CEM",
+        "hip",
+        "stem-cem",
+        (
+            _Part(
+                "SC",
+                "Femoral stem",
+                "Cemented femoral stem, polished taper, size {size}, offset {off} mm",
+                "{size} / {off} mm",
+                "{size_c}-{off_c}",
+                (_sizes(1, 6), _dim("off", ["37.5", "44", "50"], ["375", "440", "500"], [0.3, 0.5, 0.2])),
+                (250, 450),
+            ),
+        ),
+    ),
+    _Group(
+        "HIP-SHELL-UNC",
+        "hip",
+        "acetabular",
+        (
+            _Part(
+                "SH",
+                "Acetabular shell",
+                "Uncemented acetabular shell, porous coated, {od} mm, {holes}",
+                "{od} mm {holes}",
+                "{od_c}-{holes_c}",
+                (_sizes(46, 64, 2, key="od"), _dim("holes", ["cluster hole", "multi-hole"], ["CH", "MH"], [0.7, 0.3])),
+                (350, 700),
+            ),
+        ),
+    ),
+    _Group(
+        "HIP-CUP-CEM",
+        "hip",
+        "cup",
+        (
+            _Part(
+                "CC",
+                "Acetabular cup",
+                "Cemented all-poly acetabular cup, {od} mm OD, {id} mm ID",
+                "{od}/{id} mm",
+                "{od_c}-{id_c}",
+                (_sizes(40, 58, 2, key="od"), _dim("id", [28, 32], weights=[0.4, 0.6])),
+                (100, 250),
+            ),
+        ),
+    ),
+    _Group(
+        "HIP-LINER-PE",
+        "hip",
+        "acetabular",
+        (
+            _Part(
+                "LPE",
+                "Acetabular liner",
+                "Polyethylene liner, XLPE, {id} mm ID, size {sz}, {prof}",
+                "{sz} / {id} mm {prof}",
+                "{id_c}{sz_c}-{prof_c}",
+                (
+                    _dim("id", [28, 32, 36], weights=[0.2, 0.5, 0.3]),
+                    _LINER_SIZE,
+                    _dim("prof", ["neutral", "10 deg hooded"], ["N", "H"], [0.6, 0.4]),
+                ),
+                (150, 350),
+            ),
+        ),
+    ),
+    _Group(
+        "HIP-LINER-CER",
+        "hip",
+        "acetabular",
+        (
+            _Part(
+                "LCR",
+                "Acetabular liner",
+                "Ceramic liner, {id} mm ID, size {sz}",
+                "{sz} / {id} mm",
+                "{id_c}{sz_c}",
+                (_dim("id", [28, 32, 36], weights=[0.2, 0.5, 0.3]), _LINER_SIZE),
+                (400, 700),
+            ),
+        ),
+    ),
+    _Group(
+        "HIP-HEAD-CER",
+        "hip",
+        "head",
+        (
+            _Part(
+                "HC",
+                "Femoral head",
+                "Ceramic femoral head, {d} mm, neck {neck_c} ({neck})",
+                "{d} mm {neck_c}",
+                "{d_c}-{neck_c}",
+                (_HEAD_D, _dim("neck", ["-3.5", "+0", "+3.5", "+7"], ["S", "M", "L", "XL"], [0.25, 0.4, 0.25, 0.1])),
+                (250, 450),
+            ),
+        ),
+    ),
+    _Group(
+        "HIP-HEAD-MET",
+        "hip",
+        "head",
+        (
+            _Part(
+                "HM",
+                "Femoral head",
+                "CoCr femoral head, 12/14 taper, {d} mm, neck {neck_c} ({neck})",
+                "{d} mm {neck_c}",
+                "{d_c}-{neck_c}",
+                (
+                    _HEAD_D,
+                    _dim(
+                        "neck",
+                        ["-4", "+0", "+4", "+8", "+12"],
+                        ["S", "M", "L", "XL", "XXL"],
+                        [0.2, 0.35, 0.25, 0.15, 0.05],
+                    ),
+                ),
+                (100, 250),
+            ),
+        ),
+    ),
+    _Group(
+        "KNEE-FEM-PS",
+        "knee",
+        "knee",
+        (
+            _knee(
+                "FP",
+                "Femoral component",
+                "Posterior stabilised femoral component, cemented, size {size}, {side}",
+                (_sizes(1, 8), _SIDE),
+                (400, 800),
+            ),
+        ),
+    ),
+    _Group(
+        "KNEE-FEM-CR",
+        "knee",
+        "knee",
+        (
+            _knee(
+                "FC",
+                "Femoral component",
+                "Cruciate retaining femoral component, cemented, size {size}, {side}",
+                (_sizes(1, 8), _SIDE),
+                (400, 800),
+            ),
+        ),
+    ),
+    _Group(
+        "KNEE-TRAY",
+        "knee",
+        "knee",
+        (
+            _knee(
+                "TT",
+                "Tibial tray",
+                "Tibial tray, {fix}, size {size}",
+                (_sizes(1, 8), _dim("fix", ["cemented", "cementless"], ["C", "P"], [0.85, 0.15])),
+                (300, 600),
+            ),
+        ),
+    ),
+    _Group(
+        "KNEE-INSERT-PS",
+        "knee",
+        "knee",
+        (
+            _knee(
+                "IP",
+                "Tibial insert",
+                "Posterior stabilised tibial insert, size {size}, {t} mm",
+                (_sizes(1, 8), _dim("t", [10, 12, 14, 16, 18], weights=[0.3, 0.3, 0.2, 0.12, 0.08])),
+                (150, 350),
+            ),
+        ),
+    ),
+    _Group(
+        "KNEE-INSERT-CR",
+        "knee",
+        "knee",
+        (
+            _knee(
+                "IC",
+                "Tibial insert",
+                "Cruciate retaining tibial insert, size {size}, {t} mm",
+                (_sizes(1, 8), _dim("t", [10, 12, 14, 16, 18], weights=[0.3, 0.3, 0.2, 0.12, 0.08])),
+                (150, 350),
+            ),
+        ),
+    ),
+    _Group(
+        "KNEE-PATELLA",
+        "knee",
+        "knee",
+        (
+            _Part(
+                "PT",
+                "Patella",
+                "All-poly patella, cemented, {d} mm, 3-peg",
+                "{d} mm",
+                "{d_c}",
+                (_dim("d", [26, 29, 32, 35, 38, 41]),),
+                (60, 150),
+            ),
+        ),
+    ),
+    _Group(
+        "TRAUMA-SHS",
+        "trauma",
+        "shs",
+        (
+            _Part(
+                "LS",
+                "Sliding hip screw",
+                "Sliding hip screw, lag screw, {len} mm",
+                "{len} mm",
+                "{len_c}",
+                (_sizes(70, 120, 5, key="len", width=3),),
+                (80, 130),
+            ),
+            _Part(
+                "BP",
+                "Sliding hip screw",
+                "Sliding hip screw, barrel plate, {ang} deg, {holes}-hole",
+                "{ang} deg {holes}-hole",
+                "{ang_c}-{holes_c}",
+                (
+                    _dim("ang", [130, 135, 140], weights=[0.2, 0.6, 0.2]),
+                    _dim("holes", [2, 4, 6], ["02", "04", "06"], [0.4, 0.45, 0.15]),
+                ),
+                (160, 230),
+            ),
+        ),
+        units_per_case=2.0,
+    ),
+    _Group(
+        "TRAUMA-NAIL-PF-LONG",
+        "trauma",
+        "nail",
+        (
+            _Part(
+                "NL",
+                "Intramedullary nail",
+                "Proximal femoral nail, long, {d} mm x {len} mm, {side}",
+                "{d} x {len} mm {side_c}",
+                "{d_c}{len_c}-{side_c}",
+                (_NAIL_D, _dim("len", [320, 360, 400, 440]), _SIDE),
+                (1300, 1800),
+            ),
+        ),
+    ),
+    _Group(
+        "TRAUMA-NAIL-PF-SHORT",
+        "trauma",
+        "nail",
+        (
+            _Part(
+                "NS",
+                "Intramedullary nail",
+                "Proximal femoral nail, short, {d} mm x {len} mm, {ang} deg",
+                "{d} x {len} mm {ang} deg",
+                "{d_c}{len_c}-{ang_c}",
+                (_NAIL_D, _dim("len", [170, 200], weights=[0.6, 0.4]), _dim("ang", [125, 130], weights=[0.4, 0.6])),
+                (750, 1100),
+            ),
+        ),
+    ),
+    _Group(
+        "TRAUMA-HEMI",
+        "trauma",
+        "hemi",
+        (
+            _Part(
+                "HH",
+                "Hemiarthroplasty head",
+                "Unipolar hemiarthroplasty head, {d} mm",
+                "{d} mm",
+                "{d_c}",
+                (_sizes(41, 57, key="d"),),
+                (250, 450),
+            ),
+            _Part(
+                "HS",
+                "Hemiarthroplasty stem",
+                "Hemiarthroplasty stem, cemented, size {size}",
+                "{size}",
+                "{size_c}",
+                (_sizes(1, 5, trim=False),),
+                (200, 350),
+            ),
+        ),
+        units_per_case=2.0,
+    ),
+    _Group(
+        "TRAUMA-PLATE-LOCK",
+        "trauma",
+        "plating",
+        tuple(
+            _Part(
+                token,
+                "Locking plate",
+                f"Locking compression plate, {where}, {{holes}}-hole, {{side}}",
+                "{holes}-hole {side_c}",
+                "{holes_c}-{side_c}",
+                (_dim("holes", [4, 5, 6, 8, 10], ["04", "05", "06", "08", "10"]), _SIDE),
+                (220 * factor, 380 * factor),
+            )
+            for token, where, factor in _ANATOMY
+        ),
+        pick=3,
+    ),
+    _Group(
+        "TRAUMA-SCREW-CORT",
+        "trauma",
+        "plating",
+        tuple(
+            _Part(
+                token,
+                "Bone screw",
+                text + ", {len} mm",
+                "{len} mm",
+                "{len_c}",
+                (_sizes(lo, hi, step, key="len", width=3),),
+                price,
+            )
+            for token, text, price, (lo, hi, step) in _SCREWS
+        ),
+        pick=2,
+        pack=(5, 10),
+    ),
 )
 # Components a brand of a family may lack: (groups dropped together, probability).
 _DROPOUTS = {
-    "knee": ((("KNEE-FEM-PS", "KNEE-INSERT-PS"), 0.2), (("KNEE-FEM-CR", "KNEE-INSERT-CR"), 0.1),
-             (("KNEE-PATELLA",), 0.1)),
+    "knee": (
+        (("KNEE-FEM-PS", "KNEE-INSERT-PS"), 0.2),
+        (("KNEE-FEM-CR", "KNEE-INSERT-CR"), 0.1),
+        (("KNEE-PATELLA",), 0.1),
+    ),
     "acetabular": ((("HIP-LINER-CER",), 0.3),),
     "head": ((("HIP-HEAD-CER",), 0.25), (("HIP-HEAD-MET",), 0.15)),
     "nail": ((("TRAUMA-NAIL-PF-LONG",), 0.1), (("TRAUMA-NAIL-PF-SHORT",), 0.1)),
     "plating": ((("TRAUMA-PLATE-LOCK",), 0.15), (("TRAUMA-SCREW-CORT",), 0.15)),
 }
 # How readily a supplier adds another brand to a family (several stems, few knee systems).
-_FAMILY_BRANDS = {"stem-unc": 1.3, "stem-cem": 0.9, "knee": 0.3, "acetabular": 0.6, "head": 0.6,
-                  "plating": 1.0, "nail": 0.8}
+_FAMILY_BRANDS = {
+    "stem-unc": 1.3,
+    "stem-cem": 0.9,
+    "knee": 0.3,
+    "acetabular": 0.6,
+    "head": 0.6,
+    "plating": 1.0,
+    "nail": 0.8,
+}
 # Groups that some trusts do not use at all (their surgeons' choice); every trust uses the rest.
 _OPTIONAL_GROUPS = ("HIP-LINER-CER", "HIP-HEAD-CER", "KNEE-PATELLA")
 
@@ -307,31 +564,166 @@ _UNCLASSIFIED = (
 # --------------------------------------------------------------------------- names
 
 _BRAND_A = (
-    "Cor", "Hal", "Or", "Tal", "Ver", "Ash", "Bel", "Cal", "Dor", "El", "Fen", "Gal", "Kel", "Lum",
-    "Mar", "Nor", "Pel", "Quin", "Rav", "Sol", "Tor", "Ul", "Val", "Wyn", "Zen", "Aur", "Bry", "Cyr",
-    "Dal", "Eon", "Fal", "Gry", "Ira", "Kyr", "Lyr", "Myr", "Nym", "Oss", "Pyr", "Rhe", "Syl", "Tyr",
-    "Vex", "Xan", "Yar", "Zor", "Arn", "Bran", "Cael", "Dren",
+    "Cor",
+    "Hal",
+    "Or",
+    "Tal",
+    "Ver",
+    "Ash",
+    "Bel",
+    "Cal",
+    "Dor",
+    "El",
+    "Fen",
+    "Gal",
+    "Kel",
+    "Lum",
+    "Mar",
+    "Nor",
+    "Pel",
+    "Quin",
+    "Rav",
+    "Sol",
+    "Tor",
+    "Ul",
+    "Val",
+    "Wyn",
+    "Zen",
+    "Aur",
+    "Bry",
+    "Cyr",
+    "Dal",
+    "Eon",
+    "Fal",
+    "Gry",
+    "Ira",
+    "Kyr",
+    "Lyr",
+    "Myr",
+    "Nym",
+    "Oss",
+    "Pyr",
+    "Rhe",
+    "Syl",
+    "Tyr",
+    "Vex",
+    "Xan",
+    "Yar",
+    "Zor",
+    "Arn",
+    "Bran",
+    "Cael",
+    "Dren",
 )
 _BRAND_B = (
-    "vex", "den", "ion", "ara", "is", "on", "ex", "ium", "ora", "an", "ar", "ent", "ix", "os", "um",
-    "yn", "ia", "ova", "ax", "el", "ira", "ane",
+    "vex",
+    "den",
+    "ion",
+    "ara",
+    "is",
+    "on",
+    "ex",
+    "ium",
+    "ora",
+    "an",
+    "ar",
+    "ent",
+    "ix",
+    "os",
+    "um",
+    "yn",
+    "ia",
+    "ova",
+    "ax",
+    "el",
+    "ira",
+    "ane",
 )
 _BRAND_SUFFIX = ("", " Plus", " II", " Pro", " Select", " Evo", " Prime", " One", " Max")
 # Substrings a brand must not contain: they would steer the taxonomy's rules.
 _BRAND_FORBIDDEN = (
-    "stem", "head", "nail", "hemi", "polar", "cup", "shell", "liner", "lock", "long", "short",
-    "plate", "screw", "poly", "delta", "biolox", "zircon", "ceramic", "cobalt", "chrome", "metal",
-    "stainless", "tray", "baseplate", "tibia", "femor", "insert", "bearing", "patella", "revision",
-    "cement", "press", "porous", "trochant", "proximal", "sliding", "dynamic", "hydroxy", "xlpe",
-    "uhmwpe", "cocr", "knee", "humer", "hip", "acetab", "posterior", "cruciate", "stabili",
-    "retain", "valium", "xanax",
+    "stem",
+    "head",
+    "nail",
+    "hemi",
+    "polar",
+    "cup",
+    "shell",
+    "liner",
+    "lock",
+    "long",
+    "short",
+    "plate",
+    "screw",
+    "poly",
+    "delta",
+    "biolox",
+    "zircon",
+    "ceramic",
+    "cobalt",
+    "chrome",
+    "metal",
+    "stainless",
+    "tray",
+    "baseplate",
+    "tibia",
+    "femor",
+    "insert",
+    "bearing",
+    "patella",
+    "revision",
+    "cement",
+    "press",
+    "porous",
+    "trochant",
+    "proximal",
+    "sliding",
+    "dynamic",
+    "hydroxy",
+    "xlpe",
+    "uhmwpe",
+    "cocr",
+    "knee",
+    "humer",
+    "hip",
+    "acetab",
+    "posterior",
+    "cruciate",
+    "stabili",
+    "retain",
+    "valium",
+    "xanax",
 )
 _BRAND_FORBIDDEN_WORDS = ("ps", "cr", "pe", "ha", "ss", "dhs", "shs")
 _COMPANY_STEMS = (
-    "Corvane", "Hallamshire", "Ardent", "Brightwater", "Caldermoor", "Dunmore", "Everline",
-    "Fairbridge", "Greystone", "Hollinwood", "Ivelbrook", "Kestrelford", "Larchmont", "Marlowe",
-    "Nettleton", "Oakhurst", "Penrose", "Redfern", "Stanway", "Thornbury", "Umberleigh", "Vantage",
-    "Westcott", "Yewdale", "Ashcombe", "Birchall", "Coldharbour", "Dovecote",
+    "Corvane",
+    "Hallamshire",
+    "Ardent",
+    "Brightwater",
+    "Caldermoor",
+    "Dunmore",
+    "Everline",
+    "Fairbridge",
+    "Greystone",
+    "Hollinwood",
+    "Ivelbrook",
+    "Kestrelford",
+    "Larchmont",
+    "Marlowe",
+    "Nettleton",
+    "Oakhurst",
+    "Penrose",
+    "Redfern",
+    "Stanway",
+    "Thornbury",
+    "Umberleigh",
+    "Vantage",
+    "Westcott",
+    "Yewdale",
+    "Ashcombe",
+    "Birchall",
+    "Coldharbour",
+    "Dovecote",
 )
 _COMPANY_SUFFIX = {
     "major": ("Orthopaedics Ltd", "Medical UK Ltd"),
@@ -348,13 +740,50 @@ _SUPPLIER_CATEGORIES = {
 _SUPPLIER_WEIGHT = {"major": 3.0, "recon": 2.0, "trauma": 1.5, "hip": 1.5}
 _SUPPLIER_PATTERN = ("major", "trauma", "recon", "major", "trauma", "major", "hip", "recon", "trauma", "major")
 _PLACE_A = (
-    "North", "South", "East", "West", "Ash", "Brack", "Calder", "Dun", "Elm", "Fern", "Glen",
-    "Hallow", "Kirk", "Lang", "Mill", "Oak", "Pen", "Red", "Stan", "Thorn", "Wex", "Whit", "Wyn",
-    "Bex", "Cran", "Hart", "Lynd", "Marl",
+    "North",
+    "South",
+    "East",
+    "West",
+    "Ash",
+    "Brack",
+    "Calder",
+    "Dun",
+    "Elm",
+    "Fern",
+    "Glen",
+    "Hallow",
+    "Kirk",
+    "Lang",
+    "Mill",
+    "Oak",
+    "Pen",
+    "Red",
+    "Stan",
+    "Thorn",
+    "Wex",
+    "Whit",
+    "Wyn",
+    "Bex",
+    "Cran",
+    "Hart",
+    "Lynd",
+    "Marl",
 )
 _PLACE_B = (
-    "bridge", "ford", "ley", "field", "mere", "dale", "wick", "ton", "by", "holme", "stead",
-    "worth", "gate", "combe",
+    "bridge",
+    "ford",
+    "ley",
+    "field",
+    "mere",
+    "dale",
+    "wick",
+    "ton",
+    "by",
+    "holme",
+    "stead",
+    "worth",
+    "gate",
+    "combe",
 )
 _TRUST_KIND = (
     "Teaching Hospitals NHS Foundation Trust",
@@ -365,10 +794,36 @@ _TRUST_KIND = (
     "Royal Infirmary NHS Trust",
 )
 _SURNAMES = (
-    "Ashdown", "Brennan", "Calloway", "Delacourt", "Ellingham", "Fairweather", "Gallagher",
-    "Hartley", "Iqbal", "Jessop", "Kowalczyk", "Lindqvist", "Mensah", "Nakamura", "Okonkwo",
-    "Pemberton", "Quayle", "Ravensworth", "Sandhu", "Thackwray", "Underhill", "Varma", "Whitlock",
-    "Yardley", "Zaman", "Adeyemi", "Bhatt", "Crossley", "Dunleavy", "Egan",
+    "Ashdown",
+    "Brennan",
+    "Calloway",
+    "Delacourt",
+    "Ellingham",
+    "Fairweather",
+    "Gallagher",
+    "Hartley",
+    "Iqbal",
+    "Jessop",
+    "Kowalczyk",
+    "Lindqvist",
+    "Mensah",
+    "Nakamura",
+    "Okonkwo",
+    "Pemberton",
+    "Quayle",
+    "Ravensworth",
+    "Sandhu",
+    "Thackwray",
+    "Underhill",
+    "Varma",
+    "Whitlock",
+    "Yardley",
+    "Zaman",
+    "Adeyemi",
+    "Bhatt",
+    "Crossley",
+    "Dunleavy",
+    "Egan",
 )
 _TITLES = ("Mr", "Mr", "Mr", "Ms", "Miss", "Mr", "Ms")
 _REJECT_REASONS = (
@@ -387,10 +842,8 @@ _CONDITIONS = (
 USAGE_LAYOUTS = {
     # name: (columns, date style, GTIN or item code, encoding)
     "gtin": (["gtin", "quantity", "unit_price", "date"], "iso", "gtin", "utf-8"),
-    "orders": (["Order Date", "Supplier", "Product Code", "Description", "Qty", "Unit Cost"],
-               "uk", "code", "utf-8"),
-    "barcode": (["Period", "Barcode", "Item Description", "Units", "Price Paid"], "long", "gtin14",
-                "utf-8-sig"),
+    "orders": (["Order Date", "Supplier", "Product Code", "Description", "Qty", "Unit Cost"], "uk", "code", "utf-8"),
+    "barcode": (["Period", "Barcode", "Item Description", "Units", "Price Paid"], "long", "gtin14", "utf-8-sig"),
     "catalogue": (["Month", "Catalogue Number", "Qty", "Unit Cost"], "dmy", "code", "utf-8"),
 }
 
@@ -400,28 +853,61 @@ _LAYOUTS = {
     "demo-a": {
         "suffix": ".csv",
         "header_row": 1,
-        "columns": ["Item Code", "GTIN", "Description", "Brand", "Component", "Size", "Pack Qty",
-                    "Unit Price", "Status"],
+        "columns": [
+            "Item Code",
+            "GTIN",
+            "Description",
+            "Brand",
+            "Component",
+            "Size",
+            "Pack Qty",
+            "Unit Price",
+            "Status",
+        ],
     },
     "demo-b": {
         "suffix": ".xlsx",
         "header_row": 6,
         "sheet": "Price List",
-        "columns": ["Product Code", "EAN/GTIN", "Product Description", "Range", "Type", "Size", "Pack",
-                    "Pack Price (GBP)"],
+        "columns": [
+            "Product Code",
+            "EAN/GTIN",
+            "Product Description",
+            "Range",
+            "Type",
+            "Size",
+            "Pack",
+            "Pack Price (GBP)",
+        ],
     },
     "demo-c": {
         "suffix": ".csv",
         "header_row": 1,
-        "columns": ["Cat. No", "Barcode", "Item Description", "Product Family", "Category", "Size",
-                    "Units/Box", "Price inc VAT (£)"],
+        "columns": [
+            "Cat. No",
+            "Barcode",
+            "Item Description",
+            "Product Family",
+            "Category",
+            "Size",
+            "Units/Box",
+            "Price inc VAT (£)",
+        ],
     },
     "demo-d": {
         "suffix": ".xlsx",
         "header_row": 3,
         "sheet": "NHS Pricing",
-        "columns": ["Manufacturer Ref", "GTIN-14", "Product Name", "Brand Family", "Component Type",
-                    "Size / Variant", "UOM", "Net Unit Price"],
+        "columns": [
+            "Manufacturer Ref",
+            "GTIN-14",
+            "Product Name",
+            "Brand Family",
+            "Component Type",
+            "Size / Variant",
+            "UOM",
+            "Net Unit Price",
+        ],
     },
 }
 LAYOUT_HEADER_ROWS = {name: spec["header_row"] for name, spec in _LAYOUTS.items()}
@@ -526,8 +1012,16 @@ class _Generator:
             raise ValueError("at most 676 trusts (three-character trust codes)")
         self.out, self.size, self.seed, self.start = out, size, seed, start
         streams = np.random.default_rng(seed).spawn(8)
-        (self.r_names, self.r_lines, self.r_skus, self.r_mess, self.r_usage, self.r_terms,
-         self.r_clinical, self.r_trusts) = streams
+        (
+            self.r_names,
+            self.r_lines,
+            self.r_skus,
+            self.r_mess,
+            self.r_usage,
+            self.r_terms,
+            self.r_clinical,
+            self.r_trusts,
+        ) = streams
         self.manifest: dict = {
             "generator": "procurement.demo",
             "seed": seed,
@@ -586,8 +1080,9 @@ class _Generator:
         path = self.out / "manifest.json"
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
-            return [f for f in old.get("files", [])
-                    if isinstance(f, str) and ".." not in f and not Path(f).is_absolute()]
+            return [
+                f for f in old.get("files", []) if isinstance(f, str) and ".." not in f and not Path(f).is_absolute()
+            ]
         except (OSError, ValueError):
             return []
 
@@ -613,8 +1108,7 @@ class _Generator:
                 place = f"{place} {('Upper', 'Lower', 'Greater', 'Royal')[(i // len(places) - 1) % 4]}"
             names.append(f"{place} {kinds[i % len(kinds)]}")
         self.trust_names = names
-        self._csv(pd.DataFrame({"code": self.trust_codes, "name": names, "region": REGION_NAME}),
-                  "trusts.csv")
+        self._csv(pd.DataFrame({"code": self.trust_codes, "name": names, "region": REGION_NAME}), "trusts.csv")
 
     def _suppliers(self) -> None:
         rng, n = self.r_names, self.size.suppliers
@@ -643,9 +1137,7 @@ class _Generator:
         rng = self.r_names
         bases = sorted({a + b for a in _BRAND_A for b in _BRAND_B if a[-1] != b[0]})
         bases = [bases[i] for i in rng.permutation(len(bases))]
-        self._brand_pool = iter(
-            name for suffix in _BRAND_SUFFIX for base in bases if _brand_ok(name := base + suffix)
-        )
+        self._brand_pool = iter(name for suffix in _BRAND_SUFFIX for base in bases if _brand_ok(name := base + suffix))
         self._brands: dict[tuple[int, str, int], tuple[str, str]] = {}
         self._used_abr: set[str] = set()
 
@@ -731,9 +1223,21 @@ class _Generator:
 
     def _skus(self) -> None:
         rng, fixed = self.r_skus, self.size.skus_per_line
-        cols: dict[str, list] = {k: [] for k in (
-            "line", "part", "supplier_code", "description", "component", "size", "pack", "weight",
-            "pos", "base")}
+        cols: dict[str, list] = {
+            k: []
+            for k in (
+                "line",
+                "part",
+                "supplier_code",
+                "description",
+                "component",
+                "size",
+                "pack",
+                "weight",
+                "pos",
+                "base",
+            )
+        }
         for line_id, line in enumerate(self.lines):
             group = _GROUPS[line.group]
             parts = list(range(len(group.parts)))
@@ -750,7 +1254,7 @@ class _Generator:
                     idx = np.arange(len(dim.text))
                     if fixed is None and dim.trim and len(idx) >= 6:
                         lo, hi = (int(x) for x in rng.choice(3, size=2, p=[0.5, 0.3, 0.2]))
-                        idx = idx[lo: len(idx) - hi]
+                        idx = idx[lo : len(idx) - hi]
                     dims.append((dim, idx, w, d_i == 0))
                 for combo in itertools.product(*(d[1] for d in dims)):
                     values, wt, pos = {}, 1.0, 0.5
@@ -760,8 +1264,17 @@ class _Generator:
                         wt *= w[i]
                         if first and len(dim.text) > 1:
                             pos = i / (len(dim.text) - 1)
-                    entries.append((p, f"{line.abr}-{part.token}-" + part.code.format(**values),
-                                    part.desc.format(**values), part.size.format(**values), wt, pos, base))
+                    entries.append(
+                        (
+                            p,
+                            f"{line.abr}-{part.token}-" + part.code.format(**values),
+                            part.desc.format(**values),
+                            part.size.format(**values),
+                            wt,
+                            pos,
+                            base,
+                        )
+                    )
             if fixed is not None:
                 if fixed <= len(entries):
                     pick = np.floor(np.linspace(0, len(entries) - 1, fixed) + 0.5).astype(int)
@@ -804,8 +1317,9 @@ class _Generator:
     def _normalise_weights(self) -> None:
         """A line's valid SKUs share its units per case; its parts by their ``per``."""
         sku = self.sku
-        per = pd.Series([_GROUPS[g].parts[p].per for g, p in zip(sku["group_idx"], sku["part"], strict=True)],
-                        index=sku.index)
+        per = pd.Series(
+            [_GROUPS[g].parts[p].per for g, p in zip(sku["group_idx"], sku["part"], strict=True)], index=sku.index
+        )
         upc = np.array([_GROUPS[g].units_per_case for g in sku["group_idx"]])
         w = sku["weight"].where(sku["valid"], 0.0)
         part_sum = w.groupby([sku["line"], sku["part"]]).transform("sum")
@@ -814,8 +1328,9 @@ class _Generator:
         line_total = parts.drop_duplicates(["line", "part"]).groupby("line")["per"].sum()
         share = per / sku["line"].map(line_total).where(lambda x: x > 0, 1.0)
         sku["w"] = np.where(present, w / part_sum.where(present, 1.0) * share * upc, 0.0)
-        self.line_valid = sku.groupby("line")["valid"].any().reindex(range(len(self.lines)),
-                                                                     fill_value=False).to_numpy()
+        self.line_valid = (
+            sku.groupby("line")["valid"].any().reindex(range(len(self.lines)), fill_value=False).to_numpy()
+        )
 
     def _gtins(self) -> None:
         rng, sku = self.r_skus, self.sku
@@ -835,7 +1350,7 @@ class _Generator:
                 if pack > 1:  # a box has its own GTIN-14 (indicator digit 1)
                     body = "1" + body
                 gtin[i] = body + ean.calc_check_digit(body)
-            self.spare_refs[s] = [int(r) for r in refs[len(idx):]]
+            self.spare_refs[s] = [int(r) for r in refs[len(idx) :]]
         sku["gtin"] = gtin
         sku["gtin14"] = [g.zfill(14) for g in gtin]
 
@@ -849,8 +1364,10 @@ class _Generator:
         rng, sku = self.r_mess, self.sku
         files, entries = [], []
         row_of = np.zeros(len(sku), dtype=int)
-        self._col = {c: sku[c].tolist() for c in (
-            "supplier_code", "gtin", "description", "brand", "component", "size", "pack", "unit_price")}
+        self._col = {
+            c: sku[c].tolist()
+            for c in ("supplier_code", "gtin", "description", "brand", "component", "size", "pack", "unit_price")
+        }
         by_sup = sku.groupby("supplier").indices
         for s in range(len(self.sup)):
             idx = by_sup.get(s)
@@ -868,28 +1385,36 @@ class _Generator:
             self.written.append(path)
             files.append(CatalogueFile(path, code, layout))
             bad_rows = [
-                {"row": row["row"], "kind": row["kind"], "expect": BAD_ROW_EXPECT[row["kind"]],
-                 "supplier_code": row["code"].strip(), "detail": row.get("detail", "")}
-                for row in rows if row["kind"]
+                {
+                    "row": row["row"],
+                    "kind": row["kind"],
+                    "expect": BAD_ROW_EXPECT[row["kind"]],
+                    "supplier_code": row["code"].strip(),
+                    "detail": row.get("detail", ""),
+                }
+                for row in rows
+                if row["kind"]
             ]
             counts: dict[str, int] = {}
             for b in bad_rows:
                 counts[b["kind"]] = counts.get(b["kind"], 0) + 1
             valid = int(sku.loc[idx, "valid"].sum())
-            entries.append({
-                "file": str(path.relative_to(self.out)),
-                "supplier": code,
-                "profile": layout,
-                "header_row": LAYOUT_HEADER_ROWS[layout],
-                "sheet": _LAYOUTS[layout].get("sheet"),
-                "data_rows": sum(1 for row in rows if row["kind"] != "blank_row"),
-                "skus": len(idx),
-                "skus_valid": valid,
-                "expected_accepted": valid,
-                "expected_rejected": sum(1 for b in bad_rows if b["expect"] in ("rejected", "dropped")),
-                "bad_counts": counts,
-                "bad_rows": bad_rows,
-            })
+            entries.append(
+                {
+                    "file": str(path.relative_to(self.out)),
+                    "supplier": code,
+                    "profile": layout,
+                    "header_row": LAYOUT_HEADER_ROWS[layout],
+                    "sheet": _LAYOUTS[layout].get("sheet"),
+                    "data_rows": sum(1 for row in rows if row["kind"] != "blank_row"),
+                    "skus": len(idx),
+                    "skus_valid": valid,
+                    "expected_accepted": valid,
+                    "expected_rejected": sum(1 for b in bad_rows if b["expect"] in ("rejected", "dropped")),
+                    "bad_counts": counts,
+                    "bad_rows": bad_rows,
+                }
+            )
             for row in rows:
                 if row["sku"] >= 0:
                     row_of[row["sku"]] = row["row"]
@@ -988,9 +1513,17 @@ class _Generator:
             component, description = _UNCLASSIFIED[(file_idx // 3) % len(_UNCLASSIFIED)]
             line = self.lines[int(line_of[0])]
             extra = {
-                "sku": -1, "code": f"{line.abr}-SRV-{file_idx % 100:02d}", "gtin": self._spare_gtin(s),
-                "description": description, "brand": line.brand, "component": component, "size": "",
-                "pack": 1, "price": 150.0, "status": "Active", "kind": "unclassified",
+                "sku": -1,
+                "code": f"{line.abr}-SRV-{file_idx % 100:02d}",
+                "gtin": self._spare_gtin(s),
+                "description": description,
+                "brand": line.brand,
+                "component": component,
+                "size": "",
+                "pack": 1,
+                "price": 150.0,
+                "status": "Active",
+                "kind": "unclassified",
                 "detail": "not an implant: matches no equivalence group",
             }
             rows.insert(int(rng.integers(0, len(rows) + 1)), extra)
@@ -1024,19 +1557,60 @@ class _Generator:
             price, pack = row["price"], row["pack"]
             if layout == "demo-a":
                 price_cell = _money(price) if isinstance(price, float) else (price or "")
-                table.append([row["code"], row["gtin"], row["description"], row["brand"], row["component"],
-                              row["size"], str(pack), price_cell, row["status"]])
+                table.append(
+                    [
+                        row["code"],
+                        row["gtin"],
+                        row["description"],
+                        row["brand"],
+                        row["component"],
+                        row["size"],
+                        str(pack),
+                        price_cell,
+                        row["status"],
+                    ]
+                )
             elif layout == "demo-b":
                 price_cell = round(price * pack, 2) if isinstance(price, float) else price
-                table.append([row["code"], row["gtin"], row["description"], row["brand"], row["component"],
-                              row["size"], "EA" if pack == 1 else f"Box of {pack}", price_cell])
+                table.append(
+                    [
+                        row["code"],
+                        row["gtin"],
+                        row["description"],
+                        row["brand"],
+                        row["component"],
+                        row["size"],
+                        "EA" if pack == 1 else f"Box of {pack}",
+                        price_cell,
+                    ]
+                )
             elif layout == "demo-c":
                 price_cell = f"{price * (1 + VAT_RATE):.2f}" if isinstance(price, float) else (price or "")
-                table.append([row["code"], row["gtin"], row["description"], row["brand"], row["component"],
-                              row["size"], str(pack), price_cell])
+                table.append(
+                    [
+                        row["code"],
+                        row["gtin"],
+                        row["description"],
+                        row["brand"],
+                        row["component"],
+                        row["size"],
+                        str(pack),
+                        price_cell,
+                    ]
+                )
             else:
-                table.append([row["code"], row["gtin"].zfill(14), row["description"], row["brand"],
-                              row["component"], row["size"], "EA" if pack == 1 else f"Pack {pack}", price])
+                table.append(
+                    [
+                        row["code"],
+                        row["gtin"].zfill(14),
+                        row["description"],
+                        row["brand"],
+                        row["component"],
+                        row["size"],
+                        "EA" if pack == 1 else f"Pack {pack}",
+                        price,
+                    ]
+                )
         if layout == "demo-a":
             _write_csv(pd.DataFrame(table, columns=columns), path)
         elif layout == "demo-c":
@@ -1097,21 +1671,23 @@ class _Generator:
 
     def _expected(self) -> None:
         sku = self.sku
-        out = pd.DataFrame({
-            "supplier": self.sup["code"].to_numpy()[sku["supplier"]],
-            "supplier_code": sku["supplier_code"],
-            "gtin14": sku["gtin14"],
-            "group": sku["group"],
-            "category": sku["category"],
-            "brand": sku["brand"],
-            "component": sku["component"],
-            "description": sku["description"],
-            "size": sku["size"],
-            "pack_size": sku["pack"],
-            "unit_price": sku["unit_price"].map(lambda x: f"{x:.2f}"),
-            "status": np.where(sku["valid"], "ok", sku["bad_kind"]),
-            "row": sku["row"].astype("Int64"),
-        })
+        out = pd.DataFrame(
+            {
+                "supplier": self.sup["code"].to_numpy()[sku["supplier"]],
+                "supplier_code": sku["supplier_code"],
+                "gtin14": sku["gtin14"],
+                "group": sku["group"],
+                "category": sku["category"],
+                "brand": sku["brand"],
+                "component": sku["component"],
+                "description": sku["description"],
+                "size": sku["size"],
+                "pack_size": sku["pack"],
+                "unit_price": sku["unit_price"].map(lambda x: f"{x:.2f}"),
+                "status": np.where(sku["valid"], "ok", sku["bad_kind"]),
+                "row": sku["row"].astype("Int64"),
+            }
+        )
         self._csv(out, "expected/catalogue_items.csv")
 
     # ------------------------------------------------------------------ usage
@@ -1123,8 +1699,9 @@ class _Generator:
         fractures = rng.uniform(80, 150, n)
         hemis = rng.uniform(150, 250, n)
         plates = rng.uniform(150, 400, n)
-        cem_stem, shell, cer_liner, cer_head = (rng.uniform(a, b, n) for a, b in
-                                                ((0.25, 0.6), (0.5, 0.8), (0.1, 0.3), (0.4, 0.7)))
+        cem_stem, shell, cer_liner, cer_head = (
+            rng.uniform(a, b, n) for a, b in ((0.25, 0.6), (0.5, 0.8), (0.1, 0.3), (0.4, 0.7))
+        )
         ps, patella = rng.uniform(0.2, 0.5, n), rng.uniform(0.15, 0.45, n)
         self.trust_mult = rng.uniform(0.88, 1.28, n)
         return {
@@ -1161,9 +1738,10 @@ class _Generator:
             if i in valid_lines:
                 by_group.setdefault(ln.group, []).append(i)
         weight = self.sup["weight"].to_numpy()
-        active: dict[str, list[int]] = {c: sorted({int(line_sup[i]) for g, ls in by_group.items()
-                                                   if _GROUPS[g].category == c for i in ls})
-                                        for c in CATEGORIES}
+        active: dict[str, list[int]] = {
+            c: sorted({int(line_sup[i]) for g, ls in by_group.items() if _GROUPS[g].category == c for i in ls})
+            for c in CATEGORIES
+        }
         records = []
         for t in range(self.size.trusts):
             incumbents = {}
@@ -1180,11 +1758,14 @@ class _Generator:
                     continue
                 fam = brands_used.setdefault(group.family, set())
                 inc = incumbents.get(group.category, set())
-                w = np.array([
-                    weight[line_sup[i]] * (6.0 if line_sup[i] in inc else 0.3)
-                    * (25.0 if (int(line_sup[i]), self.lines[i].brand) in fam else 1.0)
-                    for i in cand
-                ])
+                w = np.array(
+                    [
+                        weight[line_sup[i]]
+                        * (6.0 if line_sup[i] in inc else 0.3)
+                        * (25.0 if (int(line_sup[i]), self.lines[i].brand) in fam else 1.0)
+                        for i in cand
+                    ]
+                )
                 k = min(len(cand), int(rng.choice([1, 2, 3], p=[0.45, 0.4, 0.15])))
                 chosen = rng.choice(cand, size=k, replace=False, p=w / w.sum())
                 shares = np.sort(rng.dirichlet([4.0, 1.6, 0.8][:k]))[::-1]
@@ -1208,29 +1789,31 @@ class _Generator:
         self.trust_lines = rec
         good = sku[sku["valid"] & (sku["w"] > 0)]
         cells = rec.reset_index(names="rec").merge(
-            good[["line", "w", "pack", "unit_price"]].reset_index(names="sku"), on="line")
+            good[["line", "w", "pack", "unit_price"]].reset_index(names="sku"), on="line"
+        )
         first = _add_months(self.start.replace(day=1), -months)
         periods = [_add_months(first, m) for m in range(months)]
         cal = np.array([p.month for p in periods])
         elective = np.where(np.isin(cal, [8, 12]), 0.85, 1.03)
         trauma = 1 + 0.12 * np.cos(2 * np.pi * (cal - 1) / 12)
-        season = np.where((cells["category"] == "trauma").to_numpy()[:, None], trauma[None, :],
-                          elective[None, :])
+        season = np.where((cells["category"] == "trauma").to_numpy()[:, None], trauma[None, :], elective[None, :])
         lam = (cells["cases"] * cells["w"]).to_numpy()[:, None] / 12.0 * season
         pack = cells["pack"].to_numpy()
         qty = rng.poisson(lam / pack[:, None]) * pack[:, None]
         ci, mi = np.nonzero(qty)
         price = cells["unit_price"].to_numpy()[ci] * cells["mult"].to_numpy()[ci]
         price *= 1 + cells["uplift"].to_numpy()[ci] * (mi >= cells["uplift_from"].to_numpy()[ci])
-        long = pd.DataFrame({
-            "trust": cells["trust"].to_numpy()[ci],
-            "sku": cells["sku"].to_numpy()[ci],
-            "month": mi,
-            "day": rng.integers(1, 29, len(ci)),
-            "qty": qty[ci, mi],
-            "price": np.round(price, 2),
-            "unknown": False,
-        })
+        long = pd.DataFrame(
+            {
+                "trust": cells["trust"].to_numpy()[ci],
+                "sku": cells["sku"].to_numpy()[ci],
+                "month": mi,
+                "day": rng.integers(1, 29, len(ci)),
+                "qty": qty[ci, mi],
+                "price": np.round(price, 2),
+                "unknown": False,
+            }
+        )
         self.usage_long = long
         # A handful of rows whose item is in no catalogue (old codes, an unlisted GTIN).
         n_unknown = max(3, self.size.trusts // 2)
@@ -1253,12 +1836,20 @@ class _Generator:
                 while value in codes:
                     value += "0"
             codes.add(value)
-            unknown.append({"trust": t, "sku": i, "month": int(src["month"]), "day": int(src["day"]),
-                            "qty": int(src["qty"]), "price": float(src["price"]), "unknown": True,
-                            "code": value})
+            unknown.append(
+                {
+                    "trust": t,
+                    "sku": i,
+                    "month": int(src["month"]),
+                    "day": int(src["day"]),
+                    "qty": int(src["qty"]),
+                    "price": float(src["price"]),
+                    "unknown": True,
+                    "code": value,
+                }
+            )
         unk = pd.DataFrame(unknown)
-        allrows = pd.concat([long.assign(code=""), unk], ignore_index=True) if len(unk) else \
-            long.assign(code="")
+        allrows = pd.concat([long.assign(code=""), unk], ignore_index=True) if len(unk) else long.assign(code="")
         sup_codes = self.sup["code"].to_numpy()
         allrows["supplier_code"] = sku["supplier_code"].to_numpy()[allrows["sku"]]
         allrows["supplier"] = sup_codes[sku["supplier"].to_numpy()[allrows["sku"]]]
@@ -1275,7 +1866,7 @@ class _Generator:
         files, entries = [], []
         starts = np.searchsorted(allrows["trust"].to_numpy(), np.arange(self.size.trusts + 1))
         for t, code in enumerate(self.trust_codes):
-            part = allrows.iloc[starts[t]: starts[t + 1]]
+            part = allrows.iloc[starts[t] : starts[t + 1]]
             layout = layouts[t % len(layouts)]
             columns, style, ref, encoding = USAGE_LAYOUTS[layout]
             m, d = part["month"].to_numpy(), part["day"].to_numpy()
@@ -1292,29 +1883,42 @@ class _Generator:
             if layout == "gtin":
                 data = [part["gtin"].to_numpy(), qty, [f"{x:.2f}" for x in price], when]
             elif layout == "orders":
-                data = [when, part["supplier"].to_numpy(), part["supplier_code"].to_numpy(),
-                        part["description"].to_numpy(), qty, [_money(x) for x in price]]
+                data = [
+                    when,
+                    part["supplier"].to_numpy(),
+                    part["supplier_code"].to_numpy(),
+                    part["description"].to_numpy(),
+                    qty,
+                    [_money(x) for x in price],
+                ]
             elif layout == "barcode":
-                data = [when, [g.zfill(14) for g in part["gtin"]], part["description"].to_numpy(), qty,
-                        [f"{x:.2f}" for x in price]]
+                data = [
+                    when,
+                    [g.zfill(14) for g in part["gtin"]],
+                    part["description"].to_numpy(),
+                    qty,
+                    [f"{x:.2f}" for x in price],
+                ]
             else:
                 data = [when, part["supplier_code"].to_numpy(), qty, [f"{x:.2f}" for x in price]]
             frame = pd.DataFrame(dict(zip(columns, data, strict=True)))
             path = self._csv(frame, f"usage/{code}.csv", encoding=encoding)
             files.append(UsageFile(path, code))
             flagged = np.flatnonzero(part["unknown"].to_numpy())
-            column = {"gtin": "gtin", "orders": "Product Code", "barcode": "Barcode",
-                      "catalogue": "Catalogue Number"}[layout]
-            entries.append({
-                "file": str(path.relative_to(self.out)),
-                "trust": code,
-                "layout": layout,
-                "rows": len(part),
-                "unknown_items": [
-                    {"row": int(k) + 2, "column": column,
-                     "code": str(frame.iloc[int(k)][column])} for k in flagged
-                ],
-            })
+            column = {"gtin": "gtin", "orders": "Product Code", "barcode": "Barcode", "catalogue": "Catalogue Number"}[
+                layout
+            ]
+            entries.append(
+                {
+                    "file": str(path.relative_to(self.out)),
+                    "trust": code,
+                    "layout": layout,
+                    "rows": len(part),
+                    "unknown_items": [
+                        {"row": int(k) + 2, "column": column, "code": str(frame.iloc[int(k)][column])} for k in flagged
+                    ],
+                }
+            )
         self.manifest["usage"] = entries
         return files
 
@@ -1338,19 +1942,23 @@ class _Generator:
         fee = np.where(np.array(ends) < self.start, 0, fee)
         trust = [self.trust_codes[t] for t in used["trust"]]
         sup = self.sup["code"].to_numpy()[used["supplier"]]
-        frame = pd.DataFrame({
-            "trust": trust,
-            "supplier": sup,
-            "category": used["category"],
-            "reference": [f"{t}/{c.upper()}/{s}/{st.year}" for t, c, s, st in
-                          zip(trust, used["category"], sup, starts, strict=True)],
-            "start": [d.isoformat() for d in starts],
-            "end": [d.isoformat() for d in ends],
-            "notice_months": notice,
-            "exit_fee": [f"{x:.0f}" for x in fee],
-            "extension_months": ext,
-            "extension_uplift_pct": [f"{x:g}" for x in uplift],
-        })
+        frame = pd.DataFrame(
+            {
+                "trust": trust,
+                "supplier": sup,
+                "category": used["category"],
+                "reference": [
+                    f"{t}/{c.upper()}/{s}/{st.year}"
+                    for t, c, s, st in zip(trust, used["category"], sup, starts, strict=True)
+                ],
+                "start": [d.isoformat() for d in starts],
+                "end": [d.isoformat() for d in ends],
+                "notice_months": notice,
+                "exit_fee": [f"{x:.0f}" for x in fee],
+                "extension_months": ext,
+                "extension_uplift_pct": [f"{x:g}" for x in uplift],
+            }
+        )
         self._csv(frame, "contracts.csv")
         self.manifest["contracts"] = len(frame)
 
@@ -1375,8 +1983,9 @@ class _Generator:
             if s > 0 and rng.random() > 0.85:
                 continue
             mine = sku[sku["supplier"] == s]
-            scopes = [c for c in CATEGORIES if c in set(mine["category"])] + \
-                [g.code for g in _GROUPS if g.code in set(mine["group"])]
+            scopes = [c for c in CATEGORIES if c in set(mine["category"])] + [
+                g.code for g in _GROUPS if g.code in set(mine["group"])
+            ]
             if not scopes:
                 continue
             made = set()
@@ -1399,10 +2008,20 @@ class _Generator:
                     if threshold <= previous:
                         threshold = previous + (1 if basis == "units" else 1000)
                     previous = threshold
-                    rows.append({"supplier": code, "offer": offer, "scope": scope, "basis": basis,
-                                 "threshold": f"{threshold:.0f}", "discount_pct": disc})
-        self._csv(pd.DataFrame(rows, columns=["supplier", "offer", "scope", "basis", "threshold",
-                                              "discount_pct"]), "tiers.csv")
+                    rows.append(
+                        {
+                            "supplier": code,
+                            "offer": offer,
+                            "scope": scope,
+                            "basis": basis,
+                            "threshold": f"{threshold:.0f}",
+                            "discount_pct": disc,
+                        }
+                    )
+        self._csv(
+            pd.DataFrame(rows, columns=["supplier", "offer", "scope", "basis", "threshold", "discount_pct"]),
+            "tiers.csv",
+        )
         self.manifest["tiers"] = len(rows)
 
     # ------------------------------------------------------------------ clinical data
@@ -1436,14 +2055,21 @@ class _Generator:
                 label = "Pre-entry" if low_seen % 2 == 1 else ""  # "" = unrated: no row
             self.rating[(s, brand)] = label
             if label:
-                rows.append({"supplier": self.sup.at[s, "code"], "brand": brand, "group": "",
-                             "item_code": "", "rating": label})
-        self._csv(pd.DataFrame(rows, columns=["supplier", "brand", "group", "item_code", "rating"]),
-                  "ratings.csv")
+                rows.append(
+                    {"supplier": self.sup.at[s, "code"], "brand": brand, "group": "", "item_code": "", "rating": label}
+                )
+        self._csv(pd.DataFrame(rows, columns=["supplier", "brand", "group", "item_code", "rating"]), "ratings.csv")
         counts = {"10A_or_better": 0, "3A_to_7A": 0, "pre_entry": 0, "unrated": 0}
         for label in self.rating.values():
-            key = ("unrated" if not label else "pre_entry" if label == "Pre-entry"
-                   else "10A_or_better" if int(label.rstrip("AB*")) >= 10 else "3A_to_7A")
+            key = (
+                "unrated"
+                if not label
+                else "pre_entry"
+                if label == "Pre-entry"
+                else "10A_or_better"
+                if int(label.rstrip("AB*")) >= 10
+                else "3A_to_7A"
+            )
             counts[key] += 1
         self.manifest["ratings"] = {"rows": len(rows), "brands": counts}
 
@@ -1461,10 +2087,20 @@ class _Generator:
         rows = []
 
         def add(trust, s, brand, group, decision, who, day, comment="", exception=False):
-            rows.append({"trust": trust, "supplier": self.sup.at[s, "code"], "brand": brand,
-                         "group": group, "decision": decision, "clinician": who, "role": ROLE,
-                         "date": day.isoformat(), "comment": comment,
-                         "odep_exception": "yes" if exception else ""})
+            rows.append(
+                {
+                    "trust": trust,
+                    "supplier": self.sup.at[s, "code"],
+                    "brand": brand,
+                    "group": group,
+                    "decision": decision,
+                    "clinician": who,
+                    "role": ROLE,
+                    "date": day.isoformat(),
+                    "comment": comment,
+                    "odep_exception": "yes" if exception else "",
+                }
+            )
 
         panel = [person() for _ in range(3)]
         regional_ok = set()
@@ -1475,17 +2111,69 @@ class _Generator:
                 add(REGIONAL_PANEL, s, brand, "", "approve", who, when(150, 365))
                 regional_ok.add((s, brand))
             elif r < 0.88:
-                add(REGIONAL_PANEL, s, brand, "", "conditional", who, when(150, 365),
-                    _CONDITIONS[int(rng.integers(len(_CONDITIONS)))])
+                add(
+                    REGIONAL_PANEL,
+                    s,
+                    brand,
+                    "",
+                    "conditional",
+                    who,
+                    when(150, 365),
+                    _CONDITIONS[int(rng.integers(len(_CONDITIONS)))],
+                )
                 regional_ok.add((s, brand))
-        recon_lines = [i for i, ln in enumerate(self.lines)
-                       if _GROUPS[ln.group].category in ("hip", "knee") and self.line_valid[i]]
+        recon_lines = [
+            i for i, ln in enumerate(self.lines) if _GROUPS[ln.group].category in ("hip", "knee") and self.line_valid[i]
+        ]
 
         def below(label: str) -> bool:
             return not label or label == "Pre-entry" or int(label.rstrip("AB*")) < 10
 
-        below_floor = [i for i in recon_lines
-                       if below(self.rating.get((self.lines[i].supplier, self.lines[i].brand), ""))]
+        # A real region's panel has approved, for every clinical group, at least two
+        # lines that meet a 10A floor (or accepted an exception): without that the
+        # default scenario would be infeasible everywhere. Trusts never reject these.
+        guaranteed: set[int] = set()
+        by_group: dict[int, list[int]] = {}
+        for i, ln in enumerate(self.lines):
+            if self.line_valid[i]:
+                by_group.setdefault(ln.group, []).append(i)
+        for g, members in sorted(by_group.items()):
+            recon = _GROUPS[g].category in ("hip", "knee")
+            good = [
+                i
+                for i in members
+                if not recon or not below(self.rating.get((self.lines[i].supplier, self.lines[i].brand), ""))
+            ]
+            picks, suppliers = [], set()
+            for i in good + [i for i in members if i not in good]:
+                if len(picks) == 2:
+                    break
+                if self.lines[i].supplier not in suppliers:
+                    picks.append(i)
+                    suppliers.add(self.lines[i].supplier)
+            for i in picks:
+                ln = self.lines[i]
+                guaranteed.add(i)
+                exception = i not in good
+                if (ln.supplier, ln.brand) not in regional_ok or exception:
+                    add(
+                        REGIONAL_PANEL,
+                        ln.supplier,
+                        ln.brand,
+                        _GROUPS[g].code,
+                        "approve",
+                        panel[0],
+                        when(150, 365),
+                        "approved for the regional range"
+                        if not exception
+                        else "ODEP below 10A accepted regionally: no alternative in this group",
+                        exception=exception,
+                    )
+                    regional_ok.add((ln.supplier, ln.brand))
+
+        below_floor = [
+            i for i in recon_lines if below(self.rating.get((self.lines[i].supplier, self.lines[i].brand), ""))
+        ]
         used_by = self.trust_lines.groupby("trust")["line"].apply(list).to_dict()
         n_trusts = self.size.trusts
         counts = {"regional": len(rows), "trust": 0, "rejections": 0, "odep_exceptions": 0}
@@ -1493,38 +2181,91 @@ class _Generator:
             staff = [person() for _ in range(3)]
             used = used_by.get(t, [])
             used_set = set(used)
-            unapproved = [i for i in dict.fromkeys(used)
-                          if (self.lines[i].supplier, self.lines[i].brand) not in regional_ok]
+            unapproved = [
+                i for i in dict.fromkeys(used) if (self.lines[i].supplier, self.lines[i].brand) not in regional_ok
+            ]
             for i in unapproved[:2]:
                 ln = self.lines[i]
-                add(code, ln.supplier, ln.brand, _GROUPS[ln.group].code, "approve",
-                    staff[int(rng.integers(3))], when(), "in current use; outcomes satisfactory on local audit")
-            not_used = [i for i in recon_lines if i not in used_set]
+                add(
+                    code,
+                    ln.supplier,
+                    ln.brand,
+                    _GROUPS[ln.group].code,
+                    "approve",
+                    staff[int(rng.integers(3))],
+                    when(),
+                    "in current use; outcomes satisfactory on local audit",
+                )
+            not_used = [i for i in recon_lines if i not in used_set and i not in guaranteed]
             if not_used and (t < 2 or (n_trusts == 1) or rng.random() < 0.4):
                 for _ in range(2 if n_trusts == 1 else 1):
                     ln = self.lines[not_used[int(rng.integers(len(not_used)))]]
-                    add(code, ln.supplier, ln.brand, _GROUPS[ln.group].code, "reject",
-                        staff[int(rng.integers(3))], when(),
-                        _REJECT_REASONS[int(rng.integers(len(_REJECT_REASONS)))])
+                    add(
+                        code,
+                        ln.supplier,
+                        ln.brand,
+                        _GROUPS[ln.group].code,
+                        "reject",
+                        staff[int(rng.integers(3))],
+                        when(),
+                        _REJECT_REASONS[int(rng.integers(len(_REJECT_REASONS)))],
+                    )
                     counts["rejections"] += 1
             if below_floor and (t == 0 or rng.random() < 0.35):
                 pool = [i for i in below_floor if i in used_set] or below_floor
                 ln = self.lines[pool[int(rng.integers(len(pool)))]]
-                add(code, ln.supplier, ln.brand, _GROUPS[ln.group].code, "approve",
-                    staff[int(rng.integers(3))], when(),
-                    "ODEP below 10A accepted: good results in our registry-monitored cohort", exception=True)
+                add(
+                    code,
+                    ln.supplier,
+                    ln.brand,
+                    _GROUPS[ln.group].code,
+                    "approve",
+                    staff[int(rng.integers(3))],
+                    when(),
+                    "ODEP below 10A accepted: good results in our registry-monitored cohort",
+                    exception=True,
+                )
                 counts["odep_exceptions"] += 1
             if t == min(1, n_trusts - 1) and not_used:  # a decision revisited: the later one wins
                 ln = self.lines[not_used[int(rng.integers(len(not_used)))]]
                 first = when(120, 300)
-                add(code, ln.supplier, ln.brand, _GROUPS[ln.group].code, "reject", staff[0], first,
-                    "no instrument sets on site")
-                add(code, ln.supplier, ln.brand, _GROUPS[ln.group].code, "conditional", staff[0],
-                    first + timedelta(days=60), "re-reviewed after the supplier agreed instrument set loans")
+                add(
+                    code,
+                    ln.supplier,
+                    ln.brand,
+                    _GROUPS[ln.group].code,
+                    "reject",
+                    staff[0],
+                    first,
+                    "no instrument sets on site",
+                )
+                add(
+                    code,
+                    ln.supplier,
+                    ln.brand,
+                    _GROUPS[ln.group].code,
+                    "conditional",
+                    staff[0],
+                    first + timedelta(days=60),
+                    "re-reviewed after the supplier agreed instrument set loans",
+                )
                 counts["rejections"] += 1
         counts["trust"] = len(rows) - counts["regional"]
-        frame = pd.DataFrame(rows, columns=["trust", "supplier", "brand", "group", "decision", "clinician",
-                                            "role", "date", "comment", "odep_exception"])
+        frame = pd.DataFrame(
+            rows,
+            columns=[
+                "trust",
+                "supplier",
+                "brand",
+                "group",
+                "decision",
+                "clinician",
+                "role",
+                "date",
+                "comment",
+                "odep_exception",
+            ],
+        )
         frame = frame.sort_values("date", kind="stable")
         self._csv(frame, "approvals.csv")
         self.manifest["approvals"] = counts

@@ -12,6 +12,7 @@ from procurement import imports as imp
 from procurement.db import open_database
 from procurement.demand import demand_report
 from procurement.demo import SIZES, generate_region
+from procurement.scenarios import ScenarioSettings
 
 Echo = Callable[[str], None] | None
 
@@ -31,6 +32,7 @@ def run_demo(
     db_url: str | None = None,
     user: str | None = None,
     echo: Echo = print,
+    solve: bool = True,
 ) -> dict:
     """Generate a region of ``size`` into ``out_dir``, import it, aggregate demand.
 
@@ -96,6 +98,12 @@ def run_demo(
             f"price in the region for {worst['line']} (£{worst['avg_unit_price']:,.2f} vs "
             f"£{worst['best_price_in_region']:,.2f})"
         )
+    if solve:
+        tick = time.perf_counter()
+        scenarios = _run_demo_scenarios(engine, files.start_date.isoformat(), user, say)
+        timings["scenarios_s"] = time.perf_counter() - tick
+    else:
+        scenarios = {}
     timings["total_s"] = time.perf_counter() - started
     rows_read = sum(r.rows_read for r in reports)
     rejected = sum(r.rows_rejected for r in reports)
@@ -113,5 +121,41 @@ def run_demo(
         "rows_rejected": rejected,
         "demand_units_per_year": float(regional["units_per_year"].sum()) if len(regional) else 0.0,
         "demand_spend_per_year": float(regional["spend_per_year"].sum()) if len(regional) else 0.0,
+        "scenarios": scenarios,
         "timings": timings,
     }
+
+
+def _run_demo_scenarios(engine, start_date: str, user: str | None, say) -> dict:
+    """Three contrasting scenarios: every trust; the four that gain most; one line per group."""
+    from procurement import runs
+
+    say("Scenarios:")
+    base = ScenarioSettings(start_date=start_date)
+    runs.define_scenario(engine, "all-trusts", base, user=user)
+    everyone = runs.run_scenario(engine, "all-trusts", user=user)
+    say(_scenario_line(everyone))
+    by_trust = sorted(everyone["savings_by_trust"].items(), key=lambda kv: kv[1], reverse=True)
+    top_four = tuple(sorted(t for t, _ in by_trust[:4])) or base.trusts
+    runs.define_scenario(engine, "top-four", ScenarioSettings(start_date=start_date, trusts=top_four), user=user)
+    say(_scenario_line(runs.run_scenario(engine, "top-four", user=user)))
+    one_line = ScenarioSettings(start_date=start_date, range_cap=1, trust_range_cap=1, min_suppliers=1)
+    runs.define_scenario(engine, "one-line-per-group", one_line, user=user)
+    say(_scenario_line(runs.run_scenario(engine, "one-line-per-group", user=user)))
+    names = ["all-trusts", "top-four", "one-line-per-group"]
+    comparison = runs.compare_scenarios(engine, names)
+    say(f"Compare them: procure scenario compare {' '.join(names)}")
+    return {
+        "names": names,
+        "headline": comparison["headline"].to_dict(),
+    }
+
+
+def _scenario_line(summary: dict) -> str:
+    if summary["objective_gbp"] is None:
+        return f"  {summary['scenario']:<20} {summary['status']}: {summary['message']}"
+    return (
+        f"  {summary['scenario']:<20} {summary['status']}, net £{summary['objective_gbp']:,.0f} over the horizon, "
+        f"full-year £{summary['full_year_gbp']:,.0f}, in-year £{summary['in_year_gbp']:,.0f}, "
+        f"{summary['range_size']} lines, gap {summary['gap'] or 0:.3%}"
+    )

@@ -135,8 +135,8 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
             n_constraints=solution.n_constraints,
         )
         if solution.objective is not None:
-            run.in_year_savings = float(solution.headline["in_year"])
-            run.full_year_savings = float(solution.headline["full_year"])
+            run.in_year_savings = solution.headline_amount("in_year")
+            run.full_year_savings = solution.headline_amount("full_year_run_rate")
         session.add(run)
         session.flush()
         if solution.objective is not None:
@@ -155,7 +155,8 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
 
     def put(model, rows: pd.DataFrame) -> None:
         if len(rows):
-            records = rows.assign(run_id=run_id).astype(object).where(rows.notna(), None).to_dict("records")
+            rows = rows.assign(run_id=run_id)
+            records = rows.astype(object).where(rows.notna(), None).to_dict("records")
             session.execute(insert(model), records)
 
     a = solution.allocation

@@ -6,9 +6,10 @@ database plus those settings into the solver's validated ``ProblemData``:
 
 * demand and the baseline: each trust's annual units per group and the average price
   it actually paid per product line (``procurement.demand.usage_by_line``);
-* the regional price of a line: the lowest price any participating trust pays for it
-  today (``regional_price = "best_paid"``), or the mean catalogue price of its active
-  SKUs (``"catalogue"``), whichever is lower unless ``"catalogue"`` is asked for;
+* the regional price of a line: the region's best price, i.e. its regional SKU mix at
+  the lowest price any participating trust pays for each SKU today
+  (``regional_price = "best_paid"``; a line nobody buys is priced at its catalogue
+  price), or the mean catalogue price of its active SKUs (``"catalogue"``);
   ``price_change_pct`` then scales it (a sensitivity: suppliers' prices rise by X%);
 * usable lines: the latest clinical decision for (trust, line) wins, else the
   regional panel's latest; ``approve`` and ``conditional`` count as approved. ODEP:
@@ -215,9 +216,10 @@ def build_problem(session: Session, settings: ScenarioSettings):
     best_paid = (sums["cost"] / sums["units_per_year"]).rename("best_paid")
     lines = lines.join(prices, on="line_id").join(best_paid, on="line")
     if settings.regional_price == "catalogue":
-        lines["regional_price"] = lines["catalogue_price"].fillna(lines["best_paid"])
+        lines["regional_price"] = lines["catalogue_price"]
     else:
-        lines["regional_price"] = lines[["best_paid", "catalogue_price"]].min(axis=1)
+        # A line nobody buys today has no paid price: its catalogue price stands in.
+        lines["regional_price"] = lines["best_paid"].fillna(lines["catalogue_price"])
     lines["regional_price"] *= 1.0 + settings.price_change_pct / 100.0
     unpriced = lines["regional_price"].isna()
     if unpriced.any():

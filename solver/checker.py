@@ -43,9 +43,9 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
     joins = solution.joins.copy()
 
     # -- allocation rows: known pairs, usable, consistent with the catalogue ----------
-    a = alloc.merge(
-        problem.candidates, on=["trust", "line"], how="left", indicator="cand"
-    ).merge(lines, on="line", how="left", suffixes=("", "_cat"))
+    a = alloc.merge(problem.candidates, on=["trust", "line"], how="left", indicator="cand").merge(
+        lines, on="line", how="left", suffixes=("", "_cat")
+    )
     for row in a[a["cand"] == "left_only"].itertuples():
         out.append(f"allocation: {row.trust} uses {row.line}, which is not a candidate for it")
     known = a[a["cand"] == "both"]
@@ -71,9 +71,9 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
         out.append(f"allocation: is_new is wrong for {row.trust}/{row.line}")
 
     # -- joins: one row per (trust, category) with demand, months on the grid --------
-    tc_dem = problem.demand.merge(problem.groups, on="group").groupby(
-        ["trust", "category"], as_index=False
-    )["units"].sum()
+    tc_dem = (
+        problem.demand.merge(problem.groups, on="group").groupby(["trust", "category"], as_index=False)["units"].sum()
+    )
     j = tc_dem.merge(joins, on=["trust", "category"], how="left", indicator="has")
     for row in j[j["has"] == "left_only"].itertuples():
         out.append(f"joins: no row for {row.trust}/{row.category}")
@@ -84,9 +84,7 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
             out.append(f"participation: {row.trust} does not join {row.category}")
     jj = j[j["joins"]].copy()
     jj["join_month"] = jj["join_month"].astype(float)
-    off_grid = (jj["join_month"] < 0) | (jj["join_month"] >= h) | (
-        jj["join_month"] % s.join_grid_months != 0
-    )
+    off_grid = (jj["join_month"] < 0) | (jj["join_month"] >= h) | (jj["join_month"] % s.join_grid_months != 0)
     for row in jj[off_grid].itertuples():
         out.append(f"joins: {row.trust}/{row.category} joins at month {row.join_month}, off grid")
     bad = jj[jj["months_on"] != h - jj["join_month"]]
@@ -130,9 +128,7 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
     offers = problem.offers
     ol = problem.offer_lines.merge(offers, on="offer")
     on_offer = alloc.merge(ol[["line", "offer", "basis"]], on="line")
-    amount = np.where(
-        on_offer["basis"] == "units", on_offer["units"], on_offer["units"] * on_offer["regional_price"]
-    )
+    amount = np.where(on_offer["basis"] == "units", on_offer["units"], on_offer["units"] * on_offer["regional_price"])
     volume = pd.Series(amount, index=on_offer.index).groupby(on_offer["offer"]).sum()
     volume = volume.reindex(offers["offer"]).fillna(0.0)
     tr = solution.tiers_reached.set_index("offer")
@@ -157,14 +153,11 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
         higher = [t0 for t0, _ in table if t0 > thr + 1e-9]
         if higher and v > min(higher) + _units_tol(min(higher)):
             out.append(f"tiers: {offer} reaches {min(higher):g} but reports {thr:g}")
-    line_disc = ol[["line", "offer"]].assign(
-        expected=ol["offer"].map(disc_of_offer).fillna(0.0)
-    )
+    line_disc = ol[["line", "offer"]].assign(expected=ol["offer"].map(disc_of_offer).fillna(0.0))
     ad = alloc.merge(line_disc[["line", "expected"]], on="line", how="left")
     ad["expected"] = ad["expected"].fillna(0.0)
     for row in ad[(ad["discount"] - ad["expected"]).abs() > 1e-12].itertuples():
-        out.append(f"tiers: {row.trust}/{row.line} gets discount {row.discount:g}, "
-                   f"expected {row.expected:g}")
+        out.append(f"tiers: {row.trust}/{row.line} gets discount {row.discount:g}, expected {row.expected:g}")
     net = alloc["regional_price"] * (1 - alloc["discount"])
     bad = ((alloc["net_price"] - net).abs() > 1e-9 * np.maximum(1, net)) | (
         (alloc["annual_cost"] - alloc["units"] * net).abs() > MONEY_TOL
@@ -188,10 +181,7 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
     if s.active("max_share") and s.max_supplier_share < 1:
         for (c, sp), q in sup.items():
             if q > s.max_supplier_share * cat_units[c] + _units_tol(q):
-                out.append(
-                    f"max share: {sp} has {q / cat_units[c]:.1%} of {c}, "
-                    f"above {s.max_supplier_share:.0%}"
-                )
+                out.append(f"max share: {sp} has {q / cat_units[c]:.1%} of {c}, above {s.max_supplier_share:.0%}")
 
     # -- money: recompute every (trust, category) from the tables ---------------------
     cur = problem.current.merge(lines[["line", "category"]], on="line")
@@ -199,13 +189,19 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
     ct = problem.contracts.set_index(["trust", "category"])
     cand = problem.candidates.set_index(["trust", "line"])["switch_cost"]
     new = alloc[alloc["is_new"].astype(bool)]
-    sw = pd.Series(
-        cand.reindex(pd.MultiIndex.from_frame(new[["trust", "line"]])).to_numpy(),
-        index=new.index,
-    ).groupby([new["trust"], new["category"]]).sum()
-    cost = (alloc["units"] * alloc["regional_price"] * (1 - alloc["discount"])).groupby(
-        [alloc["trust"], alloc["category"]]
-    ).sum()
+    sw = (
+        pd.Series(
+            cand.reindex(pd.MultiIndex.from_frame(new[["trust", "line"]])).to_numpy(),
+            index=new.index,
+        )
+        .groupby([new["trust"], new["category"]])
+        .sum()
+    )
+    cost = (
+        (alloc["units"] * alloc["regional_price"] * (1 - alloc["discount"]))
+        .groupby([alloc["trust"], alloc["category"]])
+        .sum()
+    )
     new_units = new.groupby(["trust", "category"])["units"].sum()
     recomputed = 0.0
     net_by_trust: dict[str, float] = {}
@@ -237,9 +233,9 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
                 out.append(f"joins: bridging cost of {key} should be {bridging:.2f}")
             if not _money_close(float(row.annual_regional_cost), float(cost.get(key, 0.0))):
                 out.append(f"joins: annual regional cost of {key} is wrong")
-            moved_year[row.trust] = moved_year.get(row.trust, 0.0) + float(
-                new_units.get(key, 0.0)
-            ) * max(0, year - m) / 12.0
+            moved_year[row.trust] = (
+                moved_year.get(row.trust, 0.0) + float(new_units.get(key, 0.0)) * max(0, year - m) / 12.0
+            )
         if not _money_close(float(row.annual_baseline), b):
             out.append(f"joins: annual baseline of {key} should be {b:.2f}")
         recomputed += net
@@ -255,10 +251,7 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
         for t, moved in moved_year.items():
             limit = s.year_one_cap * float(total[t]) * year / 12.0
             if moved > limit + _units_tol(limit):
-                out.append(
-                    f"year-one cap: {t} moves {moved:g} units onto new lines in year one, "
-                    f"cap {limit:g}"
-                )
+                out.append(f"year-one cap: {t} moves {moved:g} units onto new lines in year one, cap {limit:g}")
     if s.participation == "optional":
         for t, net in net_by_trust.items():
             if net < -MONEY_TOL:
@@ -269,8 +262,12 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
         out.append(f"objective: reported {solution.objective:.2f}, recomputed {recomputed:.2f}")
     causes = set(solution.savings["cause"])
     expected_causes = {
-        "price_harmonisation", "volume_tiers", "standardisation",
-        "switching_costs", "exit_fees", "bridging_costs",
+        "price_harmonisation",
+        "volume_tiers",
+        "standardisation",
+        "switching_costs",
+        "exit_fees",
+        "bridging_costs",
     }
     if causes - expected_causes:
         out.append(f"savings: unknown causes {sorted(causes - expected_causes)}")

@@ -3,7 +3,8 @@
 :func:`prepare` turns a validated :class:`~solver.problem.ProblemData` into sparse
 index tables: usable (trust, line) pairs, (trust, group) and (trust, category) demand
 with baseline spend, candidate join months with their one-off costs, offer tiers with
-the interval of volume each covers, and data-derived bounds on offer volumes. Everything is done with pandas joins; nothing here knows PuLP.
+the interval of volume each covers, and data-derived bounds on offer volumes.
+Everything is done with pandas joins; nothing here knows PuLP.
 """
 
 from __future__ import annotations
@@ -123,23 +124,15 @@ def prepare(problem: ProblemData) -> ModelData:
     tiers = tiers.merge(problem.offers[["offer", "basis"]], on="offer")
 
     # demand and baseline per (trust, group)
-    cur = problem.current.merge(
-        lines[["line", "group", "category", "regional_price"]], on="line"
-    )
-    base_tg = (
-        (cur["units"] * cur["unit_price"]).groupby([cur["trust"], cur["group"]]).sum()
-    ).rename("baseline")
-    tg = problem.demand.rename(columns={"units": "demand"}).merge(
-        problem.groups, on="group"
-    )
+    cur = problem.current.merge(lines[["line", "group", "category", "regional_price"]], on="line")
+    base_tg = ((cur["units"] * cur["unit_price"]).groupby([cur["trust"], cur["group"]]).sum()).rename("baseline")
+    tg = problem.demand.rename(columns={"units": "demand"}).merge(problem.groups, on="group")
     tg = tg.merge(base_tg.reset_index(), on=["trust", "group"], how="left")
     tg["baseline"] = tg["baseline"].fillna(0.0)
 
     # usable pairs on groups the trust has demand in
     cand = problem.candidates[usable_mask(problem.candidates, s)]
-    pairs = cand.merge(lines, on="line").merge(
-        tg[["trust", "group", "demand"]], on=["trust", "group"]
-    )
+    pairs = cand.merge(lines, on="line").merge(tg[["trust", "group", "demand"]], on=["trust", "group"])
     pairs = pairs.merge(offer_of[["line", "offer", "basis"]], on="line", how="left")
     used_today = cur.loc[cur["units"] > 0, ["trust", "line"]].assign(used_today=True)
     pairs = pairs.merge(used_today, on=["trust", "line"], how="left")
@@ -186,9 +179,7 @@ def prepare(problem: ProblemData) -> ModelData:
     tg["n_usable"] = tg["n_usable"].fillna(0).astype(int)
 
     # (trust, category): demand, baseline and contract terms
-    tc = tg.groupby(["trust", "category"], as_index=False).agg(
-        demand=("demand", "sum"), baseline=("baseline", "sum")
-    )
+    tc = tg.groupby(["trust", "category"], as_index=False).agg(demand=("demand", "sum"), baseline=("baseline", "sum"))
     tc = tc.merge(problem.contracts, on=["trust", "category"], how="left")
     tc = tc.fillna({"end_month": 0, "exit_fee": 0.0, "extension_uplift": 0.0})
     tc["end_month"] = tc["end_month"].astype(int)
@@ -210,17 +201,19 @@ def prepare(problem: ProblemData) -> ModelData:
         pd.DataFrame({"row": i, "month": join_months(s, e, flag)})
         for i, (e, flag) in enumerate(zip(tc["end_month"].tolist(), y1_flags, strict=True))
     ]
-    jo = pd.concat(options, ignore_index=True) if options else pd.DataFrame(
-        {"row": pd.Series(dtype=int), "month": pd.Series(dtype=int)}
+    jo = (
+        pd.concat(options, ignore_index=True)
+        if options
+        else pd.DataFrame({"row": pd.Series(dtype=int), "month": pd.Series(dtype=int)})
     )
     jo = jo.merge(tc.reset_index(names="row"), on="row").drop(columns="row")
     jo["months_on"] = s.horizon_months - jo["month"]
     jo["fee"] = np.where(jo["month"] < jo["end_month"], jo["exit_fee"], 0.0)
     bridged = (jo["month"] - jo["end_month"].clip(lower=0)).clip(lower=0)
     jo["bridging"] = jo["uplift"] * jo["baseline"] / 12.0 * bridged
-    join_options = jo[
-        ["trust", "category", "month", "months_on", "fee", "bridging"]
-    ].rename(columns={"fee": "exit_fee"})
+    join_options = jo[["trust", "category", "month", "months_on", "fee", "bridging"]].rename(
+        columns={"fee": "exit_fee"}
+    )
 
     # suppliers per category, and the rule settings per category
     sc = (
@@ -231,10 +224,7 @@ def prepare(problem: ProblemData) -> ModelData:
         .rename(columns={"demand": "max_units"})
     )
     cats = tc.groupby("category", as_index=False)["demand"].sum()
-    cats["min_suppliers"] = [
-        s.category_min_suppliers(c) if s.active("min_suppliers") else 0
-        for c in cats["category"]
-    ]
+    cats["min_suppliers"] = [s.category_min_suppliers(c) if s.active("min_suppliers") else 0 for c in cats["category"]]
     n_sup = sc.groupby("category").size().rename("n_suppliers")
     cats = cats.merge(n_sup.reset_index(), on="category", how="left")
     cats["n_suppliers"] = cats["n_suppliers"].fillna(0).astype(int)

@@ -88,8 +88,10 @@ def _data_reasons(problem: ProblemData, data: ModelData) -> list[str]:
     cand = problem.candidates.merge(problem.lines[["line", "group"]], on="line")
     approved = cand["approved"] | (not s.active("approvals"))
     odep = cand["odep_ok"] | (not s.active("odep"))
-    stats = cand.assign(approved_=approved, both=approved & odep).groupby(["trust", "group"]).agg(
-        n=("line", "size"), approved=("approved_", "any"), usable=("both", "any")
+    stats = (
+        cand.assign(approved_=approved, both=approved & odep)
+        .groupby(["trust", "group"])
+        .agg(n=("line", "size"), approved=("approved_", "any"), usable=("both", "any"))
     )
     tg = data.tg.set_index(["trust", "group"])
     stats = stats.reindex(tg.index)

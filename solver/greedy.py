@@ -87,9 +87,7 @@ def _choose_lines(data: ModelData) -> pd.DataFrame:
         row = missing.iloc[0]
         raise _NoPlan(f"{row['group']} at trust {row['trust']} has no usable line")
     pairs = data.pairs.assign(today=~data.pairs["is_new"])
-    ranked = pairs.sort_values(
-        ["trust", "group", "price", "today", "line"], ascending=[True, True, True, False, True]
-    )
+    ranked = pairs.sort_values(["trust", "group", "price", "today", "line"], ascending=[True, True, True, False, True])
     plan = ranked.drop_duplicates(["trust", "group"])
     if s.active("range_cap"):
         n_lines = plan.groupby("group")["line"].nunique()
@@ -97,13 +95,9 @@ def _choose_lines(data: ModelData) -> pd.DataFrame:
         for g in n_lines.index[n_lines > caps]:
             kept = _cover(pairs[pairs["group"] == g], int(caps[g]))
             in_range = ranked[(ranked["group"] == g) & ranked["line"].isin(kept)]
-            plan = pd.concat(
-                [plan[plan["group"] != g], in_range.drop_duplicates(["trust", "group"])]
-            )
+            plan = pd.concat([plan[plan["group"] != g], in_range.drop_duplicates(["trust", "group"])])
     plan = plan.assign(units=plan["demand"])
-    return plan[["trust", "group", "category", "line", "supplier", "price", "units"]].reset_index(
-        drop=True
-    )
+    return plan[["trust", "group", "category", "line", "supplier", "price", "units"]].reset_index(drop=True)
 
 
 def _cover(group_pairs: pd.DataFrame, cap: int) -> list[str]:
@@ -158,8 +152,7 @@ def _max_share(data: ModelData, plan: pd.DataFrame) -> pd.DataFrame:
         c, sup = over.index[0]
         rows = plan[(plan["category"] == c) & (plan["supplier"] == sup)]
         alt = data.pairs[(data.pairs["category"] == c) & (data.pairs["supplier"] != sup)]
-        alt = alt.merge(rows[["trust", "group", "price"]], on=["trust", "group"],
-                        suffixes=("", "_now"))
+        alt = alt.merge(rows[["trust", "group", "price"]], on=["trust", "group"], suffixes=("", "_now"))
         target_units = units.loc[c].reindex(alt["supplier"]).fillna(0.0).to_numpy()
         alt = alt[target_units + alt["demand"].to_numpy() <= beta * total[c] + 1e-9]
         alt = alt.assign(premium=alt["price"] - alt["price_now"]).sort_values("premium")
@@ -191,16 +184,14 @@ def _min_suppliers(data: ModelData, plan: pd.DataFrame) -> pd.DataFrame:
                 break
             # a move may not drop a counted supplier below the share floor
             spare = units - alpha * total
-            alt = data.pairs[
-                (data.pairs["category"] == c) & ~data.pairs["supplier"].isin(counted)
-            ].merge(
+            alt = data.pairs[(data.pairs["category"] == c) & ~data.pairs["supplier"].isin(counted)].merge(
                 rows[["trust", "group", "price", "supplier"]],
-                on=["trust", "group"], suffixes=("", "_now"),
+                on=["trust", "group"],
+                suffixes=("", "_now"),
             )
             alt = alt[alt["supplier"] != alt["supplier_now"]]
             ok = ~alt["supplier_now"].isin(counted) | (
-                spare.reindex(alt["supplier_now"]).fillna(0.0).to_numpy()
-                >= alt["demand"].to_numpy() - 1e-9
+                spare.reindex(alt["supplier_now"]).fillna(0.0).to_numpy() >= alt["demand"].to_numpy() - 1e-9
             )
             alt = alt[ok].assign(premium=alt["price"] - alt["price_now"])
             alt = alt.sort_values(["premium", "demand"], ascending=[True, False])
@@ -239,8 +230,7 @@ def _timing(data: ModelData, plan: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         active = plan[on]
         x = active.groupby(["trust", "line"])["units"].sum().reindex(index).fillna(0.0)
         options = _month_values(data, active)
-        best = options.sort_values(["trust", "category", "net", "month"],
-                                   ascending=[True, True, False, True])
+        best = options.sort_values(["trust", "category", "net", "month"], ascending=[True, True, False, True])
         best = best.drop_duplicates(["trust", "category"])
         months = best.set_index(["trust", "category"])
         join_month = months["month"].astype(float)
@@ -248,9 +238,9 @@ def _timing(data: ModelData, plan: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         if s.participation == "all":
             return x, join_month
         # optional: a (trust, category) that loses money over the horizon stays out
-        net = options.merge(
-            join_month.rename("month").reset_index(), on=["trust", "category", "month"]
-        ).set_index(["trust", "category"])["net"]
+        net = options.merge(join_month.rename("month").reset_index(), on=["trust", "category", "month"]).set_index(
+            ["trust", "category"]
+        )["net"]
         stay_out = net.index[net < 0]
         if len(stay_out) == 0:
             return x, join_month
@@ -266,30 +256,23 @@ def _month_values(data: ModelData, active: pd.DataFrame) -> pd.DataFrame:
     tier = reached_tiers(data, offer_volumes(data, alloc))
     tiers = data.problem.tiers.sort_values(["offer", "threshold"])
     k = tiers.groupby("offer").cumcount() + 1
-    disc = pd.Series(tiers["discount"].to_numpy(), index=pd.MultiIndex.from_arrays(
-        [tiers["offer"], k]))
+    disc = pd.Series(tiers["discount"].to_numpy(), index=pd.MultiIndex.from_arrays([tiers["offer"], k]))
     offer_disc = pd.Series(
         disc.reindex(pd.MultiIndex.from_arrays([tier.index, tier.to_numpy()])).fillna(0.0).to_numpy(),
         index=tier.index,
     )
     line_offer = data.problem.offer_lines.set_index("line")["offer"]
     d = offer_disc.reindex(line_offer.reindex(alloc["line"]).to_numpy()).fillna(0.0).to_numpy()
-    cost = (alloc["units"] * alloc["regional_price"] * (1 - d)).groupby(
-        [alloc["trust"], alloc["category"]]
-    ).sum()
+    cost = (alloc["units"] * alloc["regional_price"] * (1 - d)).groupby([alloc["trust"], alloc["category"]]).sum()
     new = alloc.merge(data.pairs[["trust", "line", "is_new", "switch_cost"]], on=["trust", "line"])
     new = new[new["is_new"]]
     switching = new.groupby(["trust", "category"])["switch_cost"].sum()
     new_units = new.groupby(["trust", "category"])["units"].sum()
-    jo = data.join_options.merge(data.tc[["trust", "category", "baseline"]],
-                                 on=["trust", "category"])
+    jo = data.join_options.merge(data.tc[["trust", "category", "baseline"]], on=["trust", "category"])
     idx = pd.MultiIndex.from_frame(jo[["trust", "category"]])
     rate = jo["baseline"].to_numpy() - cost.reindex(idx).fillna(0.0).to_numpy()
     jo["net"] = (
-        jo["months_on"] / 12.0 * rate
-        - jo["exit_fee"]
-        - jo["bridging"]
-        - switching.reindex(idx).fillna(0.0).to_numpy()
+        jo["months_on"] / 12.0 * rate - jo["exit_fee"] - jo["bridging"] - switching.reindex(idx).fillna(0.0).to_numpy()
     )
     jo["new_units"] = new_units.reindex(idx).fillna(0.0).to_numpy()
     present = pd.MultiIndex.from_frame(active[["trust", "category"]].drop_duplicates())
@@ -309,9 +292,7 @@ def _year_one(data: ModelData, options: pd.DataFrame, join_month: pd.Series) -> 
         limit = s.year_one_cap * total[t] * year / 12.0
         for _ in range(200):
             mine = options[options["trust"] == t][["category", "new_units"]].drop_duplicates()
-            mine = mine[mine["category"].isin(
-                [c for (tt, c) in join_month.index if tt == t]
-            )]
+            mine = mine[mine["category"].isin([c for (tt, c) in join_month.index if tt == t])]
             m_now = np.array([join_month[(t, c)] for c in mine["category"]])
             moved = float((mine["new_units"].to_numpy() * np.clip(year - m_now, 0, None)).sum())
             if moved / 12.0 <= limit + 1e-9:
@@ -320,8 +301,7 @@ def _year_one(data: ModelData, options: pd.DataFrame, join_month: pd.Series) -> 
             for c, m, nu in zip(mine["category"], m_now, mine["new_units"], strict=True):
                 if nu <= 0 or m >= year:
                     continue
-                later = options[(options["trust"] == t) & (options["category"] == c)
-                                & (options["month"] > m)]
+                later = options[(options["trust"] == t) & (options["category"] == c) & (options["month"] > m)]
                 if later.empty:
                     continue
                 nxt = later.sort_values("month").iloc[0]

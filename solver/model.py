@@ -260,8 +260,7 @@ def min_supplier_rows(data: ModelData) -> pd.DataFrame:
     s = data.settings
     cats = data.categories
     trivial = (cats["min_suppliers"] <= 0) | (
-        (cats["min_suppliers"] == 1)
-        & (cats["n_suppliers"] * s.min_supplier_share <= 1 + 1e-12)
+        (cats["min_suppliers"] == 1) & (cats["n_suppliers"] * s.min_supplier_share <= 1 + 1e-12)
     )
     return cats.loc[~trivial, ["category", "min_suppliers"]].reset_index(drop=True)
 
@@ -400,7 +399,9 @@ def define_demand(m: Model) -> None:
     keys = _keys(rows, ["trust", "group", "month"])
     pm = m.pair_months
     supplied = group_sum(
-        m.var["x_month"], None, _keys(pm, ["trust", "group", "month"]),
+        m.var["x_month"],
+        None,
+        _keys(pm, ["trust", "group", "month"]),
         pd.MultiIndex.from_frame(keys),
     )
     w = m.var["w"].reindex(pd.MultiIndex.from_frame(rows[["trust", "category", "month"]]))
@@ -474,29 +475,42 @@ def define_tiers(m: Model) -> None:
     xi = m.add_vars("x_tier", _keys(rows, ["trust", "line", "k", "month"]))
 
     split = group_sum(
-        xi, None, _keys(rows, ["trust", "line", "month"]),
+        xi,
+        None,
+        _keys(rows, ["trust", "line", "month"]),
         pd.MultiIndex.from_frame(pm[["trust", "line", "month"]]),
     )
     m.add_constraints(
-        "tier_split", _keys(pm, ["trust", "line", "month"]),
-        split.to_numpy() - xm.to_numpy(), "==", 0.0,
+        "tier_split",
+        _keys(pm, ["trust", "line", "month"]),
+        split.to_numpy() - xm.to_numpy(),
+        "==",
+        0.0,
     )
-    togk = rows[["trust", "offer", "group", "k", "demand"]].drop_duplicates(
-        ["trust", "offer", "group", "k"]
-    ).reset_index(drop=True)
+    togk = (
+        rows[["trust", "offer", "group", "k", "demand"]]
+        .drop_duplicates(["trust", "offer", "group", "k"])
+        .reset_index(drop=True)
+    )
     in_tier = group_sum(
-        xi, None, _keys(rows, ["trust", "offer", "group", "k"]),
+        xi,
+        None,
+        _keys(rows, ["trust", "offer", "group", "k"]),
         pd.MultiIndex.from_frame(togk[["trust", "offer", "group", "k"]]),
     )
     tau_togk = tau.reindex(pd.MultiIndex.from_frame(togk[["offer", "k"]])).to_numpy()
     m.add_constraints(
-        "tier_bound", _keys(togk, ["trust", "offer", "group", "k"]),
-        in_tier.to_numpy() - togk["demand"].to_numpy() * tau_togk, "<=", 0.0,
+        "tier_bound",
+        _keys(togk, ["trust", "offer", "group", "k"]),
+        in_tier.to_numpy() - togk["demand"].to_numpy() * tau_togk,
+        "<=",
+        0.0,
     )
     m.add_objective_terms(
         xi,
         MONEY * (rows["discount"] * rows["price"] * rows["months_on"] / 12.0).to_numpy(),
-        rows["trust"], rows["category"],
+        rows["trust"],
+        rows["category"],
     )
 
     # qualification: the picked tier's interval contains the offer's volume
@@ -510,13 +524,14 @@ def define_tiers(m: Model) -> None:
     tau_ok = tau.to_numpy()
     keys = _keys(tiers, ["offer", "k"])
     lo = thr > 0
-    m.add_constraints(
-        "tier_reach", keys[lo].reset_index(drop=True), volume[lo] - thr[lo] * tau_ok[lo], ">=", 0
-    )
+    m.add_constraints("tier_reach", keys[lo].reset_index(drop=True), volume[lo] - thr[lo] * tau_ok[lo], ">=", 0)
     hi = np.isfinite(upper)
     m.add_constraints(
-        "tier_within", keys[hi].reset_index(drop=True), volume[hi] - upper[hi] * tau_ok[hi],
-        "<=", 0.0,
+        "tier_within",
+        keys[hi].reset_index(drop=True),
+        volume[hi] - upper[hi] * tau_ok[hi],
+        "<=",
+        0.0,
     )
 
 
@@ -532,9 +547,7 @@ def define_horizon_savings(m: Model) -> None:
     if jo.empty:
         return
     jo = jo.merge(m.data.tc[["trust", "category", "baseline"]], on=["trust", "category"])
-    coef = MONEY * (
-        jo["months_on"] / 12.0 * jo["baseline"] - jo["exit_fee"] - jo["bridging"]
-    ).to_numpy()
+    coef = MONEY * (jo["months_on"] / 12.0 * jo["baseline"] - jo["exit_fee"] - jo["bridging"]).to_numpy()
     w = m.var["w"].reindex(pd.MultiIndex.from_frame(jo[["trust", "category", "month"]]))
     m.add_objective_terms(w, coef, jo["trust"], jo["category"])
     pm = m.pair_months
@@ -549,8 +562,10 @@ def define_switching(m: Model) -> None:
     if not sw.any():
         return
     m.add_objective_terms(
-        m.var["u"][sw], -MONEY * pairs["switch_cost"].to_numpy()[sw],
-        pairs["trust"][sw], pairs["category"][sw],
+        m.var["u"][sw],
+        -MONEY * pairs["switch_cost"].to_numpy()[sw],
+        pairs["trust"][sw],
+        pairs["category"][sw],
     )
 
 
@@ -576,7 +591,10 @@ def define_year_one_cap(m: Model) -> None:
     moved = group_sum(xm, weight, _keys(new, ["trust"]), trusts)
     total = m.data.tg.groupby("trust")["demand"].sum().reindex(trusts).to_numpy()
     m.add_constraints(
-        "year_one_cap", _keys(rows, ["trust"]), moved.to_numpy(), "<=",
+        "year_one_cap",
+        _keys(rows, ["trust"]),
+        moved.to_numpy(),
+        "<=",
         rows["cap"].to_numpy(dtype=float) * total * year / 12.0,
     )
 
@@ -594,7 +612,9 @@ def _category_units(m: Model, categories: pd.Series) -> np.ndarray:
         return cats.reindex(categories).to_numpy()
     tc = m.data.tc
     units = group_sum(
-        m.expr["joined"].to_numpy(), tc["demand"].to_numpy(), _keys(tc, ["category"]),
+        m.expr["joined"].to_numpy(),
+        tc["demand"].to_numpy(),
+        _keys(tc, ["category"]),
         pd.Index(categories.unique(), name="category"),
     )
     return units.reindex(categories).to_numpy()
@@ -650,9 +670,7 @@ def define_max_share(m: Model) -> None:
     rows = _not_dropped(m, "max_share", max_share_rows(m.data), ["category"])
     if rows.empty:
         return
-    sc = m.data.supplier_category.merge(
-        m.data.categories[["category", "demand"]], on="category"
-    )
+    sc = m.data.supplier_category.merge(m.data.categories[["category", "demand"]], on="category")
     sc = sc[sc["category"].isin(rows["category"])]
     beta = m.settings.max_supplier_share
     if not m.optional:
@@ -681,14 +699,10 @@ def define_objective(m: Model, feasibility_only: bool = False) -> None:
     if feasibility_only or terms.empty:
         m.prob.setObjective(pulp.LpAffineExpression.empty())
         return
-    m.prob.setObjective(
-        pulp.lpSum_vars_coefs(list(zip(terms["var"], terms["coef"].to_numpy(), strict=True)))
-    )
+    m.prob.setObjective(pulp.lpSum_vars_coefs(list(zip(terms["var"], terms["coef"].to_numpy(), strict=True))))
 
 
-def build_model(
-    data: ModelData, dropped: Iterable[tuple] = (), feasibility_only: bool = False
-) -> Model:
+def build_model(data: ModelData, dropped: Iterable[tuple] = (), feasibility_only: bool = False) -> Model:
     """Build the MILP: the table of contents of the formulation.
 
     ``dropped`` removes rule instances (see :func:`rule_instances`), for explaining

@@ -168,9 +168,7 @@ SCHEMA: dict[str, _Table] = {
     ),
     "offers": _Table(("offer",), {"offer": "str", "supplier": "str", "basis": "str"}),
     "offer_lines": _Table(("offer", "line"), {"offer": "str", "line": "str"}),
-    "tiers": _Table(
-        ("offer", "threshold"), {"offer": "str", "threshold": "float", "discount": "float"}
-    ),
+    "tiers": _Table(("offer", "threshold"), {"offer": "str", "threshold": "float", "discount": "float"}),
     "contracts": _Table(
         ("trust", "category"),
         {
@@ -237,7 +235,7 @@ def _first_bad(table: str, frame: pd.DataFrame, mask: pd.Series, column: str, pr
     """Raise for the first row of ``frame`` where ``mask`` holds."""
     if mask.any():
         row = frame.loc[mask.idxmax()]
-        value = row[column] if column in row else None
+        value = row.get(column, None)
         raise ProblemDataError(table, _fmt_key(table, row), column, problem.format(value=value))
 
 
@@ -297,9 +295,7 @@ def _check_keys_and_references(data: ProblemData) -> None:
     _fk(data, "contracts", "trust", "trusts", "trust")
     cats = set(data.groups["category"])
     bad = ~data.contracts["category"].isin(cats)
-    _first_bad(
-        "contracts", data.contracts, bad, "category", "unknown category {value!r} (not in groups)"
-    )
+    _first_bad("contracts", data.contracts, bad, "category", "unknown category {value!r} (not in groups)")
     ol = data.offer_lines
     dup = ol.duplicated("line", keep="first")
     _first_bad("offer_lines", ol, dup, "line", "line {value!r} is already in another offer")
@@ -307,9 +303,7 @@ def _check_keys_and_references(data: ProblemData) -> None:
         data.lines[["line", "supplier"]], on="line", suffixes=("_offer", "_line")
     )
     bad = joined["supplier_offer"] != joined["supplier_line"]
-    _first_bad(
-        "offer_lines", joined, bad, "line", "line {value!r} belongs to another supplier"
-    )
+    _first_bad("offer_lines", joined, bad, "line", "line {value!r} belongs to another supplier")
 
 
 def _check_values(data: ProblemData) -> None:
@@ -356,8 +350,7 @@ def _check_values(data: ProblemData) -> None:
             "current",
             f"(trust={row['trust']!r}, group={row['group']!r})",
             "units",
-            f"current units add up to {row['units_current']:g} but demand is "
-            f"{row['units_demand']:g}",
+            f"current units add up to {row['units_current']:g} but demand is {row['units_demand']:g}",
         )
 
 

@@ -28,14 +28,30 @@ CAUSES: tuple[str, ...] = (
 
 COLUMNS: dict[str, list[str]] = {
     "allocation": [
-        "trust", "line", "group", "category", "supplier", "units", "regional_price",
-        "discount", "net_price", "annual_cost", "is_new",
+        "trust",
+        "line",
+        "group",
+        "category",
+        "supplier",
+        "units",
+        "regional_price",
+        "discount",
+        "net_price",
+        "annual_cost",
+        "is_new",
     ],
     "range": ["line", "group", "supplier", "kept", "units"],
     "tiers_reached": ["offer", "supplier", "threshold", "discount", "volume"],
     "joins": [
-        "trust", "category", "joins", "join_month", "months_on", "exit_fee_paid",
-        "bridging_cost", "annual_baseline", "annual_regional_cost",
+        "trust",
+        "category",
+        "joins",
+        "join_month",
+        "months_on",
+        "exit_fee_paid",
+        "bridging_cost",
+        "annual_baseline",
+        "annual_regional_cost",
     ],
     "savings": ["trust", "category", "cause", "amount"],
     "timeline": ["trust", "category", "month", "savings"],
@@ -130,16 +146,13 @@ def clean_allocation(data: ModelData, x: pd.Series, joined: pd.Series) -> pd.Ser
     Series on (trust, category).
     """
     pairs = data.pairs
-    units = np.clip(x.reindex(pd.MultiIndex.from_frame(pairs[["trust", "line"]])).to_numpy(
-        dtype=float), 0.0, None)
+    units = np.clip(x.reindex(pd.MultiIndex.from_frame(pairs[["trust", "line"]])).to_numpy(dtype=float), 0.0, None)
     units = np.where(units < UNITS_EPS, 0.0, units)
     on = joined.reindex(pd.MultiIndex.from_frame(pairs[["trust", "category"]])).fillna(False)
     units = np.where(on.to_numpy(dtype=bool), units, 0.0)
     total = pd.Series(units).groupby([pairs["trust"], pairs["group"]]).transform("sum")
     total = total.to_numpy()
-    scale = np.divide(
-        pairs["demand"].to_numpy(dtype=float), total, out=np.zeros(len(total)), where=total > 0
-    )
+    scale = np.divide(pairs["demand"].to_numpy(dtype=float), total, out=np.zeros(len(total)), where=total > 0)
     return pd.Series(units * scale, index=pd.MultiIndex.from_frame(pairs[["trust", "line"]]))
 
 
@@ -168,9 +181,7 @@ def solution_frames(
     s = data.settings
     h = s.horizon_months
     pairs = data.pairs.copy()
-    pairs["units"] = x.reindex(pd.MultiIndex.from_frame(pairs[["trust", "line"]])).to_numpy(
-        dtype=float
-    )
+    pairs["units"] = x.reindex(pd.MultiIndex.from_frame(pairs[["trust", "line"]])).to_numpy(dtype=float)
     alloc = pairs[pairs["units"] > 0].rename(columns={"price": "regional_price"})
 
     # tiers and the discount each line gets
@@ -185,9 +196,7 @@ def solution_frames(
     tiers_reached["volume"] = volume.reindex(tiers_reached["offer"]).to_numpy()
     tiers_reached = tiers_reached[COLUMNS["tiers_reached"]]
     line_disc = data.problem.offer_lines.merge(picked[["offer", "discount"]], on="offer")
-    alloc = alloc.drop(columns=["offer"]).merge(
-        line_disc[["line", "discount"]], on="line", how="left"
-    )
+    alloc = alloc.drop(columns=["offer"]).merge(line_disc[["line", "discount"]], on="line", how="left")
     alloc["discount"] = alloc["discount"].fillna(0.0)
     alloc["net_price"] = alloc["regional_price"] * (1 - alloc["discount"])
     alloc["annual_cost"] = alloc["units"] * alloc["net_price"]
@@ -195,9 +204,7 @@ def solution_frames(
 
     # joins
     tc = data.tc.copy()
-    tc["join_month"] = join_month.reindex(
-        pd.MultiIndex.from_frame(tc[["trust", "category"]])
-    ).to_numpy(dtype=float)
+    tc["join_month"] = join_month.reindex(pd.MultiIndex.from_frame(tc[["trust", "category"]])).to_numpy(dtype=float)
     tc["joins"] = tc["join_month"].notna()
     opts = data.join_options.rename(
         columns={"month": "join_month", "exit_fee": "fee_paid", "bridging": "bridging_paid"}
@@ -207,19 +214,17 @@ def solution_frames(
     tc = tc.fillna({"months_on": 0, "fee_paid": 0.0, "bridging_paid": 0.0})
     by_tc = alloc.groupby(["trust", "category"])
     annual_cost = by_tc["annual_cost"].sum()
-    regional_list = (alloc["units"] * alloc["regional_price"]).groupby(
-        [alloc["trust"], alloc["category"]]
-    ).sum()
-    tiers_disc = (alloc["units"] * alloc["regional_price"] * alloc["discount"]).groupby(
-        [alloc["trust"], alloc["category"]]
-    ).sum()
+    regional_list = (alloc["units"] * alloc["regional_price"]).groupby([alloc["trust"], alloc["category"]]).sum()
+    tiers_disc = (
+        (alloc["units"] * alloc["regional_price"] * alloc["discount"])
+        .groupby([alloc["trust"], alloc["category"]])
+        .sum()
+    )
     new = alloc[alloc["is_new"]]
     switching = new["switch_cost"].groupby([new["trust"], new["category"]]).sum()
     cur = data.current
     cur_paid = (cur["units"] * cur["unit_price"]).groupby([cur["trust"], cur["category"]]).sum()
-    cur_regional = (cur["units"] * cur["regional_price"]).groupby(
-        [cur["trust"], cur["category"]]
-    ).sum()
+    cur_regional = (cur["units"] * cur["regional_price"]).groupby([cur["trust"], cur["category"]]).sum()
     idx = pd.MultiIndex.from_frame(tc[["trust", "category"]])
 
     def at(series: pd.Series) -> np.ndarray:
@@ -239,10 +244,7 @@ def solution_frames(
         "bridging_costs": -tc["bridging_paid"].to_numpy(dtype=float),
     }
     savings = pd.concat(
-        [
-            tc[["trust", "category"]].assign(cause=cause, amount=amount)
-            for cause, amount in causes.items()
-        ],
+        [tc[["trust", "category"]].assign(cause=cause, amount=amount) for cause, amount in causes.items()],
         ignore_index=True,
     )
     joins = pd.DataFrame(
@@ -250,9 +252,7 @@ def solution_frames(
             "trust": tc["trust"],
             "category": tc["category"],
             "joins": joined,
-            "join_month": pd.array(
-                np.where(joined, tc["join_month"].fillna(-1), 0).astype(int), dtype="Int64"
-            ),
+            "join_month": pd.array(np.where(joined, tc["join_month"].fillna(-1), 0).astype(int), dtype="Int64"),
             "months_on": tc["months_on"].astype(int),
             "exit_fee_paid": tc["fee_paid"].astype(float),
             "bridging_cost": tc["bridging_paid"].astype(float),
@@ -269,9 +269,7 @@ def solution_frames(
     on = months[None, :] >= jm
     bridging_month = joined[:, None] & (months[None, :] >= start) & (months[None, :] < jm)
     monthly = np.where(on, tc["rate"].to_numpy()[:, None] / 12.0, 0.0)
-    monthly = monthly - np.where(
-        bridging_month, (tc["uplift"] * tc["baseline"]).to_numpy()[:, None] / 12.0, 0.0
-    )
+    monthly = monthly - np.where(bridging_month, (tc["uplift"] * tc["baseline"]).to_numpy()[:, None] / 12.0, 0.0)
     one_off = (tc["fee_paid"] + tc["switching"]).to_numpy(dtype=float)[:, None]
     monthly = monthly - np.where(months[None, :] == jm, one_off, 0.0)
     timeline = pd.DataFrame(

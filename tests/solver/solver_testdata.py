@@ -38,9 +38,7 @@ def small_frames() -> dict[str, pd.DataFrame]:
         ],
         columns=["trust", "line", "units", "unit_price"],
     )
-    cand = pd.MultiIndex.from_product([["RXA", "RXB"], lines["line"]]).to_frame(
-        index=False, name=["trust", "line"]
-    )
+    cand = pd.MultiIndex.from_product([["RXA", "RXB"], lines["line"]]).to_frame(index=False, name=["trust", "line"])
     cand["approved"] = ~((cand["trust"] == "RXA") & cand["line"].str.endswith("Taper"))
     cand["odep_ok"] = True
     today = cand.merge(current[["trust", "line"]].assign(today=True), how="left")["today"]
@@ -132,21 +130,15 @@ def region_problem(
         {
             "supplier": rng.choice(suppliers, n_lines),
             "group": groups["group"].to_numpy()[line_group],
-            "regional_price": np.round(
-                per_group_price[line_group] * rng.uniform(0.8, 1.25, n_lines), 2
-            ),
+            "regional_price": np.round(per_group_price[line_group] * rng.uniform(0.8, 1.25, n_lines), 2),
         }
     )
     lines["line"] = lines["supplier"] + ":" + lines["group"] + ":L" + lines.index.astype(str)
     lines = lines[["line", "supplier", "group", "regional_price"]]
-    demand = pd.MultiIndex.from_product([trusts, groups["group"]]).to_frame(
-        index=False, name=["trust", "group"]
-    )
+    demand = pd.MultiIndex.from_product([trusts, groups["group"]]).to_frame(index=False, name=["trust", "group"])
     demand["units"] = np.round(rng.uniform(40, 600, len(demand)))
 
-    cand = pd.MultiIndex.from_product([trusts, lines["line"]]).to_frame(
-        index=False, name=["trust", "line"]
-    )
+    cand = pd.MultiIndex.from_product([trusts, lines["line"]]).to_frame(index=False, name=["trust", "line"])
     cand = cand.merge(lines, on="line").merge(groups, on="group")
     cand["approved"] = rng.random(len(cand)) < 0.8
     rated = cand["category"].isin(["hip", "knee"])
@@ -156,23 +148,17 @@ def region_problem(
     cand = cand.sort_values(["trust", "group", "r"]).reset_index(drop=True)
     rank = cand.groupby(["trust", "group"]).cumcount()
     tg_count = demand.assign(n_today=rng.integers(1, 4, len(demand)))
-    n_today = cand[["trust", "group"]].merge(tg_count, on=["trust", "group"], how="left")[
-        "n_today"
-    ].to_numpy()
+    n_today = cand[["trust", "group"]].merge(tg_count, on=["trust", "group"], how="left")["n_today"].to_numpy()
     today = cand[rank < n_today].copy()
     cand.loc[rank < n_today, "approved"] = True
     today = today.merge(demand, on=["trust", "group"])
     share = rng.dirichlet(np.ones(3), len(today))[:, 0] + 0.1
     today["w"] = share
-    today["units"] = today["units"] * today["w"] / today.groupby(["trust", "group"])[
-        "w"
-    ].transform("sum")
+    today["units"] = today["units"] * today["w"] / today.groupby(["trust", "group"])["w"].transform("sum")
     today["unit_price"] = np.round(today["regional_price"] * rng.uniform(0.9, 1.3, len(today)), 2)
     current = today[["trust", "line", "units", "unit_price"]]
     used = cand.merge(current[["trust", "line"]].assign(today=True), how="left")["today"]
-    cand["switch_cost"] = np.where(
-        used.notna().to_numpy(), 0.0, np.round(rng.uniform(1000, 15000, len(cand)), -2)
-    )
+    cand["switch_cost"] = np.where(used.notna().to_numpy(), 0.0, np.round(rng.uniform(1000, 15000, len(cand)), -2))
     # make sure every (trust, group) has a usable line
     cand["usable"] = cand["approved"] & cand["odep_ok"]
     none_usable = ~cand.groupby(["trust", "group"])["usable"].transform("any")
@@ -191,13 +177,10 @@ def region_problem(
     offer_lines = lc.merge(offers, on=["supplier", "category"])[["offer", "line"]]
     dem_g = demand.groupby("group")["units"].sum()
     tier_rows = []
-    for offer, basis, sup, cat in offers[["offer", "basis", "supplier", "category"]].itertuples(
-        index=False
-    ):
+    for offer, basis, sup, cat in offers[["offer", "basis", "supplier", "category"]].itertuples(index=False):
         ol = lc[(lc["supplier"] == sup) & (lc["category"] == cat)]
         potential = float(
-            (dem_g.reindex(ol["group"].unique()).sum())
-            * (1.0 if basis == "units" else ol["regional_price"].mean())
+            (dem_g.reindex(ol["group"].unique()).sum()) * (1.0 if basis == "units" else ol["regional_price"].mean())
         )
         n_t = int(rng.integers(2, 4))
         fractions = np.sort(rng.uniform(0.1, 0.7, n_t))
@@ -207,9 +190,7 @@ def region_problem(
     tiers = pd.DataFrame(tier_rows, columns=["offer", "threshold", "discount"])
     tiers = tiers.drop_duplicates(["offer", "threshold"])
 
-    contracts = pd.MultiIndex.from_product([trusts, cats]).to_frame(
-        index=False, name=["trust", "category"]
-    )
+    contracts = pd.MultiIndex.from_product([trusts, cats]).to_frame(index=False, name=["trust", "category"])
     contracts["end_month"] = rng.integers(-6, 31, len(contracts))
     contracts["exit_fee"] = np.round(rng.uniform(5_000, 80_000, len(contracts)), -2)
     contracts["extension_uplift"] = np.round(rng.uniform(0.0, 0.06, len(contracts)), 3)

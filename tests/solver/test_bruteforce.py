@@ -55,9 +55,7 @@ def instances(draw):
                 sc = 0.0 if line == today["line"] else float(rng.integers(0, 4)) * 500.0
                 cand_rows.append((t, line, approved, odep, sc))
     current = pd.DataFrame(cur_rows, columns=["trust", "line", "units", "unit_price"])
-    candidates = pd.DataFrame(
-        cand_rows, columns=["trust", "line", "approved", "odep_ok", "switch_cost"]
-    )
+    candidates = pd.DataFrame(cand_rows, columns=["trust", "line", "approved", "odep_ok", "switch_cost"])
     basis = draw(st.sampled_from(["units", "spend"]))
     total = float(demand["units"].sum()) * (1.0 if basis == "units" else 100.0)
     f1 = draw(st.floats(0.1, 0.6))
@@ -65,9 +63,7 @@ def instances(draw):
     d1 = draw(st.sampled_from([0.02, 0.05, 0.08]))
     d2 = d1 + draw(st.sampled_from([0.0, 0.03, 0.07]))
     offers = pd.DataFrame([("S1/vol", "S1", basis)], columns=["offer", "supplier", "basis"])
-    offer_lines = pd.DataFrame(
-        {"offer": "S1/vol", "line": lines.loc[lines["supplier"] == "S1", "line"]}
-    )
+    offer_lines = pd.DataFrame({"offer": "S1/vol", "line": lines.loc[lines["supplier"] == "S1", "line"]})
     tiers = pd.DataFrame(
         [("S1/vol", round(total * f1), d1), ("S1/vol", round(total * f2), d2)],
         columns=["offer", "threshold", "discount"],
@@ -76,8 +72,13 @@ def instances(draw):
     for t in TRUSTS:
         if draw(st.booleans()):
             contract_rows.append(
-                (t, "hip", draw(st.integers(-3, 15)), float(draw(st.integers(0, 6)) * 500),
-                 draw(st.sampled_from([0.0, 0.05, 0.1])))
+                (
+                    t,
+                    "hip",
+                    draw(st.integers(-3, 15)),
+                    float(draw(st.integers(0, 6)) * 500),
+                    draw(st.sampled_from([0.0, 0.05, 0.1])),
+                )
             )
     contracts = pd.DataFrame(
         contract_rows,
@@ -115,16 +116,14 @@ def brute_force(p: ProblemData) -> float | None:
     group_of = dict(zip(p.lines["line"], p.lines["group"], strict=True))
     basis = p.offers["basis"].iloc[0]
     on_offer = set(p.offer_lines["line"])
-    weight = {
-        line: (0.0 if line not in on_offer else 1.0 if basis == "units" else price[line])
-        for line in price
-    }
+    weight = {line: (0.0 if line not in on_offer else 1.0 if basis == "units" else price[line]) for line in price}
     thresholds = [0.0, *p.tiers["threshold"].tolist()]
     discounts = [0.0, *p.tiers["discount"].tolist()]
     demand = {(r.trust, r.group): r.units for r in p.demand.itertuples()}
     usable = {
         key: [
-            r.line for r in p.candidates.itertuples()
+            r.line
+            for r in p.candidates.itertuples()
             if r.trust == key[0] and group_of[r.line] == key[1] and r.approved and r.odep_ok
         ]
         for key in demand
@@ -134,15 +133,16 @@ def brute_force(p: ProblemData) -> float | None:
     baseline = {t: 0.0 for t in TRUSTS}
     for r in p.current.itertuples():
         baseline[r.trust] += r.units * r.unit_price
-    contract = {r.trust: (r.end_month, r.exit_fee, r.extension_uplift)
-                for r in p.contracts.itertuples()}
+    contract = {r.trust: (r.end_month, r.exit_fee, r.extension_uplift) for r in p.contracts.itertuples()}
     trust_cap = s.trust_range_cap or 99
 
     def best_net(t: str, rate: float, switching: float) -> float:
         end, fee, uplift = contract.get(t, (0, 0.0, 0.0))
         return max(
-            (h - m) / 12 * rate - (fee if m < end else 0.0)
-            - uplift * baseline[t] / 12 * max(0, m - max(end, 0)) - switching
+            (h - m) / 12 * rate
+            - (fee if m < end else 0.0)
+            - uplift * baseline[t] / 12 * max(0, m - max(end, 0))
+            - switching
             for m in months
         )
 
@@ -159,11 +159,10 @@ def brute_force(p: ProblemData) -> float | None:
         for t in joined:
             cost = sum(
                 units * price[line] * (1 - (discounts[k] if line in on_offer else 0.0))
-                for (tt, line), units in x.items() if tt == t
+                for (tt, line), units in x.items()
+                if tt == t
             )
-            switching = sum(
-                switch[(t, line)] for (tt, line) in used if tt == t and (t, line) not in today
-            )
+            switching = sum(switch[(t, line)] for (tt, line) in used if tt == t and (t, line) not in today)
             net = best_net(t, baseline[t] - cost, switching)
             if s.participation == "optional" and net < -1e-9:
                 return None
@@ -171,9 +170,11 @@ def brute_force(p: ProblemData) -> float | None:
         return total
 
     best = None
-    subsets = [tuple(TRUSTS)] if s.participation == "all" else [
-        c for n in range(len(TRUSTS) + 1) for c in itertools.combinations(TRUSTS, n)
-    ]
+    subsets = (
+        [tuple(TRUSTS)]
+        if s.participation == "all"
+        else [c for n in range(len(TRUSTS) + 1) for c in itertools.combinations(TRUSTS, n)]
+    )
     for joined in subsets:
         keys = [key for key in demand if key[0] in joined]
         if any(not usable[key] for key in keys):

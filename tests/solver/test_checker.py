@@ -58,7 +58,8 @@ def test_tier_claimed_without_volume(solved):
     p, sol = solved
     bad = _broken(sol)
     bad.tiers_reached.loc[bad.tiers_reached["offer"] == "SUP-B/knee-vol", ["threshold", "discount"]] = (
-        20000.0, 0.04,
+        20000.0,
+        0.04,
     )
     found = check_solution(p, bad)
     assert any("claims threshold 20000" in v for v in found)
@@ -74,11 +75,21 @@ def test_unapproved_line(solved):
     drop = (bad.allocation["trust"] == "RXA") & (bad.allocation["group"] == "HIP-STEM-CEM")
     bad.allocation = _with_rows(
         bad.allocation[~drop],
-        [{
-            "trust": "RXA", "line": "SUP-C:HIP-STEM-CEM:Taper", "group": "HIP-STEM-CEM",
-            "category": "hip", "supplier": "SUP-C", "units": 100.0, "regional_price": 95.0,
-            "discount": 0.0, "net_price": 95.0, "annual_cost": 9500.0, "is_new": True,
-        }],
+        [
+            {
+                "trust": "RXA",
+                "line": "SUP-C:HIP-STEM-CEM:Taper",
+                "group": "HIP-STEM-CEM",
+                "category": "hip",
+                "supplier": "SUP-C",
+                "units": 100.0,
+                "regional_price": 95.0,
+                "discount": 0.0,
+                "net_price": 95.0,
+                "annual_cost": 9500.0,
+                "is_new": True,
+            }
+        ],
     )
     found = check_solution(p, bad)
     assert any(v.startswith("approvals:") for v in found)
@@ -90,9 +101,7 @@ def test_range_caps_exceeded(solved):
     row = (bad.allocation["trust"] == "RXB") & (bad.allocation["group"] == "HIP-STEM-CEM")
     assert row.sum() == 1
     other = bad.allocation[row].iloc[0].to_dict()
-    line = "SUP-B:HIP-STEM-CEM:Exeter" if "Exeter" not in other["line"] else (
-        "SUP-A:HIP-STEM-CEM:Corvex"
-    )
+    line = "SUP-B:HIP-STEM-CEM:Exeter" if "Exeter" not in other["line"] else ("SUP-A:HIP-STEM-CEM:Corvex")
     bad.allocation.loc[row, "units"] -= 10.0
     other.update(line=line, units=10.0, supplier=line.split(":")[0], discount=0.0)
     bad.allocation = _with_rows(bad.allocation, [other])

@@ -55,9 +55,7 @@ def test_known_optimum_of_small_problem(small_problem):
 
 def test_headline_figures(small_problem):
     sol = solve(small_problem(), quality=False)
-    run_rate = (sol.joins["annual_baseline"] - sol.joins["annual_regional_cost"])[
-        sol.joins["joins"]
-    ].sum()
+    run_rate = (sol.joins["annual_baseline"] - sol.joins["annual_regional_cost"])[sol.joins["joins"]].sum()
     assert sol.headline_amount("full_year_run_rate") == pytest.approx(run_rate)
     in_year = sol.timeline.loc[sol.timeline["month"] < 12, "savings"].sum()
     assert sol.headline_amount("in_year") == pytest.approx(in_year)
