@@ -672,8 +672,13 @@ def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], as_json: bool)
             }
         )
         return
-    money_rows = comparison["headline"].reset_index(names="figure")
-    print_table(money_rows.astype(str), title="Scenarios")
+    headline = comparison["headline"].astype(object)
+    for figure in headline.index:
+        if figure.endswith("_gbp"):
+            headline.loc[figure] = [_money(v) for v in headline.loc[figure]]
+        elif figure == "gap":
+            headline.loc[figure] = ["" if v is None or pd.isna(v) else f"{v:.3%}" for v in headline.loc[figure]]
+    print_table(headline.astype(str).reset_index(names="figure"), title="Scenarios")
     for key, label in (("by_cause", "cause"), ("by_trust", "trust"), ("by_category", "category")):
         table = comparison[key].reset_index(names=label)
         print_table(table, title=f"Net savings by {label}", money=tuple(names))
