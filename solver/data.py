@@ -26,7 +26,7 @@ class ModelData:
     pairs
         Usable (trust, line) pairs on demand groups: trust, line, group, category,
         supplier, offer (None if none), basis, price, demand (D of the trust's group),
-        is_new (not used today), switch_cost, max_discount.
+        is_new (not used today), switch_cost.
     tg
         (trust, group) with demand: trust, group, category, demand, baseline (annual
         spend today), n_usable (usable lines).
@@ -154,9 +154,6 @@ def prepare(problem: ProblemData) -> ModelData:
     cap = np.where(tiers["basis"] == "units", tiers["umax"], tiers["pmax"])
     tiers = tiers[tiers["threshold"] <= cap * (1 + 1e-9)].drop(columns=["umax", "pmax"])
     tiers["upper"] = tiers.groupby("offer")["threshold"].shift(-1).fillna(np.inf)
-    max_disc = tiers.groupby("offer")["discount"].max().rename("max_discount")
-    pairs = pairs.merge(max_disc.reset_index(), on="offer", how="left")
-    pairs["max_discount"] = pairs["max_discount"].fillna(0.0)
     pairs["offer"] = pairs["offer"].astype(object).where(pairs["offer"].notna(), None)
     pairs = pairs[
         [
@@ -171,7 +168,6 @@ def prepare(problem: ProblemData) -> ModelData:
             "demand",
             "is_new",
             "switch_cost",
-            "max_discount",
         ]
     ].reset_index(drop=True)
     n_usable = pairs.groupby(["trust", "group"]).size().rename("n_usable")

@@ -108,9 +108,8 @@ def test_infeasible_returns_no_values(small_problem):
     assert check_solution(p, sol) == []
 
 
-def test_tiny_time_limit_reads_no_values():
-    p = region_problem(3, time_limit=1e-3)
-    sol = solve(p, quality=False)
+def test_tiny_time_limit_reads_no_values(small_problem):
+    sol = solve(small_problem(time_limit=1e-6), quality=False)
     assert sol.status == "time_limit"
     assert sol.objective is None and sol.allocation.empty and sol.timeline.empty
     assert "time limit" in sol.message

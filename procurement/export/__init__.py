@@ -1,0 +1,1 @@
+"""Workbooks and files the engine writes: the finance case, clinician shortlists."""
