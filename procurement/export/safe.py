@@ -1,10 +1,11 @@
 """Neutralise text that a spreadsheet would run as a formula (CSV/formula injection).
 
 Any text that came from a supplier, a trust or a clinician and starts with ``=``,
-``+``, ``-``, ``@``, a tab or a carriage return is prefixed with an apostrophe-free
-marker: a single quote is how Excel itself shows "this is text", but openpyxl writes
-it literally, so we prefix a zero-width-free plain apostrophe (') and store the cell
-as a string. Numbers are never passed through here: they are written as numbers.
+``+``, ``-``, ``@``, a tab or a carriage return is prefixed with an apostrophe (the
+OWASP recommendation for CSV injection). openpyxl would otherwise store a string that
+starts with ``=`` as a formula. The apostrophe stays visible, which is the point: a
+reader sees that the supplier's text was neutralised. Numbers are never passed
+through here: they are written as numbers.
 """
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
