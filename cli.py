@@ -9,6 +9,7 @@ job, 2 an input file is unusable (nothing written), 3 an unknown code, name or p
 70 an internal error (a bug: set PROCURE_DEBUG=1 to see the traceback).
 """
 
+import contextlib
 import functools
 import json
 import math
@@ -124,6 +125,13 @@ def handle_errors(fn):
     return wrapper
 
 
+def working(message: str, quiet: bool = False):
+    """A spinner on a terminal for a long step; nothing when piped or with --json."""
+    if quiet or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    return err.status(message, spinner="dots")
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -226,7 +234,8 @@ def import_catalogue_cmd(app: AppContext, file: Path, supplier: str, profile: st
 
     Example: procure import catalogue supplier-a-2026.xlsx --supplier SUP-A
     """
-    report = imp.import_catalogue(app.engine, file, supplier=supplier, profile=profile, user=app.user)
+    with working(f"Importing {file} ...", as_json):
+        report = imp.import_catalogue(app.engine, file, supplier=supplier, profile=profile, user=app.user)
     _show_report(report, as_json, f"{supplier} catalogue v{report.version}" if report.version else supplier)
 
 
@@ -241,7 +250,9 @@ def import_usage_cmd(app: AppContext, file: Path, trust: str, as_json: bool) -> 
 
     Example: procure import usage rxa-usage.csv --trust RXA
     """
-    _show_report(imp.import_usage(app.engine, file, trust=trust, user=app.user), as_json, f"{trust} usage")
+    with working(f"Importing {file} ...", as_json):
+        report = imp.import_usage(app.engine, file, trust=trust, user=app.user)
+    _show_report(report, as_json, f"{trust} usage")
 
 
 @import_group.command("contracts")
@@ -589,9 +600,11 @@ def scenario_run_cmd(app: AppContext, names: tuple[str, ...], explain: bool, as_
 
     results = []
     for name in names:
-        summary = runs.run_scenario(app.engine, name, user=app.user)
+        with working(f"Building and solving {name} ...", as_json):
+            summary = runs.run_scenario(app.engine, name, user=app.user)
         if explain and summary["objective_gbp"] is not None:
-            summary["price_of_rules"] = runs.price_of_rules(app.engine, name)
+            with working(f"Pricing each rule of {name} (one re-solve per rule) ...", as_json):
+                summary["price_of_rules"] = runs.price_of_rules(app.engine, name)
         results.append(summary)
         if not as_json:
             _print_run(summary)
