@@ -146,7 +146,13 @@ def read_decisions(m: Model) -> tuple[pd.Series, pd.Series, pd.Series]:
     else:
         tier = pd.Series([], dtype=int)
     x = m.var["x"]
-    raw = pd.Series(_values(x), index=x.index) if len(x) else pd.Series([], dtype=float)
+    if len(x):
+        # integrality tolerance lets x <= D u leave a few units on a line whose u reads 0:
+        # the line is not in use, so those units are noise
+        in_use = _values(m.var["u"]) > 0.5
+        raw = pd.Series(np.where(in_use, _values(x), 0.0), index=x.index)
+    else:
+        raw = pd.Series([], dtype=float)
     tc_index = pd.MultiIndex.from_frame(m.data.tc[["trust", "category"]])
     joined = pd.Series(tc_index.isin(join_month.index), index=tc_index)
     return clean_allocation(m.data, raw, joined), join_month, tier

@@ -1,0 +1,81 @@
+"""Infeasibility in words, and the price of each rule family."""
+
+from __future__ import annotations
+
+import pytest
+
+from solver.explain import explain_infeasibility, price_of_rules
+from solver.problem import RULE_FAMILIES
+
+
+def test_feasible_problem_has_no_reasons(small_problem):
+    assert explain_infeasibility(small_problem()) == []
+
+
+def test_no_approved_line(small_problem, frames):
+    c = frames["candidates"]
+    c.loc[(c["trust"] == "RXB") & c["line"].str.contains("HIP-CUP"), "approved"] = False
+    assert explain_infeasibility(small_problem(frames)) == ["HIP-CUP at trust RXB has no approved line"]
+
+
+def test_no_line_meeting_odep(small_problem, frames):
+    c = frames["candidates"]
+    c.loc[(c["trust"] == "RXA") & c["line"].str.contains("HIP-STEM-CEM"), "odep_ok"] = False
+    assert explain_infeasibility(small_problem(frames)) == [
+        "HIP-STEM-CEM at trust RXA has no approved line meeting the ODEP floor"
+    ]
+
+
+def test_no_candidate_line(small_problem, frames):
+    c = frames["candidates"]
+    frames["candidates"] = c[~((c["trust"] == "RXA") & c["line"].str.contains("KNEE"))]
+    assert explain_infeasibility(small_problem(frames)) == ["KNEE-TRAY at trust RXA has no candidate line"]
+
+
+def test_range_cap_contradicts_min_suppliers(small_problem):
+    p = small_problem(range_cap_by_group={"KNEE-TRAY": 1}, min_suppliers_by_category={"knee": 2})
+    assert explain_infeasibility(p) == ["range cap 1 for KNEE-TRAY contradicts minimum 2 suppliers for knee"]
+
+
+def test_too_few_suppliers(small_problem):
+    reasons = explain_infeasibility(small_problem(min_suppliers=3))
+    assert reasons == ["minimum 3 suppliers for knee cannot be met: only 2 supplier(s) have usable knee lines"]
+
+
+def test_trust_cap_contradicts_max_share(small_problem):
+    # RXA's 80 knee units on one line exceed half of the region's 130
+    p = small_problem(trust_range_cap=1, max_supplier_share=0.5)
+    assert explain_infeasibility(p) == [
+        "per-trust cap of 1 line for KNEE-TRAY at RXA contradicts maximum supplier share 50% in knee"
+    ]
+
+
+def test_conflict_is_irreducible(small_problem):
+    p = small_problem(year_one_cap=0.0, horizon_months=12, range_cap=1)
+    (reason,) = explain_infeasibility(p)
+    assert "year-one cap of 0% on moved units at RXA" in reason
+    assert "year-one cap of 0% on moved units at RXB" in reason
+    assert reason.endswith("cannot all hold together")
+
+
+def test_price_of_rules(small_problem):
+    p = small_problem(min_suppliers=2, max_supplier_share=0.8, year_one_cap=0.3, gap_rel=0.0)
+    prices = price_of_rules(p)
+    assert list(prices.columns) == ["rule", "active", "objective_with_rule", "objective_without_rule", "price_gbp"]
+    assert list(prices["rule"]) == list(RULE_FAMILIES)
+    assert (prices["price_gbp"] >= 0).all()
+    assert (prices["objective_without_rule"] >= prices["objective_with_rule"]).all()
+    active = prices.set_index("rule")["active"]
+    assert not active["range_cap"] and not active["odep"]
+    assert active["approvals"] and active["max_share"] and active["year_one_cap"]
+    inactive = prices[~prices["active"]]
+    assert (inactive["price_gbp"] == 0).all()
+    # the share cap binds here: SUP-A would otherwise take all the hip volume
+    assert prices.set_index("rule").at["max_share", "price_gbp"] == pytest.approx(1090.0)
+
+
+def test_price_of_rules_when_infeasible(small_problem):
+    p = small_problem(range_cap_by_group={"KNEE-TRAY": 1}, min_suppliers_by_category={"knee": 2})
+    prices = price_of_rules(p).set_index("rule")
+    assert prices["objective_with_rule"].isna().all()
+    assert prices.at["min_suppliers", "objective_without_rule"] > 0
