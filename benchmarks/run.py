@@ -1,0 +1,206 @@
+"""Benchmark the whole job at region (S), multi-region (M) and national (L) scale.
+
+For each size, in a fresh child process (so peak memory is that size's own):
+generate the region's files, import them through the same functions as
+``procure import``, define a default scenario and run it (build the problem from the
+database, build the MILP, solve, LP bound, greedy, store results) once per solver,
+and export the finance workbook when that module is present. One CSV row per
+(size, solver) goes to ``benchmarks/results.csv``.
+
+    python benchmarks/run.py --sizes S M L --solvers highs cbc --time-limit 120
+    python benchmarks/run.py --sizes L --profile benchmarks/profile-L.txt
+
+Timings are wall-clock seconds on this machine; see docs/benchmarks.md for the
+figures, the machine and the date.
+"""
+
+import argparse
+import cProfile
+import csv
+import datetime as dt
+import io
+import json
+import multiprocessing as mp
+import os
+import platform
+import pstats
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+COLUMNS = [
+    "size",
+    "trusts",
+    "lines",
+    "skus",
+    "usage_rows",
+    "variables",
+    "constraints",
+    "import_rows_per_s",
+    "catalogue_rows_per_s",
+    "build_s",
+    "solve_s",
+    "wall_s",
+    "peak_rss_mb",
+    "solver",
+    "status",
+    "gap",
+    "objective_gbp",
+    "lp_bound_gbp",
+    "greedy_gbp",
+    "greedy_lead_pct",
+    "generate_s",
+    "import_s",
+    "problem_s",
+    "export_s",
+    "date",
+    "machine",
+]
+
+
+def machine() -> str:
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.machine()} {os.cpu_count()} cores {mem_gb:.0f} GiB, Python {platform.python_version()}"
+
+
+def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: str | None, queue) -> None:
+    """Run one size in this (child) process and put its result rows on ``queue``."""
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    from procurement import imports as imp
+    from procurement import runs
+    from procurement.db import open_database
+    from procurement.demo import SIZES, generate_region
+    from procurement.models import CatalogueItem, ProductLine, Usage
+    from procurement.scenarios import ScenarioSettings, build_problem
+
+    profiler = cProfile.Profile() if profile_path else None
+    rows = []
+    with tempfile.TemporaryDirectory(prefix=f"bench-{size}-") as tmp:
+        tmp = Path(tmp)
+        tick = time.perf_counter()
+        files = generate_region(tmp / "files", size=SIZES[size], seed=2026)
+        generate_s = time.perf_counter() - tick
+        engine = open_database(f"sqlite:///{tmp / 'procure.db'}")
+
+        tick = time.perf_counter()
+        imp.import_trusts(engine, files.trusts)
+        imp.import_suppliers(engine, files.suppliers)
+        catalogue_rows, catalogue_tick = 0, time.perf_counter()
+        for c in files.catalogues:
+            catalogue_rows += imp.import_catalogue(engine, c.path, supplier=c.supplier, profile=c.profile).rows_read
+        catalogue_s = time.perf_counter() - catalogue_tick
+        rows_read = catalogue_rows
+        for u in files.usage:
+            rows_read += imp.import_usage(engine, u.path, trust=u.trust).rows_read
+        for fn, path in (
+            (imp.import_contracts, files.contracts),
+            (imp.import_tiers, files.tiers),
+            (imp.import_ratings, files.ratings),
+            (imp.import_approvals, files.approvals),
+        ):
+            rows_read += fn(engine, path).rows_read
+        import_s = time.perf_counter() - tick
+
+        with Session(engine) as session:
+            skus = session.scalar(select(func.count()).select_from(CatalogueItem))
+            lines = session.scalar(select(func.count()).select_from(ProductLine))
+            usage_rows = session.scalar(select(func.count()).select_from(Usage))
+            tick = time.perf_counter()
+            build_problem(session, ScenarioSettings(start_date=files.start_date.isoformat()))
+            problem_s = time.perf_counter() - tick
+
+        for solver in solvers:
+            name = f"bench-{solver}"
+            settings = ScenarioSettings(start_date=files.start_date.isoformat(), solver=solver, time_limit=time_limit)
+            runs.define_scenario(engine, name, settings)
+            tick = time.perf_counter()
+            if profiler and solver == solvers[0]:
+                profiler.enable()
+            summary = runs.run_scenario(engine, name)
+            if profiler and solver == solvers[0]:
+                profiler.disable()
+            wall_s = time.perf_counter() - tick
+            export_s = ""
+            try:
+                from procurement.export.finance import write_finance_workbook
+            except ImportError:
+                write_finance_workbook = None
+            if write_finance_workbook and summary["objective_gbp"] is not None and solver == solvers[0]:
+                tick = time.perf_counter()
+                write_finance_workbook(engine, [name], tmp / f"{name}.xlsx")
+                export_s = round(time.perf_counter() - tick, 2)
+            objective, greedy = summary["objective_gbp"], summary["greedy_gbp"]
+            rows.append(
+                {
+                    "size": size,
+                    "trusts": len(files.usage),
+                    "lines": lines,
+                    "skus": skus,
+                    "usage_rows": usage_rows,
+                    "variables": summary["variables"],
+                    "constraints": summary["constraints"],
+                    "import_rows_per_s": round(rows_read / import_s),
+                    "catalogue_rows_per_s": round(catalogue_rows / catalogue_s),
+                    "build_s": round(summary["build_seconds"] or 0, 2),
+                    "solve_s": round(summary["solve_seconds"] or 0, 2),
+                    "wall_s": round(wall_s, 2),
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                    "solver": solver,
+                    "status": summary["status"],
+                    "gap": "" if summary["gap"] is None else f"{summary['gap']:.2e}",
+                    "objective_gbp": "" if objective is None else round(objective),
+                    "lp_bound_gbp": "" if summary["lp_bound_gbp"] is None else round(summary["lp_bound_gbp"]),
+                    "greedy_gbp": "" if greedy is None else round(greedy),
+                    "greedy_lead_pct": ""
+                    if objective is None or not greedy
+                    else round(100 * (objective / greedy - 1), 2),
+                    "generate_s": round(generate_s, 2),
+                    "import_s": round(import_s, 2),
+                    "problem_s": round(problem_s, 2),
+                    "export_s": export_s,
+                    "date": dt.date.today().isoformat(),
+                    "machine": machine(),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    if profiler:
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(35)
+        Path(profile_path).write_text(text.getvalue())
+    queue.put(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["S", "M", "L"])
+    parser.add_argument("--solvers", nargs="+", default=["highs", "cbc"])
+    parser.add_argument("--time-limit", type=float, default=120.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.csv")
+    parser.add_argument("--profile", help="write a cProfile summary of the first solver's run of the last size")
+    args = parser.parse_args()
+    results = []
+    ctx = mp.get_context("spawn")
+    for i, size in enumerate(args.sizes):
+        queue = ctx.Queue()
+        profile = args.profile if args.profile and i == len(args.sizes) - 1 else None
+        child = ctx.Process(target=bench_size, args=(size, args.solvers, args.time_limit, profile, queue))
+        child.start()
+        rows = queue.get()
+        child.join()
+        results.extend(rows)
+    with args.out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(results)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
