@@ -93,6 +93,25 @@ def print_table(
         out.print(f"... {len(df) - max_rows} more")
 
 
+def _database_message(exc) -> str:
+    """One sentence for a database error; a lock held too long by another command is named."""
+    from rich.markup import escape
+
+    from procurement.db import TIMEOUT_ENV, lock_timeout
+
+    detail = str(getattr(exc, "orig", None) or exc).strip()
+    if "database is locked" in detail or "lock timeout" in detail:
+        try:
+            waited = f"{lock_timeout():g} s"
+        except ProcureError:
+            waited = "the time allowed"
+        return (
+            f"the database is locked by another command that is writing to it; waited {waited} and gave up. "
+            f"Try again when it has finished, or wait longer with {TIMEOUT_ENV}=SECONDS."
+        )
+    return escape(f"database problem: {detail}")
+
+
 def handle_errors(fn):
     """Turn domain errors into messages and exit codes; never show a traceback to a user."""
 
@@ -111,7 +130,7 @@ def handle_errors(fn):
             from sqlalchemy.exc import OperationalError
 
             if isinstance(exc, OperationalError):
-                err.print(f"[bold red]Error:[/] database problem: {exc.orig}", highlight=False)
+                err.print("[bold red]Error:[/] " + _database_message(exc), highlight=False)
                 sys.exit(1)
             if os.environ.get("PROCURE_DEBUG"):
                 raise
@@ -361,6 +380,50 @@ def rejects_cmd(app: AppContext, import_id: int, as_json: bool) -> None:
         print_table(table, title=f"Rejected rows of import #{import_id}")
 
 
+@main.command("audit")
+@click.option(
+    "--kind",
+    "kinds",
+    type=click.Choice(["import", "approval", "run"]),
+    multiple=True,
+    help="Only this kind of record (repeatable) [default: all three].",
+)
+@click.option("--since", metavar="DATE", help="Only records made on or after DATE (YYYY-MM-DD, UTC).")
+@json_option
+@pass_app
+@handle_errors
+def audit_cmd(app: AppContext, kinds: tuple[str, ...], since: str | None, as_json: bool) -> None:
+    """The audit trail: every import, clinical decision and scenario run, who and when.
+
+    Imports show the file, its sha256 and counts; approvals the trust, product line,
+    decision, clinician, the source file's sha256 and who recorded it; runs the status,
+    objective and the sha256 of the data solved. Trace any figure to its files and decisions.
+
+    \b
+    Example:
+      procure audit --kind approval --since 2026-04-01
+      procure audit --kind run --json
+    """
+    from procurement.audit import audit_trail
+
+    trail = audit_trail(app.engine, kinds=kinds, since=since)
+    if as_json:
+        print_json(trail)
+        return
+    columns = {
+        "imports": ["import_id", "kind", "file", "sha256", "supplier", "trust", "rows_read", "rows_accepted",
+                    "rows_rejected", "who", "when"],
+        "approvals": ["approval_id", "trust", "product_line", "decision", "clinician", "decided_at",
+                      "source_file", "source_sha256", "recorded_by", "recorded_at"],
+        "runs": ["run_id", "scenario", "status", "objective", "gap", "input_hash", "who", "when"],
+    }
+    for key, table in trail.items():
+        if table.empty:
+            out.print(f"no {key} recorded" + (f" since {since}" if since else ""), highlight=False)
+        else:
+            print_table(table[columns[key]], title=f"Audit: {key}", money=("objective",))
+
+
 @main.command("demand")
 @click.option(
     "--by",
@@ -556,7 +619,11 @@ def _money(value) -> str:
 
 
 def _print_run(summary: dict) -> None:
-    out.print(f"[bold]{summary['scenario']}[/] (run #{summary['run_id']}): {summary['status']}", highlight=False)
+    status = summary["status"]
+    if status == "time_limit":
+        limit = (summary.get("settings") or {}).get("time_limit")
+        status += f" (stopped at the {limit:g} s time limit)" if limit else ""
+    out.print(f"[bold]{summary['scenario']}[/] (run #{summary['run_id']}): {status}", highlight=False)
     if summary.get("message"):
         out.print(f"  {summary['message']}", highlight=False)
     if summary["objective_gbp"] is None:
@@ -695,6 +762,148 @@ def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], as_json: bool)
     for key, label in (("by_cause", "cause"), ("by_trust", "trust"), ("by_category", "category")):
         table = comparison[key].reset_index(names=label)
         print_table(table, title=f"Net savings by {label}", money=tuple(names))
+
+
+# --------------------------------------------------------------------------- finance workbook
+
+
+@main.command("export")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.option(
+    "--out", "out_file", type=click.Path(path_type=Path), required=True, help="The workbook to write (.xlsx)."
+)
+@json_option
+@pass_app
+@handle_errors
+def export_cmd(app: AppContext, names: tuple[str, ...], out_file: Path, as_json: bool) -> None:
+    """Write the finance workbook for scenarios' latest runs (the first is the headline).
+
+    Summary, Trusts, Categories, Years, Range, Contracts, Assumptions, Solver and Data
+    quality sheets; every total on Summary is a live formula over the detail sheets.
+
+    Example: procure export all-trusts top-four --out savings-case.xlsx
+    """
+    from procurement.export.finance import write_finance_workbook
+
+    summary = write_finance_workbook(app.engine, list(names), out_file)
+    if as_json:
+        print_json(summary)
+        return
+    head = summary["scenarios"][0]
+    more = len(summary["scenarios"]) - 1
+    others = f" (and {more} more scenario(s) side by side)" if more else ""
+    out.print(
+        f"wrote {summary['path']}: {head['scenario']} net {_money(head['objective_gbp'])} over the horizon, "
+        f"in-year {_money(head['in_year_gbp'])}, full-year {_money(head['full_year_gbp'])}{others}",
+        highlight=False,
+    )
+    for warning in summary["warnings"]:
+        err.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+
+
+# --------------------------------------------------------------------------- shortlists
+
+
+@main.group("shortlist")
+def shortlist_group() -> None:
+    """Clinician shortlists: a workbook per trust sent out, the surgeons' decisions read back.
+
+    \b
+    Example:
+      procure shortlist export --trust RXA --scenario all-trusts --out rxa-shortlist.xlsx
+      procure shortlist import rxa-shortlist-returned.xlsx
+    """
+
+
+def _shortlist_errors(fn):
+    """``handle_errors``, but messages quote workbook text: printed without rich markup."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from rich.markup import escape
+
+        try:
+            return fn(*args, **kwargs)
+        except ProcureError as exc:
+            err.print("[bold red]Error:[/] " + escape(str(exc)), highlight=False)
+            sys.exit(exc.exit_code or 1)
+
+    return handle_errors(wrapper)
+
+
+@shortlist_group.command("export")
+@click.option("--trust", required=True, help="Trust code, or REGIONAL for the regional clinical panel.")
+@click.option("--scenario", help="Also show whether this scenario's latest run keeps each line.")
+@click.option(
+    "--out", "out_file", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Workbook to write."
+)
+@json_option
+@pass_app
+@_shortlist_errors
+def shortlist_export_cmd(app: AppContext, trust: str, scenario: str | None, out_file: Path, as_json: bool) -> None:
+    """Write a trust's shortlist workbook (.xlsx) for its surgeons to decide on.
+
+    Only the Decision (drop-down), Reason and Clinician name cells can be edited; the
+    export is recorded so that the returned workbook can be checked cell by cell.
+
+    Example: procure shortlist export --trust RXA --scenario all-trusts --out rxa-shortlist.xlsx
+    """
+    from procurement.export.shortlist import export_shortlist
+
+    result = export_shortlist(app.engine, trust=trust, scenario=scenario, out=out_file, user=app.user)
+    if as_json:
+        print_json(result)
+        return
+    sheets = ", ".join(f"{name} {n}" for name, n in result["sheets"].items())
+    out.print(
+        f"wrote {result['file']}: shortlist #{result['export_id']} for {result['trust']}, "
+        f"{result['lines']} lines ({sheets}); sha256 {result['sha256'][:16]}",
+        markup=False,
+        highlight=False,
+    )
+
+
+@shortlist_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_app
+@_shortlist_errors
+def shortlist_import_cmd(app: AppContext, file: Path, as_json: bool) -> None:
+    """Read a returned shortlist: its decisions are appended to the approval history.
+
+    The whole file is refused (exit 2, nothing recorded) if a locked cell was changed,
+    a row added or deleted, a decision is not approve/reject/conditional or has no
+    clinician name; each problem names its sheet and cell or row.
+
+    Example: procure shortlist import rxa-shortlist-returned.xlsx
+    """
+    from procurement.export.shortlist import ShortlistRefused, import_shortlist
+
+    try:
+        report = import_shortlist(app.engine, file, user=app.user)
+    except ShortlistRefused as exc:
+        if not as_json:
+            raise
+        print_json({"file": exc.file, "refused": True, "problems": exc.problems})
+        sys.exit(exc.exit_code)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    if report.duplicate_of:
+        out.print(
+            f"{report.file}: identical to import #{report.duplicate_of}; already imported, nothing written",
+            markup=False,
+            highlight=False,
+        )
+        return
+    out.print(
+        f"{report.file} -> shortlist #{report.export_id} ({report.trust}): {report.summary()} "
+        f"(import #{report.import_id})",
+        markup=False,
+        highlight=False,
+    )
+    for note in report.notes:
+        out.print(f"  note: {note}", markup=False, highlight=False)
 
 
 @main.command("db")
