@@ -379,3 +379,27 @@ class RunSavingYear(SQLModel, table=True):
     category_id: int = Field(foreign_key="category.id")
     financial_year: str
     amount: float
+
+
+# --------------------------------------------------------------------------- shortlists
+
+
+class ShortlistExport(SQLModel, table=True):
+    """One clinician shortlist workbook sent out (``procure shortlist export``).
+
+    ``trust_id`` is None for the regional clinical panel's shortlist; ``scenario_id``
+    and ``run_id`` name the run whose range the workbook shows, if any. ``snapshot``
+    is JSON: every locked cell's value by sheet and cell address, and which product
+    line each decision row is. The import compares the returned workbook with it and
+    refuses any change outside the decision, reason and clinician-name cells.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    trust_id: int | None = Field(default=None, foreign_key="trust.id", index=True)
+    scenario_id: int | None = Field(default=None, foreign_key="scenario.id")
+    run_id: int | None = Field(default=None, foreign_key="scenariorun.id")
+    file_name: str = ""
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_by: str = ""
+    file_sha256: str = Field(default="", index=True)
+    snapshot: str = "{}"
