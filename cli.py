@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from procurement import imports as imp
@@ -120,7 +121,8 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ProcureError as exc:
-            err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+            # Messages quote user data (file names, cell values): never read them as markup.
+            err.print("[bold red]Error:[/] " + escape(str(exc)), highlight=False)
             sys.exit(exc.exit_code or 1)
         except click.exceptions.Exit:
             raise
@@ -135,7 +137,7 @@ def handle_errors(fn):
             if os.environ.get("PROCURE_DEBUG"):
                 raise
             err.print(
-                f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}\n"
+                f"[bold red]Internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
                 "This is a bug in procure; run again with PROCURE_DEBUG=1 for the details.",
                 highlight=False,
             )

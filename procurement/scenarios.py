@@ -160,13 +160,20 @@ def _latest_decisions(session: Session) -> pd.DataFrame:
             Approval.decision,
             Approval.odep_exception,
             Approval.decided_at,
+            Approval.recorded_at,
             Trust.code.label("trust"),
         ).outerjoin(Trust, Trust.id == Approval.trust_id),
     )
     if approvals.empty:
         return pd.DataFrame(columns=["trust", "line_id", "decision", "odep_exception"])
     approvals["trust"] = approvals["trust"].fillna("")
-    approvals = approvals.sort_values(["decided_at", "id"])
+    # "Latest" is by when the decision was taken, but a decision cannot have been taken
+    # after the engine recorded it: a date in the future (a typo, or a file prepared
+    # ahead) is read as the recording time, so it never outranks later decisions.
+    taken = pd.to_datetime(approvals["decided_at"], utc=True)
+    recorded = pd.to_datetime(approvals["recorded_at"], utc=True)
+    approvals["effective"] = taken.where(taken <= recorded, recorded)
+    approvals = approvals.sort_values(["effective", "id"])
     return approvals.drop_duplicates(["trust", "line_id"], keep="last")[
         ["trust", "line_id", "decision", "odep_exception"]
     ]
@@ -369,17 +376,22 @@ def build_problem(session: Session, settings: ScenarioSettings):
         gap_rel=settings.gap_rel,
     )
     used_groups = groups[groups["group"].isin(demanded_groups)][["group", "category"]]
+    # Sums and averages computed by the database differ in the last bits between SQLite
+    # and PostgreSQL (summation order): rounded, the same data give the same model, and
+    # the same input hash (which hashes to 6 decimals) means the same problem solved.
     problem = ProblemData(
         trusts=pd.DataFrame({"trust": trusts}),
         groups=used_groups,
-        lines=lines[["line", "supplier", "group", "regional_price"]],
-        demand=demand,
-        current=current,
+        lines=lines[["line", "supplier", "group", "regional_price"]].round({"regional_price": 6}),
+        demand=demand.round({"units": 6}),
+        current=current.round({"units": 6, "unit_price": 6}),
         candidates=pairs[["trust", "line", "approved", "odep_ok", "switch_cost"]],
         offers=offers,
         offer_lines=offer_lines,
         tiers=tier_rows,
-        contracts=contracts[["trust", "category", "end_month", "exit_fee", "extension_uplift"]],
+        contracts=contracts[["trust", "category", "end_month", "exit_fee", "extension_uplift"]].round(
+            {"exit_fee": 6, "extension_uplift": 9}
+        ),
         settings=solver_settings,
     )
     context = {
