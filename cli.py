@@ -87,7 +87,7 @@ def print_table(
             elif isinstance(value, float):
                 cells.append(f"{value:,.1f}")
             else:
-                cells.append(str(value))
+                cells.append(escape(str(value)))  # cell values are user data, never markup
         table.add_row(*cells)
     out.print(table)
     if max_rows is not None and len(df) > max_rows:
@@ -96,8 +96,6 @@ def print_table(
 
 def _database_message(exc) -> str:
     """One sentence for a database error; a lock held too long by another command is named."""
-    from rich.markup import escape
-
     from procurement.db import TIMEOUT_ENV, lock_timeout
 
     detail = str(getattr(exc, "orig", None) or exc).strip()
@@ -200,7 +198,11 @@ def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
         print_json(report.to_dict())
         return
     if report.duplicate_of:
-        out.print(f"{report.file}: identical to import #{report.duplicate_of}; already imported, nothing written")
+        out.print(
+            f"{report.file}: identical to import #{report.duplicate_of}; already imported, nothing written",
+            markup=False,
+            highlight=False,
+        )
         return
     parts = [
         f"{report.rows_read} rows read",
@@ -209,9 +211,10 @@ def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
     ]
     if report.kind == "catalogue":
         parts += [f"{report.new_lines} new product lines", f"{report.price_changes} price changes"]
-    out.print(f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})", highlight=False)
+    summary = f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})"
+    out.print(summary, markup=False, highlight=False)
     for note in report.notes:
-        out.print(f"  note: {note}", highlight=False)
+        out.print(f"  note: {note}", markup=False, highlight=False)
     if report.rows_rejected:
         print_table(report.rejects, max_rows=10)
         out.print(f"  all rejected rows: procure rejects --import {report.import_id}", highlight=False)

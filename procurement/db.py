@@ -3,9 +3,16 @@
 The database is named by a SQLAlchemy URL: the global ``--db`` option, else the
 ``PROCURE_DB`` environment variable, else ``sqlite:///procure.db`` in the current
 directory (the embedded default). PostgreSQL works through
-``postgresql+psycopg://user:pass@host/dbname``.
+``postgresql+psycopg://user:pass@host/dbname`` (``pip install -e ".[postgres]"``).
+
+Waiting for locks is bounded: a command that finds the database locked by another
+one waits up to ``PROCURE_DB_TIMEOUT`` seconds (default 30; SQLite's busy timeout,
+PostgreSQL's ``lock_timeout``) and then fails with "database is locked", which the
+CLI turns into a sentence. Schema upgrades on PostgreSQL hold an advisory lock, so
+two commands opening a new database at once do not both create the tables.
 """
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,13 +20,18 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from procurement.errors import ProcureError
+
 DEFAULT_URL = "sqlite:///procure.db"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+DEFAULT_TIMEOUT_S = 30.0
+TIMEOUT_ENV = "PROCURE_DB_TIMEOUT"
+# pg_advisory_lock key held while migrating a PostgreSQL database (any fixed bigint).
+MIGRATION_LOCK_KEY = 7_361_200_004
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -27,20 +39,57 @@ def resolve_url(url: str | None = None) -> str:
     return url or os.environ.get("PROCURE_DB") or DEFAULT_URL
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    # Foreign keys are off by default in SQLite; the schema relies on them.
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.close()
+def lock_timeout() -> float:
+    """Seconds to wait for a lock held by another command: ``PROCURE_DB_TIMEOUT``, else 30."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also rejects nan
+        raise ProcureError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds (e.g. 30)")
+    return seconds
+
+
+def _sqlite_pragmas(timeout_ms: int):
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        # Foreign keys are off by default in SQLite; the schema relies on them.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
+        cursor.close()
+
+    return on_connect
+
+
+def _postgres_settings(timeout_ms: int):
+    def on_connect(dbapi_connection, _record) -> None:
+        # A SET outside any transaction, so that it lasts for the session.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        # 0 would mean "wait forever" to PostgreSQL: 1 ms stands for "do not wait".
+        cursor.execute(f"SET lock_timeout = {max(timeout_ms, 1)}")
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+    return on_connect
 
 
 def make_engine(url: str | None = None, **kwargs) -> Engine:
-    """Create an engine for ``url`` (see ``resolve_url``); SQLite gets FK enforcement."""
+    """Create an engine for ``url`` (see ``resolve_url``); SQLite gets FK enforcement.
+
+    Lock waits are bounded by ``lock_timeout()`` on SQLite and PostgreSQL.
+    """
     url = resolve_url(url)
+    timeout_ms = int(lock_timeout() * 1000)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(timeout_ms))
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_settings(timeout_ms))
     return engine
 
 
@@ -53,8 +102,22 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema in place to ``revision`` through the migrations."""
-    command.upgrade(alembic_config(engine), revision)
+    """Create or upgrade the schema in place to ``revision`` through the migrations.
+
+    On PostgreSQL a session advisory lock serialises concurrent upgrades: the second
+    command waits, then finds the schema already at ``revision``.
+    """
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), revision)
+        return
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        lock.commit()
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            lock.commit()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -85,3 +148,21 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def lock_for_write(session: Session, name: str) -> None:
+    """Serialise writers that use the same ``name`` until the session's transaction ends.
+
+    For check-then-insert steps (is this file imported already? are the taxonomy's
+    groups there?): take the lock, then check, then write. PostgreSQL: a transaction
+    advisory lock keyed by ``name``; the second writer waits, and its next statement
+    sees what the first one committed (READ COMMITTED). SQLite: a no-op UPDATE takes the
+    database's single write lock now rather than at the first insert. Waits are bounded
+    by ``lock_timeout()``.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))

@@ -5,14 +5,22 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from catalogues.classify import Taxonomy
+from procurement.db import lock_for_write
 from procurement.models import Category, EquivalenceGroup, ProductLine, Supplier, Trust
 
 
 def sync_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
     """Insert the taxonomy's categories and groups that the database lacks; update names.
 
-    Groups are never deleted: product lines and history refer to them.
+    Groups are never deleted: product lines and history refer to them. When rows are
+    missing (a first import), other imports may be adding them at the same moment: the
+    lock makes the second one wait and then find them.
     """
+    if not (
+        set(taxonomy.categories["code"]) <= set(session.scalars(select(Category.code)))
+        and set(taxonomy.groups["code"]) <= set(session.scalars(select(EquivalenceGroup.code)))
+    ):
+        lock_for_write(session, "taxonomy")
     existing = {c.code: c for c in session.scalars(select(Category))}
     for row in taxonomy.categories.itertuples(index=False):  # a handful of categories
         if row.code in existing:
@@ -23,7 +31,15 @@ def sync_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
     session.flush()
     cat_ids = {c.code: c.id for c in session.scalars(select(Category))}
     groups = taxonomy.groups.assign(category_id=lambda g: g["category"].map(cat_ids))
-    known = frame(session, select(EquivalenceGroup.id, EquivalenceGroup.code))
+    known = frame(
+        session,
+        select(
+            EquivalenceGroup.id,
+            EquivalenceGroup.code,
+            EquivalenceGroup.name.label("old_name"),
+            EquivalenceGroup.category_id.label("old_category_id"),
+        ),
+    )
     merged = groups.merge(known, on="code", how="left")
     new = merged[merged["id"].isna()]
     if len(new):
@@ -31,7 +47,11 @@ def sync_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
             insert(EquivalenceGroup),
             new[["code", "name", "category_id"]].to_dict("records"),
         )
-    old = merged[merged["id"].notna()]
+    # Only changed groups are updated: an UPDATE locks its rows until the import commits.
+    old = merged[
+        merged["id"].notna()
+        & ((merged["name"] != merged["old_name"]) | (merged["category_id"] != merged["old_category_id"]))
+    ]
     if len(old):
         session.execute(
             update(EquivalenceGroup),

@@ -3,13 +3,17 @@
 ``run_scenario`` follows the solver's five steps (check, build, solve, read the
 solution, report) and stores one ``ScenarioRun`` with its result tables in one
 transaction. A run whose solve found no solution is stored with its status and the
-explanation, and no result rows: values are never read from a failed solve.
+explanation, and no result rows: values are never read from a failed solve. A solver
+that is missing or crashes gives a run with status ``error`` and the reason in its
+message; a run stopped by its time limit keeps its best plan, with status
+``time_limit`` and the gap still open.
 """
 
 import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
+from time import perf_counter
 
 import pandas as pd
 from sqlalchemy import insert, select
@@ -113,8 +117,29 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
     with Session(engine) as session:
         scenario, settings = get_settings(session, name)
         problem, context = build_problem(session, settings)
-    solution = solve(problem, quality=quality)
     digest = input_hash(problem)
+    tick = perf_counter()
+    try:
+        solution = solve(problem, quality=quality)
+    except Exception as exc:  # a crashing solver: stored as a failed run, with no results
+        message = f"the {settings.solver} solver failed: {type(exc).__name__}: {exc}"
+        with transaction(engine) as session:
+            run = ScenarioRun(
+                scenario_id=scenario.id,
+                solver=settings.solver,
+                status="error",
+                solve_seconds=perf_counter() - tick,
+                input_hash=digest,
+                message=message,
+                run_by=current_user(user),
+                settings=settings.to_json(),
+            )
+            session.add(run)
+            session.flush()
+            run_id = run.id
+        summary = show_run(engine, run_id)
+        summary["notes"] = context["notes"]
+        return summary
     with transaction(engine) as session:
         run = ScenarioRun(
             scenario_id=scenario.id,

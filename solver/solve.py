@@ -42,6 +42,14 @@ _STATUS = {
 }
 
 
+_UNAVAILABLE = {
+    "cbc": "the CBC solver is not available on this machine: install it with "
+    "`pip install 'pulp[cbc]'`, or use the HiGHS solver (--solver highs)",
+    "highs": "the HiGHS solver is not available on this machine: install it with "
+    "`pip install highspy`, or use the CBC solver (--solver cbc)",
+}
+
+
 @dataclass
 class RunResult:
     """What one solver run said, before any value is read."""
@@ -78,6 +86,8 @@ def make_solver(settings: Settings, mip: bool = True, log_path: str | None = Non
 def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True) -> RunResult:
     """Solve ``prob`` and report the status; reads no variable value."""
     start = perf_counter()
+    if not make_solver(settings, mip=mip).available():
+        return RunResult("error", False, None, None, perf_counter() - start, _UNAVAILABLE[settings.solver])
     log_path = None
     if settings.solver == "cbc" and mip:
         fd, log_path = tempfile.mkstemp(prefix="cbc-", suffix=".log")

@@ -334,3 +334,190 @@ def catalogues(templates: Templates, tmp_path: Path):
 @pytest.fixture
 def catalogue_items() -> dict[str, list[tuple[str, ...]]]:
     return {"SUP-A": catalogue_a(), "SUP-B": catalogue_b()}
+
+
+# --------------------------------------------------------------------------- demo region
+
+
+@pytest.fixture(scope="session")
+def demo_region_db(tmp_path_factory) -> Path:
+    """The size-S demo region imported (not solved) into SQLite, built once per session.
+
+    Tests copy the file before writing to it.
+    """
+    from procurement.demo_run import run_demo
+
+    root = tmp_path_factory.mktemp("demo-region-s")
+    run_demo(root, size="S", echo=None, solve=False)
+    return root / "procure.db"
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+#
+# Tests marked ``postgres`` run against a throwaway PostgreSQL server started once per
+# session from the machine's own binaries (``initdb``, ``pg_ctl``, ``postgres``: found on
+# PATH, else in /usr/lib/postgresql/*/bin, or named by PROCURE_PG_BIN). The cluster
+# lives in a fresh directory under the system temp dir, listens on 127.0.0.1 only, on a
+# free port, with its unix socket in that directory, trust authentication for the
+# database user ``procure``, and fsync off (the data are thrown away). It is stopped and
+# deleted at the end of the session.
+#
+# PostgreSQL refuses to run as root. When the tests run as root, initdb and pg_ctl are
+# run as an unprivileged account: ``postgres`` if it exists (Debian's package creates
+# it), else ``nobody``; the temp directory is chowned to that account and subprocess's
+# ``user=``/``group=`` drop privileges (no su or sudo needed). Without binaries the tests
+# are skipped with the reason, except under CI=true, where they fail: .ci/run installs
+# Debian's ``postgresql`` package when initdb is missing.
+
+PG_USER = "procure"
+
+
+def _pg_bin_dir() -> Path | None:
+    import os
+
+    candidates = []
+    if os.environ.get("PROCURE_PG_BIN"):
+        candidates.append(Path(os.environ["PROCURE_PG_BIN"]))
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    versions = Path("/usr/lib/postgresql").glob("*/bin")
+    candidates += sorted(versions, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True)
+    for folder in candidates:
+        if all((folder / name).exists() for name in ("initdb", "pg_ctl", "postgres")):
+            return folder
+    return None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (see the comment above); ``url()`` names a new database."""
+
+    def __init__(self, bin_dir: Path):
+        import os
+        import pwd
+        import tempfile
+
+        self.bin_dir = bin_dir
+        self.account = None
+        if os.geteuid() == 0:
+            for name in ("postgres", "nobody"):
+                try:
+                    self.account = pwd.getpwnam(name)
+                    break
+                except KeyError:
+                    continue
+            else:
+                raise RuntimeError(
+                    "running as root and there is no 'postgres' or 'nobody' account to run PostgreSQL as: "
+                    "create one (useradd --system postgres)"
+                )
+        self.root = Path(tempfile.mkdtemp(prefix="procure-pg-"))
+        if self.account:
+            os.chown(self.root, self.account.pw_uid, self.account.pw_gid)
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.port = 0
+        self.databases = 0
+
+    def _run(self, *args: str, timeout: float = 60):
+        import os
+        import subprocess
+
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.root), "LC_ALL": "C", "TZ": "UTC"}
+        drop = {}
+        if self.account:  # root: drop to the unprivileged account for this one command
+            drop = {"user": self.account.pw_uid, "group": self.account.pw_gid, "extra_groups": []}
+        return subprocess.run(
+            [str(self.bin_dir / args[0]), *args[1:]],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            **drop,
+        )
+
+    def _fail(self, what: str, result) -> None:
+        log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+        raise RuntimeError(f"{what} failed (exit {result.returncode}): {result.stderr.strip()}\n{log}")
+
+    def start(self) -> None:
+        import socket
+
+        result = self._run(
+            "initdb", "-D", str(self.data), f"--username={PG_USER}", "--auth=trust",
+            "--encoding=UTF8", "--locale=C", "--no-sync",
+        )  # fmt: skip
+        if result.returncode:
+            self._fail("initdb", result)
+        for _attempt in range(3):  # a free port can be taken between the check and the start
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
+            options = (
+                f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=40"
+            )
+            result = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30", "-o", options,
+                               "start")  # fmt: skip
+            if result.returncode == 0:
+                return
+        self._fail("pg_ctl start", result)
+
+    def stop(self) -> None:
+        if self.data.exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=30)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://{PG_USER}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, hint: str = "t") -> str:
+        """A new empty database; returns its SQLAlchemy URL."""
+        import re
+
+        import psycopg
+
+        self.databases += 1
+        name = f"{re.sub(r'[^a-z0-9]+', '_', hint.lower())[:40]}_{self.databases}"
+        with psycopg.connect(host="127.0.0.1", port=self.port, user=PG_USER, dbname="postgres",
+                             autocommit=True) as connection:  # fmt: skip
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The session's throwaway PostgreSQL server (tests using it are marked ``postgres``)."""
+    import importlib.util
+    import os
+
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    bin_dir = _pg_bin_dir()
+    missing = None
+    if bin_dir is None:
+        missing = (
+            "no PostgreSQL server binaries (initdb, pg_ctl, postgres) on PATH, in /usr/lib/postgresql/*/bin "
+            "or in PROCURE_PG_BIN: install Debian's postgresql package to run these tests"
+        )
+    elif importlib.util.find_spec("psycopg") is None:
+        missing = "psycopg is not installed: pip install -e '.[test]' (or '.[postgres]')"
+    if missing:
+        if in_ci:
+            pytest.fail(f"CI=true but {missing}", pytrace=False)
+        pytest.skip(missing)
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer, request) -> str:
+    """A new, empty PostgreSQL database for this test (not migrated)."""
+    return postgres_server.create_database(request.node.name)

@@ -1,0 +1,157 @@
+"""The audit trail: who imported, decided and ran what, when, and from which files.
+
+A finance director traces any figure back through three lists:
+
+* **imports**: every file read (``DataImport``): kind, file name, sha256 of its bytes,
+  supplier or trust, catalogue version, row counts, who imported it and when;
+* **approvals**: every clinical decision (``Approval``, append-only, the latest wins):
+  trust (or the regional panel), product line, decision, clinician and role, when it
+  was decided, the sha256 of the file it came from, and who recorded it (the user
+  who imported that file) and when;
+* **runs**: every scenario run (``ScenarioRun``): scenario, status, objective, gap,
+  solver, the sha256 of the data it solved (``input_hash``), who ran it and when.
+
+Nothing here writes: the records are made by the importers and ``run_scenario``.
+``since`` keeps records made on or after a date (UTC): imports by ``imported_at``,
+approvals by when they were recorded, runs by ``started_at``.
+"""
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from procurement.errors import ProcureError
+from procurement.imports import REGIONAL_PANEL
+from procurement.models import (
+    Approval,
+    DataImport,
+    ProductLine,
+    Scenario,
+    ScenarioRun,
+    Supplier,
+    Trust,
+)
+from procurement.reference import frame
+
+KINDS = ("import", "approval", "run")
+
+
+def _since(value: dt.date | dt.datetime | str | None) -> dt.datetime | None:
+    """Midnight UTC of a date (or a tz-aware datetime as given); None for no bound."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ProcureError(f"--since {value!r} is not a date (YYYY-MM-DD)") from exc
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+
+
+def audit_imports(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
+    """One row per imported file, oldest first."""
+    query = (
+        select(
+            DataImport.id.label("import_id"),
+            DataImport.kind,
+            DataImport.file_name.label("file"),
+            DataImport.sha256,
+            Supplier.code.label("supplier"),
+            Trust.code.label("trust"),
+            DataImport.version,
+            DataImport.rows_read,
+            DataImport.rows_accepted,
+            DataImport.rows_rejected,
+            DataImport.imported_by.label("who"),
+            DataImport.imported_at.label("when"),
+        )
+        .outerjoin(Supplier, Supplier.id == DataImport.supplier_id)
+        .outerjoin(Trust, Trust.id == DataImport.trust_id)
+        .order_by(DataImport.id)
+    )
+    if since is not None:
+        query = query.where(DataImport.imported_at >= since)
+    return frame(session, query)
+
+
+def audit_approvals(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
+    """One row per clinical decision recorded, oldest first; ``recorded_by`` from its import."""
+    query = (
+        select(
+            Approval.id.label("approval_id"),
+            Trust.code.label("trust"),
+            ProductLine.code.label("product_line"),
+            Approval.decision,
+            Approval.odep_exception,
+            Approval.clinician,
+            Approval.role,
+            Approval.comment,
+            Approval.decided_at,
+            Approval.source_sha256,
+            Approval.import_id,
+            DataImport.file_name.label("source_file"),
+            DataImport.imported_by.label("recorded_by"),
+            Approval.recorded_at,
+        )
+        .join(ProductLine, ProductLine.id == Approval.product_line_id)
+        .outerjoin(Trust, Trust.id == Approval.trust_id)
+        .outerjoin(DataImport, DataImport.id == Approval.import_id)
+        .order_by(Approval.id)
+    )
+    if since is not None:
+        query = query.where(Approval.recorded_at >= since)
+    table = frame(session, query)
+    table["trust"] = table["trust"].fillna(REGIONAL_PANEL)
+    table["recorded_by"] = table["recorded_by"].fillna("")
+    return table
+
+
+def audit_runs(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
+    """One row per scenario run, oldest first."""
+    query = (
+        select(
+            ScenarioRun.id.label("run_id"),
+            Scenario.name.label("scenario"),
+            ScenarioRun.status,
+            ScenarioRun.objective,
+            ScenarioRun.gap,
+            ScenarioRun.solver,
+            ScenarioRun.input_hash,
+            ScenarioRun.run_by.label("who"),
+            ScenarioRun.started_at.label("when"),
+            ScenarioRun.message,
+        )
+        .join(Scenario, Scenario.id == ScenarioRun.scenario_id)
+        .order_by(ScenarioRun.id)
+    )
+    if since is not None:
+        query = query.where(ScenarioRun.started_at >= since)
+    return frame(session, query)
+
+
+def audit_trail(
+    engine: Engine,
+    *,
+    kinds: tuple[str, ...] | list[str] = (),
+    since: dt.date | dt.datetime | str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The audit trail as frames keyed ``imports``, ``approvals``, ``runs`` (those asked for).
+
+    ``kinds``: any of ``import``, ``approval``, ``run``; empty for all three.
+    """
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ProcureError(f"unknown audit kind(s) {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    wanted = [k for k in KINDS if not kinds or k in kinds]
+    bound = _since(since)
+    readers = {"import": audit_imports, "approval": audit_approvals, "run": audit_runs}
+    with Session(engine) as session:
+        return {f"{kind}s": readers[kind](session, bound) for kind in wanted}
+
+
+__all__ = ["KINDS", "audit_approvals", "audit_imports", "audit_runs", "audit_trail"]
