@@ -48,17 +48,21 @@ def parse_money(
     allow_zero: bool = False,
     maximum: float | None = MAX_UNIT_PRICE_GBP,
     what: str = "price",
+    money: bool = True,
 ) -> Parsed:
     """Parse amounts such as ``1234.5``, ``£1,234.50``, ``GBP 99``, ``(12.00)``.
 
     Returns float GBP rounded to the penny. Refused: blank, not a number (``POA``,
     ``12,34`` with a decimal comma is read as 1234 only when it has three digits
     after the comma), negative, zero unless ``allow_zero``, above ``maximum``.
+    ``money=False`` parses other amounts (months, percentages) the same way; only the
+    wording of the messages differs.
     """
     text = clean_text(raw)
-    negative = text.str.match(r"^\(.*\)$") | text.str.startswith("-")
-    stripped = text.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.lstrip("-")
-    stripped = stripped.str.replace(_MONEY_NOISE, "", regex=True)
+    # Currency and spaces go first, so that "£-5.00" is as negative as "-£5.00".
+    bare = text.str.replace(_MONEY_NOISE, "", regex=True)
+    negative = bare.str.match(r"^\(.*\)$") | bare.str.startswith("-")
+    stripped = bare.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.lstrip("-")
     # A thousands comma is followed by exactly three digits; anything else is ambiguous.
     bad_comma = text.str.contains(r",(?!\d{3}(?:\D|$))", regex=True)
     # Round half up on the decimal digits as written (not on the binary float, whose
@@ -78,7 +82,8 @@ def parse_money(
     if not allow_zero:
         errors[(errors == "") & (number == 0)] = f"zero {what}"
     if maximum is not None:
-        errors[(errors == "") & (number > maximum)] = f"implausible {what} (over £{maximum:,.0f})"
+        limit = f"£{maximum:,.0f}" if money else f"{maximum:,.2f}".rstrip("0").rstrip(".")
+        errors[(errors == "") & (number > maximum)] = f"implausible {what} (over {limit})"
     return Parsed(number.round(2).where(errors == ""), errors)
 
 
@@ -118,16 +123,23 @@ def _gtin14(code: str) -> str | None:
 def normalise_gtin(raw: pd.Series) -> Parsed:
     """GTIN-8/12/13/14 validated by GS1 check digit (python-stdnum) and padded to GTIN-14.
 
-    A blank GTIN is allowed (value ``None``, no error): not every SKU carries one.
+    A blank GTIN is allowed (value ``None``, no error): not every SKU carries one. All
+    zeros is read as blank.
     """
     text = clean_text(raw).str.replace(r"[\s-]", "", regex=True)
     # An XLSX cell formatted as a number may arrive in scientific notation.
     sci = text.str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
+    lossy = pd.Series(False, index=raw.index)
     if sci.any():
-        text = text.where(
-            ~sci,
-            pd.to_numeric(text.where(sci), errors="coerce").map(lambda v: "" if pd.isna(v) else f"{int(v)}"),
-        )
+        # 5.05555E+12 has kept 6 of 13 digits: the rest are zeros made up by the display.
+        decimals = text.where(sci).str.extract(r"^\d\.?(\d*)[eE]", expand=False).str.len()
+        exponent = pd.to_numeric(text.where(sci).str.extract(r"(\d+)$", expand=False), errors="coerce")
+        lossy = (sci & (decimals < exponent) & (exponent < 14)).fillna(False).astype(bool)
+        number = pd.to_numeric(text.where(sci), errors="coerce")
+        number = number.where(number.abs() < 1e15)  # 5e324 is infinite: left as text, refused
+        text = text.where(~sci | number.isna(), number.map(lambda v: "" if pd.isna(v) else f"{int(v)}"))
+    # All zeros passes the check digit but is a purchasing system's "no barcode": blank.
+    text = text.where(~text.str.fullmatch(r"0+"), "")
     values = text.map(lambda c: _gtin14(c) if c else None)
     errors = _errors_like(raw)
     digits = text.str.fullmatch(r"\d+")
@@ -135,6 +147,7 @@ def normalise_gtin(raw: pd.Series) -> Parsed:
     wrong_length = (text != "") & digits & ~text.str.len().isin([8, 12, 13, 14])
     errors[wrong_length] = "GTIN must have 8, 12, 13 or 14 digits"
     errors[(errors == "") & (text != "") & values.isna()] = "GTIN check digit is wrong"
+    errors[lossy] = "GTIN in scientific notation has lost its last digits (format the column as text)"
     return Parsed(values.where(errors == ""), errors)
 
 

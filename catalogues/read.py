@@ -16,13 +16,15 @@ rejected row, not an exception. A file that cannot be read at all raises
 """
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 import tomllib
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,25 +136,67 @@ def load_profile(name_or_path: str) -> Profile:
 
 # --------------------------------------------------------------------------- raw grids
 
+_CHUNK = 1 << 20  # bytes decoded at a time when checking an encoding
 
-def _decode(data: bytes, path: Path, encoding: str | None) -> str:
+
+def _check_decodes(data: bytes, encoding: str) -> None:
+    """Raise UnicodeDecodeError (offsets into the whole file) unless ``data`` decodes.
+
+    Decoded a megabyte at a time and thrown away: a large file is never held as text.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(data)
+    for start in range(0, len(data), _CHUNK):
+        try:
+            decoder.decode(view[start : start + _CHUNK], final=start + _CHUNK >= len(data))
+        except UnicodeDecodeError as exc:
+            raise UnicodeDecodeError(exc.encoding, data, start + exc.start, start + exc.end, exc.reason) from None
+
+
+# UTF-8 for accented letters, "£", "°", non-breaking space, dashes, quotes and "€": as
+# Windows-1252 they read "Ã©", "Â£", "â€“", which real Windows-1252 text never holds.
+_UTF8_LETTERS = re.compile(rb"\xc3[\x80-\xbf]|\xc2[\xa0-\xbf]|\xe2\x80[\x90-\xbf]|\xe2\x82\xac")
+
+
+def _encoding(data: bytes, path: Path, encoding: str | None) -> str:
+    """The encoding to read a CSV file with: the given one if it fits, else detected."""
     if encoding:
         try:
-            return data.decode(encoding)
+            _check_decodes(data, encoding)
         except (UnicodeDecodeError, LookupError) as exc:
             raise FileFormatError(f"{path.name}: cannot be decoded as {encoding}: {exc}") from exc
+        return encoding
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+        try:
+            _check_decodes(data, "utf-16")
+        except UnicodeDecodeError as exc:
+            raise FileFormatError(f"{path.name}: starts like UTF-16 but is damaged ({exc})") from exc
+        return "utf-16"
     if b"\x00" in data[:4096]:
         raise FileFormatError(f"{path.name}: binary data (NUL bytes) where a CSV text file was expected")
     try:
-        return data.decode("utf-8-sig")
+        _check_decodes(data, "utf-8-sig")
+        return "utf-8-sig"
     except UnicodeDecodeError:
         # Windows-1252 is what spreadsheet exports on UK desktops produce.
         try:
-            return data.decode("cp1252")
+            _check_decodes(data, "cp1252")
         except UnicodeDecodeError as exc:
             raise FileFormatError(f"{path.name}: not UTF-8, UTF-16 or Windows-1252 text ({exc})") from exc
+        # ... but not when UTF-8 letters are in it too (rows pasted from two exports):
+        # read as Windows-1252 they would be stored garbled ("CafÃ©").
+        utf8 = _UTF8_LETTERS.search(data)
+        if utf8:
+            raise FileFormatError(
+                f"{path.name}: line {data.count(b'\n', 0, utf8.start()) + 1}: mixes UTF-8 and Windows-1252 "
+                "text; save the file again in one encoding (UTF-8)"
+            ) from None
+        return "cp1252"
+
+
+def _text_stream(data: bytes, encoding: str) -> io.TextIOWrapper:
+    # BytesIO shares the bytes object's buffer: no copy of the file is made.
+    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -179,40 +223,77 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def read_grid(
+def iter_rows(
     path: Path,
     *,
     sheet: str | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
-) -> list[list[str]]:
-    """All rows of a CSV or XLSX file as lists of stripped text."""
+) -> Iterator[list[str]]:
+    """The rows of a CSV or XLSX file as lists of stripped text, one at a time.
+
+    A file that cannot be read raises ``FileFormatError`` when iteration starts (or, for
+    a malformed CSV record, when it is reached); close the iterator if you stop early.
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise FileFormatError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
-    if not data.strip():
+    if data.strip() in (b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         raise FileFormatError(f"{path.name}: the file is empty")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, data, sheet)
+        yield from _xlsx_rows(path, data, sheet)
+        return
     if suffix == ".xls":
         raise FileFormatError(
             f"{path.name}: old binary Excel (.xls) is not supported; save it as .xlsx or CSV"
         )
     if data[:2] == b"PK" and zipfile.is_zipfile(io.BytesIO(data)):
-        return _read_xlsx(path, data, sheet)
-    text = _decode(data, path, encoding)
-    delim = delimiter or _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+        yield from _xlsx_rows(path, data, sheet)
+        return
+    yield from _csv_rows(path, data, delimiter, encoding)
+
+
+def _csv_rows(path: Path, data: bytes, delimiter: str | None, encoding: str | None) -> Iterator[list[str]]:
+    enc = _encoding(data, path, encoding)
+    if delimiter:
+        delim = delimiter
+    else:
+        with _text_stream(data, enc) as head:
+            delim = _sniff_delimiter("".join(itertools.islice(head, HEADER_SEARCH_ROWS)))
+    stream = _text_stream(data, enc)
+    reader = csv.reader(stream, delimiter=delim)
+    record, next_line, first_line = 0, 1, 1  # physical lines where records start
     try:
-        return [[cell.strip() for cell in row] for row in reader]
+        for row in reader:
+            record += 1
+            first_line, next_line = next_line, reader.line_num + 1
+            yield [cell.strip() for cell in row]
     except csv.Error as exc:
-        raise FileFormatError(f"{path.name}: row {reader.line_num}: malformed CSV: {exc}") from exc
+        raise FileFormatError(f"{path.name}: row {record + 1}: malformed CSV: {exc}") from exc
+    finally:
+        stream.close()
+    if reader.line_num > first_line:
+        # The last record spans several lines: legitimate for a quoted cell holding line
+        # breaks, but also what an opening quote that is never closed looks like (the rest
+        # of the file silently becomes one cell). Re-read that record strictly to tell.
+        with _text_stream(data, enc) as tail:
+            try:
+                for _ in csv.reader(itertools.islice(tail, first_line - 1, None), delimiter=delim, strict=True):
+                    pass
+            except csv.Error as exc:
+                if "unexpected end of data" not in str(exc):
+                    return
+                raise FileFormatError(
+                    f'{path.name}: row {record}: a quote (") opened in this row is never closed, so the '
+                    f"rest of the file ({reader.line_num - first_line + 1} lines) would be one cell; "
+                    "fix the quote or save the file again as CSV"
+                ) from exc
 
 
-def _read_xlsx(path: Path, data: bytes, sheet: str | None) -> list[list[str]]:
+def _xlsx_rows(path: Path, data: bytes, sheet: str | None) -> Iterator[list[str]]:
     from openpyxl import load_workbook
 
     try:
@@ -227,21 +308,52 @@ def _read_xlsx(path: Path, data: bytes, sheet: str | None) -> list[list[str]]:
             f"{path.name}: cannot be opened as XLSX: {kind} ({type(exc).__name__})"
         ) from exc
     try:
-        if sheet is None:
-            worksheet = workbook.worksheets[0]
-        elif sheet in workbook.sheetnames:
-            worksheet = workbook[sheet]
-        else:
-            raise FileFormatError(
-                f"{path.name}: no sheet named {sheet!r} (sheets: {', '.join(workbook.sheetnames)})"
-            )
-        return [[_cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
-    except FileFormatError:
-        raise
-    except Exception as exc:
-        raise FileFormatError(f"{path.name}: damaged XLSX sheet: {exc}") from exc
+        try:
+            if sheet is None:
+                worksheet = workbook.worksheets[0]
+            elif sheet in workbook.sheetnames:
+                worksheet = workbook[sheet]
+            else:
+                raise FileFormatError(
+                    f"{path.name}: no sheet named {sheet!r} (sheets: {', '.join(workbook.sheetnames)})"
+                )
+            rows = worksheet.iter_rows(values_only=True)
+        except FileFormatError:
+            raise
+        except Exception as exc:
+            raise FileFormatError(f"{path.name}: damaged XLSX sheet: {exc}") from exc
+        while True:  # one row at a time: the sheet is parsed as it is read
+            try:
+                row = [_cell_text(v) for v in next(rows)]
+            except StopIteration:
+                break
+            except Exception as exc:
+                raise FileFormatError(f"{path.name}: damaged XLSX sheet: {exc}") from exc
+            yield row
     finally:
         workbook.close()
+
+
+def read_grid(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> list[list[str]]:
+    """All rows of a CSV or XLSX file as lists of stripped text."""
+    return list(iter_rows(path, sheet=sheet, delimiter=delimiter, encoding=encoding))
+
+
+def _head(rows: Iterator[list[str]], n: int) -> list[list[str]]:
+    return list(itertools.islice(rows, n))
+
+
+def _one_column_hint(head: Sequence[Sequence[str]]) -> str:
+    """Why no heading matched, when every row is a single cell: the delimiter."""
+    if head and all(sum(1 for c in row if c) <= 1 for row in head):
+        return "; every row is a single column: separate the columns with , ; tab or |"
+    return ""
 
 
 # --------------------------------------------------------------------------- frames
@@ -257,20 +369,27 @@ def _find_header(grid: Sequence[Sequence[str]], wanted: Sequence[str], header_ro
     return None
 
 
-def _frame_from(grid: Sequence[Sequence[str]], header_index: int, mapping: Mapping[str, str]) -> pd.DataFrame:
-    header = [heading_key(c) for c in grid[header_index]]
-    positions = {fld: header.index(heading_key(col)) for fld, col in mapping.items()}
-    body = grid[header_index + 1 :]
+def _frame_from(
+    header: Sequence[str], body: Iterable[Sequence[str]], first_row: int, mapping: Mapping[str, str]
+) -> pd.DataFrame:
+    """The mapped columns of ``body`` (rows below ``header``; the first is row ``first_row``).
+
+    Only the mapped cells are kept: a wide export's other columns are never stored.
+    """
+    keys = [heading_key(c) for c in header]
+    positions = {fld: keys.index(heading_key(col)) for fld, col in mapping.items()}
     width = max(positions.values()) + 1
     columns: dict[str, list[str]] = {fld: [] for fld in mapping}
+    appends = [(columns[fld].append, pos) for fld, pos in positions.items()]
     row_numbers: list[int] = []
     for offset, row in enumerate(body):
-        if not any(cell for cell in row):
+        if not any(row):
             continue  # blank rows are layout, not records
-        padded = list(row) + [""] * (width - len(row))
-        for fld, pos in positions.items():
-            columns[fld].append(padded[pos])
-        row_numbers.append(header_index + 2 + offset)
+        if len(row) < width:
+            row = list(row) + [""] * (width - len(row))
+        for append, pos in appends:
+            append(row[pos])
+        row_numbers.append(first_row + offset)
     frame = pd.DataFrame(columns, dtype="object")
     frame[ROW_COLUMN] = pd.Series(row_numbers, dtype="int64")
     return frame
@@ -279,18 +398,24 @@ def _frame_from(grid: Sequence[Sequence[str]], header_index: int, mapping: Mappi
 def read_catalogue(path: Path, profile: Profile) -> pd.DataFrame:
     """A supplier's price file as a frame of the profile's fields (raw text) and ``_row``."""
     path = Path(path)
-    grid = read_grid(path, sheet=profile.sheet, delimiter=profile.delimiter, encoding=profile.encoding)
-    wanted = list(profile.columns.values())
-    index = _find_header(grid, wanted, profile.header_row)
-    if index is None:
-        where = f"row {profile.header_row}" if profile.header_row else f"the first {HEADER_SEARCH_ROWS} rows"
-        present = {heading_key(c) for row in grid[:HEADER_SEARCH_ROWS] for c in row}
-        missing = [c for c in wanted if heading_key(c) not in present]
-        raise FileFormatError(
-            f"{path.name}: profile {profile.name!r} expects the column(s) "
-            f"{', '.join(repr(c) for c in (missing or wanted))} in {where}; not found"
-        )
-    frame = _frame_from(grid, index, profile.columns)
+    rows = iter_rows(path, sheet=profile.sheet, delimiter=profile.delimiter, encoding=profile.encoding)
+    with contextlib.closing(rows):
+        head = _head(rows, max(HEADER_SEARCH_ROWS, profile.header_row or 0))
+        wanted = list(profile.columns.values())
+        index = _find_header(head, wanted, profile.header_row)
+        if index is None:
+            where = f"row {profile.header_row}" if profile.header_row else f"the first {HEADER_SEARCH_ROWS} rows"
+            present = {heading_key(c) for row in head[:HEADER_SEARCH_ROWS] for c in row}
+            missing = [c for c in wanted if heading_key(c) not in present]
+            found = "not found"
+            if not missing and not profile.header_row:
+                found = "they are there, but not all on one row (a heading split over merged cells?)"
+            raise FileFormatError(
+                f"{path.name}: profile {profile.name!r} expects the column(s) "
+                f"{', '.join(repr(c) for c in (missing or wanted))} in {where}; {found}{_one_column_hint(head)}"
+            )
+        body = itertools.chain(head[index + 1 :], rows)
+        frame = _frame_from(head[index], body, index + 2, profile.columns)
     for fld in CATALOGUE_FIELDS:
         if fld not in frame:
             frame[fld] = ""
@@ -303,13 +428,15 @@ def detect_profile(path: Path, profiles: Sequence[Profile] | None = None) -> Pro
     profiles = list(profiles if profiles is not None else shipped_profiles())
     grid_cache: dict[tuple, list[list[str]]] = {}
     matches = []
+    # Only the rows where a header can be are read, not the whole file.
+    depth = max([HEADER_SEARCH_ROWS, *(p.header_row or 0 for p in profiles)])
     for profile in profiles:
         key = (profile.sheet, profile.delimiter, profile.encoding)
         if key not in grid_cache:
             try:
-                grid_cache[key] = read_grid(
-                    path, sheet=profile.sheet, delimiter=profile.delimiter, encoding=profile.encoding
-                )
+                rows = iter_rows(path, sheet=profile.sheet, delimiter=profile.delimiter, encoding=profile.encoding)
+                with contextlib.closing(rows):
+                    grid_cache[key] = _head(rows, depth)
             except FileFormatError as exc:
                 if "no sheet named" in str(exc) or "cannot be decoded" in str(exc):
                     grid_cache[key] = []
@@ -351,7 +478,13 @@ def read_table(path: Path, spec: TableSpec) -> pd.DataFrame:
     column; columns may be named by canonical name or alias (see docs/formats.md).
     """
     path = Path(path)
-    grid = read_grid(path)
+    rows = iter_rows(path)
+    with contextlib.closing(rows):
+        return _read_table(path, spec, rows)
+
+
+def _read_table(path: Path, spec: TableSpec, rows: Iterator[list[str]]) -> pd.DataFrame:
+    head = _head(rows, HEADER_SEARCH_ROWS)
     names = list(spec.required) + list(spec.optional)
     canonical = {heading_key(name): name for name in names}
     # An alias may serve two columns (``supplier_code`` is the item code of a usage
@@ -377,7 +510,7 @@ def read_table(path: Path, spec: TableSpec) -> pd.DataFrame:
         return taken
 
     best_index, best_found = None, set()
-    for i, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
+    for i, row in enumerate(head):
         found = set(assign(row))
         if set(spec.required) <= found and all(set(g) & found for g in spec.one_of):
             best_index, best_found = i, found
@@ -389,10 +522,10 @@ def read_table(path: Path, spec: TableSpec) -> pd.DataFrame:
         missing += ["one of " + "/".join(g) for g in spec.one_of if not set(g) & best_found]
         raise FileFormatError(
             f"{path.name}: not a {spec.name} file: missing required column(s) "
-            f"{', '.join(missing)} (see docs/formats.md)"
+            f"{', '.join(missing)} (see docs/formats.md){_one_column_hint(head)}"
         )
-    mapping = assign(grid[best_index])
-    frame = _frame_from(grid, best_index, mapping)
+    mapping = assign(head[best_index])
+    frame = _frame_from(head[best_index], itertools.chain(head[best_index + 1 :], rows), best_index + 2, mapping)
     for name in names:
         if name not in frame:
             frame[name] = ""

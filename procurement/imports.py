@@ -4,7 +4,8 @@ Every importer follows the same contract:
 
 1. read the whole file and hash it (sha256); an identical file already imported for
    the same kind (and supplier or trust) is reported as a duplicate and nothing is
-   written;
+   written (race-free: two imports of one file at the same moment store it once, see
+   ``procurement.db.lock_for_write``);
 2. parse every row with the vectorised parsers of ``catalogues.normalise``; each
    unusable value becomes a ``RejectedRow`` naming the row, the column (as headed in
    the file), the value and the reason; a row with any problem is not used;
@@ -49,7 +50,7 @@ from catalogues.read import (
     read_catalogue,
     read_table,
 )
-from procurement.db import transaction
+from procurement.db import lock_for_write, transaction
 from procurement.errors import InputFileError, ProcureError, UnknownReferenceError
 from procurement.models import (
     Approval,
@@ -77,6 +78,7 @@ from procurement.reference import (
 
 REGIONAL_PANEL = "REGIONAL"
 REJECT_COLUMNS = ["row", "column", "value", "reason"]
+INSERT_BATCH = 20_000  # rows per INSERT of a large file
 
 
 def current_user(user: str | None = None) -> str:
@@ -189,6 +191,9 @@ def _read_bytes(path: Path) -> tuple[bytes, str]:
 
 
 def _find_duplicate(session: Session, kind: str, sha: str, *, supplier_id=None, trust_id=None) -> int | None:
+    # Race-free: a second import of the same file waits here until the first one has
+    # committed, then finds it (see procurement.db.lock_for_write).
+    lock_for_write(session, f"import|{kind}|{sha}|{supplier_id}|{trust_id}")
     query = select(DataImport.id).where(DataImport.kind == kind, DataImport.sha256 == sha)
     if supplier_id is not None:
         query = query.where(DataImport.supplier_id == supplier_id)
@@ -239,7 +244,7 @@ def _record_import(
     session.flush()
     report.import_id = record.id
     if len(rejects):
-        raw = _raw_text(table).loc[rejects["index"]].to_numpy()
+        raw = _raw_text(table.loc[rejects["index"]]).to_numpy()  # the rejected rows only
         session.execute(
             insert(RejectedRow),
             rejects.assign(import_id=record.id, raw=raw)
@@ -258,11 +263,17 @@ def _finish_counts(session: Session, import_id: int, report: ImportReport) -> No
     )
 
 
+def _refuse_if_no_rows(path: Path, table: pd.DataFrame) -> None:
+    if table.empty:
+        raise InputFileError(f"{Path(path).name}: the header is there but no rows below it; nothing was written")
+
+
 def _read(path: Path, spec: TableSpec) -> pd.DataFrame:
     try:
         table = read_table(path, spec)
     except FileFormatError as exc:
         raise InputFileError(str(exc)) from exc
+    _refuse_if_no_rows(path, table)
     headings = table.attrs.get("headings", {})
     table = table.astype({c: "object" for c in table.columns if c != ROW_COLUMN})
     table.attrs["headings"] = headings
@@ -354,10 +365,12 @@ def _import_reference(engine: Engine, path: Path, *, kind: str, spec: TableSpec,
         # value alone: a supplier list without prefixes must not erase them.
         absent = [c for c in extra if c not in table.attrs.get("headings", {})]
         old = rows[rows["id"].notna()].drop(columns=absent)
+        # Missing values go in as NULL: PostgreSQL would store a NaN bound to a text column as 'NaN'.
         if len(new):
-            session.execute(insert(model), new.to_dict("records"))
+            session.execute(insert(model), new.astype(object).where(new.notna(), None).to_dict("records"))
         if len(old):
-            session.execute(update(model), old.astype({"id": int}).to_dict("records"))
+            old = old.astype({"id": int}).astype(object)
+            session.execute(update(model), old.where(old.notna(), None).to_dict("records"))
         report.new_items = len(new)
         report.notes.append(f"{len(new)} new, {len(old)} updated (of {len(existing)} known before)")
         del import_id
@@ -461,6 +474,8 @@ def import_catalogue(
         previous = _find_duplicate(session, "catalogue", sha, supplier_id=supplier_row.id)
         if previous:
             return _duplicate_report("catalogue", path, sha, previous)
+        # Two different files of one supplier at once: one after the other (version numbers, SKUs).
+        lock_for_write(session, f"catalogue|{supplier_row.id}")
         prof = _resolve_profile(path, profile)
         if prof.supplier and prof.supplier != supplier:
             raise InputFileError(
@@ -471,6 +486,8 @@ def import_catalogue(
             raw = read_catalogue(path, prof)
         except FileFormatError as exc:
             raise InputFileError(str(exc)) from exc
+        # Before anything is written: an empty price list would discontinue every SKU.
+        _refuse_if_no_rows(path, raw)
         raw = raw.astype({c: "object" for c in raw.columns if c != ROW_COLUMN})
         report = ImportReport(kind="catalogue", file=path.name, sha256=sha, profile=prof.name)
         if not profile:
@@ -743,6 +760,8 @@ def import_usage(engine: Engine, path: Path, *, trust: str, user: str | None = N
         previous = _find_duplicate(session, "usage", sha, trust_id=trust_id)
         if previous:
             return _duplicate_report("usage", path, sha, previous)
+        # Two files of one trust at once: one after the other (each replaces the months it spans).
+        lock_for_write(session, f"usage|{trust_id}")
         report = ImportReport(kind="usage", file=path.name, sha256=sha)
         problems = Problems(table, table.attrs.get("headings", {}))
         quantity = parse_quantity(table["quantity"])
@@ -774,7 +793,11 @@ def import_usage(engine: Engine, path: Path, *, trust: str, user: str | None = N
             ).rowcount
             if replaced:
                 report.notes.append(f"replaced {replaced} earlier usage rows of {trust} from {first} to {last}")
-            session.execute(insert(Usage), rows.to_dict("records"))
+            # Core inserts in batches: a year of a large trust's order lines is hundreds of
+            # thousands of rows, and one list of ORM bulk-insert dicts held them all at once.
+            for start in range(0, len(rows), INSERT_BATCH):
+                batch = rows.iloc[start : start + INSERT_BATCH]
+                session.execute(insert(Usage.__table__), batch.to_dict("records"))
     return report
 
 
@@ -840,6 +863,11 @@ CONTRACTS_SPEC = TableSpec(
 )
 
 
+def _without_percent(raw: pd.Series) -> pd.Series:
+    """A percentage column's text without a trailing ``%`` ("5%" is 5 in a ``_pct`` column)."""
+    return clean_text(raw).str.replace(r"\s*%$", "", regex=True)
+
+
 def _optional_number(
     table: pd.DataFrame,
     column: str,
@@ -847,9 +875,12 @@ def _optional_number(
     *,
     integer: bool = False,
     maximum: float | None = None,
+    money: bool = False,
 ) -> pd.Series:
-    text = clean_text(table[column])
-    parsed = parse_money(text.where(text != "", "0"), allow_zero=True, maximum=maximum, what=column.replace("_", " "))
+    text = _without_percent(table[column]) if column.endswith("_pct") else clean_text(table[column])
+    parsed = parse_money(
+        text.where(text != "", "0"), allow_zero=True, maximum=maximum, what=column.replace("_", " "), money=money
+    )
     problems.add_parsed(column, parsed)
     if integer:
         problems.add(
@@ -896,7 +927,7 @@ def import_contracts(
             "contract ends before it starts",
         )
         notice = _optional_number(table, "notice_months", problems, integer=True, maximum=120)
-        fee = _optional_number(table, "exit_fee", problems, maximum=100_000_000)
+        fee = _optional_number(table, "exit_fee", problems, maximum=100_000_000, money=True)
         ext = _optional_number(table, "extension_months", problems, integer=True, maximum=120)
         uplift = _optional_number(table, "extension_uplift_pct", problems, maximum=100)
         import_id = _record_import(session, report, table, problems, user=user)
@@ -980,9 +1011,11 @@ def import_tiers(
         problems.add(category_id.isna() & group_id.isna(), "scope", "scope is neither a category nor a group code")
         basis = clean_text(table["basis"]).str.lower()
         problems.add(~basis.isin(["units", "spend"]), "basis", 'basis must be "units" or "spend"')
-        threshold = parse_money(table["threshold"], maximum=1e10, what="threshold")
+        threshold = parse_money(table["threshold"], maximum=1e10, what="threshold", money=False)
         problems.add_parsed("threshold", threshold)
-        discount = parse_money(table["discount_pct"], allow_zero=True, maximum=99.99, what="discount")
+        discount = parse_money(
+            _without_percent(table["discount_pct"]), allow_zero=True, maximum=99.99, what="discount", money=False
+        )
         problems.add_parsed("discount_pct", discount)
         tiers = pd.DataFrame(
             {
@@ -997,7 +1030,9 @@ def import_tiers(
         )
         # Offer-level rules: one scope/basis per offer; thresholds strictly increasing and
         # discounts non-decreasing in threshold order.
-        key = tiers["supplier_id"].astype(str) + "/" + tiers["offer"]
+        # astype("string") + fillna: an unknown supplier (NA) must still give a key; pandas 3's
+        # astype(str) keeps NA as NaN, and groupby dropped those rows (or, if all, crashed).
+        key = tiers["supplier_id"].astype("string").fillna("?") + "/" + tiers["offer"]
         ordered = tiers.assign(key=key).sort_values(["key", "threshold"], kind="stable")
         same_threshold = ordered.duplicated(["key", "threshold"], keep=False) & ordered["threshold"].notna()
         falling = ordered.groupby("key")["discount"].diff() < 0

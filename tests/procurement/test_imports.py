@@ -850,7 +850,7 @@ def test_tiers(catalogues, files, rows):
             "offer rejected: tiers of one offer must share scope and basis",
         ),
         (("SUP-B", "B-KNEE", "knee", "boxes", "600", "7"), "basis", 'basis must be "units" or "spend"'),
-        (("SUP-B", "B-KNEE", "knee", "units", "600", "100"), "discount_pct", "implausible discount (over £100)"),
+        (("SUP-B", "B-KNEE", "knee", "units", "600", "100"), "discount_pct", "implausible discount (over 99.99)"),
     ],
 )
 def test_a_bad_tier_rejects_its_whole_offer(catalogues, files, rows, count, bad_row, column, reason):
