@@ -100,7 +100,7 @@ def run_demo(
         )
     if solve:
         tick = time.perf_counter()
-        scenarios = _run_demo_scenarios(engine, files.start_date.isoformat(), user, say)
+        scenarios = _run_demo_scenarios(engine, files.start_date.isoformat(), user, say, out_dir)
         timings["scenarios_s"] = time.perf_counter() - tick
     else:
         scenarios = {}
@@ -126,7 +126,7 @@ def run_demo(
     }
 
 
-def _run_demo_scenarios(engine, start_date: str, user: str | None, say) -> dict:
+def _run_demo_scenarios(engine, start_date: str, user: str | None, say, out_dir: Path) -> dict:
     """Three contrasting scenarios: every trust; the four that gain most; one line per group."""
     from procurement import runs
 
@@ -145,9 +145,25 @@ def _run_demo_scenarios(engine, start_date: str, user: str | None, say) -> dict:
     names = ["all-trusts", "top-four", "one-line-per-group"]
     comparison = runs.compare_scenarios(engine, names)
     say(f"Compare them: procure scenario compare {' '.join(names)}")
+    outputs = {}
+    solved = [n for n in names if comparison["headline"].loc["objective_gbp", n] is not None]
+    if solved:
+        from procurement.export.finance import write_finance_workbook
+        from procurement.export.shortlist import export_shortlist
+
+        workbook = write_finance_workbook(engine, solved, out_dir / "savings-case.xlsx")
+        outputs["finance_workbook"] = str(workbook["path"])
+        say(f"Finance workbook: {workbook['path']}")
+        first_trust = sorted(everyone["savings_by_trust"])[0] if everyone["savings_by_trust"] else None
+        if first_trust:
+            shortlist = out_dir / f"shortlist-{first_trust}.xlsx"
+            export_shortlist(engine, trust=first_trust, out=shortlist, scenario=solved[0], user=user)
+            outputs["shortlist"] = str(shortlist)
+            say(f"Shortlist for {first_trust}'s surgeons: {shortlist} (fill it in, then procure shortlist import)")
     return {
         "names": names,
         "headline": comparison["headline"].to_dict(),
+        **outputs,
     }
 
 
