@@ -735,18 +735,32 @@ def scenario_list_cmd(app: AppContext, as_json: bool) -> None:
 
 
 @scenario_group.command("compare")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1)
+@click.option("--sweep", "sweep_base", metavar="BASE", help="Also every scenario of the sweep of BASE (BASE[...]).")
 @json_option
 @pass_app
 @handle_errors
-def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], as_json: bool) -> None:
+def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], sweep_base: str | None, as_json: bool) -> None:
     """Set scenarios side by side: headline, causes, trusts, categories.
 
-    Example: procure scenario compare all-six four-trusts one-line
+    When the scenarios' runs differ in exactly one setting (a sweep over range_cap, or
+    over trusts), also a sensitivity table: net savings against that setting's values.
+
+    \b
+    Example:
+      procure scenario compare all-six four-trusts one-line
+      procure scenario compare --sweep all-six
     """
     from procurement import runs
 
+    if sweep_base:
+        from procurement.sweeps import sweep_members
+
+        names = tuple(dict.fromkeys([*names, *sweep_members(app.engine, sweep_base)]))
+    if not names:
+        raise click.UsageError("give scenario NAMES or --sweep BASE")
     comparison = runs.compare_scenarios(app.engine, list(names))
+    sensitivity = comparison["sensitivity"]
     if as_json:
         print_json(
             {
@@ -754,6 +768,7 @@ def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], as_json: bool)
                 "by_cause": comparison["by_cause"].reset_index(names="cause"),
                 "by_trust": comparison["by_trust"].reset_index(names="trust"),
                 "by_category": comparison["by_category"].reset_index(names="category"),
+                "sensitivity": sensitivity and {"setting": sensitivity["setting"], "rows": sensitivity["table"]},
             }
         )
         return
@@ -767,6 +782,91 @@ def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], as_json: bool)
     for key, label in (("by_cause", "cause"), ("by_trust", "trust"), ("by_category", "category")):
         table = comparison[key].reset_index(names=label)
         print_table(table, title=f"Net savings by {label}", money=tuple(names))
+    if sensitivity:
+        print_table(
+            sensitivity["table"],
+            title=f"Sensitivity: net savings against {sensitivity['setting']} (the only setting that differs)",
+            money=("net_savings_gbp", "in_year_gbp", "full_year_gbp", "change_in_net_gbp"),
+        )
+
+
+@scenario_group.command("sweep")
+@click.argument("base")
+@click.option(
+    "--vary",
+    "vary",
+    multiple=True,
+    required=True,
+    metavar="SETTING=V1,V2,...",
+    help="A setting and its values (repeatable: the grid is every combination). Lists such as trusts are "
+    "'+'-joined (trusts=RXA+RXB,RXA+RXB+RXC; 'all' for every trust); 'none' for no limit.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    help="Worker processes [the cores, at most one per scenario]; 1 runs them one after another.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on a Dask distributed cluster instead (e.g. tcp://10.0.0.5:8786); pip install 'procure[dask]'.",
+)
+@json_option
+@pass_app
+@handle_errors
+def scenario_sweep_cmd(
+    app: AppContext, base: str, vary: tuple[str, ...], workers: int | None, scheduler: str | None, as_json: bool
+) -> None:
+    """Run a grid of variations of scenario BASE in parallel; each is stored as an ordinary scenario.
+
+    Each point of the grid is a scenario named BASE[SETTING=VALUE,...] (quote it in the
+    shell), with a run like `scenario run` stores; compare them with
+    `procure scenario compare --sweep BASE`, export them with `procure export`. Workers
+    open the database themselves: with --scheduler, every Dask worker must reach it at
+    the same URL (a shared PostgreSQL database, or a SQLite file on a shared disk).
+    Exit codes: 1 a scenario failed or found no solution, 2 bad --vary, 3 unknown scenario or trust.
+
+    \b
+    Example:
+      procure scenario sweep all-six --vary range_cap=1,2,3,4 --workers 2
+      procure scenario sweep all-six --vary trusts=RXA+RXB,RXA+RXB+RXC,all --vary odep_floor=10A,7A
+    """
+    from procurement.sweeps import parse_vary, run_sweep
+
+    parsed = parse_vary(vary)
+
+    def finished(row: dict) -> None:
+        if as_json:
+            return
+        figure = f"net {_money(row.get('objective_gbp'))}" if row.get("objective_gbp") is not None else ""
+        err.print(
+            f"  done: {row['scenario']}  {row['status']}  {figure}  ({row.get('wall_seconds') or 0:.1f} s)",
+            highlight=False,
+            markup=False,
+        )
+
+    with working(f"Sweeping {base} ...", as_json):
+        table = run_sweep(app.db_url, base, parsed, workers=workers, scheduler=scheduler, user=app.user,
+                          progress=finished)  # fmt: skip
+    attrs = dict(table.attrs)
+    if as_json:
+        print_json({"base": base, "wall_seconds": attrs["wall_seconds"], "backend": attrs["backend"],
+                    "workers": attrs["workers"], "scenarios": table})  # fmt: skip
+    else:
+        shown = table.drop(columns=["input_hash", "build_seconds", "solve_seconds", "worker", "run_id"])
+        shown["gap"] = ["" if v is None or pd.isna(v) else f"{v:.3%}" for v in shown["gap"]]
+        if (shown["status"] == "optimal").all():
+            shown = shown.drop(columns=["message"])
+        print_table(shown, title=f"Sweep of {base}", money=("objective_gbp", "in_year_gbp", "full_year_gbp"))
+        on = f"{attrs['workers']} worker(s)" if attrs["workers"] else "the cluster's workers"
+        out.print(
+            f"{len(table)} scenario(s) in {attrs['wall_seconds']:.1f} s ({attrs['backend']}, {on}); "
+            f"compare them: procure scenario compare --sweep {base}",
+            highlight=False,
+            markup=False,
+        )
+    if table["objective_gbp"].isna().any():
+        sys.exit(1)
 
 
 # --------------------------------------------------------------------------- finance workbook

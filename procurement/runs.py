@@ -396,7 +396,11 @@ def list_scenarios(engine: Engine) -> pd.DataFrame:
 
 
 def compare_scenarios(engine: Engine, names: list[str]) -> dict:
-    """Side-by-side headline, causes, trusts and categories of each scenario's latest run."""
+    """Side-by-side headline, causes, trusts and categories of each scenario's latest run.
+
+    ``sensitivity`` (see :func:`procurement.sweeps.sensitivity`): when the runs differ in
+    exactly one setting, ``{"setting", "table"}`` of net savings against its values.
+    """
     shown = [show_scenario(engine, n) for n in names]
     headline_rows = [
         "status",
@@ -413,12 +417,16 @@ def compare_scenarios(engine: Engine, names: list[str]) -> dict:
     causes = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_cause"]) for s in shown}).fillna(0.0)
     trusts = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_trust"], dtype=float) for s in shown})
     categories = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_category"], dtype=float) for s in shown})
+    from procurement.sweeps import sensitivity  # lazily: procurement.sweeps uses this module
+
     return {
         "scenarios": shown,
         "headline": headline,
         "by_cause": causes,
         "by_trust": trusts,
         "by_category": categories,
+        # When the runs differ in exactly one setting: net savings against its values, else None.
+        "sensitivity": sensitivity(shown),
     }
 
 

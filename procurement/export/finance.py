@@ -17,6 +17,9 @@ each named scenario (the first name is the headline scenario):
   and category, with a Gantt-style calendar of the horizon.
 * **Assumptions**, **Solver**, **Data quality**: the baseline and every setting; how
   good the answer is; what the imports left out and why.
+* **Sensitivity** (after Summary, only when the scenarios differ in exactly one
+  setting, e.g. a sweep over ``range_cap`` or ``trusts``): savings against that
+  setting's values, with a native line (or column) chart.
 
 Detail sheets hold numbers (read from the run's result tables); only Summary (and a
 few per-row totals) hold formulas, so clicking any total shows where it comes from.
@@ -36,7 +39,7 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
@@ -67,6 +70,7 @@ from procurement.models import (
 from procurement.reference import frame
 from procurement.runs import CAUSES, latest_run_id
 from procurement.scenarios import ScenarioError, ScenarioSettings, month_offset
+from procurement.sweeps import sensitivity_values
 
 SHEETS = ("Summary", "Trusts", "Categories", "Years", "Range", "Contracts", "Assumptions", "Solver", "Data quality")
 
@@ -1135,6 +1139,106 @@ def _summary_sheet(
     return cells
 
 
+# --------------------------------------------------------------------------- sensitivity
+
+
+def _sensitivity_sheet(wb: Workbook, runs: list[RunData], figures: list[dict], cells: dict) -> bool:
+    """When the scenarios differ in exactly one setting, a Sensitivity sheet (after Summary):
+    savings against that setting's values, and a native chart of them. Returns whether written.
+
+    Figures are numbers from each run; the net total, the change from the row above and
+    the check against Summary are formulas.
+    """
+    found = sensitivity_values([rd.settings for rd in runs])
+    if found is None:
+        return False
+    key, values, order = found
+    ws = wb.create_sheet("Sensitivity", 1)
+    setting = SETTING_LABELS.get(key, key)
+    ws.cell(row=1, column=1, value=f"Sensitivity: net savings against {setting.lower()}").font = TITLE_FONT
+    ws.cell(
+        row=2,
+        column=1,
+        value=(
+            f"The scenarios differ only in this setting ({key}); every other setting is the same (see Assumptions). "
+            "GBP ex VAT, from each scenario's latest run; the net savings, the change and the check are formulas."
+        ),
+    ).font = NOTE_FONT
+    header = 4
+    cause_labels = [label for label, _, _ in CAUSE_COLUMNS]
+    labels = [
+        setting,
+        "Scenario",
+        "Status",
+        "Product lines in the regional range",
+        *cause_labels,
+        "Net savings over the horizon",
+        "In-year savings (first 12 months)",
+        "Full-year run rate",
+        "Change in net savings from the row above",
+        "Check: Summary minus this sheet (£0.00)",
+    ]
+    _header(ws, header, labels)
+    col = {label: get_column_letter(i) for i, label in enumerate(labels, start=1)}
+    first_cause, last_cause = col[cause_labels[0]], col[cause_labels[-1]]
+    net, change, check = col["Net savings over the horizon"], col[labels[-2]], col[labels[-1]]
+    first_row = header + 1
+    numeric = True
+    for r, i in enumerate(order, start=first_row):
+        rd, fig = runs[i], figures[i]
+        value, fmt = _setting_value(key, values[i])
+        numeric &= isinstance(value, int | float) and not isinstance(value, bool)
+        cell = ws.cell(row=r, column=1, value=cell_value(value))
+        cell.alignment = Alignment(horizontal="left")
+        if fmt:
+            cell.number_format = fmt
+        ws.cell(row=r, column=2, value=text(rd.name))
+        ws.cell(row=r, column=3, value=text(rd.run.status))
+        kept = int((rd.lines["status"] != "dropped").sum()) if len(rd.lines) else 0
+        ws.cell(row=r, column=4, value=kept).number_format = COUNT
+        for k, cause in enumerate(CAUSES):
+            ws.cell(row=r, column=5 + k, value=cell_value(fig["savings_by_cause"][cause])).number_format = GBP
+        formulas = {
+            net: f"=SUM({first_cause}{r}:{last_cause}{r})",
+            col["In-year savings (first 12 months)"]: cell_value(fig["in_year_gbp"]),
+            col["Full-year run rate"]: cell_value(fig["full_year_gbp"]),
+            change: f"={net}{r}-{net}{r - 1}" if r > first_row else None,
+            check: f"={cells[rd.name]['net']}-{net}{r}",
+        }
+        for letter, content in formulas.items():
+            ws[f"{letter}{r}"] = content
+            ws[f"{letter}{r}"].number_format = GBP_PENCE if letter == check else GBP
+        ws[f"{net}{r}"].font = Font(bold=True)
+        ws[f"{check}{r}"].font = NOTE_FONT
+    last_row = first_row + len(order) - 1
+
+    chart = LineChart() if numeric else BarChart()
+    if not numeric:
+        chart.type, chart.grouping = "col", "clustered"
+    chart.title = f"Net savings against {setting.lower()}"
+    chart.y_axis.title = "GBP ex VAT"
+    chart.x_axis.title = setting
+    chart.y_axis.numFmt = "£#,##0"
+    chart.x_axis.tickLblPos = "low"
+    for letter in (net, col["In-year savings (first 12 months)"], col["Full-year run rate"]):
+        idx = ws[f"{letter}{header}"].column
+        chart.add_data(Reference(ws, min_col=idx, min_row=header, max_row=last_row), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first_row, max_row=last_row))
+    if numeric:
+        for series in chart.series:
+            series.marker.symbol = "circle"
+            series.smooth = False
+    for axis in (chart.x_axis, chart.y_axis):
+        axis.delete = False
+    chart.width, chart.height = 20, 9
+    ws.add_chart(chart, f"A{last_row + 3}")
+    _finish_sheet(ws, header_row=header, last_row=last_row, freeze="C5", widths={"A": 24, "B": 30})
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(labels))
+    ws["A2"].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[2].height = 30
+    return True
+
+
 # --------------------------------------------------------------------------- the workbook
 
 
@@ -1202,6 +1306,7 @@ def write_finance_workbook(engine: Engine, names: list[str], out: Path) -> dict:
         solver = _solver_sheet(sheets["Solver"], runs)
         _data_quality_sheet(sheets["Data quality"], session)
     cells = _summary_sheet(sheets["Summary"], runs, trusts, categories, years, rng, solver)
+    _sensitivity_sheet(wb, runs, figures, cells)
     wb.properties.title = f"Savings case: {', '.join(names)}"
     wb.properties.creator = "procure"
     wb.calculation.fullCalcOnLoad = True
@@ -1212,7 +1317,7 @@ def write_finance_workbook(engine: Engine, names: list[str], out: Path) -> dict:
         raise ProcureError(f"cannot write {out}: {exc.strerror or exc}") from exc
     for f in figures:
         f["cells"] = cells[f["scenario"]]
-    return {"path": str(out), "sheets": list(SHEETS), "scenarios": figures, "warnings": warnings}
+    return {"path": str(out), "sheets": wb.sheetnames, "scenarios": figures, "warnings": warnings}
 
 
 __all__ = ["SHEETS", "in_year_from_contracts", "load_run", "write_finance_workbook"]
