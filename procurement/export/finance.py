@@ -6,7 +6,7 @@ each named scenario (the first name is the headline scenario):
 * **Summary**: headline net savings over the horizon, in-year (first 12 months) and
   full-year run rate, side by side for every scenario; savings by cause with a native
   waterfall chart; savings by NHS financial year with a column chart. Every figure on
-  it is a live formula (``SUMIFS``/``SUM``) over the detail sheets, with check rows
+  it is a live formula (``SUMPRODUCT``/``SUM``) over the detail sheets, with check rows
   that show £0 when the detail sheets agree with each other.
 * **Trusts**, **Categories**: savings by cause per scenario and trust (category), the
   net total as a formula, the in-year and full-year figures.
@@ -937,6 +937,17 @@ def _write_table_at(ws: Worksheet, columns, data: pd.DataFrame, header_row: int)
 # --------------------------------------------------------------------------- summary
 
 
+def _sum_where(values: str, *conditions: tuple[str, str]) -> str:
+    """``SUMPRODUCT((r1=c1)*(r2=c2)*values)``: a sum over rows whose keys equal the criteria.
+
+    SUMIFS and MATCH would read ``*``, ``?`` and ``~`` in a criterion as wildcards, and
+    scenario names from a sweep contain them (``base[odep_floor=10A*]``); ``=`` compares
+    exactly (ignoring case, as Excel and LibreOffice do) in both applications.
+    """
+    tests = "*".join(f"({rng}={crit})" for rng, crit in conditions)
+    return f"SUMPRODUCT({tests}*{values})"
+
+
 def _summary_sheet(
     ws: Worksheet, runs: list[RunData], trusts: dict, categories: dict, years: dict, rng: dict, solver: dict
 ) -> dict:
@@ -946,7 +957,9 @@ def _summary_sheet(
     tl, tf, tla = trusts["letters"], trusts["first"], trusts["last"]
 
     def trusts_sum(label: str, col: str) -> str:
-        return f"=SUMIFS({_range('Trusts', tl[label], tf, tla)},{_range('Trusts', tl['Scenario'], tf, tla)},{col}$4)"
+        return "=" + _sum_where(
+            _range("Trusts", tl[label], tf, tla), (_range("Trusts", tl["Scenario"], tf, tla), f"{col}$4")
+        )
 
     first = runs[0]
     ws.cell(row=1, column=1, value="Regional orthopaedic implants: the savings case").font = TITLE_FONT
@@ -990,10 +1003,10 @@ def _summary_sheet(
     ws.cell(row=9, column=1, value="Optimality gap (Solver sheet)")
     for col in cols:
         status = _range("Range", rl["Status (kept / dropped / new)"], rf, rla)
-        ws[f"{col}8"] = f'=COUNTIFS({_range("Range", rl["Scenario"], rf, rla)},{col}$4,{status},"<>dropped")'
+        ws[f"{col}8"] = f'=SUMPRODUCT(({_range("Range", rl["Scenario"], rf, rla)}={col}$4)*({status}<>"dropped"))'
         ws[f"{col}8"].number_format = COUNT
         gaps, scenarios = _range("Solver", sl["Gap"], sf, sla), _range("Solver", sl["Scenario"], sf, sla)
-        ws[f"{col}9"] = f"=INDEX({gaps},MATCH({col}$4,{scenarios},0))"
+        ws[f"{col}9"] = "=" + _sum_where(gaps, (scenarios, f"{col}$4"))  # one Solver row per scenario
         ws[f"{col}9"].number_format = PERCENT
 
     # By cause, with the waterfall's helper columns for the first scenario.
@@ -1023,11 +1036,14 @@ def _summary_sheet(
     for rd, col in zip(runs, cols, strict=True):
         net_cat = _range("Categories", cl["Net savings over the horizon"], cf, cla)
         ws[f"{col}{check_rows[0]}"] = (
-            f"=SUMIFS({net_cat},{_range('Categories', cl['Scenario'], cf, cla)},{col}$4)-{col}5"
+            "=" + _sum_where(net_cat, (_range("Categories", cl["Scenario"], cf, cla), f"{col}$4")) + f"-{col}5"
         )
         ws[f"{col}{check_rows[1]}"] = (
-            f"=SUMIFS({_range('Years', yl['Net savings'], yf, yla)},{_range('Years', yl['Scenario'], yf, yla)},{col}$4)"
-            f"-{col}5"
+            "="
+            + _sum_where(
+                _range("Years", yl["Net savings"], yf, yla), (_range("Years", yl["Scenario"], yf, yla), f"{col}$4")
+            )
+            + f"-{col}5"
         )
         for row in check_rows:
             ws[f"{col}{row}"].number_format = GBP_PENCE
@@ -1061,10 +1077,10 @@ def _summary_sheet(
     for row, fy in zip(fy_rows, fys, strict=True):
         ws.cell(row=row, column=1, value=text(fy)).alignment = Alignment(horizontal="left")
         for rd, col in zip(runs, cols, strict=True):
-            ws[f"{col}{row}"] = (
-                f"=SUMIFS({_range('Years', yl['Net savings'], yf, yla)},"
-                f"{_range('Years', yl['Scenario'], yf, yla)},{col}${fy_header},"
-                f"{_range('Years', yl['Financial year'], yf, yla)},$A{row})"
+            ws[f"{col}{row}"] = "=" + _sum_where(
+                _range("Years", yl["Net savings"], yf, yla),
+                (_range("Years", yl["Scenario"], yf, yla), f"{col}${fy_header}"),
+                (_range("Years", yl["Financial year"], yf, yla), f"$A{row}"),
             )
             ws[f"{col}{row}"].number_format = GBP
             cells[rd.name][f"fy {fy}"] = f"Summary!{col}{row}"

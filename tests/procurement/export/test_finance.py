@@ -104,7 +104,7 @@ def _cells(wb, sheet: str, rng: str) -> list[tuple[str, str]]:
 
 
 def evaluate(wb, sheet: str, coordinate: str):
-    """The value of a cell, evaluating the SUMIFS / SUM / minus forms the workbook's totals use."""
+    """The value of a cell, evaluating the SUMPRODUCT / SUM / minus forms the workbook's totals use."""
     value = wb[sheet][coordinate].value
     if not (isinstance(value, str) and value.startswith("=")):
         return value
@@ -113,11 +113,13 @@ def evaluate(wb, sheet: str, coordinate: str):
     if m := re.fullmatch(r"(.*\))-(\$?[A-Z]+\$?\d+)", expr):
         expr, subtract = m.group(1), m.group(2)
         minus = evaluate(wb, sheet, subtract.replace("$", ""))
-    if m := re.fullmatch(r"SUMIFS\((.*)\)", expr):
-        args = m.group(1).split(",")
-        values = [evaluate(wb, s, c) for s, c in _cells(wb, sheet, args[0])]
+    if m := re.fullmatch(r"SUMPRODUCT\((.*)\)", expr):
+        # (range=criterion)*(range=criterion)*values: an exact-match conditional sum.
+        *tests, values_range = m.group(1).split("*")
+        values = [evaluate(wb, s, c) for s, c in _cells(wb, sheet, values_range)]
         keep = np.ones(len(values), dtype=bool)
-        for crit_range, crit in zip(args[1::2], args[2::2], strict=True):
+        for test in tests:
+            crit_range, crit = test.strip("()").split("=")
             wanted = evaluate(wb, sheet, crit.replace("$", ""))
             keep &= np.array([evaluate(wb, s, c) == wanted for s, c in _cells(wb, sheet, crit_range)])
         return float(sum(v for v, k in zip(values, keep, strict=True) if k and v is not None)) - minus
@@ -161,7 +163,7 @@ def test_every_summary_figure_is_a_formula(workbook):
     constants = [c.coordinate for row in ws.iter_rows() for c in row if isinstance(c.value, int | float)]
     assert constants == []
     net = ws[summary["scenarios"][0]["cells"]["net"].split("!")[1]].value
-    assert net.startswith("=SUMIFS(Trusts!$J$2:$J$") and net.endswith(",B$4)")
+    assert net.startswith("=SUMPRODUCT((Trusts!$A$2:$A$") and "=B$4)*Trusts!$J$2:$J$" in net
 
 
 def test_summary_has_a_waterfall_and_a_chart_by_year(workbook):
