@@ -492,3 +492,50 @@ def test_libreoffice_recalculates_the_summary_to_the_engine_figures(request, tmp
         assert value["check_years"] == pytest.approx(0.0, abs=PENNY)
     lines_kept = [ws.cell(row=8, column=2 + i).value for i in range(len(NAMES))]
     assert lines_kept == [engine_figures[name]["range_size"] for name in NAMES]
+
+
+def _recalculate_in_libreoffice(path: Path, tmp_path: Path) -> Path:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but LibreOffice is not installed (soffice not on PATH): .ci/run installs it")
+        pytest.skip("LibreOffice (soffice) is not on PATH: apt-get install libreoffice-calc to run this check")
+    out_dir = tmp_path / "recalculated"
+    completed = subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
+            "--headless",
+            "--calc",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(out_dir),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    converted = out_dir / path.name
+    assert converted.exists(), (completed.returncode, completed.stdout, completed.stderr)
+    return converted
+
+
+def test_scenario_names_with_wildcard_characters_are_matched_exactly(demo, tmp_path):
+    """A sweep names scenarios like ``base[odep_floor=10A*]``: ``*`` must not act as a wildcard."""
+    engine, root = demo
+    copy = tmp_path / "procure.db"
+    shutil.copy(Path(engine.url.database), copy)
+    renamed = open_database(f"sqlite:///{copy}")
+    with Session(renamed) as session:
+        session.execute(text("UPDATE scenario SET name = 'all-trusts*' WHERE name = 'top-four'"))
+        session.commit()
+    names = ["all-trusts", "all-trusts*"]
+    summary = write_finance_workbook(renamed, names, tmp_path / "wild.xlsx")
+    recalculated = openpyxl.load_workbook(_recalculate_in_libreoffice(Path(summary["path"]), tmp_path), data_only=True)
+    ws = recalculated["Summary"]
+    for figures in summary["scenarios"]:
+        expected = show_scenario(renamed, figures["scenario"])["objective_gbp"]
+        assert ws[figures["cells"]["net"].split("!")[1]].value == pytest.approx(expected, abs=PENNY)
+    renamed.dispose()
