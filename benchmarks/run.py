@@ -10,6 +10,12 @@ and export the finance workbook when that module is present. One CSV row per
     python benchmarks/run.py --sizes S M L --solvers highs cbc --time-limit 120
     python benchmarks/run.py --sizes L --profile benchmarks/profile-L.txt
 
+Rows of the sizes run replace that size's rows in the CSV; other sizes' rows are kept,
+so ``--sizes S M`` now and ``--sizes L`` later make one table. ``--profile`` runs the
+first solver once more under cProfile after the timed runs (the profiler's overhead
+never reaches the table). ``load_avg`` is the 1-minute load average before and after
+each solve: on a shared machine, read the timings next to it.
+
 Timings are wall-clock seconds on this machine; see docs/benchmarks.md for the
 figures, the machine and the date.
 """
@@ -28,7 +34,9 @@ import resource
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
+from queue import Empty
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,7 +68,9 @@ COLUMNS = [
     "export_s",
     "date",
     "machine",
+    "load_avg",
 ]
+SIZE_ORDER = ["S", "M", "L"]
 
 
 def machine() -> str:
@@ -120,13 +130,11 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
             name = f"bench-{solver}"
             settings = ScenarioSettings(start_date=files.start_date.isoformat(), solver=solver, time_limit=time_limit)
             runs.define_scenario(engine, name, settings)
+            load_before = os.getloadavg()[0]
             tick = time.perf_counter()
-            if profiler and solver == solvers[0]:
-                profiler.enable()
             summary = runs.run_scenario(engine, name)
-            if profiler and solver == solvers[0]:
-                profiler.disable()
             wall_s = time.perf_counter() - tick
+            load_after = os.getloadavg()[0]
             export_s = ""
             try:
                 from procurement.export.finance import write_finance_workbook
@@ -167,19 +175,49 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
                     "export_s": export_s,
                     "date": dt.date.today().isoformat(),
                     "machine": machine(),
+                    "load_avg": f"{load_before:.2f}/{load_after:.2f}",
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
+        if profiler:
+            # An extra, untimed run of the first solver: cProfile slows Python code
+            # several-fold, so the timed rows above are taken without it.
+            profiler.enable()
+            runs.run_scenario(engine, f"bench-{solvers[0]}")
+            profiler.disable()
     if profiler:
         text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(35)
+        text.write(f"cProfile of one more run_scenario of {solvers[0]} at size {size} (Python in this process;\n")
+        text.write("a solver working in another thread or process shows only as the wait for it)\n\n")
+        stats = pstats.Stats(profiler, stream=text)
+        stats.sort_stats("cumulative").print_stats(50)
+        stats.sort_stats("tottime").print_stats(25)
         Path(profile_path).write_text(text.getvalue())
     queue.put(rows)
 
 
+def _child(size: str, solvers: list[str], time_limit: float, profile_path: str | None, queue) -> None:
+    try:
+        bench_size(size, solvers, time_limit, profile_path, queue)
+    except BaseException:
+        queue.put({"error": traceback.format_exc()})
+        raise
+
+
+def _merged(out: Path, results: list[dict]) -> list[dict]:
+    """``results`` plus the rows of other sizes already in ``out``, in size order."""
+    done = {r["size"] for r in results}
+    kept = []
+    if out.exists():
+        with out.open(newline="") as handle:
+            kept = [r for r in csv.DictReader(handle) if r.get("size") not in done]
+    rank = {s: i for i, s in enumerate(SIZE_ORDER)}
+    return sorted(kept + results, key=lambda r: rank.get(r["size"], len(rank)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=["S", "M", "L"])
+    parser.add_argument("--sizes", nargs="+", default=["S", "M", "L"], choices=SIZE_ORDER)
     parser.add_argument("--solvers", nargs="+", default=["highs", "cbc"])
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.csv")
@@ -190,15 +228,25 @@ def main() -> None:
     for i, size in enumerate(args.sizes):
         queue = ctx.Queue()
         profile = args.profile if args.profile and i == len(args.sizes) - 1 else None
-        child = ctx.Process(target=bench_size, args=(size, args.solvers, args.time_limit, profile, queue))
+        child = ctx.Process(target=_child, args=(size, args.solvers, args.time_limit, profile, queue))
         child.start()
-        rows = queue.get()
+        while True:  # a child killed by the kernel (out of memory) puts nothing: do not wait forever
+            try:
+                rows = queue.get(timeout=5)
+                break
+            except Empty:
+                if not child.is_alive():
+                    raise SystemExit(f"size {size}: the benchmark process died (exit code {child.exitcode})") from None
         child.join()
+        if isinstance(rows, dict):
+            raise SystemExit(f"size {size} failed:\n{rows['error']}")
         results.extend(rows)
-    with args.out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(results)
+        # Written after every size: a later size that fails keeps the earlier ones.
+        table = _merged(args.out, results)  # read before the file is opened for writing
+        with args.out.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(table)
     print(f"wrote {args.out}")
 
 

@@ -6,7 +6,9 @@ string where the value is fine). Callers turn non-empty reasons into rejected ro
 naming the row and column, so nothing here raises on bad data.
 """
 
+import functools
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 import pandas as pd
@@ -24,6 +26,36 @@ class Parsed(NamedTuple):
         return self.errors == ""
 
 
+def per_distinct_value[R: (pd.Series, Parsed)](parser: Callable[..., R]) -> Callable[..., R]:
+    """Run an element-wise ``parser`` once per distinct raw value and spread the results.
+
+    Catalogue and usage columns repeat a few values many times (pack sizes, brands,
+    months, prices): the text work is done on the distinct values only. The result is
+    what ``parser`` gives on the whole column: same values, dtypes, index and name.
+    """
+
+    @functools.wraps(parser)
+    def wrapper(raw: pd.Series, *args, **kwargs):
+        # Text only: factorize would take 1, 1.0 and True for one value, which parse apart.
+        if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) not in ("string", "empty"):
+            return parser(raw, *args, **kwargs)
+        codes, uniques = pd.factorize(raw, use_na_sentinel=False)
+        if len(uniques) == len(raw):  # nothing repeats: no work to save
+            return parser(raw, *args, **kwargs)
+        distinct = pd.Series(uniques, dtype=raw.dtype, name=raw.name)
+        result = parser(distinct, *args, **kwargs)
+
+        def spread(series: pd.Series) -> pd.Series:
+            return series.take(codes).set_axis(raw.index)
+
+        if isinstance(result, Parsed):
+            return Parsed(spread(result.values), spread(result.errors))
+        return spread(result)
+
+    return wrapper
+
+
+@per_distinct_value
 def clean_text(raw: pd.Series) -> pd.Series:
     """Trim and collapse internal whitespace (including non-breaking spaces)."""
     return (
@@ -42,6 +74,7 @@ def _errors_like(raw: pd.Series) -> pd.Series:
 _MONEY_NOISE = re.compile(r"(?i)£|gbp|\s|,|\u00a3")
 
 
+@per_distinct_value
 def parse_money(
     raw: pd.Series,
     *,
@@ -87,6 +120,7 @@ def parse_money(
     return Parsed(number.round(2).where(errors == ""), errors)
 
 
+@per_distinct_value
 def parse_quantity(raw: pd.Series, *, what: str = "quantity") -> Parsed:
     """Positive numbers (units); fractions allowed (monthly averages), zero refused."""
     text = clean_text(raw).str.replace(",", "", regex=False)
@@ -102,6 +136,7 @@ def parse_quantity(raw: pd.Series, *, what: str = "quantity") -> Parsed:
 _PACK_WORDS_ONE = {"", "ea", "each", "each1", "single", "unit", "1", "one", "pc", "piece"}
 
 
+@per_distinct_value
 def parse_pack(raw: pd.Series) -> Parsed:
     """Pack sizes such as ``Box of 10``, ``10``, ``Pack 5``, ``10/box``, ``EA`` (=1)."""
     text = clean_text(raw).str.lower()
@@ -115,11 +150,15 @@ def parse_pack(raw: pd.Series) -> Parsed:
 
 
 def _gtin14(code: str) -> str | None:
-    if len(code) not in (8, 12, 13, 14) or not ean.is_valid(code):
+    if len(code) not in (8, 12, 13, 14):
         return None
-    return code.zfill(14)
+    # Once a code is clean ASCII digits (it is by now), ean.is_valid checks the check digit.
+    clean = code.isascii() and code.isdigit()
+    valid = ean.calc_check_digit(code[:-1]) == code[-1] if clean else ean.is_valid(code)
+    return code.zfill(14) if valid else None
 
 
+@per_distinct_value
 def normalise_gtin(raw: pd.Series) -> Parsed:
     """GTIN-8/12/13/14 validated by GS1 check digit (python-stdnum) and padded to GTIN-14.
 
@@ -172,6 +211,7 @@ _DATE_FORMATS = (
 )
 
 
+@per_distinct_value
 def parse_date(raw: pd.Series, *, what: str = "date") -> Parsed:
     """Dates in the formats UK exports use (day first); the first format that fits wins."""
     text = clean_text(raw)
@@ -188,6 +228,7 @@ def parse_date(raw: pd.Series, *, what: str = "date") -> Parsed:
     return Parsed(result.dt.date.where(errors == ""), errors)
 
 
+@per_distinct_value
 def parse_bool(raw: pd.Series, *, what: str) -> Parsed:
     text = clean_text(raw).str.lower()
     yes = text.isin(["yes", "y", "true", "1", "x"])
@@ -197,6 +238,7 @@ def parse_bool(raw: pd.Series, *, what: str) -> Parsed:
     return Parsed(yes, errors)
 
 
+@per_distinct_value
 def slug(text: pd.Series) -> pd.Series:
     """Upper-case code fragment for identifiers built from names."""
     return clean_text(text).str.upper().str.replace(r"[^A-Z0-9]+", "-", regex=True).str.strip("-")

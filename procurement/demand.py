@@ -69,13 +69,12 @@ def usage_by_line(session: Session, trusts: list[str] | None = None) -> pd.DataF
         usage = usage[usage["trust"].isin(trusts)]
     if usage.empty:
         return pd.DataFrame(columns=LINE_COLUMNS)
-    months = pd.PeriodIndex(usage["month"], freq="M")
-    span = (
-        pd.DataFrame({"trust": usage["trust"], "m": months.asi8})
-        .groupby("trust")["m"]
-        .agg(lambda m: m.max() - m.min() + 1)
-        .rename("months_covered")
-    )
+    # Months as a running count (year * 12 + month); parsed with one vectorised
+    # to_datetime: a PeriodIndex built from the strings parsed them one at a time.
+    month = pd.to_datetime(usage["month"], format="%Y-%m")
+    count = pd.DataFrame({"trust": usage["trust"], "m": month.dt.year * 12 + month.dt.month})
+    bounds = count.groupby("trust")["m"].agg(["min", "max"])
+    span = (bounds["max"] - bounds["min"] + 1).astype("int64").rename("months_covered")
     per_item = usage.groupby(["trust", "line_id", "item_id"], as_index=False)[["units", "spend"]].sum()
     best_item_price = (per_item["spend"] / per_item["units"]).groupby(per_item["item_id"]).transform("min")
     per_item["spend_at_best"] = per_item["units"] * best_item_price

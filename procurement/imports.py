@@ -19,6 +19,7 @@ not rows). File formats: docs/formats.md.
 
 import getpass
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +181,13 @@ class Problems:
 # --------------------------------------------------------------------------- plumbing
 
 
+def _records(table: pd.DataFrame) -> list[dict]:
+    """``table.to_dict("records")`` (Python values), built a column at a time: faster."""
+    columns = list(table.columns)
+    values = zip(*(table[c].tolist() for c in columns), strict=True)
+    return [dict(zip(columns, row, strict=True)) for row in values]
+
+
 def _read_bytes(path: Path) -> tuple[bytes, str]:
     try:
         data = Path(path).read_bytes()
@@ -246,7 +254,7 @@ def _record_import(
     if len(rejects):
         raw = _raw_text(table.loc[rejects["index"]]).to_numpy()  # the rejected rows only
         session.execute(
-            insert(RejectedRow),
+            insert(RejectedRow.__table__),
             rejects.assign(import_id=record.id, raw=raw)
             .rename(columns={"row": "row_number"})[["import_id", "row_number", "column", "value", "reason", "raw"]]
             .astype({"row_number": int})
@@ -399,6 +407,32 @@ def _resolve_profile(path: Path, profile_name: str | None) -> Profile:
         raise InputFileError(str(exc)) from exc
 
 
+IN_CHUNK = 5_000  # values per "WHERE column IN (...)": well under PostgreSQL's bind limit
+
+
+def _frame_where_in(session: Session, query, attr, values: list[str], columns: list[str]) -> pd.DataFrame:
+    """``query`` restricted to rows whose ``attr`` is one of ``values``, as a frame.
+
+    SQLite gets the values as one JSON array (json_each): rendering thousands of bound
+    parameters cost more than the query itself. Elsewhere the values go in chunks.
+    """
+    if not values:
+        return pd.DataFrame(columns=columns)
+    if session.get_bind().dialect.name == "sqlite":
+        listed = func.json_each(json.dumps(values)).table_valued("value")
+        return frame(session, query.where(attr.in_(select(listed.c.value))))
+    parts = [frame(session, query.where(attr.in_(values[i : i + IN_CHUNK]))) for i in range(0, len(values), IN_CHUNK)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _items_holding(session: Session, column: str, values: set[str]) -> pd.DataFrame:
+    """supplier_id and ``column`` of every catalogue item whose ``column`` is in ``values``."""
+    attr = getattr(CatalogueItem, column)
+    return _frame_where_in(
+        session, select(CatalogueItem.supplier_id, attr), attr, sorted(values), ["supplier_id", column]
+    )
+
+
 def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.DataFrame, file_name: str) -> None:
     """Refuse a file that is evidently another supplier's catalogue (before any write).
 
@@ -421,17 +455,16 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
                 f"{file_name}: only {own_share:.0%} of its GTINs carry {supplier.code}'s GS1 "
                 f"prefix {supplier.gs1_prefix}{hint}. Is this the right supplier? Nothing was written."
             )
-    known = frame(
-        session,
-        select(CatalogueItem.supplier_id, CatalogueItem.gtin, CatalogueItem.supplier_code),
-    )
-    if known.empty or items.empty:
+    if items.empty:
         return
     names = dict(session.execute(select(Supplier.id, Supplier.code)).all())
     for column, values in (("gtin", set(gtins)), ("supplier_code", set(items["supplier_code"]))):
         if not values:
             continue
-        hits = known[known[column].isin(values)].groupby("supplier_id")[column].nunique()
+        # Only the catalogue items holding one of the file's values, not every item of
+        # every supplier (at national scale that was most of an import's time).
+        known = _items_holding(session, column, values)
+        hits = known.groupby("supplier_id")[column].nunique()
         own = hits.get(supplier.id, 0) / len(values)
         foreign = hits.drop(supplier.id, errors="ignore")
         if len(foreign) and foreign.max() / len(values) >= 0.5 and own < 0.1:
@@ -562,17 +595,18 @@ def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy) -> tup
 def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
     """Exact repeats of a code: keep the first. Same code, different details: refuse all."""
     ok = items[~problems.bad()]
-    # astype("string") + fillna: a blank GTIN (None) must not break the join (pandas 3's
-    # astype(str) keeps it as NaN).
-    signature = (
-        ok[["gtin", "description", "brand", "size", "pack_size", "unit_price", "group"]]
-        .astype("string")
-        .fillna("")
-        .agg("|".join, axis=1)
-    )
     repeated = ok["supplier_code"].duplicated(keep=False)
     if repeated.any():
-        variants = signature[repeated].groupby(ok.loc[repeated, "supplier_code"]).transform("nunique")
+        # Only the repeated rows need a signature (joining every row's fields was slow).
+        # astype("string") + fillna: a blank GTIN (None) must not break the join (pandas 3's
+        # astype(str) keeps it as NaN).
+        signature = (
+            ok.loc[repeated, ["gtin", "description", "brand", "size", "pack_size", "unit_price", "group"]]
+            .astype("string")
+            .fillna("")
+            .agg("|".join, axis=1)
+        )
+        variants = signature.groupby(ok.loc[repeated, "supplier_code"]).transform("nunique")
         conflicting = pd.Series(False, index=items.index)
         conflicting[variants[variants > 1].index] = True
         rows_of = ok.loc[repeated].groupby("supplier_code")["source_row"].agg(lambda r: ", ".join(map(str, r)))
@@ -630,7 +664,7 @@ def _store_catalogue(
     new_lines = new_lines[new_lines["_merge"] == "left_only"]
     if len(new_lines):
         session.execute(
-            insert(ProductLine),
+            insert(ProductLine.__table__),
             pd.DataFrame(
                 {
                     "code": supplier.code + ":" + new_lines["group"] + ":" + slug(new_lines["brand"]),
@@ -677,11 +711,12 @@ def _store_catalogue(
     records = pd.DataFrame(columns, index=items.index)
     is_new = items["item_id"].isna()
     if is_new.any():
-        session.execute(insert(CatalogueItem), records[is_new].to_dict("records"))
+        # Core executemany: the ORM's bulk insert added per-row work for nothing here.
+        session.execute(insert(CatalogueItem.__table__), _records(records[is_new]))
     if (~is_new).any():
         session.execute(
             update(CatalogueItem),
-            records[~is_new].assign(id=items.loc[~is_new, "item_id"].astype(int)).to_dict("records"),
+            _records(records[~is_new].assign(id=items.loc[~is_new, "item_id"].astype(int))),
         )
     report.new_items = int(is_new.sum())
     report.price_changes = int(((~is_new) & ((items["unit_price"] - items["old_price"]).abs() >= 0.005)).sum())
@@ -701,10 +736,10 @@ def _store_catalogue(
     prices = records[["supplier_code", "unit_price", "pack_size", "source_row"]].merge(ids, on="supplier_code")
     if len(prices):  # an empty executemany would insert one row of defaults (and fail)
         session.execute(
-            insert(ItemPrice),
-            prices.assign(import_id=import_id)[
-                ["item_id", "import_id", "unit_price", "pack_size", "source_row"]
-            ].to_dict("records"),
+            insert(ItemPrice.__table__),
+            _records(
+                prices.assign(import_id=import_id)[["item_id", "import_id", "unit_price", "pack_size", "source_row"]]
+            ),
         )
     if report.version and report.version > 1:
         report.notes.append(
@@ -797,28 +832,39 @@ def import_usage(engine: Engine, path: Path, *, trust: str, user: str | None = N
             # thousands of rows, and one list of ORM bulk-insert dicts held them all at once.
             for start in range(0, len(rows), INSERT_BATCH):
                 batch = rows.iloc[start : start + INSERT_BATCH]
-                session.execute(insert(Usage.__table__), batch.to_dict("records"))
+                session.execute(insert(Usage.__table__), _records(batch))
     return report
 
 
+def _items_where(session: Session, column: str, values: pd.Series) -> pd.DataFrame:
+    """item_id, gtin, supplier_code, supplier of the catalogue items whose ``column`` is in ``values``.
+
+    Only the items a file names are fetched (not every item of every supplier), in
+    item id order, so that "the first item with this GTIN" is the oldest one.
+    """
+    attr = getattr(CatalogueItem, column)
+    query = select(
+        CatalogueItem.id.label("item_id"),
+        CatalogueItem.gtin,
+        CatalogueItem.supplier_code,
+        Supplier.code.label("supplier"),
+    ).join(Supplier, Supplier.id == CatalogueItem.supplier_id)
+    wanted = sorted(set(values.dropna()) - {""})
+    items = _frame_where_in(session, query, attr, wanted, ["item_id", "gtin", "supplier_code", "supplier"])
+    return items.sort_values("item_id", kind="stable", ignore_index=True)
+
+
 def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: Problems) -> pd.Series:
-    items = frame(
-        session,
-        select(
-            CatalogueItem.id.label("item_id"),
-            CatalogueItem.gtin,
-            CatalogueItem.supplier_code,
-            Supplier.code.label("supplier"),
-        ).join(Supplier, Supplier.id == CatalogueItem.supplier_id),
-    )
     result = pd.Series(pd.NA, index=table.index, dtype="Int64")
-    by_gtin = items.dropna(subset=["gtin"]).drop_duplicates("gtin").set_index("gtin")["item_id"]
     has_gtin = gtin.values.notna()
+    items = _items_where(session, "gtin", gtin.values[has_gtin])
+    by_gtin = items.dropna(subset=["gtin"]).drop_duplicates("gtin").set_index("gtin")["item_id"]
     result[has_gtin] = gtin.values[has_gtin].map(by_gtin).astype("Int64")
     code = clean_text(table["item_code"])
     supplier = clean_text(table["supplier"])
     todo = result.isna() & (code != "") & (gtin.errors == "")
     if todo.any():
+        items = _items_where(session, "supplier_code", code[todo])
         pair = items.drop_duplicates(["supplier", "supplier_code"]).set_index(["supplier", "supplier_code"])["item_id"]
         keyed = pd.MultiIndex.from_arrays([supplier[todo], code[todo]])
         with_supplier = todo & (supplier != "")
@@ -829,8 +875,16 @@ def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: 
         result[no_supplier] = code[no_supplier].map(unique_code).astype("Int64")
         ambiguous = no_supplier & code.isin(uses.nunique()[uses.nunique() > 1].index)
         problems.add(ambiguous, "item_code", "item code used by more than one supplier: add a supplier column")
+        # Suppliers with a catalogue: an item code under any other supplier is unknown.
+        catalogued = set(
+            session.scalars(
+                select(Supplier.code).where(
+                    select(CatalogueItem.id).where(CatalogueItem.supplier_id == Supplier.id).exists()
+                )
+            )
+        )
         problems.add(
-            with_supplier & result.isna() & ~supplier.isin(set(items["supplier"])),
+            with_supplier & result.isna() & ~supplier.isin(catalogued),
             "supplier",
             "unknown supplier code",
         )

@@ -47,6 +47,9 @@ def test_the_shipped_taxonomy_has_three_categories_and_twenty_groups(taxonomy):
     assert set(taxonomy.groups["code"]) == set(EXAMPLES)
 
 
+EXAMPLES_FLAT = [t for texts in EXAMPLES.values() for t in texts]
+
+
 @pytest.mark.parametrize(("group", "text"), [(g, t) for g, texts in EXAMPLES.items() for t in texts])
 def test_representative_descriptions_classify_into_their_group(taxonomy, group, text):
     assert taxonomy.classify(pd.Series([text])).iloc[0] == group
@@ -57,6 +60,25 @@ def test_classification_is_vectorised_case_insensitive_and_keeps_the_index(taxon
     result = taxonomy.classify(texts)
     assert result.index.tolist() == [7, 3, 5, 1]
     assert result.tolist() == ["HIP-STEM-CEM", None, None, "KNEE-INSERT-PS"]
+
+
+def test_each_text_gets_the_first_rule_it_meets_in_file_order_repeats_included(taxonomy):
+    """The group of a text is the first rule whose includes all match and excludes none."""
+    texts = pd.Series(list(EXAMPLES_FLAT) * 3 + ["hemi stem cemented", "uncemented cemented stem", None, ""])
+    lowered = texts.fillna("").str.lower()
+    expected = []
+    for text in lowered:
+        expected.append(
+            next(
+                (
+                    r.code
+                    for r in taxonomy.rules
+                    if all(p.search(text) for p in r.include) and not any(p.search(text) for p in r.exclude)
+                ),
+                None,
+            )
+        )
+    assert taxonomy.classify(texts).tolist() == expected
 
 
 @pytest.mark.parametrize("text", ["Surgical gown, large", "Bone cement 40g", "Drape pack", ""])

@@ -286,3 +286,50 @@ def test_parse_bool():
     parsed = parse_bool(pd.Series(["yes", "Y", "", "no", "maybe"]), what="odep_exception")
     assert parsed.values.tolist() == [True, True, False, False, False]
     assert parsed.errors.tolist() == ["", "", "", "", "odep_exception must be yes or no"]
+
+
+# --------------------------------------------------------------------------- distinct values
+
+_RAW = st.sampled_from(
+    [
+        "",
+        " ",
+        "£1,234.50",
+        "12",
+        "12.005",
+        "(5.00)",
+        "-3",
+        "Box of 10",
+        "EA",
+        "01/04/2026",
+        "1 Apr 2026",
+        "5012345001007",
+        "05012345001007",
+        "5.05555E+12",
+        "0000000",
+        "yes",
+        "No",
+        "  a  b ",
+        "\u00a0x",
+        "POA",
+        None,
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_RAW, max_size=25), st.sampled_from(["object", "str"]))
+def test_parsing_each_distinct_value_once_gives_what_parsing_every_row_gives(values, dtype):
+    raw = pd.Series(values, dtype=dtype, index=[7 + 3 * i for i in range(len(values))], name="col")
+    for parser in (clean_text, normalise_gtin, parse_pack, parse_quantity, parse_date, parse_money):
+        fast, every_row = parser(raw), parser.__wrapped__(raw)
+        if isinstance(fast, pd.Series):
+            pd.testing.assert_series_equal(fast, every_row)
+        else:
+            pd.testing.assert_series_equal(fast.values, every_row.values)
+            pd.testing.assert_series_equal(fast.errors, every_row.errors)
+
+
+def test_numbers_that_compare_equal_but_read_differently_are_parsed_apart():
+    # 1, 1.0 and True hash alike; as text they are "1", "1.0" and "True".
+    assert clean_text(pd.Series([1, 1.0, True, 1], dtype="object")).tolist() == ["1", "1.0", "True", "1"]

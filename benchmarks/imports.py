@@ -1,0 +1,90 @@
+"""Import speed alone: catalogue rows/s and usage rows/s at S, M and L.
+
+Generates each size's region once (cached under ``--data``), imports it into a fresh
+SQLite database through the same functions as ``procure import`` and prints, per size,
+the catalogue rows read per second of ``import_catalogue`` and the usage rows read per
+second of ``import_usage`` (wall clock, this machine).
+
+    python benchmarks/imports.py --sizes S M L
+    python benchmarks/imports.py --sizes L --profile /tmp/import-L.prof
+"""
+
+import argparse
+import cProfile
+import json
+import os
+import pickle
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def region(data: Path, size: str):
+    """The size's region files, generated once and reused (same seed: same files)."""
+    from procurement.demo import SIZES, generate_region
+
+    cache = data / f"{size}.pickle"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    files = generate_region(data / size, size=SIZES[size], seed=2026)
+    cache.write_bytes(pickle.dumps(files))
+    return files
+
+
+def bench(size: str, data: Path, profile: str | None) -> dict:
+    from procurement import imports as imp
+    from procurement.db import open_database
+
+    files = region(data, size)
+    with tempfile.TemporaryDirectory(prefix=f"imports-{size}-") as tmp:
+        engine = open_database(f"sqlite:///{Path(tmp) / 'procure.db'}")
+        imp.import_trusts(engine, files.trusts)
+        imp.import_suppliers(engine, files.suppliers)
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
+        catalogue_rows, tick = 0, time.perf_counter()
+        for c in files.catalogues:
+            catalogue_rows += imp.import_catalogue(engine, c.path, supplier=c.supplier, profile=c.profile).rows_read
+        catalogue_s = time.perf_counter() - tick
+        usage_rows, tick = 0, time.perf_counter()
+        for u in files.usage:
+            usage_rows += imp.import_usage(engine, u.path, trust=u.trust).rows_read
+        usage_s = time.perf_counter() - tick
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(profile)
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+        engine.dispose()
+    return {
+        "size": size,
+        "catalogue_files": len(files.catalogues),
+        "catalogue_rows": catalogue_rows,
+        "catalogue_s": round(catalogue_s, 2),
+        "catalogue_rows_per_s": round(catalogue_rows / catalogue_s),
+        "usage_files": len(files.usage),
+        "usage_rows": usage_rows,
+        "usage_s": round(usage_s, 2),
+        "usage_rows_per_s": round(usage_rows / usage_s),
+        "load_avg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["S", "M", "L"])
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "procure-bench-data")
+    parser.add_argument("--profile", help="cProfile the imports of the last size into this file")
+    args = parser.parse_args()
+    for i, size in enumerate(args.sizes):
+        profile = args.profile if args.profile and i == len(args.sizes) - 1 else None
+        print(json.dumps(bench(size, args.data, profile)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
