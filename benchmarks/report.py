@@ -34,6 +34,7 @@ TABLE = [
     "objective_gbp",
     "lp_bound_gbp",
     "greedy_gbp",
+    "lines_solved",
     "load_avg",
 ]
 GROWTH = [

@@ -69,6 +69,7 @@ COLUMNS = [
     "date",
     "machine",
     "load_avg",
+    "lines_solved",
 ]
 SIZE_ORDER = ["S", "M", "L"]
 
@@ -176,6 +177,7 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
                     "date": dt.date.today().isoformat(),
                     "machine": machine(),
                     "load_avg": f"{load_before:.2f}/{load_after:.2f}",
+                    "lines_solved": _lines_solved(summary["message"] or ""),
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
@@ -194,6 +196,14 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
         stats.sort_stats("tottime").print_stats(25)
         Path(profile_path).write_text(text.getvalue())
     queue.put(rows)
+
+
+def _lines_solved(message: str) -> str:
+    """``"93 of 1,656"`` when the run screened lines (solver/screen.py), else ``"all"``."""
+    import re
+
+    hit = re.search(r"solved over ([\d,]+) of ([\d,]+) usable lines", message)
+    return f"{hit.group(1)} of {hit.group(2)}" if hit else "all"
 
 
 def _child(size: str, solvers: list[str], time_limit: float, profile_path: str | None, queue) -> None:

@@ -17,12 +17,19 @@ The product "savings rate x months on the agreement" is handled by disaggregatin
 the allocation by join month, :math:`x_{tl} = \sum_m x_{tlm}` with
 :math:`\sum_{l \in g} x_{tlm} = D_{tg} w_{tcm}` (the convex-hull, Balas, form of
 "join at exactly one month"), which makes the horizon savings linear and exact, with
-no big-M and no bounds to guess:
+no big-M:
 
 .. math::
     \text{net}_{tc} = \sum_m \Big[ \rho_m \big( B_{tc} w_{tcm} - \sum_{l \in c} p_l x_{tlm}
-        + \sum_{o,k} d_k P_{tockm} \big) - f_{tcm} w_{tcm} \Big]
+        + \delta_{tcm} \big) - f_{tcm} w_{tcm} \Big]
         - \sum_{l \in c} \sigma_{tl} u_{tl}
+
+The tier discount :math:`\delta_{tcm}` is the annual discount of (t, c) split by
+join month with tight bounds (:func:`define_discount_timing`), so the tier columns
+are per (trust, line, tier) and not also per month: on the demo region the LP bound
+is the same as with a full (trust, line, tier, month) split, with a third fewer
+columns. Nationally even this model is too large to solve directly;
+:mod:`solver.screen` solves it over the lines that can matter.
 
 Each ``define_*`` function takes the :class:`Model`, returns early when there is
 nothing to do, filters the index tables with pandas, and adds one family of
@@ -436,27 +443,29 @@ def define_range_cap(m: Model) -> None:
 
 
 def define_tiers(m: Model) -> None:
-    r"""All-units volume tiers in multiple-choice form, disaggregated down to the line.
+    r"""All-units volume tiers in multiple-choice form, split down to the line.
 
     Binary :math:`\tau_{ok}` picks the tier of offer o (tier 0: threshold 0, no
     discount). The allocation of an offer line is split over the tiers,
-    :math:`x_{tlm} = \sum_k \xi_{tlkm}`, and only the picked tier may carry units,
+    :math:`x_{tl} = \sum_k \xi_{tlk}`, and only the picked tier may carry units,
     bounded per (trust, group) by the group's demand:
 
     .. math::
         \sum_k \tau_{ok} = 1, \qquad
-        \sum_{l \in o \cap g} \sum_m \xi_{tlkm} \le D_{tg}\, \tau_{ok}
+        \sum_{l \in o \cap g} \xi_{tlk} \le D_{tg}\, \tau_{ok}
 
-    With the qualifying volume :math:`V_{ok} = \sum_{t,l,m} \omega_l \xi_{tlkm}`
+    With the qualifying volume :math:`V_{ok} = \sum_{t,l} \omega_l \xi_{tlk}`
     (:math:`\omega_l = 1` on units, :math:`p_l` on spend):
 
     .. math:: T_k\, \tau_{ok} \le V_{ok} \le T_{k+1}\, \tau_{ok}
 
-    and the discount :math:`\sum_k d_k p_l \xi_{tlkm}` is exact and linear, with no
-    big-M. The per-(trust, group) bound is what keeps the LP relaxation honest: a
-    trust whose whole group demand sits on an offer line forces :math:`\tau_{ok} = 1`
-    for the tier it claims. Tiers no volume can reach are not created, and an offer
-    left with tier 0 only needs nothing.
+    The annual discount :math:`\Delta_{tc} = \sum_{l \in c} \sum_k d_k p_l \xi_{tlk}`
+    is exact and linear, with no big-M; it is earned from the join month on, so it
+    is split by join month like the allocation (:func:`define_discount_timing`).
+    The per-(trust, group) bound keeps the LP relaxation honest: a trust whose whole
+    group demand sits on an offer line forces :math:`\tau_{ok} = 1` for the tier it
+    claims. Tiers no volume can reach are not created, and an offer left with tier
+    0 only needs nothing.
     """
     tiers = m.data.tiers
     tiers = tiers[tiers.groupby("offer")["k"].transform("size") > 1].reset_index(drop=True)
@@ -467,25 +476,16 @@ def define_tiers(m: Model) -> None:
     once = group_sum(tau, None, _keys(tiers, ["offer"]), pd.Index(offers["offer"], name="offer"))
     m.add_constraints("tier_once", _keys(offers, ["offer"]), once.to_numpy(), "==", 1.0)
 
-    pm = m.pair_months
-    on_offer = pm["offer"].isin(offers["offer"]).to_numpy()
-    pm = pm[on_offer].reset_index(drop=True)
-    xm = m.var["x_month"][on_offer]
-    rows = pm.merge(tiers[["offer", "k", "discount"]], on="offer")
-    xi = m.add_vars("x_tier", _keys(rows, ["trust", "line", "k", "month"]))
+    pairs = m.data.pairs
+    on_offer = pairs["offer"].isin(offers["offer"]).to_numpy()
+    op = pairs[on_offer].reset_index(drop=True)
+    x_op = m.var["x"][on_offer]
+    rows = op.merge(tiers[["offer", "k", "discount"]], on="offer")
+    xi = m.add_vars("x_tier", _keys(rows, ["trust", "line", "k"]))
 
-    split = group_sum(
-        xi,
-        None,
-        _keys(rows, ["trust", "line", "month"]),
-        pd.MultiIndex.from_frame(pm[["trust", "line", "month"]]),
-    )
+    split = group_sum(xi, None, _keys(rows, ["trust", "line"]), pd.MultiIndex.from_frame(op[["trust", "line"]]))
     m.add_constraints(
-        "tier_split",
-        _keys(pm, ["trust", "line", "month"]),
-        split.to_numpy() - xm.to_numpy(),
-        "==",
-        0.0,
+        "tier_split", _keys(op, ["trust", "line"]), split.to_numpy() - x_op.to_numpy(), "==", 0.0
     )
     togk = (
         rows[["trust", "offer", "group", "k", "demand"]]
@@ -506,12 +506,7 @@ def define_tiers(m: Model) -> None:
         "<=",
         0.0,
     )
-    m.add_objective_terms(
-        xi,
-        MONEY * (rows["discount"] * rows["price"] * rows["months_on"] / 12.0).to_numpy(),
-        rows["trust"],
-        rows["category"],
-    )
+    define_discount_timing(m, xi, rows)
 
     # qualification: the picked tier's interval contains the offer's volume
     weight = np.where(rows["basis"] == "spend", MONEY * rows["price"], 1.0)
@@ -533,6 +528,44 @@ def define_tiers(m: Model) -> None:
         "<=",
         0.0,
     )
+
+
+def define_discount_timing(m: Model, xi: pd.Series, rows: pd.DataFrame) -> None:
+    r"""The annual tier discount of (t, c) split by join month, and its objective terms.
+
+    .. math::
+        \sum_m \delta_{tcm} = \Delta_{tc}, \qquad
+        0 \le \delta_{tcm} \le \bar\Delta_{tc}\, w_{tcm}, \qquad
+        \text{objective } \sum_m \rho_m \delta_{tcm}
+
+    with :math:`\bar\Delta_{tc} = \sum_g D_{tg} \max_l d^{max}_{o(l)} p_l` over the
+    trust's usable tiered lines of g. Exact for every integer :math:`w`; splitting the
+    discount rather than every :math:`\xi_{tlk}` by month keeps the tier columns per
+    (trust, line, tier), and the discount is a small part of the savings, so the
+    bound-based split costs the LP relaxation little.
+    """
+    rows = rows.assign(rate=MONEY * rows["discount"] * rows["price"])
+    tc_rows = rows.drop_duplicates(["trust", "category"])[["trust", "category"]].reset_index(drop=True)
+    if tc_rows.empty:
+        return
+    deepest = rows.groupby(["trust", "group"], as_index=False).agg(
+        category=("category", "first"), demand=("demand", "first"), rate=("rate", "max")
+    )
+    deepest["most"] = deepest["demand"] * deepest["rate"]
+    most = deepest.groupby(["trust", "category"])["most"].sum()
+    jo = m.data.join_options.merge(tc_rows, on=["trust", "category"])
+    keys = _keys(jo, ["trust", "category", "month"])
+    delta = m.add_vars("discount_month", keys)
+    w = m.var["w"].reindex(pd.MultiIndex.from_frame(keys)).to_numpy()
+    cap = most.reindex(pd.MultiIndex.from_frame(jo[["trust", "category"]])).to_numpy()
+    m.add_constraints("discount_month_bound", keys, delta.to_numpy() - cap * w, "<=", 0.0)
+    tc_index = pd.MultiIndex.from_frame(tc_rows)
+    earned = group_sum(xi, rows["rate"].to_numpy(), _keys(rows, ["trust", "category"]), tc_index)
+    split = group_sum(delta, None, _keys(jo, ["trust", "category"]), tc_index)
+    m.add_constraints(
+        "discount_split", _keys(tc_rows, ["trust", "category"]), split.to_numpy() - earned.to_numpy(), "==", 0.0
+    )
+    m.add_objective_terms(delta, (jo["months_on"] / 12.0).to_numpy(), jo["trust"], jo["category"])
 
 
 def define_horizon_savings(m: Model) -> None:

@@ -8,8 +8,10 @@ only when the solver says it has a solution; :func:`~solver.solution.solution_fr
 computes every reported table from those decisions.
 
 Quality figures: the LP relaxation (an upper bound, solved by HiGHS on the same
-model) and the greedy heuristic's net savings (a lower bound). Neither counts
-against the time limit of the MILP solve.
+model) and the greedy heuristic's net savings (a lower bound). The greedy plan is
+also given to the solver as its first incumbent (:func:`warm_start`), so a run
+stopped by its time limit reports a plan at least as good as greedy's. Neither the
+LP nor the greedy plan counts against the time limit of the MILP solve.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import pulp
 from solver.data import ModelData, prepare
 from solver.model import MONEY, Model, build_model
 from solver.problem import ProblemData, Settings
-from solver.solution import Solution, clean_allocation, solution_frames
+from solver.screen import restrict, screened_lines, screened_share, should_screen
+from solver.solution import Solution, clean_allocation, offer_volumes, reached_tiers, solution_frames
 
 _S = pulp.LpSolveStatus
 _STATUS = {
@@ -62,8 +65,11 @@ class RunResult:
     message: str = ""
 
 
-def make_solver(settings: Settings, mip: bool = True, log_path: str | None = None):
-    """The PuLP solver object for ``settings`` (HiGHS in process, or CBC)."""
+def make_solver(settings: Settings, mip: bool = True, log_path: str | None = None, warm: bool = False):
+    """The PuLP solver object for ``settings`` (HiGHS in process, or CBC).
+
+    ``warm``: start from the variables' initial values (see :func:`warm_start`).
+    """
     if settings.solver == "cbc":
         return pulp.COIN_CMD(
             mip=mip,
@@ -73,6 +79,7 @@ def make_solver(settings: Settings, mip: bool = True, log_path: str | None = Non
             threads=settings.threads,
             options=["Orbit off"],
             logPath=log_path,
+            warmStart=warm,
         )
     return pulp.HiGHS(
         mip=mip,
@@ -80,10 +87,11 @@ def make_solver(settings: Settings, mip: bool = True, log_path: str | None = Non
         timeLimit=settings.time_limit,
         gapRel=settings.gap_rel,
         threads=settings.threads,
+        warmStart=warm,
     )
 
 
-def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True) -> RunResult:
+def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True, warm: bool = False) -> RunResult:
     """Solve ``prob`` and report the status; reads no variable value."""
     start = perf_counter()
     if not make_solver(settings, mip=mip).available():
@@ -93,7 +101,7 @@ def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True) -> Ru
         fd, log_path = tempfile.mkstemp(prefix="cbc-", suffix=".log")
         os.close(fd)
     try:
-        stats = prob.solve(make_solver(settings, mip=mip, log_path=log_path))
+        stats = prob.solve(make_solver(settings, mip=mip, log_path=log_path, warm=warm))
     except (pulp.PulpSolverError, pulp.PulpError, OSError) as exc:
         return RunResult("error", False, None, None, perf_counter() - start, str(exc))
     finally:
@@ -168,6 +176,65 @@ def read_decisions(m: Model) -> tuple[pd.Series, pd.Series, pd.Series]:
     return clean_allocation(m.data, raw, joined), join_month, tier
 
 
+def warm_start(m: Model, plan: Solution) -> bool:
+    """Give the solver ``plan`` (a feasible plan, e.g. the greedy one) as its first incumbent.
+
+    The plan fixes every integer variable (line use, range, join month, tier,
+    supplier counted, category used); an LP over the continuous variables with those
+    fixed completes it, and may move units between the lines the plan uses, so the
+    start is at least as good as ``plan``. The LP's values become the variables'
+    initial values (HiGHS's ``setSolution``): a run stopped by its time limit then
+    always has a plan. Returns whether the completed plan was feasible.
+    """
+    alloc = plan.allocation[plan.allocation["units"] > 0]
+    fixed: list[tuple[pulp.LpVariable, float]] = []
+
+    def fix(series: pd.Series, values: np.ndarray) -> None:
+        fixed.extend(zip(series.to_numpy(), values.astype(float), strict=True))
+
+    x = m.var.get("x", pd.Series([], dtype=object))
+    if len(x):
+        used = pd.MultiIndex.from_frame(alloc[["trust", "line"]])
+        fix(m.var["u"], x.index.isin(used))
+        fix(m.var["y"], m.var["y"].index.isin(alloc["line"]))
+    w = m.var.get("w", pd.Series([], dtype=object))
+    if len(w):
+        joins = plan.joins[plan.joins["joins"].astype(bool)]
+        chosen = pd.MultiIndex.from_arrays(
+            [joins["trust"], joins["category"], joins["join_month"].astype(int)], names=w.index.names
+        )
+        fix(w, w.index.isin(chosen))
+    tau = m.var.get("tier", pd.Series([], dtype=object))
+    if len(tau):
+        k = reached_tiers(m.data, offer_volumes(m.data, alloc))
+        picked = k.reindex(tau.index.get_level_values("offer")).fillna(0).to_numpy()
+        fix(tau, picked == tau.index.get_level_values("k").to_numpy())
+    v = m.var.get("supplier_counts", pd.Series([], dtype=object))
+    if len(v):
+        share = alloc.groupby(["supplier", "category"])["units"].sum()
+        total = alloc.groupby("category")["units"].sum()
+        idx = v.index.to_frame(index=False)
+        q = share.reindex(pd.MultiIndex.from_frame(idx)).fillna(0.0).to_numpy()
+        need = m.settings.min_supplier_share * total.reindex(idx["category"]).fillna(0.0).to_numpy()
+        fix(v, q >= need * (1 - 1e-9))
+    a = m.var.get("category_used", pd.Series([], dtype=object))
+    if len(a):
+        fix(a, a.index.isin(plan.joins.loc[plan.joins["joins"].astype(bool), "category"]))
+
+    bounds = [(var, var.lowBound, var.upBound) for var, _ in fixed]
+    for var, value in fixed:
+        var.lowBound = value
+        var.upBound = value
+    try:
+        lp_settings = dataclasses.replace(m.settings, solver="highs", msg=False)
+        completed = run_solver(m.prob, lp_settings, mip=False)
+    finally:
+        for var, low, up in bounds:
+            var.lowBound = low
+            var.upBound = up
+    return completed.status == "optimal"
+
+
 def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -> Solution:
     """Find the plan with the largest net savings over the horizon.
 
@@ -187,26 +254,49 @@ def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -
     """
     settings = problem.settings
     start = perf_counter()
-    data = prepare(problem)
+    full = prepare(problem)
+    # The greedy plan is both a quality figure and the MILP's first incumbent: a run
+    # stopped by its time limit then still reports a plan at least as good.
+    from solver.greedy import greedy
+
+    heuristic = greedy(problem, data=full)
+    data, screened = full, None
+    if should_screen(full):
+        plan_lines = set(heuristic.allocation["line"]) if heuristic.has_solution else set()
+        lines = screened_lines(full, keep=plan_lines)
+        screened = screened_share(full, lines)
+        data = prepare(restrict(problem, lines))
     m = build_model(data)
-    build_seconds = perf_counter() - start
-    solution = solve_model(m, build_seconds=build_seconds, quality=quality)
+    build_seconds = perf_counter() - start - (heuristic.solve_seconds or 0.0)
+    solution = solve_model(
+        m,
+        build_seconds=build_seconds,
+        # a screened model's LP bound is a bound within the candidate lines only, and
+        # nationally it costs more than the MILP's time limit: not computed
+        quality=quality and screened is None,
+        start=heuristic if heuristic.has_solution else None,
+    )
     if solution.status == "infeasible" and explain:
         from solver.explain import explain_infeasibility
 
         reasons = explain_infeasibility(problem)
         solution.message = "; ".join(reasons) if reasons else solution.message
-    if quality:
-        from solver.greedy import greedy
-
-        heuristic = greedy(problem, data=data)
-        solution.greedy_objective = heuristic.objective
+    if screened is not None:
+        solution.candidate_lines, solution.usable_lines = screened
+        solution.message += (
+            f"; solved over {screened[0]:,} of {screened[1]:,} usable lines (line screening:"
+            " the bound and gap are within those lines)"
+        )
+    solution.greedy_objective = heuristic.objective
+    solution.greedy_seconds = heuristic.solve_seconds
     solution.solver = settings.solver
     return solution
 
 
-def solve_model(m: Model, *, build_seconds: float = 0.0, quality: bool = False) -> Solution:
-    """Solve a built model and report it (see :func:`solve`)."""
+def solve_model(
+    m: Model, *, build_seconds: float = 0.0, quality: bool = False, start: Solution | None = None
+) -> Solution:
+    """Solve a built model and report it (see :func:`solve`); ``start``: a plan to warm-start from."""
     settings = m.settings
     prob = m.prob
     lp_bound = None
@@ -214,7 +304,9 @@ def solve_model(m: Model, *, build_seconds: float = 0.0, quality: bool = False) 
         lp_settings = dataclasses.replace(settings, solver="highs", msg=False)
         lp = run_solver(prob, lp_settings, mip=False)
         lp_bound = lp.objective if lp.status == "optimal" else None
-    run = run_solver(prob, settings)
+    # after the LP bound, whose values would overwrite the initial ones
+    warm = start is not None and prob.isMIP() and warm_start(m, start)
+    run = run_solver(prob, settings, warm=warm)
     solution = Solution(
         status=run.status,
         message=run.message or _describe(run),

@@ -1,0 +1,137 @@
+"""Line screening (solver/screen.py) and the greedy warm start (solver/solve.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+from solver_testdata import region_problem
+
+import importlib
+from solver import screen
+from solver.checker import check_solution
+from solver.data import prepare
+from solver.greedy import greedy
+from solver.model import build_model
+from solver.solve import solve, solve_model, warm_start
+
+PENNY = 0.01
+
+
+@pytest.fixture(scope="module")
+def region():
+    return region_problem(seed=3)
+
+
+def test_candidate_lines_keep_plan_coverage_and_suppliers(region):
+    data = prepare(region)
+    plan = greedy(region, data=data)
+    plan_lines = set(plan.allocation["line"])
+    lines = screen.candidate_lines(data, per_group=1, keep=plan_lines)
+    usable = set(data.pairs["line"])
+    assert plan_lines <= lines <= usable
+    assert len(lines) < len(usable)
+    pairs = data.pairs[data.pairs["line"].isin(lines)]
+    # every trust keeps a usable line in each of its groups, its cheapest one
+    assert len(pairs.drop_duplicates(["trust", "group"])) == len(data.tg)
+    cheapest = data.pairs.sort_values("price").drop_duplicates(["trust", "group"])
+    assert cheapest["line"].isin(lines).all()
+    # every supplier keeps a line in each category it can serve
+    assert len(pairs.drop_duplicates(["supplier", "category"])) == len(data.supplier_category)
+
+
+def test_line_scores_rank_cheaper_lines_higher(region):
+    data = prepare(region)
+    scores = screen.line_scores(data).set_index("line")
+    one_group = data.pairs[data.pairs["group"] == data.pairs["group"].iloc[0]]
+    # two lines usable by the same trusts: the cheaper one scores higher (same demand)
+    by_line = one_group.groupby("line").agg(price=("price", "first"), trusts=("trust", frozenset))
+    same = by_line.groupby("trusts").filter(lambda g: len(g) > 1 and g["price"].nunique() > 1)
+    assert len(same), "test data should have lines with identical approvals"
+    for _, g in same.groupby("trusts"):
+        g = g.sort_values("price")
+        a, b = g.index[0], g.index[-1]
+        if data.pairs.loc[data.pairs["line"].isin([a, b]), "offer"].notna().any():
+            continue  # a tier discount can change the order
+        assert scores.at[a, "score"] > scores.at[b, "score"]
+
+
+def test_restricted_problem_gives_full_problem_plans(region):
+    data = prepare(region)
+    lines = screen.candidate_lines(data, per_group=1)
+    restricted = screen.restrict(region, lines)
+    assert set(restricted.candidates["line"]) <= lines
+    sol = solve(restricted)
+    assert sol.status == "optimal"
+    # a plan over fewer lines is a plan of the full problem: every rule holds there too
+    assert check_solution(region, sol) == []
+    full = solve(region)
+    assert sol.objective <= full.objective + PENNY
+
+
+def test_solve_screens_large_models_and_says_so(region, monkeypatch):
+    full = solve(region)
+    solve_module = importlib.import_module("solver.solve")
+    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
+    monkeypatch.setattr(
+        solve_module, "screened_lines", lambda data, keep: screen.screened_lines(data, keep, target=1_500)
+    )
+    sol = solve(region)
+    assert sol.candidate_lines is not None and sol.candidate_lines < sol.usable_lines
+    assert "usable lines" in sol.message and "screening" in sol.message
+    assert sol.lp_bound is None  # a bound within the candidate lines is no LP bound of the problem
+    assert check_solution(region, sol) == []
+    assert sol.greedy_objective - PENNY <= sol.objective <= full.objective + PENNY
+
+
+def test_screened_lines_is_the_largest_candidate_set_under_the_target(region):
+    data = prepare(region)
+    target = screen.hull_columns(data) // 2
+    lines = screen.screened_lines(data, target=target)
+    assert screen.hull_columns(data, lines) <= target
+    sizes = [screen.candidate_lines(data, k) for k in range(1, 20)]
+    assert lines in sizes
+    bigger = sizes[sizes.index(lines) + 1]
+    assert bigger == lines or screen.hull_columns(data, bigger) > target
+    # a target the whole model fits in keeps every usable line
+    assert screen.screened_lines(data, target=10**9) == set(data.pairs["line"])
+
+
+def test_hull_columns_counts_pairs_times_join_months(region):
+    data = prepare(region)
+    months = data.join_options.groupby(["trust", "category"]).size()
+    expected = months.reindex(pd.MultiIndex.from_frame(data.pairs[["trust", "category"]])).sum()
+    assert screen.hull_columns(data) == expected
+    m = build_model(data)
+    assert len(m.var["x_month"]) == expected
+    assert not screen.should_screen(data)
+
+
+def test_warm_start_completes_the_greedy_plan(region):
+    data = prepare(region)
+    plan = greedy(region, data=data)
+    m = build_model(data)
+    assert warm_start(m, plan)
+    # the completed start is feasible and at least as good as greedy (same lines, best split)
+    start_value = sum(v.varValue * c for v, c in m.prob.objective.items()) / 1e-3
+    assert start_value >= plan.objective - PENNY
+    # bounds the start fixed are restored
+    assert all(v.lowBound == 0 and v.upBound == 1 for v in m.var["u"])
+
+
+def test_time_limited_run_keeps_at_least_the_greedy_plan():
+    # hard enough that HiGHS does not finish in the limit; the warm start is the floor
+    p = region_problem(seed=5, n_trusts=10, n_lines=220, min_suppliers=3, max_supplier_share=0.5)
+    p = dataclasses.replace(p, settings=dataclasses.replace(p.settings, time_limit=0.5, gap_rel=0.0))
+    sol = solve(p)
+    assert sol.objective is not None, sol.message
+    assert sol.objective >= sol.greedy_objective - PENNY
+    assert check_solution(p, sol) == []
+
+
+def test_no_warm_start_without_a_plan(region):
+    data = prepare(region)
+    m = build_model(data)
+    sol = solve_model(m, start=None)
+    assert sol.status == "optimal"
