@@ -199,11 +199,11 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
 
 
 def _lines_solved(message: str) -> str:
-    """``"93 of 1,656"`` when the run screened lines (solver/screen.py), else ``"all"``."""
+    """Lines held by each screening stage, ``"93/128/183 of 1,656"``, or ``"all"`` (solver/screen.py)."""
     import re
 
-    hit = re.search(r"solved over ([\d,]+) of ([\d,]+) usable lines", message)
-    return f"{hit.group(1)} of {hit.group(2)}" if hit else "all"
+    hit = re.search(r"stages over ([\d, ]+?) of ([\d,]+) usable lines", message)
+    return f"{hit.group(1).replace(', ', '/')} of {hit.group(2)}" if hit else "all"
 
 
 def _child(size: str, solvers: list[str], time_limit: float, profile_path: str | None, queue) -> None:

@@ -12,6 +12,12 @@ model) and the greedy heuristic's net savings (a lower bound). The greedy plan i
 also given to the solver as its first incumbent (:func:`warm_start`), so a run
 stopped by its time limit reports a plan at least as good as greedy's. Neither the
 LP nor the greedy plan counts against the time limit of the MILP solve.
+
+Large instances (more than :data:`~solver.screen.HULL_COLUMNS_LIMIT` allocation
+columns) are solved in stages over growing candidate sets of lines
+(:mod:`solver.screen`), each warm-started from the best plan so far, within the
+time limit; no LP bound is computed for them (a screened model's bound holds only
+within its lines).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import pulp
 from solver.data import ModelData, prepare
 from solver.model import MONEY, Model, build_model
 from solver.problem import ProblemData, Settings
-from solver.screen import restrict, screened_lines, screened_share, should_screen
+from solver.screen import MIN_STAGE_SECONDS, candidate_stages, restrict, should_screen
 from solver.solution import Solution, clean_allocation, offer_volumes, reached_tiers, solution_frames
 
 _S = pulp.LpSolveStatus
@@ -260,37 +266,93 @@ def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -
     from solver.greedy import greedy
 
     heuristic = greedy(problem, data=full)
-    data, screened = full, None
+    plan = heuristic if heuristic.has_solution else None
     if should_screen(full):
-        plan_lines = set(heuristic.allocation["line"]) if heuristic.has_solution else set()
-        lines = screened_lines(full, keep=plan_lines)
-        screened = screened_share(full, lines)
-        data = prepare(restrict(problem, lines))
-    m = build_model(data)
-    build_seconds = perf_counter() - start - (heuristic.solve_seconds or 0.0)
-    solution = solve_model(
-        m,
-        build_seconds=build_seconds,
-        # a screened model's LP bound is a bound within the candidate lines only, and
-        # nationally it costs more than the MILP's time limit: not computed
-        quality=quality and screened is None,
-        start=heuristic if heuristic.has_solution else None,
-    )
+        solution = _solve_screened(problem, full, plan, start)
+    else:
+        m = build_model(full)
+        build_seconds = perf_counter() - start - (heuristic.solve_seconds or 0.0)
+        solution = solve_model(m, build_seconds=build_seconds, quality=quality, start=plan)
     if solution.status == "infeasible" and explain:
         from solver.explain import explain_infeasibility
 
         reasons = explain_infeasibility(problem)
         solution.message = "; ".join(reasons) if reasons else solution.message
-    if screened is not None:
-        solution.candidate_lines, solution.usable_lines = screened
-        solution.message += (
-            f"; solved over {screened[0]:,} of {screened[1]:,} usable lines (line screening:"
-            " the bound and gap are within those lines)"
-        )
     solution.greedy_objective = heuristic.objective
     solution.greedy_seconds = heuristic.solve_seconds
     solution.solver = settings.solver
     return solution
+
+
+def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None, start: float) -> Solution:
+    """Solve over growing candidate sets of lines (:mod:`solver.screen`) within the time limit.
+
+    Stage k solves the model on :data:`~solver.screen.STAGES` ``[k]`` lines per group
+    (plus the lines of the best plan so far), warm-started from that plan; the next
+    stage starts when a stage is solved to its gap tolerance and time is left. The best
+    plan of any stage is returned, with its stage's bound and gap (within its lines),
+    and the message says how many lines each stage had. If a stage holds every usable
+    line, its optimum is the full problem's.
+    """
+    settings = problem.settings
+    deadline = start + settings.time_limit
+    usable = int(full.pairs["line"].nunique())
+    best: Solution | None = None
+    best_n = 0
+    stages: list[str] = []
+    seen: set[str] = set()
+    build_seconds = solve_seconds = 0.0
+    for lines in candidate_stages(full, keep=set(plan.allocation["line"]) if plan is not None else set()):
+        if plan is not None:
+            lines = lines | set(plan.allocation["line"])
+        if lines == seen:
+            continue
+        remaining = deadline - perf_counter()
+        if remaining < MIN_STAGE_SECONDS and best is not None:
+            break
+        seen = lines
+        tick = perf_counter()
+        stage_settings = dataclasses.replace(settings, time_limit=max(remaining, MIN_STAGE_SECONDS))
+        restricted = restrict(dataclasses.replace(problem, settings=stage_settings), lines)
+        m = build_model(prepare(restricted))
+        build_seconds += perf_counter() - tick
+        # a screened model's LP bound is a bound within its lines only: not computed
+        sol = solve_model(m, quality=False, start=plan)
+        solve_seconds += sol.solve_seconds
+        n_lines = int(np.isin(full.pairs["line"].unique(), list(lines)).sum())
+        stages.append(f"{n_lines:,}")
+        if sol.has_solution and _better(sol, best):
+            best, plan, best_n = sol, sol, n_lines
+        elif best is None:
+            best, best_n = sol, n_lines
+        if sol.status not in ("optimal", "gap_limit") or n_lines >= usable:
+            break
+    assert best is not None
+    best.build_seconds = build_seconds
+    best.solve_seconds = solve_seconds
+    best.candidate_lines, best.usable_lines = best_n, usable
+    if best.candidate_lines >= usable:
+        best.message += f"; solved in stages over {', '.join(stages)} of {usable:,} usable lines, the last holding all"
+    else:
+        best.message += (
+            f"; solved in stages over {', '.join(stages)} of {usable:,} usable lines (line screening:"
+            " the bound and gap are within the lines of the best stage)"
+        )
+    return best
+
+
+def _better(sol: Solution, best: Solution | None) -> bool:
+    """A later stage's plan replaces the best so far if it saves more, or as much and
+    was solved to the gap tolerance (its bound then covers more lines)."""
+    if best is None or best.objective is None:
+        return True
+    if sol.objective > best.objective + PENNY_TOL:
+        return True
+    return sol.objective >= best.objective - PENNY_TOL and sol.status in ("optimal", "gap_limit")
+
+
+PENNY_TOL = 1e-2
+"""Plans within a penny (GBP) of each other are equally good."""
 
 
 def solve_model(

@@ -70,32 +70,42 @@ def test_restricted_problem_gives_full_problem_plans(region):
     assert sol.objective <= full.objective + PENNY
 
 
-def test_solve_screens_large_models_and_says_so(region, monkeypatch):
+def test_solve_screens_large_models_in_stages_and_says_so(region, monkeypatch):
     full = solve(region)
     solve_module = importlib.import_module("solver.solve")
     monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
-    monkeypatch.setattr(
-        solve_module, "screened_lines", lambda data, keep: screen.screened_lines(data, keep, target=1_500)
-    )
     sol = solve(region)
-    assert sol.candidate_lines is not None and sol.candidate_lines < sol.usable_lines
-    assert "usable lines" in sol.message and "screening" in sol.message
+    assert sol.usable_lines == prepare(region).pairs["line"].nunique()
+    assert "solved in stages over" in sol.message
     assert sol.lp_bound is None  # a bound within the candidate lines is no LP bound of the problem
     assert check_solution(region, sol) == []
     assert sol.greedy_objective - PENNY <= sol.objective <= full.objective + PENNY
+    # the region is small: the stages run to the last, which holds every line and is exact
+    assert sol.candidate_lines == sol.usable_lines
+    assert "the last holding all" in sol.message
+    assert sol.objective == pytest.approx(full.objective, abs=PENNY)
 
 
-def test_screened_lines_is_the_largest_candidate_set_under_the_target(region):
+def test_stages_stop_at_the_time_limit_with_the_best_plan(region, monkeypatch):
+    solve_module = importlib.import_module("solver.solve")
+    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
+    monkeypatch.setattr(solve_module, "MIN_STAGE_SECONDS", 0.05)
+    p = dataclasses.replace(region, settings=dataclasses.replace(region.settings, time_limit=0.3))
+    sol = solve(p)
+    assert sol.has_solution
+    assert sol.candidate_lines < sol.usable_lines
+    assert "line screening" in sol.message
+    assert check_solution(p, sol) == []
+    assert sol.objective >= sol.greedy_objective - PENNY
+
+
+def test_candidate_stages_grow_to_every_line(region):
     data = prepare(region)
-    target = screen.hull_columns(data) // 2
-    lines = screen.screened_lines(data, target=target)
-    assert screen.hull_columns(data, lines) <= target
-    sizes = [screen.candidate_lines(data, k) for k in range(1, 20)]
-    assert lines in sizes
-    bigger = sizes[sizes.index(lines) + 1]
-    assert bigger == lines or screen.hull_columns(data, bigger) > target
-    # a target the whole model fits in keeps every usable line
-    assert screen.screened_lines(data, target=10**9) == set(data.pairs["line"])
+    stages = screen.candidate_stages(data)
+    for smaller, larger in zip(stages, stages[1:], strict=False):
+        assert smaller <= larger
+    assert stages[-1] == set(data.pairs["line"])
+    assert len(stages[0]) < len(stages[-1])
 
 
 def test_hull_columns_counts_pairs_times_join_months(region):
