@@ -23,9 +23,11 @@ within its lines).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import math
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from time import perf_counter
@@ -97,6 +99,31 @@ def make_solver(settings: Settings, mip: bool = True, log_path: str | None = Non
     )
 
 
+@contextlib.contextmanager
+def _solver_stdout_silenced(active: bool):
+    """Send what native solver code writes to file descriptor 1 to /dev/null.
+
+    highspy 1.16 prints its banner from C++ when the first ``Highs`` object of a
+    process is made, whatever the log options; on a command whose stdout is JSON or a
+    table that would corrupt the output. Python's own ``sys.stdout`` is not touched.
+    """
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).fflush(None)  # native buffers go to /dev/null, not after it
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True, warm: bool = False) -> RunResult:
     """Solve ``prob`` and report the status; reads no variable value."""
     start = perf_counter()
@@ -107,7 +134,8 @@ def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True, warm:
         fd, log_path = tempfile.mkstemp(prefix="cbc-", suffix=".log")
         os.close(fd)
     try:
-        stats = prob.solve(make_solver(settings, mip=mip, log_path=log_path, warm=warm))
+        with _solver_stdout_silenced(not settings.msg):
+            stats = prob.solve(make_solver(settings, mip=mip, log_path=log_path, warm=warm))
     except (pulp.PulpSolverError, pulp.PulpError, OSError) as exc:
         return RunResult("error", False, None, None, perf_counter() - start, str(exc))
     finally:
@@ -323,11 +351,17 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
         stages.append(f"{n_lines:,}")
         if sol.has_solution and _better(sol, best):
             best, plan, best_n = sol, sol, n_lines
-        elif best is None:
+        elif best is None or not best.has_solution:
             best, best_n = sol, n_lines
+        if sol.status == "infeasible" and n_lines < usable:
+            continue  # fewer lines can make a feasible problem infeasible: try more
         if sol.status not in ("optimal", "gap_limit") or n_lines >= usable:
             break
     assert best is not None
+    if not best.has_solution and best.status == "infeasible" and best_n < usable:
+        # infeasible over some lines says nothing about all of them
+        best.status = "not_solved"
+        best.message = "no plan found over the candidate lines within the time limit"
     best.build_seconds = build_seconds
     best.solve_seconds = solve_seconds
     best.candidate_lines, best.usable_lines = best_n, usable

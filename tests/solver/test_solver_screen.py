@@ -145,3 +145,26 @@ def test_no_warm_start_without_a_plan(region):
     m = build_model(data)
     sol = solve_model(m, start=None)
     assert sol.status == "optimal"
+
+
+def test_an_infeasible_stage_is_not_an_infeasible_problem(region, monkeypatch):
+    # a year-one cap of 0: every trust must keep today's lines, which a stage chosen by
+    # score need not hold; the screened run must still end where the exact one does
+    p = dataclasses.replace(region, settings=dataclasses.replace(region.settings, year_one_cap=0.0))
+    exact = solve(p)
+    solve_module = importlib.import_module("solver.solve")
+    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
+    sol = solve(p)
+    assert sol.status == exact.status
+    if exact.has_solution:
+        assert sol.objective == pytest.approx(exact.objective, abs=PENNY)
+        assert check_solution(p, sol) == []
+
+
+def test_an_infeasible_problem_is_reported_infeasible_after_the_last_stage(region, monkeypatch):
+    p = dataclasses.replace(region, settings=dataclasses.replace(region.settings, min_suppliers=50))
+    solve_module = importlib.import_module("solver.solve")
+    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
+    sol = solve(p, explain=False)
+    assert sol.status == "infeasible"
+    assert not sol.has_solution
