@@ -68,8 +68,8 @@ COLUMNS = [
     "export_s",
     "date",
     "machine",
-    "load_avg",
     "lines_solved",
+    "load_avg",
 ]
 SIZE_ORDER = ["S", "M", "L"]
 

@@ -304,6 +304,13 @@ def _xlsx_rows(path: Path, data: bytes, sheet: str | None) -> Iterator[list[str]
     yield from _openpyxl_rows(path, data, sheet)
 
 
+def _pick_sheet(workbook, sheet: str | None):
+    """The named sheet of an openpyxl workbook, the first if ``sheet`` is None; None if absent."""
+    if sheet is None:
+        return workbook.worksheets[0]
+    return workbook[sheet] if sheet in workbook.sheetnames else None
+
+
 def _openpyxl_rows(path: Path, data: bytes, sheet: str | None) -> Iterator[list[str]]:
     from openpyxl import load_workbook
 
@@ -318,11 +325,8 @@ def _openpyxl_rows(path: Path, data: bytes, sheet: str | None) -> Iterator[list[
         raise FileFormatError(f"{path.name}: cannot be opened as XLSX: {kind} ({type(exc).__name__})") from exc
     try:
         try:
-            if sheet is None:
-                worksheet = workbook.worksheets[0]
-            elif sheet in workbook.sheetnames:
-                worksheet = workbook[sheet]
-            else:
+            worksheet = _pick_sheet(workbook, sheet)
+            if worksheet is None:
                 raise FileFormatError(
                     f"{path.name}: no sheet named {sheet!r} (sheets: {', '.join(workbook.sheetnames)})"
                 )
@@ -471,11 +475,8 @@ def _openpyxl_view(data: bytes, sheet: str | None) -> tuple[str, str, set[int], 
     except Exception:
         return None
     try:
-        if sheet is None:
-            worksheet = book.worksheets[0]
-        elif sheet in book.sheetnames:
-            worksheet = book[sheet]
-        else:
+        worksheet = _pick_sheet(book, sheet)
+        if worksheet is None:
             return None
         if any(_ESCAPED_TEXT.search(text) for text in worksheet._shared_strings):
             return None

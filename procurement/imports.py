@@ -425,12 +425,22 @@ def _frame_where_in(session: Session, query, attr, values: list[str], columns: l
     return pd.concat(parts, ignore_index=True)
 
 
-def _items_holding(session: Session, column: str, values: set[str]) -> pd.DataFrame:
-    """supplier_id and ``column`` of every catalogue item whose ``column`` is in ``values``."""
+def _items_where(session: Session, column: str, values: pd.Series) -> pd.DataFrame:
+    """item_id, gtin, supplier_code, supplier of the catalogue items whose ``column`` is in ``values``.
+
+    Only the items a file names are fetched (not every item of every supplier), in
+    item id order, so that "the first item with this GTIN" is the oldest one.
+    """
     attr = getattr(CatalogueItem, column)
-    return _frame_where_in(
-        session, select(CatalogueItem.supplier_id, attr), attr, sorted(values), ["supplier_id", column]
-    )
+    query = select(
+        CatalogueItem.id.label("item_id"),
+        CatalogueItem.gtin,
+        CatalogueItem.supplier_code,
+        Supplier.code.label("supplier"),
+    ).join(Supplier, Supplier.id == CatalogueItem.supplier_id)
+    wanted = sorted(set(values.dropna()) - {""})
+    items = _frame_where_in(session, query, attr, wanted, ["item_id", "gtin", "supplier_code", "supplier"])
+    return items.sort_values("item_id", kind="stable", ignore_index=True)
 
 
 def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.DataFrame, file_name: str) -> None:
@@ -457,18 +467,17 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
             )
     if items.empty:
         return
-    names = dict(session.execute(select(Supplier.id, Supplier.code)).all())
     for column, values in (("gtin", set(gtins)), ("supplier_code", set(items["supplier_code"]))):
         if not values:
             continue
         # Only the catalogue items holding one of the file's values, not every item of
         # every supplier (at national scale that was most of an import's time).
-        known = _items_holding(session, column, values)
-        hits = known.groupby("supplier_id")[column].nunique()
-        own = hits.get(supplier.id, 0) / len(values)
-        foreign = hits.drop(supplier.id, errors="ignore")
+        known = _items_where(session, column, pd.Series(sorted(values), dtype=object))
+        hits = known.groupby("supplier")[column].nunique()
+        own = hits.get(supplier.code, 0) / len(values)
+        foreign = hits.drop(supplier.code, errors="ignore")
         if len(foreign) and foreign.max() / len(values) >= 0.5 and own < 0.1:
-            other = names[int(foreign.idxmax())]
+            other = foreign.idxmax()
             raise InputFileError(
                 f"{file_name}: {foreign.max()} of its {len(values)} {column.replace('_', ' ')}s are "
                 f"already in {other}'s catalogue and {own:.0%} in {supplier.code}'s: it looks like "
@@ -834,24 +843,6 @@ def import_usage(engine: Engine, path: Path, *, trust: str, user: str | None = N
                 batch = rows.iloc[start : start + INSERT_BATCH]
                 session.execute(insert(Usage.__table__), _records(batch))
     return report
-
-
-def _items_where(session: Session, column: str, values: pd.Series) -> pd.DataFrame:
-    """item_id, gtin, supplier_code, supplier of the catalogue items whose ``column`` is in ``values``.
-
-    Only the items a file names are fetched (not every item of every supplier), in
-    item id order, so that "the first item with this GTIN" is the oldest one.
-    """
-    attr = getattr(CatalogueItem, column)
-    query = select(
-        CatalogueItem.id.label("item_id"),
-        CatalogueItem.gtin,
-        CatalogueItem.supplier_code,
-        Supplier.code.label("supplier"),
-    ).join(Supplier, Supplier.id == CatalogueItem.supplier_id)
-    wanted = sorted(set(values.dropna()) - {""})
-    items = _frame_where_in(session, query, attr, wanted, ["item_id", "gtin", "supplier_code", "supplier"])
-    return items.sort_values("item_id", kind="stable", ignore_index=True)
 
 
 def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: Problems) -> pd.Series:

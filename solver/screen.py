@@ -58,11 +58,11 @@ greedy. See docs/benchmarks.md.
 MIN_STAGE_SECONDS = 5.0
 """A new stage starts only with at least this much of the time limit left."""
 
-def hull_columns(data: ModelData, lines: set[str] | None = None) -> int:
-    """(trust, line, candidate month) allocation columns of the model, on ``lines`` if given."""
+
+def hull_columns(data: ModelData) -> int:
+    """(trust, line, candidate month) allocation columns of the model."""
     months = data.join_options.groupby(["trust", "category"]).size().rename("months").reset_index()
-    pairs = data.pairs if lines is None else data.pairs[data.pairs["line"].isin(lines)]
-    per_pair = pairs[["trust", "category"]].merge(months, on=["trust", "category"], how="left")
+    per_pair = data.pairs[["trust", "category"]].merge(months, on=["trust", "category"], how="left")
     return int(per_pair["months"].fillna(0).sum())
 
 
@@ -89,10 +89,11 @@ def candidate_lines(data: ModelData, per_group: int, keep: set[str] | frozenset[
     return set(top) | set(per_supplier) | set(cheapest) | set(keep)
 
 
-def candidate_stages(data: ModelData, keep: set[str] | frozenset[str] = frozenset()) -> list[set[str]]:
+def candidate_stages(data: ModelData) -> list[set[str]]:
     """The candidate sets of the screening stages (:data:`STAGES`), growing, the last
-    being every usable line (so a run with time to spare ends with the full problem)."""
-    sets = [candidate_lines(data, k, keep) for k in STAGES]
+    being every usable line (so a run with time to spare ends with the full problem).
+    The caller adds the lines of its best plan so far to each."""
+    sets = [candidate_lines(data, k) for k in STAGES]
     sets.append(set(data.pairs["line"]))
     return sets
 

@@ -94,7 +94,6 @@ class Solution:
     solver_objective: float | None = None
     lp_bound: float | None = None
     greedy_objective: float | None = None
-    greedy_seconds: float | None = None
     candidate_lines: int | None = None
     usable_lines: int | None = None
     allocation: pd.DataFrame = field(default_factory=lambda: empty_frames()["allocation"])

@@ -307,7 +307,6 @@ def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -
         reasons = explain_infeasibility(problem)
         solution.message = "; ".join(reasons) if reasons else solution.message
     solution.greedy_objective = heuristic.objective
-    solution.greedy_seconds = heuristic.solve_seconds
     solution.solver = settings.solver
     return solution
 
@@ -330,8 +329,8 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
     stages: list[str] = []
     seen: set[str] = set()
     build_seconds = solve_seconds = 0.0
-    for lines in candidate_stages(full, keep=set(plan.allocation["line"]) if plan is not None else set()):
-        if plan is not None:
+    for lines in candidate_stages(full):
+        if plan is not None:  # the best plan so far stays feasible and is the warm start
             lines = lines | set(plan.allocation["line"])
         if lines == seen:
             continue
@@ -347,7 +346,7 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
         # a screened model's LP bound is a bound within its lines only: not computed
         sol = solve_model(m, quality=False, start=plan)
         solve_seconds += sol.solve_seconds
-        n_lines = int(np.isin(full.pairs["line"].unique(), list(lines)).sum())
+        n_lines = len(lines)  # every candidate and plan line is a usable line
         stages.append(f"{n_lines:,}")
         if sol.has_solution and _better(sol, best):
             best, plan, best_n = sol, sol, n_lines
@@ -375,6 +374,10 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
     return best
 
 
+PENNY_TOL = 1e-2
+"""Plans within a penny (GBP) of each other are equally good."""
+
+
 def _better(sol: Solution, best: Solution | None) -> bool:
     """A later stage's plan replaces the best so far if it saves more, or as much and
     was solved to the gap tolerance (its bound then covers more lines)."""
@@ -383,10 +386,6 @@ def _better(sol: Solution, best: Solution | None) -> bool:
     if sol.objective > best.objective + PENNY_TOL:
         return True
     return sol.objective >= best.objective - PENNY_TOL and sol.status in ("optimal", "gap_limit")
-
-
-PENNY_TOL = 1e-2
-"""Plans within a penny (GBP) of each other are equally good."""
 
 
 def solve_model(
