@@ -38,7 +38,6 @@ from procurement.demo.data import (
 )
 from procurement.demo.generator import generate_region
 from procurement.demo.region import SIZES, CatalogueFile, RegionFiles, RegionSize, UsageFile
-from procurement.demo.run import run_demo
 
 __all__ = [
     "BAD_ROW_EXPECT",
@@ -57,3 +56,12 @@ __all__ = [
     "generate_region",
     "run_demo",
 ]
+
+
+def __getattr__(name: str):
+    """``run_demo`` on first use: it needs the database and importers, the generator does not."""
+    if name == "run_demo":
+        from procurement.demo.run import run_demo
+
+        return run_demo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
