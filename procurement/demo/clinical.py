@@ -88,6 +88,11 @@ class ClinicalData:
                 }
             )
 
+        def add_line(trust, i, decision, who, day, comment, exception=False):
+            """A decision on product line ``i`` (its brand, in its group)."""
+            ln = self.lines[i]
+            add(trust, ln.supplier, ln.brand, GROUPS[ln.group].code, decision, who, day, comment, exception)
+
         panel = [person() for _ in range(3)]
         regional_ok = set()
         for s, brand, _cat in self._brands_by_category():
@@ -142,11 +147,9 @@ class ClinicalData:
                 guaranteed.add(i)
                 exception = i not in good
                 if (ln.supplier, ln.brand) not in regional_ok or exception:
-                    add(
+                    add_line(
                         REGIONAL_PANEL,
-                        ln.supplier,
-                        ln.brand,
-                        GROUPS[g].code,
+                        i,
                         "approve",
                         panel[0],
                         when(150, 365),
@@ -171,12 +174,9 @@ class ClinicalData:
                 i for i in dict.fromkeys(used) if (self.lines[i].supplier, self.lines[i].brand) not in regional_ok
             ]
             for i in unapproved[:2]:
-                ln = self.lines[i]
-                add(
+                add_line(
                     code,
-                    ln.supplier,
-                    ln.brand,
-                    GROUPS[ln.group].code,
+                    i,
                     "approve",
                     staff[int(rng.integers(3))],
                     when(),
@@ -185,12 +185,9 @@ class ClinicalData:
             not_used = [i for i in recon_lines if i not in used_set and i not in guaranteed]
             if not_used and (t < 2 or (n_trusts == 1) or rng.random() < 0.4):
                 for _ in range(2 if n_trusts == 1 else 1):
-                    ln = self.lines[not_used[int(rng.integers(len(not_used)))]]
-                    add(
+                    add_line(
                         code,
-                        ln.supplier,
-                        ln.brand,
-                        GROUPS[ln.group].code,
+                        not_used[int(rng.integers(len(not_used)))],
                         "reject",
                         staff[int(rng.integers(3))],
                         when(),
@@ -199,12 +196,9 @@ class ClinicalData:
                     counts["rejections"] += 1
             if below_floor and (t == 0 or rng.random() < 0.35):
                 pool = [i for i in below_floor if i in used_set] or below_floor
-                ln = self.lines[pool[int(rng.integers(len(pool)))]]
-                add(
+                add_line(
                     code,
-                    ln.supplier,
-                    ln.brand,
-                    GROUPS[ln.group].code,
+                    pool[int(rng.integers(len(pool)))],
                     "approve",
                     staff[int(rng.integers(3))],
                     when(),
@@ -213,23 +207,19 @@ class ClinicalData:
                 )
                 counts["odep_exceptions"] += 1
             if t == min(1, n_trusts - 1) and not_used:  # a decision revisited: the later one wins
-                ln = self.lines[not_used[int(rng.integers(len(not_used)))]]
+                i = not_used[int(rng.integers(len(not_used)))]
                 first = when(120, 300)
-                add(
+                add_line(
                     code,
-                    ln.supplier,
-                    ln.brand,
-                    GROUPS[ln.group].code,
+                    i,
                     "reject",
                     staff[0],
                     first,
                     "no instrument sets on site",
                 )
-                add(
+                add_line(
                     code,
-                    ln.supplier,
-                    ln.brand,
-                    GROUPS[ln.group].code,
+                    i,
                     "conditional",
                     staff[0],
                     first + timedelta(days=60),

@@ -17,6 +17,25 @@ from procurement.demo.helpers import money, stable_xlsx, write_csv
 from procurement.demo.region import CatalogueFile
 
 
+def _cells(layout: str, row: dict) -> list:
+    """One price-list row in ``layout``: the item's six descriptive cells, then pack and price.
+
+    A priced row carries a float; POA, blank and discontinued rows carry text or None,
+    written as they are.
+    """
+    price, pack = row["price"], row["pack"]
+    priced = isinstance(price, float)
+    gtin = row["gtin"].zfill(14) if layout == "demo-d" else row["gtin"]
+    item = [row["code"], gtin, row["description"], row["brand"], row["component"], row["size"]]
+    if layout == "demo-a":  # unit price as text such as £1,234.50, and a status column
+        return [*item, str(pack), money(price) if priced else (price or ""), row["status"]]
+    if layout == "demo-b":  # price per pack
+        return [*item, "EA" if pack == 1 else f"Box of {pack}", round(price * pack, 2) if priced else price]
+    if layout == "demo-c":  # price including VAT
+        return [*item, str(pack), f"{price * (1 + VAT_RATE):.2f}" if priced else (price or "")]
+    return [*item, "EA" if pack == 1 else f"Pack {pack}", price]  # demo-d: GTIN-14, net unit price
+
+
 class SupplierFiles:
     def _catalogues(self) -> list[CatalogueFile]:
         rng, sku = self.r_mess, self.sku
@@ -99,68 +118,7 @@ class SupplierFiles:
 
     def _write_catalogue(self, path: Path, layout: str, s: int, rows: list[dict]) -> None:
         columns = CATALOGUE_LAYOUTS[layout]["columns"]
-        table = []
-        for row in rows:
-            if row["kind"] == "blank_row":
-                table.append([""] * len(columns))
-                continue
-            price, pack = row["price"], row["pack"]
-            if layout == "demo-a":
-                price_cell = money(price) if isinstance(price, float) else (price or "")
-                table.append(
-                    [
-                        row["code"],
-                        row["gtin"],
-                        row["description"],
-                        row["brand"],
-                        row["component"],
-                        row["size"],
-                        str(pack),
-                        price_cell,
-                        row["status"],
-                    ]
-                )
-            elif layout == "demo-b":
-                price_cell = round(price * pack, 2) if isinstance(price, float) else price
-                table.append(
-                    [
-                        row["code"],
-                        row["gtin"],
-                        row["description"],
-                        row["brand"],
-                        row["component"],
-                        row["size"],
-                        "EA" if pack == 1 else f"Box of {pack}",
-                        price_cell,
-                    ]
-                )
-            elif layout == "demo-c":
-                price_cell = f"{price * (1 + VAT_RATE):.2f}" if isinstance(price, float) else (price or "")
-                table.append(
-                    [
-                        row["code"],
-                        row["gtin"],
-                        row["description"],
-                        row["brand"],
-                        row["component"],
-                        row["size"],
-                        str(pack),
-                        price_cell,
-                    ]
-                )
-            else:
-                table.append(
-                    [
-                        row["code"],
-                        row["gtin"].zfill(14),
-                        row["description"],
-                        row["brand"],
-                        row["component"],
-                        row["size"],
-                        "EA" if pack == 1 else f"Pack {pack}",
-                        price,
-                    ]
-                )
+        table = [[""] * len(columns) if row["kind"] == "blank_row" else _cells(layout, row) for row in rows]
         if layout == "demo-a":
             write_csv(pd.DataFrame(table, columns=columns), path)
         elif layout == "demo-c":
