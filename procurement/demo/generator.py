@@ -6,8 +6,9 @@ jobs in order. Each job lives in its own module as a mixin class (``reference``,
 ``products``, ``supplier_files`` with ``mess``, ``usage``, ``terms``, ``clinical``,
 ``manifest``) whose docstring states what it reads and sets.
 
-Every job draws from its own random stream (``np.random.default_rng(seed).spawn(8)``),
-so a change in one job's draws does not shift another's.
+Each kind of data (names, lines, SKUs, mess, usage, terms, clinical data, trust sizes)
+is drawn from its own random stream (``np.random.default_rng(seed).spawn(8)``), so a
+change in one job's draws does not shift another's.
 """
 
 import json
