@@ -545,7 +545,7 @@ def demo_cmd(app: AppContext, out_dir: Path, size: str, seed: int, as_json: bool
 
     Example: procure demo --out demo-region
     """
-    from procurement.demo_run import run_demo
+    from procurement.demo import run_demo
 
     result = run_demo(
         out_dir, size=size, seed=seed, db_url=app.db_url, user=app.user, echo=None if as_json else out.print

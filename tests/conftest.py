@@ -345,7 +345,7 @@ def demo_region_db(tmp_path_factory) -> Path:
 
     Tests copy the file before writing to it.
     """
-    from procurement.demo_run import run_demo
+    from procurement.demo import run_demo
 
     root = tmp_path_factory.mktemp("demo-region-s")
     run_demo(root, size="S", echo=None, solve=False)

@@ -28,7 +28,7 @@ from cli import main
 from procurement import imports as imp
 from procurement import runs
 from procurement.db import alembic_config, current_revision, make_engine, open_database, table_names, upgrade
-from procurement.demo_run import run_demo
+from procurement.demo import run_demo
 from procurement.models import DataImport, RunSaving, Scenario, ScenarioRun
 from procurement.scenarios import ScenarioSettings
 

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from cli import main
 from procurement import runs
 from procurement.db import open_database
-from procurement.demo_run import run_demo
+from procurement.demo import run_demo
 from procurement.models import Approval, ProductLine, Trust
 from procurement.reference import frame
 from procurement.scenarios import (

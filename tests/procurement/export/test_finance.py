@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from cli import main
 from procurement.db import open_database
-from procurement.demo_run import run_demo
+from procurement.demo import run_demo
 from procurement.errors import ProcureError
 from procurement.export.finance import SHEETS, in_year_from_contracts, write_finance_workbook
 from procurement.export.safe import is_neutralised

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from cli import main
 from procurement import runs
 from procurement.db import alembic_config, current_revision, make_engine, open_database, table_names, upgrade
-from procurement.demo_run import run_demo
+from procurement.demo import run_demo
 from procurement.errors import InputFileError, UnknownReferenceError
 from procurement.export.safe import is_neutralised
 from procurement.export.shortlist import ROLE, ShortlistRefused, export_shortlist, import_shortlist

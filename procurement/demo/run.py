@@ -11,7 +11,8 @@ from pathlib import Path
 from procurement import imports as imp
 from procurement.db import open_database
 from procurement.demand import demand_report
-from procurement.demo import SIZES, generate_region
+from procurement.demo.generator import generate_region
+from procurement.demo.region import SIZES
 from procurement.scenarios import ScenarioSettings
 
 Echo = Callable[[str], None] | None
