@@ -139,6 +139,25 @@ def write_table(
     return letters
 
 
+def detail_table(
+    ws: Worksheet,
+    columns: Columns,
+    data: pd.DataFrame,
+    *,
+    freeze: str,
+    formulas: dict[str, str] | None = None,
+    widths: dict[str, float] | None = None,
+) -> dict:
+    """A detail sheet that is one table from row 1: written (:func:`write_table`), finished
+    (:func:`finish_sheet`), and where it is for Summary's formulas: ``letters`` (header
+    label -> column letter), ``first`` and ``last`` data rows (an empty table's last row
+    is its first, so a range over it stays valid)."""
+    letters = write_table(ws, columns, data, formulas=formulas)
+    last = len(data) + 1
+    finish_sheet(ws, last_row=last, freeze=freeze, widths=widths)
+    return {"letters": letters, "first": 2, "last": max(last, 2)}
+
+
 def write_table_at(ws: Worksheet, columns: Columns, data: pd.DataFrame, header_row: int) -> None:
     """A values-only table under an unwrapped header at ``header_row`` (several to a sheet)."""
     header(ws, header_row, [label for label, _, _ in columns])

@@ -9,12 +9,12 @@ counts the range (every line not dropped) with a formula over this sheet.
 import pandas as pd
 from openpyxl.worksheet.worksheet import Worksheet
 
-from procurement.export.finance.kit import COUNT, finish_sheet, write_table
+from procurement.export.finance.kit import COUNT, detail_table
 from procurement.export.finance.run_data import RunData
 
 
 def range_sheet(ws: Worksheet, runs: list[RunData]) -> dict:
-    """Write the Range table; returns ``letters`` and the ``first`` and ``last`` rows."""
+    """Write the Range table; returns where it is (see :func:`.kit.detail_table`)."""
     data = pd.concat([rd.lines.assign(scenario=rd.name) for rd in runs], ignore_index=True)
     columns = [
         ("Scenario", "scenario", None),
@@ -30,7 +30,4 @@ def range_sheet(ws: Worksheet, runs: list[RunData]) -> dict:
         ("Trusts using it in the scenario", "trusts_on", COUNT),
         ("Trusts new to it", "new_to", COUNT),
     ]
-    letters = write_table(ws, columns, data)
-    last = len(data) + 1
-    finish_sheet(ws, last_row=last, freeze="E2")
-    return {"letters": letters, "first": 2, "last": max(last, 2)}
+    return detail_table(ws, columns, data, freeze="E2")

@@ -10,7 +10,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from procurement.export.finance.kit import GBP, finish_sheet, write_table
+from procurement.export.finance.kit import GBP, detail_table
 from procurement.export.finance.run_data import RunData
 from procurement.export.finance.terms import CAUSE_COLUMNS
 from procurement.runs import CAUSES
@@ -19,8 +19,7 @@ from procurement.runs import CAUSES
 def savings_sheet(ws: Worksheet, runs: list[RunData], key: str, key_label: str, names: dict[str, str]) -> dict:
     """Trusts or Categories: per scenario and ``key``, savings by cause, net total, in-year, full-year.
 
-    Returns where the table is: ``letters`` (header label -> column letter), ``first``
-    and ``last`` data rows, and the ``data`` written.
+    Returns where the table is (see :func:`.kit.detail_table`).
     """
     parts = []
     for rd in runs:
@@ -38,7 +37,4 @@ def savings_sheet(ws: Worksheet, runs: list[RunData], key: str, key_label: str, 
         ("Full-year run rate", "full_year", GBP),
     ]
     net = f"=SUM({get_column_letter(first_cause)}{{r}}:{get_column_letter(last_cause)}{{r}})"
-    letters = write_table(ws, columns, data, formulas={"Net savings over the horizon": net})
-    last = len(data) + 1
-    finish_sheet(ws, last_row=last, freeze="D2")
-    return {"letters": letters, "first": 2, "last": max(last, 2), "data": data}
+    return detail_table(ws, columns, data, freeze="D2", formulas={"Net savings over the horizon": net})

@@ -16,8 +16,7 @@ from procurement.export.finance.kit import (
     PERCENT,
     PERCENT_SHORT,
     SECONDS,
-    finish_sheet,
-    write_table,
+    detail_table,
 )
 from procurement.export.finance.run_data import RunData
 from procurement.models import ScenarioRun
@@ -34,7 +33,7 @@ def _verdict(run: ScenarioRun) -> str:
 
 
 def solver_sheet(ws: Worksheet, runs: list[RunData]) -> dict:
-    """Write the Solver table, one row per scenario; returns ``letters`` and the ``first`` and ``last`` rows."""
+    """Write the Solver table, one row per scenario; returns where it is."""
     data = pd.DataFrame(
         [
             {
@@ -82,15 +81,14 @@ def solver_sheet(ws: Worksheet, runs: list[RunData]) -> dict:
         ("Run at (UTC)", "run_at", DATETIME),
         ("Message", "message", None),
     ]
-    letters = write_table(
+    return detail_table(
         ws,
         columns,
         data,
+        freeze="B2",
+        widths={"Q": 20},
         formulas={
             "Optimiser's lead over the rule of thumb": '=IF(ISNUMBER(J{r}),F{r}-J{r},"")',
             "Lead (% of rule of thumb)": '=IF(AND(ISNUMBER(J{r}),J{r}<>0),(F{r}-J{r})/ABS(J{r}),"")',
         },
     )
-    last = len(data) + 1
-    finish_sheet(ws, last_row=last, freeze="B2", widths={"Q": 20})
-    return {"letters": letters, "first": 2, "last": last}

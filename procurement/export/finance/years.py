@@ -6,12 +6,12 @@ Summary's savings by financial year, and its Years check row, are formulas over 
 import pandas as pd
 from openpyxl.worksheet.worksheet import Worksheet
 
-from procurement.export.finance.kit import GBP, finish_sheet, write_table
+from procurement.export.finance.kit import GBP, detail_table
 from procurement.export.finance.run_data import RunData
 
 
 def years_sheet(ws: Worksheet, runs: list[RunData]) -> dict:
-    """Write the Years table; returns ``letters``, ``first`` and ``last`` rows and ``data``."""
+    """Write the Years table; returns where it is (see :func:`.kit.detail_table`)."""
     data = pd.concat([rd.years.assign(scenario=rd.name) for rd in runs], ignore_index=True)
     columns = [
         ("Scenario", "scenario", None),
@@ -20,7 +20,4 @@ def years_sheet(ws: Worksheet, runs: list[RunData]) -> dict:
         ("Financial year", "financial_year", None),
         ("Net savings", "amount", GBP),
     ]
-    letters = write_table(ws, columns, data)
-    last = len(data) + 1
-    finish_sheet(ws, last_row=last, freeze="A2")
-    return {"letters": letters, "first": 2, "last": max(last, 2), "data": data}
+    return detail_table(ws, columns, data, freeze="A2")
