@@ -27,15 +27,8 @@ from procurement.errors import ProcureError
 from procurement.export.safe import safe_text
 from procurement.export.shortlist.lines import latest_solved_run, resolve_trust, shortlist_lines
 from procurement.export.shortlist.snapshot import FORMAT_VERSION, ID_NAME, ID_SHEET, Column, take_snapshot
-from procurement.imports import (
-    DECISIONS,
-    REGIONAL_PANEL,
-    current_user,
-)
-from procurement.models import (
-    ShortlistExport,
-    Trust,
-)
+from procurement.imports import DECISIONS, REGIONAL_PANEL, current_user
+from procurement.models import ShortlistExport, Trust
 
 README = "Read me"
 HEADER_ROW = 4
@@ -49,6 +42,8 @@ _UNLOCKED = Protection(locked=False)
 
 
 def _columns(trust: Trust | None, scenario: str | None) -> list[Column]:
+    """A category sheet's columns: what is shown of a line, the scenario's verdict on it
+    (given one), the surgeon's three columns, then the line's reference."""
     regional = trust is None
     columns = [
         Column("supplier_name", "Supplier", 34),

@@ -19,9 +19,7 @@ from sqlmodel import Session
 
 from procurement.demand import usage_by_line
 from procurement.errors import ProcureError, UnknownReferenceError
-from procurement.imports import (
-    REGIONAL_PANEL,
-)
+from procurement.imports import REGIONAL_PANEL
 from procurement.models import (
     Approval,
     CatalogueItem,

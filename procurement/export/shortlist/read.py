@@ -25,22 +25,8 @@ from sqlmodel import Session
 from procurement.db import transaction
 from procurement.errors import InputFileError, UnknownReferenceError
 from procurement.export.shortlist.snapshot import ID_NAME, ID_SHEET, norm
-from procurement.imports import (
-    DECISIONS,
-    REGIONAL_PANEL,
-    ImportReport,
-    _find_duplicate,
-    _read_bytes,
-    current_user,
-)
-from procurement.models import (
-    Approval,
-    DataImport,
-    ProductLine,
-    ShortlistExport,
-    Trust,
-    utcnow,
-)
+from procurement.imports import DECISIONS, REGIONAL_PANEL, ImportReport, _find_duplicate, _read_bytes, current_user
+from procurement.models import Approval, DataImport, ProductLine, ShortlistExport, Trust, utcnow
 
 KIND = "shortlist"
 ROLE = "Consultant orthopaedic surgeon"
