@@ -25,6 +25,7 @@ from procurement.errors import UnknownReferenceError
 from procurement.imports import current_user
 from procurement.models import (
     Category,
+    EquivalenceGroup,
     ProductLine,
     RunAllocation,
     RunJoin,
@@ -285,55 +286,76 @@ def latest_run_id(session: Session, name: str) -> int:
     return run_id
 
 
+def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
+    """The stored result tables of run ``run_id`` as frames, codes in place of ids.
+
+    One reader for every consumer of a run's results (``show_run``, the finance
+    workbook). Rows come in the database's order (no sorting: callers sort as they show):
+
+    * ``savings``: trust, category, cause, amount
+    * ``years``: trust, category, financial_year, amount
+    * ``joins``: trust, category, joins, join_month, join_date, months_on,
+      exit_fee_paid, bridging_cost, annual_baseline, annual_regional_cost
+    * ``lines``: line_id, category, group, line, supplier, brand, kept, units
+    * ``tiers``: offer, threshold, discount, volume
+    """
+
+    def by_trust_category(table, *columns) -> pd.DataFrame:
+        return frame(
+            session,
+            select(Trust.code.label("trust"), Category.code.label("category"), *columns)
+            .join(Trust, Trust.id == table.trust_id)
+            .join(Category, Category.id == table.category_id)
+            .where(table.run_id == run_id),
+        )
+
+    return {
+        "savings": by_trust_category(RunSaving, RunSaving.cause, RunSaving.amount),
+        "years": by_trust_category(RunSavingYear, RunSavingYear.financial_year, RunSavingYear.amount),
+        "joins": by_trust_category(
+            RunJoin,
+            RunJoin.joins,
+            RunJoin.join_month,
+            RunJoin.join_date,
+            RunJoin.months_on,
+            RunJoin.exit_fee_paid,
+            RunJoin.bridging_cost,
+            RunJoin.annual_baseline,
+            RunJoin.annual_regional_cost,
+        ),
+        "lines": frame(
+            session,
+            select(
+                RunLine.line_id,
+                Category.code.label("category"),
+                EquivalenceGroup.code.label("group"),
+                ProductLine.code.label("line"),
+                Supplier.code.label("supplier"),
+                ProductLine.brand,
+                RunLine.kept,
+                RunLine.units,
+            )
+            .join(ProductLine, ProductLine.id == RunLine.line_id)
+            .join(Supplier, Supplier.id == ProductLine.supplier_id)
+            .join(EquivalenceGroup, EquivalenceGroup.id == ProductLine.group_id)
+            .join(Category, Category.id == EquivalenceGroup.category_id)
+            .where(RunLine.run_id == run_id),
+        ),
+        "tiers": frame(
+            session,
+            select(RunTier.offer, RunTier.threshold, RunTier.discount, RunTier.volume).where(RunTier.run_id == run_id),
+        ),
+    }
+
+
 def show_run(engine: Engine, run_id: int) -> dict:
     """Everything about one run, as frames and figures, read back from the result tables."""
     with Session(engine) as session:
         run = session.get(ScenarioRun, run_id)
         scenario = session.get(Scenario, run.scenario_id)
-        savings = frame(
-            session,
-            select(Trust.code.label("trust"), Category.code.label("category"), RunSaving.cause, RunSaving.amount)
-            .join(Trust, Trust.id == RunSaving.trust_id)
-            .join(Category, Category.id == RunSaving.category_id)
-            .where(RunSaving.run_id == run_id),
-        )
-        by_year = frame(
-            session,
-            select(
-                Trust.code.label("trust"),
-                Category.code.label("category"),
-                RunSavingYear.financial_year,
-                RunSavingYear.amount,
-            )
-            .join(Trust, Trust.id == RunSavingYear.trust_id)
-            .join(Category, Category.id == RunSavingYear.category_id)
-            .where(RunSavingYear.run_id == run_id),
-        )
-        joins = frame(
-            session,
-            select(
-                Trust.code.label("trust"),
-                Category.code.label("category"),
-                RunJoin.joins,
-                RunJoin.join_date,
-                RunJoin.exit_fee_paid,
-                RunJoin.bridging_cost,
-            )
-            .join(Trust, Trust.id == RunJoin.trust_id)
-            .join(Category, Category.id == RunJoin.category_id)
-            .where(RunJoin.run_id == run_id),
-        )
-        kept = frame(
-            session,
-            select(ProductLine.code.label("line"), Supplier.code.label("supplier"), RunLine.kept, RunLine.units)
-            .join(ProductLine, ProductLine.id == RunLine.line_id)
-            .join(Supplier, Supplier.id == ProductLine.supplier_id)
-            .where(RunLine.run_id == run_id),
-        )
-        tiers = frame(
-            session,
-            select(RunTier.offer, RunTier.threshold, RunTier.discount, RunTier.volume).where(RunTier.run_id == run_id),
-        )
+        results = run_results(session, run_id)
+    savings, by_year, kept, tiers = (results[k] for k in ("savings", "years", "lines", "tiers"))
+    joins = results["joins"][["trust", "category", "joins", "join_date", "exit_fee_paid", "bridging_cost"]]
     kept_lines = kept[kept["kept"].astype(bool)] if len(kept) else kept
     by_cause = (
         savings.groupby("cause")["amount"].sum().reindex(list(CAUSES), fill_value=0.0)

@@ -1,0 +1,172 @@
+"""The runs a finance workbook is written from: each scenario's latest solved run as frames.
+
+The stored result tables come through :func:`procurement.runs.run_results` (the one
+reader of a run's results); this module adds what the workbook needs on top: the
+current contracts' end dates, the product range with today's usage, and savings by
+cause, in-year and full-year per (trust, category).
+"""
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlmodel import Session
+
+from procurement.demand import usage_by_line
+from procurement.models import Category, Contract, RunAllocation, ScenarioRun, Trust
+from procurement.reference import frame
+from procurement.runs import CAUSES, latest_run_id, run_results
+from procurement.scenarios import ScenarioError, ScenarioSettings, month_offset
+
+
+@dataclass
+class RunData:
+    """One scenario's latest solved run, as the frames the sheets are written from."""
+
+    name: str
+    run: ScenarioRun
+    settings: dict
+    start: dt.date
+    horizon: int
+    savings: pd.DataFrame  # trust, category, cause, amount
+    years: pd.DataFrame  # trust, category, financial_year, amount
+    joins: pd.DataFrame  # trust, category, joins, join_month, join_date, ... , contract_end, end_month
+    lines: pd.DataFrame  # category, group, line, supplier, brand, status, units, current_units, ...
+    per_tc: pd.DataFrame  # trust, category, causes..., in_year, full_year
+
+
+def month_start(start: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` after ``start``'s month."""
+    total = start.month - 1 + months
+    return dt.date(start.year + total // 12, total % 12 + 1, 1)
+
+
+def _settings_of(run: ScenarioRun) -> tuple[dict, dt.date, int]:
+    settings = json.loads(run.settings or "{}")
+    defaults = ScenarioSettings()
+    start = dt.date.fromisoformat(str(settings.get("start_date", defaults.start_date)))
+    return settings, start, int(settings.get("horizon_months", defaults.horizon_months))
+
+
+def load_run(session: Session, name: str, usage: pd.DataFrame | None = None) -> RunData:
+    """The latest run of scenario ``name``; a run without a solution is a ScenarioError.
+
+    ``usage`` is ``demand.usage_by_line`` for every trust (read once for many scenarios).
+    """
+    run = session.get(ScenarioRun, latest_run_id(session, name))
+    if run.objective is None:
+        why = f": {run.message}" if run.message else ""
+        raise ScenarioError(
+            f"scenario {name!r}: its latest run (#{run.id}) is {run.status} with no solution to export{why}"
+        )
+    settings, start, horizon = _settings_of(run)
+    results = run_results(session, run.id)
+    savings = results["savings"]
+    years = results["years"].sort_values(["trust", "category", "financial_year"]).reset_index(drop=True)
+    joins = results["joins"].sort_values(["trust", "category"]).reset_index(drop=True)
+    joins["joins"] = joins["joins"].astype(bool)
+    joins = joins.merge(
+        _contract_ends(session, start, list(joins["trust"].unique())), on=["trust", "category"], how="left"
+    )
+    joins["end_month"] = joins["end_month"].fillna(0).astype(int)
+    usage = usage_by_line(session) if usage is None else usage
+    lines = _range_lines(session, run.id, results["lines"], usage[usage["trust"].isin(set(joins["trust"]))])
+    per_tc = _per_trust_category(savings, joins, years, start, horizon)
+    return RunData(name, run, settings, start, horizon, savings, years, joins, lines, per_tc)
+
+
+def _contract_ends(session: Session, start: dt.date, trusts: list[str]) -> pd.DataFrame:
+    """Per (trust, category): the latest end of the trust's current contracts, and in months from ``start``.
+
+    The same reading as ``scenarios.build_problem`` (latest end, rounded up to whole
+    months, never before the start).
+    """
+    contracts = frame(
+        session,
+        select(Trust.code.label("trust"), Category.code.label("category"), Contract.end)
+        .join(Trust, Trust.id == Contract.trust_id)
+        .join(Category, Category.id == Contract.category_id),
+    )
+    contracts = contracts[contracts["trust"].isin(trusts)]
+    if contracts.empty:
+        return pd.DataFrame(columns=["trust", "category", "contract_end", "end_month"])
+    contracts["end_month"] = [max(0, month_offset(start, e)) for e in contracts["end"]]  # one per contract
+    return contracts.groupby(["trust", "category"], as_index=False).agg(
+        contract_end=("end", "max"), end_month=("end_month", "max")
+    )
+
+
+def in_year_from_contracts(joins: pd.DataFrame, switching: pd.Series, horizon: int) -> pd.Series:
+    """Net savings in the first 12 months per row of ``joins``, rebuilt from the join decisions.
+
+    The solver's timeline, month by month: the annual rate (baseline minus regional
+    cost) / 12 from the join month on; the exit fee and switching costs in the join
+    month; the bridging uplift, spread evenly over the months from the contract end
+    (``end_month``) to the join month.
+    """
+    year = min(12, horizon)
+    joined = joins["joins"].to_numpy(dtype=bool)
+    jm = joins["join_month"].fillna(horizon).to_numpy(dtype=float)
+    rate = np.where(joined, joins["annual_baseline"] - joins["annual_regional_cost"], 0.0)
+    on_in_year = np.clip(year - jm, 0, None)
+    one_off = np.where(joined & (jm < year), joins["exit_fee_paid"].to_numpy() + switching.to_numpy(), 0.0)
+    end = joins["end_month"].clip(lower=0).to_numpy(dtype=float)
+    bridged = np.clip(jm - end, 0, None)
+    bridged_in_year = np.clip(np.minimum(jm, year) - end, 0, None)
+    bridging = np.divide(
+        joins["bridging_cost"].to_numpy(dtype=float) * bridged_in_year,
+        bridged,
+        out=np.zeros(len(joins)),
+        where=bridged > 0,
+    )
+    return pd.Series(rate * on_in_year / 12.0 - one_off - np.where(joined, bridging, 0.0), index=joins.index)
+
+
+def _per_trust_category(
+    savings: pd.DataFrame, joins: pd.DataFrame, years: pd.DataFrame, start: dt.date, horizon: int
+) -> pd.DataFrame:
+    """Causes, in-year and full-year per (trust, category)."""
+    causes = (
+        savings.pivot_table(index=["trust", "category"], columns="cause", values="amount", aggfunc="sum")
+        .reindex(columns=list(CAUSES))
+        .fillna(0.0)
+    )
+    causes.columns = list(causes.columns)
+    keys = pd.MultiIndex.from_frame(joins[["trust", "category"]])
+    out = joins[["trust", "category"]].copy()
+    for cause in CAUSES:
+        out[cause] = causes[cause].reindex(keys).fillna(0.0).to_numpy()
+    out["in_year"] = in_year_from_contracts(joins, -out["switching_costs"], horizon).to_numpy()
+    if start.month == 4 and horizon >= 12 and len(years):
+        # An April start: the first 12 months are exactly the first NHS financial year,
+        # read straight from the run's stored results (independent of today's contracts).
+        first = years[years["financial_year"] == years["financial_year"].min()]
+        first = first.groupby(["trust", "category"])["amount"].sum()
+        out["in_year"] = first.reindex(keys).fillna(0.0).to_numpy()
+    out["full_year"] = np.where(joins["joins"], joins["annual_baseline"] - joins["annual_regional_cost"], 0.0)
+    return out
+
+
+def _range_lines(session: Session, run_id: int, lines: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
+    """The run's candidate lines with kept / dropped / new, trusts on them and today's usage."""
+    lines = lines.copy()
+    alloc = frame(
+        session,
+        select(RunAllocation.line_id, RunAllocation.trust_id, RunAllocation.units, RunAllocation.is_new).where(
+            RunAllocation.run_id == run_id
+        ),
+    )
+    used = alloc[alloc["units"] > 0]
+    trusts_on = used.groupby("line_id")["trust_id"].nunique()
+    new_to = used[used["is_new"].astype(bool)].groupby("line_id")["trust_id"].nunique()
+    current = usage.groupby("line").agg(current_units=("units_per_year", "sum"), trusts_today=("trust", "nunique"))
+    lines["kept"] = lines["kept"].astype(bool)
+    lines["trusts_on"] = lines["line_id"].map(trusts_on).fillna(0).astype(int)
+    lines["new_to"] = lines["line_id"].map(new_to).fillna(0).astype(int)
+    lines["current_units"] = lines["line"].map(current["current_units"]).fillna(0.0)
+    lines["trusts_today"] = lines["line"].map(current["trusts_today"]).fillna(0).astype(int)
+    lines["status"] = np.where(~lines["kept"], "dropped", np.where(lines["new_to"] > 0, "new", "kept"))
+    return lines.sort_values(["category", "group", "line"]).reset_index(drop=True)
