@@ -128,7 +128,7 @@ def run_demo(
 
 def _run_demo_scenarios(engine, start_date: str, user: str | None, say, out_dir: Path) -> dict:
     """Three contrasting scenarios: every trust; the four that gain most; one line per group."""
-    from procurement import runs
+    from procurement import scenarios as runs  # the package: runs, compare
 
     say("Scenarios:")
     base = ScenarioSettings(start_date=start_date)

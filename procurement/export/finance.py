@@ -68,9 +68,14 @@ from procurement.models import (
     Trust,
 )
 from procurement.reference import frame
-from procurement.runs import CAUSES, latest_run_id
-from procurement.scenarios import ScenarioError, ScenarioSettings, month_offset
-from procurement.sweeps import sensitivity_values
+from procurement.scenarios import (
+    CAUSES,
+    ScenarioError,
+    ScenarioSettings,
+    latest_run_id,
+    month_offset,
+    sensitivity_values,
+)
 
 SHEETS = ("Summary", "Trusts", "Categories", "Years", "Range", "Contracts", "Assumptions", "Solver", "Data quality")
 

@@ -131,7 +131,7 @@ def _resolve_trust(session: Session, trust: str) -> Trust | None:
 
 
 def _latest_run(session: Session, name: str) -> tuple[Scenario, ScenarioRun]:
-    from procurement.runs import get_settings, latest_run_id
+    from procurement.scenarios import get_settings, latest_run_id
 
     scenario, _ = get_settings(session, name)
     run = session.get(ScenarioRun, latest_run_id(session, name))
