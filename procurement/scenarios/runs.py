@@ -397,7 +397,7 @@ def list_scenarios(engine: Engine) -> pd.DataFrame:
 
 def price_of_rules(engine: Engine, name: str) -> pd.DataFrame:
     """For each active rule family, the savings given up because of it (re-solved relaxed)."""
-    from solver.explain import price_of_rules as solver_price_of_rules
+    from solver.rule_prices import price_of_rules as solver_price_of_rules
 
     with Session(engine) as session:
         _, settings = get_settings(session, name)
