@@ -601,8 +601,7 @@ def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, **
 
     Example: procure scenario define four-trusts --trusts RXA,RXB,RXC,RXD --range-cap 2
     """
-    from procurement import runs
-    from procurement.scenarios import ScenarioSettings
+    from procurement.scenarios import ScenarioSettings, runs
 
     if file:
         names = runs.define_from_file(app.engine, file, user=app.user)
@@ -668,7 +667,7 @@ def scenario_run_cmd(app: AppContext, names: tuple[str, ...], explain: bool, as_
 
     Example: procure scenario run all-six four-trusts --explain
     """
-    from procurement import runs
+    from procurement.scenarios import runs
 
     results = []
     for name in names:
@@ -703,7 +702,7 @@ def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
 
     Example: procure scenario show all-six
     """
-    from procurement import runs
+    from procurement.scenarios import runs
 
     summary = runs.show_scenario(app.engine, name)
     if as_json:
@@ -725,7 +724,7 @@ def scenario_list_cmd(app: AppContext, as_json: bool) -> None:
 
     Example: procure scenario list
     """
-    from procurement import runs
+    from procurement.scenarios import runs
 
     table = runs.list_scenarios(app.engine)
     if as_json:
@@ -751,10 +750,10 @@ def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], sweep_base: st
       procure scenario compare all-six four-trusts one-line
       procure scenario compare --sweep all-six
     """
-    from procurement import runs
+    from procurement import scenarios as runs  # the package: runs, compare
 
     if sweep_base:
-        from procurement.sweeps import sweep_members
+        from procurement.scenarios import sweep_members
 
         names = tuple(dict.fromkeys([*names, *sweep_members(app.engine, sweep_base)]))
     if not names:
@@ -831,7 +830,7 @@ def scenario_sweep_cmd(
       procure scenario sweep all-six --vary range_cap=1,2,3,4 --workers 2
       procure scenario sweep all-six --vary trusts=RXA+RXB,RXA+RXB+RXC,all --vary odep_floor=10A,7A
     """
-    from procurement.sweeps import parse_vary, run_sweep
+    from procurement.scenarios import parse_vary, run_sweep
 
     parsed = parse_vary(vary)
 

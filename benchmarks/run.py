@@ -85,11 +85,10 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
     from sqlmodel import Session
 
     from procurement import imports as imp
-    from procurement import runs
     from procurement.db import open_database
     from procurement.demo import SIZES, generate_region
     from procurement.models import CatalogueItem, ProductLine, Usage
-    from procurement.scenarios import ScenarioSettings, build_problem
+    from procurement.scenarios import ScenarioSettings, build_problem, runs
 
     profiler = cProfile.Profile() if profile_path else None
     rows = []

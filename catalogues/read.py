@@ -14,18 +14,18 @@ dates and codes happens in ``catalogues.normalise`` so that a bad value becomes 
 rejected row, not an exception. A file that cannot be read at all raises
 ``FileFormatError`` naming the file and, where it applies, the row and column.
 
-XLSX cells read as openpyxl (read-only, cached formula results) reads them; a sheet
-that python-calamine is sure to read identically is read by calamine instead, several
-times faster (see ``_calamine_rows``).
+One module per job: this one holds the profiles and finds the header row (by the
+profile's or the format's headings) and builds the frame; ``catalogues.csv_files``
+reads CSV text (encoding, delimiter, records) and ``catalogues.xlsx_files`` reads
+XLSX sheets (openpyxl, or calamine where it reads identically). ``iter_rows`` picks
+between the two by the file's name and first bytes. ``FileFormatError``
+(``catalogues.errors``) is re-exported here.
 """
 
 import codecs
 import contextlib
-import csv
-import datetime as dt
 import io
 import itertools
-import math
 import re
 import tomllib
 import zipfile
@@ -35,8 +35,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from catalogues.csv_files import HEADER_SEARCH_ROWS, csv_rows
+from catalogues.errors import FileFormatError
+from catalogues.xlsx_files import xlsx_rows
+
 PROFILES_DIR = Path(__file__).parent / "profiles"
-HEADER_SEARCH_ROWS = 60
 ROW_COLUMN = "_row"
 
 CATALOGUE_FIELDS = (
@@ -50,10 +53,6 @@ CATALOGUE_FIELDS = (
     "price",
 )
 REQUIRED_CATALOGUE_FIELDS = ("supplier_code", "description", "brand", "price")
-
-
-class FileFormatError(Exception):
-    """The file cannot be read as the format it claims; nothing was imported."""
 
 
 def heading_key(text: object) -> str:
@@ -141,92 +140,6 @@ def load_profile(name_or_path: str) -> Profile:
 
 # --------------------------------------------------------------------------- raw grids
 
-_CHUNK = 1 << 20  # bytes decoded at a time when checking an encoding
-
-
-def _check_decodes(data: bytes, encoding: str) -> None:
-    """Raise UnicodeDecodeError (offsets into the whole file) unless ``data`` decodes.
-
-    Decoded a megabyte at a time and thrown away: a large file is never held as text.
-    """
-    decoder = codecs.getincrementaldecoder(encoding)()
-    view = memoryview(data)
-    for start in range(0, len(data), _CHUNK):
-        try:
-            decoder.decode(view[start : start + _CHUNK], final=start + _CHUNK >= len(data))
-        except UnicodeDecodeError as exc:
-            raise UnicodeDecodeError(exc.encoding, data, start + exc.start, start + exc.end, exc.reason) from None
-
-
-# UTF-8 for accented letters, "£", "°", non-breaking space, dashes, quotes and "€": as
-# Windows-1252 they read "Ã©", "Â£", "â€“", which real Windows-1252 text never holds.
-_UTF8_LETTERS = re.compile(rb"\xc3[\x80-\xbf]|\xc2[\xa0-\xbf]|\xe2\x80[\x90-\xbf]|\xe2\x82\xac")
-
-
-def _encoding(data: bytes, path: Path, encoding: str | None) -> str:
-    """The encoding to read a CSV file with: the given one if it fits, else detected."""
-    if encoding:
-        try:
-            _check_decodes(data, encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise FileFormatError(f"{path.name}: cannot be decoded as {encoding}: {exc}") from exc
-        return encoding
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            _check_decodes(data, "utf-16")
-        except UnicodeDecodeError as exc:
-            raise FileFormatError(f"{path.name}: starts like UTF-16 but is damaged ({exc})") from exc
-        return "utf-16"
-    if b"\x00" in data[:4096]:
-        raise FileFormatError(f"{path.name}: binary data (NUL bytes) where a CSV text file was expected")
-    try:
-        _check_decodes(data, "utf-8-sig")
-        return "utf-8-sig"
-    except UnicodeDecodeError:
-        # Windows-1252 is what spreadsheet exports on UK desktops produce.
-        try:
-            _check_decodes(data, "cp1252")
-        except UnicodeDecodeError as exc:
-            raise FileFormatError(f"{path.name}: not UTF-8, UTF-16 or Windows-1252 text ({exc})") from exc
-        # ... but not when UTF-8 letters are in it too (rows pasted from two exports):
-        # read as Windows-1252 they would be stored garbled ("CafÃ©").
-        utf8 = _UTF8_LETTERS.search(data)
-        if utf8:
-            raise FileFormatError(
-                f"{path.name}: line {data.count(b'\n', 0, utf8.start()) + 1}: mixes UTF-8 and Windows-1252 "
-                "text; save the file again in one encoding (UTF-8)"
-            ) from None
-        return "cp1252"
-
-
-def _text_stream(data: bytes, encoding: str) -> io.TextIOWrapper:
-    # BytesIO shares the bytes object's buffer: no copy of the file is made.
-    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
-
-
-def _sniff_delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:HEADER_SEARCH_ROWS])
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        counts = {d: sample.count(d) for d in ",;\t|"}
-        return max(counts, key=counts.get) if any(counts.values()) else ","
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        # Excel stores GTINs and codes typed as numbers as floats.
-        return str(int(value))
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
-
 
 def iter_rows(
     path: Path,
@@ -249,328 +162,14 @@ def iter_rows(
         raise FileFormatError(f"{path.name}: the file is empty")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        yield from _xlsx_rows(path, data, sheet)
+        yield from xlsx_rows(path, data, sheet)
         return
     if suffix == ".xls":
         raise FileFormatError(f"{path.name}: old binary Excel (.xls) is not supported; save it as .xlsx or CSV")
     if data[:2] == b"PK" and zipfile.is_zipfile(io.BytesIO(data)):
-        yield from _xlsx_rows(path, data, sheet)
+        yield from xlsx_rows(path, data, sheet)
         return
-    yield from _csv_rows(path, data, delimiter, encoding)
-
-
-def _csv_rows(path: Path, data: bytes, delimiter: str | None, encoding: str | None) -> Iterator[list[str]]:
-    enc = _encoding(data, path, encoding)
-    if delimiter:
-        delim = delimiter
-    else:
-        with _text_stream(data, enc) as head:
-            delim = _sniff_delimiter("".join(itertools.islice(head, HEADER_SEARCH_ROWS)))
-    stream = _text_stream(data, enc)
-    reader = csv.reader(stream, delimiter=delim)
-    record, next_line, first_line = 0, 1, 1  # physical lines where records start
-    try:
-        for row in reader:
-            record += 1
-            first_line, next_line = next_line, reader.line_num + 1
-            yield [cell.strip() for cell in row]
-    except csv.Error as exc:
-        raise FileFormatError(f"{path.name}: row {record + 1}: malformed CSV: {exc}") from exc
-    finally:
-        stream.close()
-    if reader.line_num > first_line:
-        # The last record spans several lines: legitimate for a quoted cell holding line
-        # breaks, but also what an opening quote that is never closed looks like (the rest
-        # of the file silently becomes one cell). Re-read that record strictly to tell.
-        with _text_stream(data, enc) as tail:
-            try:
-                for _ in csv.reader(itertools.islice(tail, first_line - 1, None), delimiter=delim, strict=True):
-                    pass
-            except csv.Error as exc:
-                if "unexpected end of data" not in str(exc):
-                    return
-                raise FileFormatError(
-                    f'{path.name}: row {record}: a quote (") opened in this row is never closed, so the '
-                    f"rest of the file ({reader.line_num - first_line + 1} lines) would be one cell; "
-                    "fix the quote or save the file again as CSV"
-                ) from exc
-
-
-def _xlsx_rows(path: Path, data: bytes, sheet: str | None) -> Iterator[list[str]]:
-    fast = _calamine_rows(data, sheet)
-    if fast is not None:
-        yield from fast
-        return
-    yield from _openpyxl_rows(path, data, sheet)
-
-
-def _pick_sheet(workbook, sheet: str | None):
-    """The named sheet of an openpyxl workbook, the first if ``sheet`` is None; None if absent."""
-    if sheet is None:
-        return workbook.worksheets[0]
-    return workbook[sheet] if sheet in workbook.sheetnames else None
-
-
-def _openpyxl_rows(path: Path, data: bytes, sheet: str | None) -> Iterator[list[str]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged file
-        kind = (
-            "an HTML page"
-            if data.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
-            else "damaged or not an XLSX workbook"
-        )
-        raise FileFormatError(f"{path.name}: cannot be opened as XLSX: {kind} ({type(exc).__name__})") from exc
-    try:
-        try:
-            worksheet = _pick_sheet(workbook, sheet)
-            if worksheet is None:
-                raise FileFormatError(
-                    f"{path.name}: no sheet named {sheet!r} (sheets: {', '.join(workbook.sheetnames)})"
-                )
-            rows = worksheet.iter_rows(values_only=True)
-        except FileFormatError:
-            raise
-        except Exception as exc:
-            raise FileFormatError(f"{path.name}: damaged XLSX sheet: {exc}") from exc
-        while True:  # one row at a time: the sheet is parsed as it is read
-            try:
-                row = [_cell_text(v) for v in next(rows)]
-            except StopIteration:
-                break
-            except Exception as exc:
-                raise FileFormatError(f"{path.name}: damaged XLSX sheet: {exc}") from exc
-            yield row
-    finally:
-        workbook.close()
-
-
-# ---- XLSX through python-calamine (Rust), with openpyxl as the reference and fallback.
-#
-# openpyxl's read-only parser is the reference for what a cell reads as; calamine reads
-# a sheet many times faster. Calamine is used only where it cannot read differently:
-# openpyxl opens the workbook first (anything it refuses stays its to refuse, with its
-# message) and names the sheet, its dimension and the styles it reads as dates. Anything
-# calamine would read otherwise sends the file to openpyxl: error cells such as #N/A
-# (calamine blanks them), cells styled as dates or times (the two detect them by
-# different rules), ISO-date cells, "_x000D_" escapes (calamine decodes them), integers
-# beyond float precision, numeric cells holding something other than a plain number
-# (calamine keeps them as text, openpyxl refuses or converts them), malformed sheet XML
-# (calamine may read past it) and a sheet larger than its <dimension> (openpyxl stops
-# there). Calamine holds the whole sheet in memory, so large sheets, and sparse ones
-# whose extent would be huge, stream through openpyxl instead.
-CALAMINE_MAX_XML_BYTES = 64 << 20  # uncompressed sheet XML
-CALAMINE_MAX_CELLS = 4_000_000  # rows x columns of the sheet's extent
-# Byte patterns over the sheet XML; they only decide whether calamine may be used, so
-# each errs towards openpyxl (an unusual but valid file just takes the slower path).
-_ESCAPED_CHAR = re.compile(rb"_x[0-9A-Fa-f]{4}_")
-_ESCAPED_TEXT = re.compile(r"_x[0-9A-Fa-f]{4}_")
-_PLACES = re.compile(rb'<row r="([0-9]{1,7})"| r="([A-Z]{1,3})([0-9]{1,7})"')
-_STYLE_REF = re.compile(rb' s="([0-9]+)"')
-_MAX_ROWS, _MAX_COLUMNS = 1_048_576, 16_384  # Excel's limits
-# The cells calamine may read: the sheetData of the schema's common shape and nothing
-# else. Cells with other types (e: errors, d: ISO dates) or attributes (rich values),
-# numeric cells whose value is not a plain number (openpyxl refuses or converts them,
-# calamine keeps them as text), and XML that is well formed but not a worksheet's (the
-# two read it differently) go to openpyxl.
-_T = rb'(?:<t(?: xml:space="preserve")?>[^<]*</t>|<t\s*/>)'
-_RUN = rb"<r>\s*(?:<rPr>(?:\s*<[a-zA-Z]+(?: [a-zA-Z]+=\"[^\"<>]*\")*\s*/>)*\s*</rPr>)?\s*" + _T + rb"\s*</r>"
-_RICH = (
-    rb"\s*(?:" + _T + rb"|(?:" + _RUN + rb"\s*)+)\s*"
-    rb"(?:<rPh\b[^>]*>\s*" + _T + rb"\s*</rPh>\s*)*(?:<phoneticPr\b[^>]*/>\s*)?"
-)
-_FORMULA = rb'(?:<f(?: [a-zA-Z]+="[^"<>]*")*\s*(?:/>|>[^<]*</f>)\s*)?'
-
-
-def _tail(value: bytes) -> bytes:
-    return rb"(?:/>|>\s*" + _FORMULA + rb"(?:(?:<v>" + value + rb"</v>|<v\s*/>)\s*)?</c>)"
-
-
-_CELL = (
-    rb'<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="[0-9]{1,6}")?(?:'
-    + rb'(?: t="n")?\s*'
-    + _tail(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
-    + rb'| t="s"\s*'
-    + _tail(rb"[0-9]+")
-    + rb'| t="b"\s*'
-    + _tail(rb"[01]")
-    + rb'| t="str"\s*'
-    + _tail(rb"[^<]*")
-    + rb'| t="inlineStr"\s*(?:/>|>\s*(?:<is>'
-    + _RICH
-    + rb"</is>\s*)?</c>))"
-)
-_ROW = rb'<row r="[0-9]{1,7}"(?: (?!xmlns)[a-zA-Z:]+="[^"<>]*")*\s*(?:/>|>\s*(?:' + _CELL + rb"\s*)*</row>)"
-_SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*(?:" + _ROW + rb"\s*)*</sheetData>")
-_ROOT = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?<worksheet\b([^>]*)>")
-_STRINGS = re.compile(
-    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?<sst"
-    + rb' xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"(?: (?:count|uniqueCount)="[0-9]+")*\s*'
-    + rb"(?:/>|>\s*(?:<si>"
-    + _RICH
-    + rb"</si>\s*)*</sst>)\s*"
-)
-_SHARED_INDEX = re.compile(rb'<c [^>]*\bt="s"[^>]*>\s*(?:<f[^>]*/>|<f[^>]*>[^<]*</f>)?\s*<v>([^<]*)</v>')
-_MAIN_NS = b' xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-
-
-class _UseOpenpyxl(Exception):
-    """Calamine might read this workbook differently from openpyxl."""
-
-
-def _column_number(letters: bytes) -> int:
-    number = 0
-    for ch in letters:
-        number = number * 26 + ch - 64
-    return number
-
-
-def _extent(data_xml: bytes) -> tuple[int, int] | None:
-    """(last row, last column) of the cells, or None unless rows come in order and each
-    cell sits in its row, after the cell before it (where openpyxl and calamine agree)."""
-    row = col = last_col = 0
-    for row_ref, letters, digits in _PLACES.findall(data_xml):
-        if row_ref:
-            if int(row_ref) <= row:
-                return None
-            row, col = int(row_ref), 0
-        else:
-            number = _column_number(letters)
-            if int(digits) != row or number <= col:
-                return None
-            col, last_col = number, max(last_col, number)
-    return row, last_col
-
-
-def _calamine_cell(value: object) -> str:
-    if type(value) is str:
-        return value.strip()
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        # openpyxl reads "<v>1000000000000000</v>" as an int and "1E+15" as a float;
-        # calamine reads both as a float, so such cells go to openpyxl.
-        if not math.isfinite(value) or (value.is_integer() and abs(value) >= 1e15):
-            raise _UseOpenpyxl
-        return str(int(value)) if value.is_integer() else str(value)
-    if isinstance(value, int):
-        return str(value)
-    raise _UseOpenpyxl  # a date, time or duration: openpyxl decides those
-
-
-def _openpyxl_view(data: bytes, sheet: str | None) -> tuple[str, str, set[int], int | None, int | None, int] | None:
-    """What openpyxl would read: (sheet title, its zip member, date style ids, max column,
-    max row, number of shared strings).
-
-    None if openpyxl would refuse the workbook or the sheet, or reads it in a way this
-    module does not mirror (a chart sheet, an escaped character in the shared strings).
-    """
-    from openpyxl import load_workbook
-
-    try:
-        # Its warnings are the ones reading the file with openpyxl gives (once each).
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:
-        return None
-    try:
-        worksheet = _pick_sheet(book, sheet)
-        if worksheet is None:
-            return None
-        if any(_ESCAPED_TEXT.search(text) for text in worksheet._shared_strings):
-            return None
-        return (
-            worksheet.title,
-            worksheet._worksheet_path,  # a chart sheet has none: AttributeError
-            set(book._date_formats),
-            worksheet.max_column,
-            worksheet.max_row,
-            len(worksheet._shared_strings),
-        )
-    except Exception:
-        return None
-    finally:
-        book.close()
-
-
-def _openpyxl_parse(xml: bytes, date_styles: set[int]) -> None:
-    """Run openpyxl's sheet parser over ``xml``: raises where openpyxl would."""
-    from openpyxl.worksheet._reader import WorkSheetParser
-
-    for _ in WorkSheetParser(io.BytesIO(xml), [], data_only=True, date_formats=date_styles).parse():
-        pass
-
-
-def _well_formed(xml: bytes) -> bool:
-    from xml.parsers import expat  # the parser under openpyxl's ElementTree
-
-    try:
-        expat.ParserCreate().Parse(xml, True)
-    except expat.ExpatError:
-        return False
-    return True
-
-
-def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
-    """The sheet's rows as openpyxl would read them, or None to read it with openpyxl."""
-    try:
-        from python_calamine import CalamineWorkbook
-    except ImportError:
-        return None
-    view = _openpyxl_view(data, sheet)
-    if view is None:
-        return None
-    title, part, date_styles, max_col, max_row, n_shared = view
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if archive.getinfo(part).file_size > CALAMINE_MAX_XML_BYTES:
-                return None
-            xml = archive.read(part)
-            # Shared strings: openpyxl and calamine find and read the same list only when
-            # it has the plain shape (text, or runs of text) at the usual place.
-            indexes = _SHARED_INDEX.findall(xml)
-            if indexes:
-                if not all(i.isdigit() and int(i) < n_shared for i in set(indexes)):
-                    return None
-                strings = archive.read("xl/sharedStrings.xml")
-                if not _STRINGS.fullmatch(strings) or strings.count(b"<si>") != n_shared:
-                    return None
-        if _ESCAPED_CHAR.search(xml):
-            return None
-        if ({int(s) for s in _STYLE_REF.findall(xml)} | {0}) & date_styles or not _well_formed(xml):
-            return None
-        root = _ROOT.match(xml)
-        if root is None or _MAIN_NS not in root.group(1):
-            return None  # another namespace: openpyxl finds no cells in it
-        start, end = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
-        data_xml = xml[start : end + len(b"</sheetData>")] if end >= 0 else xml[start:]
-        if start < 0 or not _SHEET_DATA.fullmatch(data_xml):
-            return None
-        # What openpyxl parses besides the cells (columns, views, merges, formats...):
-        # anything it would refuse there, it refuses.
-        _openpyxl_parse(xml[:start] + b"<sheetData/>" + xml[start + len(data_xml) :], date_styles)
-        extent = _extent(data_xml)  # every row and cell names its place (_SHEET_DATA)
-        if extent is None or max_row is None:
-            return None  # no <dimension>: openpyxl sizes each row by its own last cell
-        last_row, last_col = extent
-        if last_col > _MAX_COLUMNS or last_row > _MAX_ROWS or last_row * last_col > CALAMINE_MAX_CELLS:
-            return None
-        if last_row > max_row or last_col > max_col:
-            return None  # openpyxl stops at the declared dimension
-        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        try:
-            values = workbook.get_sheet_by_name(title).to_python(skip_empty_area=False)
-        finally:
-            workbook.close()
-        rows = [[_calamine_cell(v) for v in row] for row in values]
-    except Exception:  # _UseOpenpyxl, or anything unusual: openpyxl reads it or says why not
-        return None
-    # openpyxl yields a row for every <row> element, up to the last (blank ones too), and
-    # pads every row to the declared width.
-    rows = [row[:max_col] if len(row) >= max_col else row + [""] * (max_col - len(row)) for row in rows]
-    rows += [[""] * max_col for _ in range(last_row - len(rows))]
-    return rows
+    yield from csv_rows(path, data, delimiter, encoding)
 
 
 def read_grid(
@@ -769,3 +368,23 @@ def _read_table(path: Path, spec: TableSpec, rows: Iterator[list[str]]) -> pd.Da
     # The file's own headings, so that messages name columns as the user sees them.
     frame.attrs["headings"] = dict(mapping)
     return frame
+
+
+__all__ = [
+    "CATALOGUE_FIELDS",
+    "HEADER_SEARCH_ROWS",
+    "PROFILES_DIR",
+    "REQUIRED_CATALOGUE_FIELDS",
+    "ROW_COLUMN",
+    "FileFormatError",
+    "Profile",
+    "TableSpec",
+    "detect_profile",
+    "heading_key",
+    "iter_rows",
+    "load_profile",
+    "read_catalogue",
+    "read_grid",
+    "read_table",
+    "shipped_profiles",
+]

@@ -19,7 +19,7 @@ approvals by when they were recorded, runs by ``started_at``.
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -53,6 +53,15 @@ def _since(value: dt.date | dt.datetime | str | None) -> dt.datetime | None:
     return dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
 
 
+def _oldest_first(session: Session, query: Select, *, key, made_at, since: dt.datetime | None) -> pd.DataFrame:
+    """The rows of ``query`` in the order they were made (by ``key``, an id), keeping those
+    whose ``made_at`` is on or after ``since`` (all of them when ``since`` is None)."""
+    query = query.order_by(key)
+    if since is not None:
+        query = query.where(made_at >= since)
+    return frame(session, query)
+
+
 def audit_imports(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
     """One row per imported file, oldest first."""
     query = (
@@ -72,11 +81,8 @@ def audit_imports(session: Session, since: dt.datetime | None = None) -> pd.Data
         )
         .outerjoin(Supplier, Supplier.id == DataImport.supplier_id)
         .outerjoin(Trust, Trust.id == DataImport.trust_id)
-        .order_by(DataImport.id)
     )
-    if since is not None:
-        query = query.where(DataImport.imported_at >= since)
-    return frame(session, query)
+    return _oldest_first(session, query, key=DataImport.id, made_at=DataImport.imported_at, since=since)
 
 
 def audit_approvals(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
@@ -101,11 +107,8 @@ def audit_approvals(session: Session, since: dt.datetime | None = None) -> pd.Da
         .join(ProductLine, ProductLine.id == Approval.product_line_id)
         .outerjoin(Trust, Trust.id == Approval.trust_id)
         .outerjoin(DataImport, DataImport.id == Approval.import_id)
-        .order_by(Approval.id)
     )
-    if since is not None:
-        query = query.where(Approval.recorded_at >= since)
-    table = frame(session, query)
+    table = _oldest_first(session, query, key=Approval.id, made_at=Approval.recorded_at, since=since)
     table["trust"] = table["trust"].fillna(REGIONAL_PANEL)
     table["recorded_by"] = table["recorded_by"].fillna("")
     return table
@@ -113,25 +116,19 @@ def audit_approvals(session: Session, since: dt.datetime | None = None) -> pd.Da
 
 def audit_runs(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
     """One row per scenario run, oldest first."""
-    query = (
-        select(
-            ScenarioRun.id.label("run_id"),
-            Scenario.name.label("scenario"),
-            ScenarioRun.status,
-            ScenarioRun.objective,
-            ScenarioRun.gap,
-            ScenarioRun.solver,
-            ScenarioRun.input_hash,
-            ScenarioRun.run_by.label("who"),
-            ScenarioRun.started_at.label("when"),
-            ScenarioRun.message,
-        )
-        .join(Scenario, Scenario.id == ScenarioRun.scenario_id)
-        .order_by(ScenarioRun.id)
-    )
-    if since is not None:
-        query = query.where(ScenarioRun.started_at >= since)
-    return frame(session, query)
+    query = select(
+        ScenarioRun.id.label("run_id"),
+        Scenario.name.label("scenario"),
+        ScenarioRun.status,
+        ScenarioRun.objective,
+        ScenarioRun.gap,
+        ScenarioRun.solver,
+        ScenarioRun.input_hash,
+        ScenarioRun.run_by.label("who"),
+        ScenarioRun.started_at.label("when"),
+        ScenarioRun.message,
+    ).join(Scenario, Scenario.id == ScenarioRun.scenario_id)
+    return _oldest_first(session, query, key=ScenarioRun.id, made_at=ScenarioRun.started_at, since=since)
 
 
 def audit_trail(

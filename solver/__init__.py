@@ -15,9 +15,10 @@ Public API::
 """
 
 from solver.checker import check_solution
-from solver.explain import explain_infeasibility, price_of_rules
+from solver.explain import explain_infeasibility
 from solver.greedy import greedy
 from solver.problem import RULE_FAMILIES, ProblemData, ProblemDataError, Settings
+from solver.rule_prices import price_of_rules
 from solver.solution import CAUSES, Solution
 from solver.solve import solve
 

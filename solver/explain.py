@@ -1,4 +1,4 @@
-"""Explanations: why a scenario is infeasible, and what each rule family costs.
+"""Explanations: why a scenario is infeasible, in words.
 
 ``explain_infeasibility`` first runs quick data checks (a group with demand but no
 usable line at a trust; a category with fewer usable suppliers than its minimum),
@@ -9,24 +9,18 @@ stays infeasible without them, splitting batches that cannot be dropped whole. W
 remains is an irreducible conflicting set (removing any one member makes the model
 feasible), phrased as a user would say it.
 
-``price_of_rules`` re-solves with each active rule family relaxed and reports how
-much more the region would save without it.
+What each rule family costs is :mod:`solver.rule_prices` (it re-solves, so it sits
+above :mod:`solver.solve`, which calls this module on an infeasible model).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from solver.backend import solve_data
 from solver.data import ModelData, prepare
-from solver.model import (
-    max_share_rows,
-    min_supplier_rows,
-    range_cap_rows,
-    rule_instances,
-    trust_cap_rows,
-)
-from solver.problem import RULE_FAMILIES, ProblemData
-from solver.solve import solve, solve_data
+from solver.model import rule_instances
+from solver.problem import ProblemData
 
 
 def explain_infeasibility(problem: ProblemData) -> list[str]:
@@ -139,61 +133,3 @@ def _phrase(data: ModelData, conflict: list[tuple]) -> str:
     if len(parts) == 2:
         return f"{parts[0]} contradicts {parts[1]}"
     return f"{', '.join(parts[:-1])} and {parts[-1]} cannot all hold together"
-
-
-def _family_active(problem: ProblemData, data: ModelData, rule: str) -> bool:
-    s = problem.settings
-    if not s.active(rule):
-        return False
-    demand_lines = problem.candidates.merge(problem.lines[["line", "group"]], on="line").merge(
-        problem.demand[["trust", "group"]], on=["trust", "group"]
-    )
-    if rule == "range_cap":
-        return not range_cap_rows(data).empty
-    if rule == "trust_range_cap":
-        return not trust_cap_rows(data).empty
-    if rule == "approvals":
-        return bool((~demand_lines["approved"]).any())
-    if rule == "odep":
-        return bool((~demand_lines["odep_ok"]).any())
-    if rule == "min_suppliers":
-        return not min_supplier_rows(data).empty
-    if rule == "max_share":
-        return not max_share_rows(data).empty
-    if rule == "year_one_cap":
-        return not data.year_one.empty
-    raise ValueError(f"unknown rule family {rule!r}")
-
-
-def price_of_rules(problem: ProblemData) -> pd.DataFrame:
-    """What each rule family costs: net savings with and without it.
-
-    Returns a frame with one row per rule family: rule, active (the rule can bind on
-    this data), objective_with_rule, objective_without_rule, price_gbp (the extra
-    net savings over the horizon if the family were dropped). Dropping a rule can
-    only enlarge the feasible set, so the plan found with the rule also counts
-    without it: ``objective_without_rule`` is at least ``objective_with_rule`` and
-    the price is never negative (up to the solver's relative gap it is exact).
-    """
-    data = prepare(problem)
-    base = solve(problem, quality=False, explain=False)
-    rows = []
-    for rule in RULE_FAMILIES:
-        active = _family_active(problem, data, rule)
-        with_rule = base.objective
-        if not active:
-            without = with_rule
-        else:
-            relaxed = problem.with_settings(relax=problem.settings.relax | {rule})
-            without = solve(relaxed, quality=False, explain=False).objective
-            if with_rule is not None and without is not None:
-                without = max(without, with_rule)
-        price = None if with_rule is None or without is None else without - with_rule
-        rows.append((rule, active, with_rule, without, price))
-    frame = pd.DataFrame(
-        rows,
-        columns=["rule", "active", "objective_with_rule", "objective_without_rule", "price_gbp"],
-    )
-    for col in ("objective_with_rule", "objective_without_rule", "price_gbp"):
-        frame[col] = frame[col].astype(float)
-    return frame

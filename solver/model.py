@@ -1,5 +1,10 @@
 r"""The MILP, built as a flat list of ``define_*`` families from pandas index tables.
 
+Why one file of ~760 lines: the formulation reads as one table of contents
+(:func:`build_model` calls the families in order, and each family is a short function
+over the same :class:`Model`); split by family, the notation and the objective below
+would be scattered over modules that only ever change together.
+
 Notation (all data come from :class:`~solver.data.ModelData`):
 
 - :math:`t` trust, :math:`g` group, :math:`c` category, :math:`l` line of supplier

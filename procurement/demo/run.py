@@ -129,22 +129,22 @@ def run_demo(
 
 def _run_demo_scenarios(engine, start_date: str, user: str | None, say, out_dir: Path) -> dict:
     """Three contrasting scenarios: every trust; the four that gain most; one line per group."""
-    from procurement import runs
+    from procurement import scenarios
 
     say("Scenarios:")
     base = ScenarioSettings(start_date=start_date)
-    runs.define_scenario(engine, "all-trusts", base, user=user)
-    everyone = runs.run_scenario(engine, "all-trusts", user=user)
+    scenarios.define_scenario(engine, "all-trusts", base, user=user)
+    everyone = scenarios.run_scenario(engine, "all-trusts", user=user)
     say(_scenario_line(everyone))
     by_trust = sorted(everyone["savings_by_trust"].items(), key=lambda kv: kv[1], reverse=True)
     top_four = tuple(sorted(t for t, _ in by_trust[:4])) or base.trusts
-    runs.define_scenario(engine, "top-four", ScenarioSettings(start_date=start_date, trusts=top_four), user=user)
-    say(_scenario_line(runs.run_scenario(engine, "top-four", user=user)))
+    scenarios.define_scenario(engine, "top-four", ScenarioSettings(start_date=start_date, trusts=top_four), user=user)
+    say(_scenario_line(scenarios.run_scenario(engine, "top-four", user=user)))
     one_line = ScenarioSettings(start_date=start_date, range_cap=1, trust_range_cap=1, min_suppliers=1)
-    runs.define_scenario(engine, "one-line-per-group", one_line, user=user)
-    say(_scenario_line(runs.run_scenario(engine, "one-line-per-group", user=user)))
+    scenarios.define_scenario(engine, "one-line-per-group", one_line, user=user)
+    say(_scenario_line(scenarios.run_scenario(engine, "one-line-per-group", user=user)))
     names = ["all-trusts", "top-four", "one-line-per-group"]
-    comparison = runs.compare_scenarios(engine, names)
+    comparison = scenarios.compare_scenarios(engine, names)
     say(f"Compare them: procure scenario compare {' '.join(names)}")
     outputs = {}
     solved = [n for n in names if comparison["headline"].loc["objective_gbp", n] is not None]

@@ -1,11 +1,8 @@
-"""Infeasibility in words, and the price of each rule family."""
+"""Infeasibility in words."""
 
 from __future__ import annotations
 
-import pytest
-
-from solver.explain import explain_infeasibility, price_of_rules
-from solver.problem import RULE_FAMILIES
+from solver.explain import explain_infeasibility
 
 
 def test_feasible_problem_has_no_reasons(small_problem):
@@ -56,26 +53,3 @@ def test_conflict_is_irreducible(small_problem):
     assert "year-one cap of 0% on moved units at RXA" in reason
     assert "year-one cap of 0% on moved units at RXB" in reason
     assert reason.endswith("cannot all hold together")
-
-
-def test_price_of_rules(small_problem):
-    p = small_problem(min_suppliers=2, max_supplier_share=0.8, year_one_cap=0.3, gap_rel=0.0)
-    prices = price_of_rules(p)
-    assert list(prices.columns) == ["rule", "active", "objective_with_rule", "objective_without_rule", "price_gbp"]
-    assert list(prices["rule"]) == list(RULE_FAMILIES)
-    assert (prices["price_gbp"] >= 0).all()
-    assert (prices["objective_without_rule"] >= prices["objective_with_rule"]).all()
-    active = prices.set_index("rule")["active"]
-    assert not active["range_cap"] and not active["odep"]
-    assert active["approvals"] and active["max_share"] and active["year_one_cap"]
-    inactive = prices[~prices["active"]]
-    assert (inactive["price_gbp"] == 0).all()
-    # the share cap binds here: SUP-A would otherwise take all the hip volume
-    assert prices.set_index("rule").at["max_share", "price_gbp"] == pytest.approx(1090.0)
-
-
-def test_price_of_rules_when_infeasible(small_problem):
-    p = small_problem(range_cap_by_group={"KNEE-TRAY": 1}, min_suppliers_by_category={"knee": 2})
-    prices = price_of_rules(p).set_index("rule")
-    assert prices["objective_with_rule"].isna().all()
-    assert prices.at["min_suppliers", "objective_without_rule"] > 0

@@ -30,7 +30,7 @@ Money is GBP ex VAT, written as numbers with currency formats; dates as dates.
 
 The package: :mod:`.kit` (formats, styles, safe cell values, tables, formulas,
 charts), :mod:`.terms` (causes, baseline, settings), :mod:`.run_data` (the runs, read
-through :func:`procurement.runs.run_results`), one module per sheet, and
+through :func:`procurement.scenarios.runs.run_results`), one module per sheet, and
 :mod:`.workbook` (the sheets in order).
 """
 

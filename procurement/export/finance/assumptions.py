@@ -15,7 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from procurement.export.finance.kit import DATE, SECTION_FONT, TITLE_FONT, cell_value, finish_sheet, header, text
 from procurement.export.finance.run_data import RunData
 from procurement.export.finance.terms import BASELINE, CAUSE_DEFINITIONS, CAUSE_LABELS, SETTING_LABELS, setting_value
-from procurement.runs import CAUSES
+from procurement.scenarios.runs import CAUSES
 
 
 def assumptions_sheet(ws: Worksheet, runs: list[RunData], warnings: list[str]) -> None:

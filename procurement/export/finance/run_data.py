@@ -1,6 +1,6 @@
 """The runs a finance workbook is written from: each scenario's latest solved run as frames.
 
-The stored result tables come through :func:`procurement.runs.run_results` (the one
+The stored result tables come through :func:`procurement.scenarios.runs.run_results` (the one
 reader of a run's results); this module adds what the workbook needs on top: the
 current contracts' end dates, the product range with today's usage, and savings by
 cause, in-year and full-year per (trust, category).
@@ -18,7 +18,7 @@ from sqlmodel import Session
 from procurement.demand import usage_by_line
 from procurement.models import Category, Contract, RunAllocation, ScenarioRun, Trust
 from procurement.reference import frame
-from procurement.runs import CAUSES, latest_run_id, run_results
+from procurement.scenarios.runs import CAUSES, latest_run_id, run_results
 from procurement.scenarios import ScenarioError, ScenarioSettings, month_offset
 
 

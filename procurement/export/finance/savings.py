@@ -13,7 +13,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from procurement.export.finance.kit import GBP, detail_table
 from procurement.export.finance.run_data import RunData
 from procurement.export.finance.terms import CAUSE_COLUMNS
-from procurement.runs import CAUSES
+from procurement.scenarios.runs import CAUSES
 
 
 def savings_sheet(ws: Worksheet, runs: list[RunData], key: str, key_label: str, names: dict[str, str]) -> dict:

@@ -31,7 +31,7 @@ from procurement.export.finance.kit import (
 )
 from procurement.export.finance.run_data import RunData
 from procurement.export.finance.terms import CAUSE_COLUMNS, CAUSE_LABELS
-from procurement.runs import CAUSES
+from procurement.scenarios.runs import CAUSES
 
 
 def summary_sheet(

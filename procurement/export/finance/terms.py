@@ -8,7 +8,7 @@ Sensitivity show the settings; Summary, Trusts, Categories and Sensitivity the c
 import datetime as dt
 
 from procurement.export.finance.kit import DATE, GBP, PERCENT_SHORT
-from procurement.runs import CAUSES
+from procurement.scenarios.runs import CAUSES
 
 CAUSE_LABELS = {
     "price_harmonisation": "Price harmonisation",

@@ -26,7 +26,7 @@ from procurement.export.finance.solver_quality import solver_sheet
 from procurement.export.finance.summary import summary_sheet
 from procurement.export.finance.years import years_sheet
 from procurement.models import Category, Trust
-from procurement.runs import CAUSES
+from procurement.scenarios.runs import CAUSES
 from procurement.scenarios import ScenarioError
 
 SHEETS = ("Summary", "Trusts", "Categories", "Years", "Range", "Contracts", "Assumptions", "Solver", "Data quality")

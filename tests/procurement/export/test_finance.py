@@ -29,8 +29,7 @@ from procurement.errors import ProcureError
 from procurement.export.finance import SHEETS, in_year_from_contracts, write_finance_workbook
 from procurement.export.safe import is_neutralised
 from procurement.models import Contract, ProductLine, RejectedRow, ScenarioRun, Trust
-from procurement.runs import CAUSES, define_scenario, run_scenario, show_scenario
-from procurement.scenarios import ScenarioError, ScenarioSettings
+from procurement.scenarios import CAUSES, ScenarioError, ScenarioSettings, define_scenario, run_scenario, show_scenario
 
 NAMES = ["all-trusts", "top-four", "one-line-per-group"]
 LATE = "late-joiner"

@@ -18,7 +18,6 @@ from sqlalchemy import select, text
 from sqlmodel import Session
 
 from cli import main
-from procurement import runs
 from procurement.db import alembic_config, current_revision, make_engine, open_database, table_names, upgrade
 from procurement.demo import run_demo
 from procurement.errors import InputFileError, UnknownReferenceError
@@ -33,7 +32,7 @@ from procurement.models import (
     ShortlistExport,
     Trust,
 )
-from procurement.scenarios import build_problem
+from procurement.scenarios import build_problem, runs
 
 TRUST = "RXA"
 SCENARIO = "all-trusts"

@@ -1,4 +1,4 @@
-"""XLSX through python-calamine reads exactly what openpyxl reads, or falls back to it."""
+"""XLSX sheets (catalogues.xlsx_files): python-calamine reads exactly what openpyxl reads, or falls back to it."""
 
 import datetime as dt
 import re
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from catalogues import read
-from catalogues.read import iter_rows, read_grid
+from catalogues import xlsx_files
+from catalogues.read import FileFormatError, iter_rows, read_grid
 
 pytest.importorskip("python_calamine")
 
@@ -17,11 +17,11 @@ BAD = Path(__file__).parent.parent / "data" / "bad"
 
 
 def openpyxl_rows(path: Path) -> list[list[str]]:
-    return list(read._openpyxl_rows(path, path.read_bytes(), None))
+    return list(xlsx_files._openpyxl_rows(path, path.read_bytes(), None))
 
 
 def calamine_rows(path: Path) -> list[list[str]] | None:
-    return read._calamine_rows(path.read_bytes(), None)
+    return xlsx_files._calamine_rows(path.read_bytes(), None)
 
 
 def workbook(path: Path, rows, *, merge: str | None = None, dates: bool = False) -> Path:
@@ -115,8 +115,8 @@ def test_cells_calamine_could_read_differently_send_the_file_to_openpyxl(tmp_pat
     assert calamine_rows(path) is None
     try:
         expected = openpyxl_rows(path)
-    except read.FileFormatError as exc:
-        with pytest.raises(read.FileFormatError, match=re.escape(str(exc))):
+    except FileFormatError as exc:
+        with pytest.raises(FileFormatError, match=re.escape(str(exc))):
             list(iter_rows(path))
     else:
         assert list(iter_rows(path)) == expected

@@ -17,10 +17,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from cli import main
-from procurement import runs
 from procurement.db import open_database
 from procurement.models import RunAllocation, RunSaving, ScenarioRun
-from procurement.scenarios import ScenarioSettings
+from procurement.scenarios import ScenarioSettings, runs
 
 START = "2027-04-01"
 

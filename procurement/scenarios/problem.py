@@ -1,8 +1,7 @@
-"""Scenarios: settings, the optimisation problem built from the database, runs and results.
+"""The optimisation problem of a scenario, built from the database.
 
-A scenario is a named set of settings (``ScenarioSettings``), defined from a TOML
-file or CLI options and stored as JSON on ``Scenario``. ``build_problem`` turns the
-database plus those settings into the solver's validated ``ProblemData``:
+``build_problem`` turns the database plus a scenario's ``ScenarioSettings`` into the
+solver's validated ``ProblemData``:
 
 * demand and the baseline: each trust's annual units per group and the average price
   it actually paid per product line (``procurement.demand.usage_by_line``);
@@ -20,19 +19,11 @@ database plus those settings into the solver's validated ``ProblemData``:
   category, the sum of their exit fees, and the highest extension uplift.
 """
 
-import dataclasses
-import datetime as dt
-import json
-import tomllib
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
 from procurement.demand import usage_by_line
-from procurement.errors import InputFileError, ProcureError
 from procurement.models import (
     Approval,
     CatalogueItem,
@@ -44,109 +35,7 @@ from procurement.models import (
 )
 from procurement.ratings import odep_rank
 from procurement.reference import frame, groups_frame, lines_frame
-
-
-class ScenarioError(ProcureError):
-    """A scenario definition that cannot be used."""
-
-
-@dataclass(frozen=True)
-class ScenarioSettings:
-    """Everything a scenario says; defaults are a cautious regional programme."""
-
-    trusts: tuple[str, ...] = ()  # empty: every trust with usage
-    start_date: str = "2027-04-01"
-    horizon_months: int = 36
-    join_grid_months: int = 3
-    range_cap: int = 3
-    range_cap_by_group: dict[str, int] = field(default_factory=dict)
-    trust_range_cap: int | None = 2
-    odep_floor: str | None = "10A"
-    min_suppliers: int = 2
-    min_suppliers_by_category: dict[str, int] = field(default_factory=dict)
-    min_supplier_share: float = 0.05
-    max_supplier_share: float = 1.0
-    year_one_cap: float | None = None
-    switching_cost: float = 15_000.0
-    participation: str = "all"
-    regional_price: str = "best_paid"
-    price_change_pct: float = 0.0
-    require_approval: bool = True
-    solver: str = "highs"
-    time_limit: float = 60.0
-    gap_rel: float = 1e-4
-
-    def start(self) -> dt.date:
-        return dt.date.fromisoformat(self.start_date)
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_mapping(cls, data: dict, *, where: str = "scenario") -> "ScenarioSettings":
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(known) - {"name", "description"})
-        if unknown:
-            raise ScenarioError(f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})")
-        values = {k: v for k, v in data.items() if k in known}
-        if "trusts" in values:
-            values["trusts"] = tuple(str(t) for t in values["trusts"])
-        if isinstance(values.get("start_date"), dt.date):
-            values["start_date"] = values["start_date"].isoformat()
-        settings = cls(**values)
-        settings.check(where)
-        return settings
-
-    def check(self, where: str = "scenario") -> None:
-        def bad(msg: str) -> None:
-            raise ScenarioError(f"{where}: {msg}")
-
-        try:
-            self.start()
-        except (TypeError, ValueError):
-            bad(f"start_date {self.start_date!r} is not a date (YYYY-MM-DD)")
-        if self.odep_floor:
-            try:
-                odep_rank(self.odep_floor)
-            except ValueError:
-                bad(f"odep_floor {self.odep_floor!r} is not an ODEP rating such as 10A or 7A")
-        if self.participation not in ("all", "optional"):
-            bad('participation must be "all" or "optional"')
-        if self.regional_price not in ("best_paid", "catalogue"):
-            bad('regional_price must be "best_paid" or "catalogue"')
-        if self.solver not in ("highs", "cbc"):
-            bad('solver must be "highs" or "cbc"')
-        if self.switching_cost < 0:
-            bad("switching_cost must be >= 0")
-        if self.price_change_pct <= -100:
-            bad("price_change_pct must be above -100")
-
-
-def load_scenario_file(path: Path) -> dict[str, ScenarioSettings]:
-    """Scenarios defined in a TOML file: ``[scenarios.NAME]`` tables of settings."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputFileError(f"{path}: no such file") from exc
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputFileError(f"{path}: not a readable TOML file: {exc}") from exc
-    tables = data.get("scenarios")
-    if not isinstance(tables, dict) or not tables:
-        raise InputFileError(f"{path}: no [scenarios.NAME] tables")
-    return {
-        name: ScenarioSettings.from_mapping(body, where=f"{Path(path).name} [scenarios.{name}]")
-        for name, body in tables.items()
-    }
-
-
-def month_offset(start: dt.date, when: dt.date) -> int:
-    """Whole months from ``start`` to ``when``, rounded up (a contract ending mid-month
-    is free from the next month)."""
-    months = (when.year - start.year) * 12 + (when.month - start.month)
-    return months + (1 if when.day > start.day else 0)
-
-
-# --------------------------------------------------------------------------- problem
+from procurement.scenarios.settings import ScenarioError, ScenarioSettings, month_offset
 
 
 def _latest_decisions(session: Session) -> pd.DataFrame:
@@ -404,18 +293,4 @@ def build_problem(session: Session, settings: ScenarioSettings):
     return problem, context
 
 
-def financial_year(start: dt.date, month: int) -> str:
-    """NHS financial year label (April to March) of month ``month`` after ``start``."""
-    total = start.month - 1 + month
-    year, month0 = start.year + total // 12, total % 12 + 1
-    fy_start = year if month0 >= 4 else year - 1
-    return f"{fy_start}/{str(fy_start + 1)[-2:]}"
-
-
-__all__ = [
-    "ScenarioError",
-    "ScenarioSettings",
-    "build_problem",
-    "financial_year",
-    "load_scenario_file",
-]
+__all__ = ["build_problem"]

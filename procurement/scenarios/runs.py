@@ -1,4 +1,4 @@
-"""Define, run, show and compare scenarios: database -> problem -> solver -> result tables.
+"""Define, run and show scenarios: database -> problem -> solver -> result tables.
 
 ``run_scenario`` follows the solver's five steps (check, build, solve, read the
 solution, report) and stores one ``ScenarioRun`` with its result tables in one
@@ -39,10 +39,10 @@ from procurement.models import (
     Trust,
 )
 from procurement.reference import code_map, frame
-from procurement.scenarios import (
+from procurement.scenarios.problem import build_problem
+from procurement.scenarios.settings import (
     ScenarioError,
     ScenarioSettings,
-    build_problem,
     financial_year,
     load_scenario_file,
 )
@@ -417,46 +417,26 @@ def list_scenarios(engine: Engine) -> pd.DataFrame:
     return scenarios.merge(latest, left_on="id", right_on="scenario_id", how="left").drop(columns=["scenario_id"])
 
 
-def compare_scenarios(engine: Engine, names: list[str]) -> dict:
-    """Side-by-side headline, causes, trusts and categories of each scenario's latest run.
-
-    ``sensitivity`` (see :func:`procurement.sweeps.sensitivity`): when the runs differ in
-    exactly one setting, ``{"setting", "table"}`` of net savings against its values.
-    """
-    shown = [show_scenario(engine, n) for n in names]
-    headline_rows = [
-        "status",
-        "objective_gbp",
-        "in_year_gbp",
-        "full_year_gbp",
-        "gap",
-        "lp_bound_gbp",
-        "greedy_gbp",
-        "range_size",
-    ]
-    headline = pd.DataFrame({s["scenario"]: [s[k] for k in headline_rows] for s in shown}, index=headline_rows)
-    headline.loc["suppliers_kept"] = [len(s["suppliers_kept"]) for s in shown]
-    causes = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_cause"]) for s in shown}).fillna(0.0)
-    trusts = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_trust"], dtype=float) for s in shown})
-    categories = pd.DataFrame({s["scenario"]: pd.Series(s["savings_by_category"], dtype=float) for s in shown})
-    from procurement.sweeps import sensitivity  # lazily: procurement.sweeps uses this module
-
-    return {
-        "scenarios": shown,
-        "headline": headline,
-        "by_cause": causes,
-        "by_trust": trusts,
-        "by_category": categories,
-        # When the runs differ in exactly one setting: net savings against its values, else None.
-        "sensitivity": sensitivity(shown),
-    }
-
-
 def price_of_rules(engine: Engine, name: str) -> pd.DataFrame:
     """For each active rule family, the savings given up because of it (re-solved relaxed)."""
-    from solver.explain import price_of_rules as solver_price_of_rules
+    from solver.rule_prices import price_of_rules as solver_price_of_rules
 
     with Session(engine) as session:
         _, settings = get_settings(session, name)
         problem, _ = build_problem(session, settings)
     return solver_price_of_rules(problem)
+
+
+__all__ = [
+    "CAUSES",
+    "define_from_file",
+    "define_scenario",
+    "get_settings",
+    "input_hash",
+    "latest_run_id",
+    "list_scenarios",
+    "price_of_rules",
+    "run_scenario",
+    "show_run",
+    "show_scenario",
+]

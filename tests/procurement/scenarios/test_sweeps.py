@@ -24,12 +24,20 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from cli import main
-from procurement import runs, sweeps
 from procurement.db import open_database
 from procurement.export.finance import SHEETS, write_finance_workbook
 from procurement.models import Scenario, ScenarioRun
-from procurement.scenarios import ScenarioSettings
-from procurement.sweeps import SweepError, build_grid, parse_vary, run_sweep, sensitivity, worker_url
+from procurement.scenarios import (
+    ScenarioSettings,
+    SweepError,
+    build_grid,
+    parse_vary,
+    run_sweep,
+    runs,
+    sensitivity,
+    sweeps,
+    worker_url,
+)
 
 PENNY = 0.01
 CAPS = [1, 2, 3]

@@ -12,7 +12,7 @@ settings), named ``base[range_cap=1]``, ``base[range_cap=2]`` ..., and runs them
 Only small inputs travel: the database URL and the scenario's name. Each worker opens
 its own engine, builds the problem and the model, solves it (HiGHS with one thread: a
 sweep gets its parallelism from processes) and stores its run with
-:func:`procurement.runs.run_scenario`, the very code ``procure scenario run`` uses; it
+:func:`procurement.scenarios.runs.run_scenario`, the very code ``procure scenario run`` uses; it
 returns a one-row summary. So sweep runs are ordinary scenarios and runs, and
 ``scenario compare`` and ``export`` work on them.
 
@@ -28,15 +28,12 @@ The workers must reach the database at the same URL: a SQLite file needs a share
 file system (fine for processes on this machine or a ``LocalCluster``); a Dask cluster
 on other machines needs PostgreSQL.
 
-The sensitivity view: when compared (or exported) scenarios differ in exactly one
-setting, :func:`sensitivity` tabulates net savings (horizon, in-year, full-year)
-against that setting's values: the standardisation frontier for ``range_cap``,
-savings against the set of participating trusts for ``trusts``.
+The scenarios of a sweep are compared like any others, with the sensitivity view
+(:mod:`procurement.scenarios.compare`).
 """
 
 import dataclasses
 import itertools
-import json
 import math
 import multiprocessing
 import os
@@ -54,10 +51,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from procurement.errors import ProcureError, UnknownReferenceError
-from procurement.scenarios import ScenarioError, ScenarioSettings
+from procurement.scenarios.runs import define_scenario, get_settings, run_scenario
+from procurement.scenarios.settings import ALL_TRUSTS, ScenarioError, ScenarioSettings, label, table_cell
 
 MAX_GRID = 1000
-ALL_TRUSTS = "all"  # --vary trusts=all: every trust with usage (the empty list)
 RESULT_COLUMNS = [
     "status",
     "objective_gbp",
@@ -178,20 +175,6 @@ def _convert(name: str, annotation, raw: object) -> object:
     raise bad(f"a value of type {getattr(kind, '__name__', kind)}" + (" or None" if optional else ""))
 
 
-def label(value: object) -> str:
-    """A setting's value as text for a scenario name: ``1``, ``0.05``, ``RXA+RXB``, ``all``, ``none``."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        text = repr(value)
-        return text[:-2] if text.endswith(".0") else text
-    if isinstance(value, list | tuple):
-        return "+".join(str(v) for v in value) if value else ALL_TRUSTS
-    return str(value)
-
-
 def sweep_name(base: str, point: Mapping[str, object]) -> str:
     """``base[range_cap=1,odep_floor=7A]``: the scenario name of one point of a sweep."""
     return f"{base}[{','.join(f'{k}={label(v)}' for k, v in point.items())}]"
@@ -274,8 +257,6 @@ def worker_url(url: str | None) -> str:
 
 
 def _solve_and_store(engine, name: str, user: str | None, quality: bool) -> dict:
-    from procurement.runs import run_scenario
-
     tick = perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
@@ -398,7 +379,6 @@ def run_sweep(
     (``serial``, ``processes`` or ``dask``) and ``workers``.
     """
     from procurement.db import open_database
-    from procurement.runs import define_scenario, get_settings
 
     if workers is not None and workers < 1:
         raise SweepError("--workers must be 1 or more")
@@ -445,7 +425,7 @@ def run_sweep(
     rows = []
     for g in grid:
         row = {"scenario": g.name}
-        row.update({k: _cell(v) for k, v in g.point.items()})
+        row.update({k: table_cell(v) for k, v in g.point.items()})
         result = results.get(g.name, {})
         row.update({c: result.get(c) for c in RESULT_COLUMNS})
         rows.append(row)
@@ -454,14 +434,7 @@ def run_sweep(
     return frame
 
 
-def _cell(value: object) -> object:
-    """A setting's value for a table cell: lists as ``RXA+RXB`` (``all``); numbers stay numbers."""
-    if isinstance(value, list | tuple):
-        return label(value)
-    return value
-
-
-# --------------------------------------------------------------------------- the sensitivity view
+# --------------------------------------------------------------------------- a sweep's members
 
 
 def sweep_members(engine, base: str) -> list[str]:
@@ -479,76 +452,6 @@ def sweep_members(engine, base: str) -> list[str]:
     return members
 
 
-def _full(settings: Mapping) -> dict:
-    """A run's settings with the defaults filled in (older runs may lack newer settings)."""
-    return {**dataclasses.asdict(ScenarioSettings()), **dict(settings or {})}
-
-
-def varied_setting(settings: list[Mapping]) -> str | None:
-    """The one setting in which ``settings`` differ, or None (fewer than two, none or several)."""
-    if len(settings) < 2:
-        return None
-    full = [_full(s) for s in settings]
-    keys = sorted({k for s in full for k in s})
-    differ = [k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in full}) > 1]
-    return differ[0] if len(differ) == 1 else None
-
-
-def value_order(values: list) -> list[int]:
-    """Positions of ``values`` in sensitivity order: numbers ascending (none, i.e. no limit, last);
-    lists by size, then by name; anything else as given."""
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-        return sorted(range(len(values)), key=lambda i: (values[i] is None, values[i] or 0))
-    if present and all(isinstance(v, list | tuple) for v in present):
-        return sorted(range(len(values)), key=lambda i: (len(values[i] or ()) or math.inf, list(values[i] or ())))
-    return list(range(len(values)))
-
-
-def sensitivity_values(settings: list[Mapping]) -> tuple[str, list, list[int]] | None:
-    """(setting, each scenario's value, sensitivity order) when ``settings`` differ in one setting."""
-    key = varied_setting(settings)
-    if key is None:
-        return None
-    values = [_full(s)[key] for s in settings]
-    return key, values, value_order(values)
-
-
-def sensitivity(shown: list[dict]) -> dict | None:
-    """Net savings against the one setting in which the compared runs differ, or None.
-
-    ``shown`` is ``compare_scenarios(...)["scenarios"]`` (``show_run`` summaries). The
-    table has the setting's value, the scenario, the status, net savings over the
-    horizon, in-year and full-year, the change in net savings from the row above, the
-    size of the regional range and the suppliers kept; for ``trusts`` also how many
-    trusts take part.
-    """
-    found = sensitivity_values([s.get("settings") or {} for s in shown])
-    if found is None:
-        return None
-    key, values, order = found
-    rows = []
-    for i in order:
-        s = shown[i]
-        row = {
-            key: _cell(values[i]),
-            "scenario": s["scenario"],
-            "status": s["status"],
-            "net_savings_gbp": s["objective_gbp"],
-            "in_year_gbp": s["in_year_gbp"],
-            "full_year_gbp": s["full_year_gbp"],
-        }
-        if key == "trusts":
-            row["trusts_taking_part"] = len(values[i]) or len(s.get("savings_by_trust") or {})
-        row["range_size"] = s["range_size"]
-        row["suppliers"] = len(s.get("suppliers_kept") or [])
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    net = pd.to_numeric(table["net_savings_gbp"], errors="coerce")
-    table.insert(table.columns.get_loc("full_year_gbp") + 1, "change_in_net_gbp", net.diff())
-    return {"setting": key, "table": table}
-
-
 __all__ = [
     "MAX_GRID",
     "SweepError",
@@ -557,10 +460,7 @@ __all__ = [
     "parse_vary",
     "run_one",
     "run_sweep",
-    "sensitivity",
-    "sensitivity_values",
     "sweep_members",
     "sweep_name",
-    "varied_setting",
     "worker_url",
 ]

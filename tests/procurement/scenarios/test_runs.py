@@ -16,19 +16,11 @@ from sqlalchemy import select, text
 from sqlmodel import Session
 
 from cli import main
-from procurement import runs
 from procurement.db import open_database
 from procurement.demo import run_demo
 from procurement.models import Approval, ProductLine, Trust
 from procurement.reference import frame
-from procurement.scenarios import (
-    ScenarioError,
-    ScenarioSettings,
-    build_problem,
-    financial_year,
-    load_scenario_file,
-    month_offset,
-)
+from procurement.scenarios import ScenarioSettings, build_problem, runs
 
 
 @pytest.fixture(scope="module")
@@ -171,32 +163,6 @@ def test_an_infeasible_scenario_is_explained_in_words_and_stores_no_results(engi
     assert summary["objective_gbp"] is None
     assert "ODEP" in summary["message"] and " at trust RX" in summary["message"]
     assert _results(engine, summary["run_id"])["allocation"].empty
-
-
-def test_scenario_settings_are_checked(tmp_path):
-    with pytest.raises(ScenarioError, match="unknown setting"):
-        ScenarioSettings.from_mapping({"range_kap": 2})
-    with pytest.raises(ScenarioError, match="odep_floor"):
-        ScenarioSettings.from_mapping({"odep_floor": "11Z"})
-    with pytest.raises(ScenarioError, match="start_date"):
-        ScenarioSettings.from_mapping({"start_date": "31/02/2027"})
-    path = tmp_path / "scenarios.toml"
-    path.write_text('[scenarios.four]\ntrusts = ["RXA", "RXB"]\nrange_cap = 2\nstart_date = 2027-04-01\n')
-    loaded = load_scenario_file(path)
-    assert loaded["four"].trusts == ("RXA", "RXB") and loaded["four"].range_cap == 2
-    assert loaded["four"].start_date == "2027-04-01"
-
-
-def test_financial_years_and_month_offsets():
-    start = dt.date(2027, 4, 1)
-    assert financial_year(start, 0) == "2027/28"
-    assert financial_year(start, 11) == "2027/28"
-    assert financial_year(start, 12) == "2028/29"
-    assert financial_year(dt.date(2027, 1, 1), 2) == "2026/27"
-    assert financial_year(dt.date(2027, 1, 1), 3) == "2027/28"
-    assert month_offset(start, dt.date(2027, 4, 1)) == 0
-    assert month_offset(start, dt.date(2027, 9, 30)) == 6  # ends mid-month: free from October
-    assert month_offset(start, dt.date(2026, 10, 1)) == -6
 
 
 def test_cli_scenario_commands(engine, tmp_path):

@@ -1,0 +1,163 @@
+"""Running a built PuLP problem on HiGHS or CBC, and what the solver said.
+
+:func:`run_solver` solves a problem and reports its status, objective and bound as a
+:class:`RunResult`; it never reads a variable's value (that is
+:func:`solver.solve.read_decisions`' job, and only when the run has a solution).
+A missing solver, a solver error and a status PuLP cannot name all become a
+``RunResult`` with a message, not an exception. :func:`solve_data` builds and runs a
+model without reading values: the feasibility checks of :mod:`solver.explain`.
+
+Layering: this module sits below both :mod:`solver.solve` and :mod:`solver.explain`,
+so the solve step can explain an infeasible model without the two importing each other.
+"""
+
+import contextlib
+import ctypes
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from time import perf_counter
+
+import pulp
+
+from solver.data import ModelData
+from solver.model import MONEY, build_model
+from solver.problem import Settings
+
+_S = pulp.LpSolveStatus
+_STATUS = {
+    _S.Optimal: "optimal",
+    _S.GapLimit: "gap_limit",
+    _S.TimeLimit: "time_limit",
+    _S.Infeasible: "infeasible",
+    _S.Unbounded: "unbounded",
+    _S.NotSolved: "not_solved",
+}
+
+
+_UNAVAILABLE = {
+    "cbc": "the CBC solver is not available on this machine: install it with "
+    "`pip install 'pulp[cbc]'`, or use the HiGHS solver (--solver highs)",
+    "highs": "the HiGHS solver is not available on this machine: install it with "
+    "`pip install highspy`, or use the CBC solver (--solver cbc)",
+}
+
+
+@dataclass
+class RunResult:
+    """What one solver run said, before any value is read."""
+
+    status: str
+    has_solution: bool
+    objective: float | None
+    best_bound: float | None
+    seconds: float
+    message: str = ""
+
+
+def make_solver(settings: Settings, mip: bool = True, log_path: str | None = None, warm: bool = False):
+    """The PuLP solver object for ``settings`` (HiGHS in process, or CBC).
+
+    ``warm``: start from the variables' initial values (see :func:`warm_start`).
+    """
+    if settings.solver == "cbc":
+        return pulp.COIN_CMD(
+            mip=mip,
+            msg=False,
+            timeLimit=settings.time_limit,
+            gapRel=settings.gap_rel,
+            threads=settings.threads,
+            options=["Orbit off"],
+            logPath=log_path,
+            warmStart=warm,
+        )
+    return pulp.HiGHS(
+        mip=mip,
+        msg=settings.msg,
+        timeLimit=settings.time_limit,
+        gapRel=settings.gap_rel,
+        threads=settings.threads,
+        warmStart=warm,
+    )
+
+
+@contextlib.contextmanager
+def _solver_stdout_silenced(active: bool):
+    """Send what native solver code writes to file descriptor 1 to /dev/null.
+
+    highspy 1.16 prints its banner from C++ when the first ``Highs`` object of a
+    process is made, whatever the log options; on a command whose stdout is JSON or a
+    table that would corrupt the output. Python's own ``sys.stdout`` is not touched.
+    """
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).fflush(None)  # native buffers go to /dev/null, not after it
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True, warm: bool = False) -> RunResult:
+    """Solve ``prob`` and report the status; reads no variable value."""
+    start = perf_counter()
+    if not make_solver(settings, mip=mip).available():
+        return RunResult("error", False, None, None, perf_counter() - start, _UNAVAILABLE[settings.solver])
+    log_path = None
+    if settings.solver == "cbc" and mip:
+        fd, log_path = tempfile.mkstemp(prefix="cbc-", suffix=".log")
+        os.close(fd)
+    try:
+        with _solver_stdout_silenced(not settings.msg):
+            stats = prob.solve(make_solver(settings, mip=mip, log_path=log_path, warm=warm))
+    except (pulp.PulpSolverError, pulp.PulpError, OSError) as exc:
+        return RunResult("error", False, None, None, perf_counter() - start, str(exc))
+    finally:
+        if log_path:
+            with contextlib.suppress(OSError):
+                os.remove(log_path)
+    seconds = perf_counter() - start
+    status = _STATUS.get(stats.status)
+    has_solution = bool(stats.has_solution)
+    message = ""
+    if status is None:
+        reason = stats.status_str
+        if stats.status == _S.Undefined and _highs_says_infeasible(prob):
+            status = "infeasible"  # every variable is bounded: "or unbounded" cannot be
+        elif has_solution:
+            status, message = "time_limit", f"solver stopped early ({reason})"
+        elif stats.status in (_S.MemoryLimit, _S.NumericalError, _S.Undefined):
+            status, message = "error", f"solver failed ({reason})"
+        else:
+            status, message = "not_solved", f"solver stopped ({reason})"
+    if status in ("infeasible", "unbounded", "not_solved", "error"):
+        has_solution = False
+    objective = stats.objective / MONEY if has_solution and stats.objective is not None else None
+    bound = stats.best_bound
+    bound = bound / MONEY if bound is not None and math.isfinite(bound) else None
+    return RunResult(status, has_solution, objective, bound, seconds, message)
+
+
+def _highs_says_infeasible(prob: pulp.LpProblem) -> bool:
+    model = getattr(prob, "solverModel", None)
+    if model is None or not hasattr(model, "getModelStatus"):
+        return False
+    import highspy
+
+    return model.getModelStatus() == highspy.HighsModelStatus.kUnboundedOrInfeasible
+
+
+def solve_data(data: ModelData, dropped=(), feasibility_only: bool = False) -> RunResult:
+    """Build and solve without reading values: for explanations and feasibility checks."""
+    m = build_model(data, dropped=dropped, feasibility_only=feasibility_only)
+    return run_solver(m.prob, data.settings)

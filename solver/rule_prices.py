@@ -1,0 +1,74 @@
+"""The price of each rule family: how much more the region would save without it.
+
+``price_of_rules`` re-solves with each active rule family relaxed (``Settings.relax``)
+and reports the difference in net savings over the horizon. It calls
+:func:`solver.solve.solve`, so it lives above it (``solve`` in turn uses
+:mod:`solver.explain` on an infeasible model).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from solver.data import ModelData, prepare
+from solver.model import max_share_rows, min_supplier_rows, range_cap_rows, trust_cap_rows
+from solver.problem import RULE_FAMILIES, ProblemData
+from solver.solve import solve
+
+
+def _family_active(problem: ProblemData, data: ModelData, rule: str) -> bool:
+    s = problem.settings
+    if not s.active(rule):
+        return False
+    demand_lines = problem.candidates.merge(problem.lines[["line", "group"]], on="line").merge(
+        problem.demand[["trust", "group"]], on=["trust", "group"]
+    )
+    if rule == "range_cap":
+        return not range_cap_rows(data).empty
+    if rule == "trust_range_cap":
+        return not trust_cap_rows(data).empty
+    if rule == "approvals":
+        return bool((~demand_lines["approved"]).any())
+    if rule == "odep":
+        return bool((~demand_lines["odep_ok"]).any())
+    if rule == "min_suppliers":
+        return not min_supplier_rows(data).empty
+    if rule == "max_share":
+        return not max_share_rows(data).empty
+    if rule == "year_one_cap":
+        return not data.year_one.empty
+    raise ValueError(f"unknown rule family {rule!r}")
+
+
+def price_of_rules(problem: ProblemData) -> pd.DataFrame:
+    """What each rule family costs: net savings with and without it.
+
+    Returns a frame with one row per rule family: rule, active (the rule can bind on
+    this data), objective_with_rule, objective_without_rule, price_gbp (the extra
+    net savings over the horizon if the family were dropped). Dropping a rule can
+    only enlarge the feasible set, so the plan found with the rule also counts
+    without it: ``objective_without_rule`` is at least ``objective_with_rule`` and
+    the price is never negative (up to the solver's relative gap it is exact).
+    """
+    data = prepare(problem)
+    base = solve(problem, quality=False, explain=False)
+    rows = []
+    for rule in RULE_FAMILIES:
+        active = _family_active(problem, data, rule)
+        with_rule = base.objective
+        if not active:
+            without = with_rule
+        else:
+            relaxed = problem.with_settings(relax=problem.settings.relax | {rule})
+            without = solve(relaxed, quality=False, explain=False).objective
+            if with_rule is not None and without is not None:
+                without = max(without, with_rule)
+        price = None if with_rule is None or without is None else without - with_rule
+        rows.append((rule, active, with_rule, without, price))
+    frame = pd.DataFrame(
+        rows,
+        columns=["rule", "active", "objective_with_rule", "objective_without_rule", "price_gbp"],
+    )
+    for col in ("objective_with_rule", "objective_without_rule", "price_gbp"):
+        frame[col] = frame[col].astype(float)
+    return frame
