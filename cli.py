@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from procurement import imports as imp
+from procurement import importers as imp
 from procurement.errors import ProcureError
 
 EXIT_INTERNAL = 70

@@ -57,14 +57,9 @@ from procurement.db import transaction
 from procurement.demand import usage_by_line
 from procurement.errors import InputFileError, ProcureError, UnknownReferenceError
 from procurement.export.safe import safe_text
-from procurement.imports import (
-    DECISIONS,
-    REGIONAL_PANEL,
-    ImportReport,
-    _find_duplicate,
-    _read_bytes,
-    current_user,
-)
+from procurement.importers import DECISIONS, REGIONAL_PANEL, ImportReport, current_user
+from procurement.importers.core import find_duplicate as _find_duplicate
+from procurement.importers.core import read_bytes as _read_bytes
 from procurement.models import (
     Approval,
     CatalogueItem,

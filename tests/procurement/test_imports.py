@@ -8,7 +8,7 @@ import pytest
 import catalogues.read
 from catalogues.classify import load_taxonomy
 from procurement.errors import InputFileError, UnknownReferenceError
-from procurement.imports import (
+from procurement.importers import (
     import_approvals,
     import_catalogue,
     import_contracts,
