@@ -187,7 +187,8 @@ def import_group() -> None:
     """
 
 
-def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
+def _show_report(report: imp.ImportReport, as_json: bool, summary: Callable[[], str]) -> None:
+    """JSON; or the duplicate line; or ``summary()``, the notes and the first rejected rows."""
     if as_json:
         print_json(report.to_dict())
         return
@@ -198,6 +199,16 @@ def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
             highlight=False,
         )
         return
+    out.print(summary(), markup=False, highlight=False)
+    for note in report.notes:
+        out.print(f"  note: {note}", markup=False, highlight=False)
+    if report.rows_rejected:
+        print_table(report.rejects, max_rows=10)
+        out.print(f"  all rejected rows: procure rejects --import {report.import_id}", highlight=False)
+
+
+def _import_summary(report: imp.ImportReport, label: str) -> str:
+    """``FILE -> LABEL: N rows read, N accepted, N rejected[, catalogue counts] (import #N)``."""
     parts = [
         f"{report.rows_read} rows read",
         f"{report.rows_accepted} accepted",
@@ -205,13 +216,7 @@ def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
     ]
     if report.kind == "catalogue":
         parts += [f"{report.new_lines} new product lines", f"{report.price_changes} price changes"]
-    summary = f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})"
-    out.print(summary, markup=False, highlight=False)
-    for note in report.notes:
-        out.print(f"  note: {note}", markup=False, highlight=False)
-    if report.rows_rejected:
-        print_table(report.rejects, max_rows=10)
-        out.print(f"  all rejected rows: procure rejects --import {report.import_id}", highlight=False)
+    return f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})"
 
 
 @dataclass(frozen=True)
@@ -302,7 +307,7 @@ def _add_import_command(spec: ImportCommand) -> None:
         with working(f"Importing {file} ...", quiet=as_json or not spec.spinner):
             report = spec.importer(app.engine, file, user=app.user, **options)
         label = spec.label.format(**options) if isinstance(spec.label, str) else spec.label(options, report)
-        _show_report(report, as_json, label)
+        _show_report(report, as_json, lambda: _import_summary(report, label))
 
     command.__name__ = f"import_{spec.kind}_cmd"
     decorators = [
@@ -909,22 +914,6 @@ def shortlist_group() -> None:
     """
 
 
-def _shortlist_errors(fn):
-    """``handle_errors``, but messages quote workbook text: printed without rich markup."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from rich.markup import escape
-
-        try:
-            return fn(*args, **kwargs)
-        except ProcureError as exc:
-            err.print("[bold red]Error:[/] " + escape(str(exc)), highlight=False)
-            sys.exit(exc.exit_code or 1)
-
-    return handle_errors(wrapper)
-
-
 @shortlist_group.command("export")
 @click.option("--trust", required=True, help="Trust code, or REGIONAL for the regional clinical panel.")
 @click.option("--scenario", help="Also show whether this scenario's latest run keeps each line.")
@@ -933,7 +922,7 @@ def _shortlist_errors(fn):
 )
 @json_option
 @pass_app
-@_shortlist_errors
+@handle_errors
 def shortlist_export_cmd(app: AppContext, trust: str, scenario: str | None, out_file: Path, as_json: bool) -> None:
     """Write a trust's shortlist workbook (.xlsx) for its surgeons to decide on.
 
@@ -961,7 +950,7 @@ def shortlist_export_cmd(app: AppContext, trust: str, scenario: str | None, out_
 @click.argument("file", type=click.Path(path_type=Path))
 @json_option
 @pass_app
-@_shortlist_errors
+@handle_errors
 def shortlist_import_cmd(app: AppContext, file: Path, as_json: bool) -> None:
     """Read a returned shortlist: its decisions are appended to the approval history.
 
@@ -980,24 +969,12 @@ def shortlist_import_cmd(app: AppContext, file: Path, as_json: bool) -> None:
             raise
         print_json({"file": exc.file, "refused": True, "problems": exc.problems})
         sys.exit(exc.exit_code)
-    if as_json:
-        print_json(report.to_dict())
-        return
-    if report.duplicate_of:
-        out.print(
-            f"{report.file}: identical to import #{report.duplicate_of}; already imported, nothing written",
-            markup=False,
-            highlight=False,
-        )
-        return
-    out.print(
-        f"{report.file} -> shortlist #{report.export_id} ({report.trust}): {report.summary()} "
+    _show_report(
+        report,
+        as_json,
+        lambda: f"{report.file} -> shortlist #{report.export_id} ({report.trust}): {report.summary()} "
         f"(import #{report.import_id})",
-        markup=False,
-        highlight=False,
     )
-    for note in report.notes:
-        out.print(f"  note: {note}", markup=False, highlight=False)
 
 
 @main.command("db")
