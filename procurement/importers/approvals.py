@@ -83,7 +83,9 @@ class _ApprovalsImport(FileImporter):
         )
         return matched.join(decisions, on="index")
 
-    def store(self, session: Session, rows: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport):
+    def store(
+        self, session: Session, rows: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
+    ) -> None:
         rows = rows[rows["index"].map(good)]
         if not len(rows):
             return

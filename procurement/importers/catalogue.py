@@ -128,7 +128,9 @@ class _CatalogueImport(FileImporter):
         )
         return items
 
-    def store(self, session: Session, items: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport):
+    def store(
+        self, session: Session, items: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
+    ) -> None:
         _store_catalogue(session, self.supplier, items[good], import_id, report, listed=items["supplier_code"])
 
 

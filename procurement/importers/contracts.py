@@ -104,7 +104,9 @@ class _ContractsImport(FileImporter):
             }
         )
 
-    def store(self, session: Session, rows: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport):
+    def store(
+        self, session: Session, rows: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
+    ) -> None:
         rows = rows[good].assign(import_id=import_id)
         if not len(rows):
             return

@@ -177,6 +177,7 @@ class FileImporter:
         raise NotImplementedError
 
     def run(self, engine: Engine, path: Path) -> ImportReport:
+        """Import ``path``: the whole contract of the module docstring, in one transaction."""
         path = Path(path)
         _, sha = read_bytes(path)
         table = read_rows(path, self.spec) if self.spec is not None else None
@@ -189,10 +190,10 @@ class FileImporter:
             previous = find_duplicate(session, self.kind, sha, **owner)
             if previous:
                 return duplicate_report(self.kind, path, sha, previous)
-            for owner_id in owner.values():
+            for id_of_owner in owner.values():
                 # Two different files of one owner at once: one after the other (catalogue
                 # versions and SKUs; usage replacing the months it spans).
-                lock_for_write(session, f"{self.kind}|{owner_id}")
+                lock_for_write(session, f"{self.kind}|{id_of_owner}")
             report = ImportReport(kind=self.kind, file=path.name, sha256=sha)
             if table is None:
                 table = self.read(session, path, report)

@@ -55,7 +55,9 @@ class _RatingsImport(FileImporter):
         matched = pd.concat([matched[matched["item_code"] == ""].assign(item_id=pd.NA), with_item], ignore_index=True)
         return matched.join(parsed[["rating", "years", "strength", "rank"]], on="index")
 
-    def store(self, session: Session, rows: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport):
+    def store(
+        self, session: Session, rows: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
+    ) -> None:
         """A rating replaces earlier ratings of the same lines (or SKUs)."""
         rows = rows[rows["index"].map(good)]
         if not len(rows):

@@ -89,7 +89,9 @@ class _TiersImport(FileImporter):
             }
         )
 
-    def store(self, session: Session, rows: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport):
+    def store(
+        self, session: Session, rows: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
+    ) -> None:
         # An offer is stored only if none of its rows was rejected.
         rows = rows[~rows["offer_key"].isin(set(rows.loc[~good, "offer_key"]))]
         if not len(rows):

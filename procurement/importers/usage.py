@@ -73,7 +73,9 @@ class _UsageImport(FileImporter):
             }
         )
 
-    def store(self, session: Session, usage: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport):
+    def store(
+        self, session: Session, usage: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
+    ) -> None:
         usage = usage[good]
         rows = pd.DataFrame(
             {
