@@ -89,11 +89,9 @@ class _ApprovalsImport(FileImporter):
         rows = rows[rows["index"].map(good)]
         if not len(rows):
             return
-        # Stored timezone-aware, in UTC.
-        decided = pd.to_datetime(rows["decided_at"]).dt.tz_localize("UTC")
         records = rows.drop(columns="index").rename(columns={"line_id": "product_line_id"})
         records = records.assign(
-            decided_at=decided.dt.to_pydatetime(),
+            decided_at=pd.to_datetime(rows["decided_at"]).dt.tz_localize("UTC"),  # stored timezone-aware
             odep_exception=rows["odep_exception"].astype(bool),
             source_sha256=self.source_sha256 or report.sha256,
             import_id=import_id,
