@@ -15,6 +15,8 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -23,7 +25,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from procurement import imports as imp
+from procurement import importers as imp
+from procurement import textformat as fmt
 from procurement.errors import ProcureError
 
 EXIT_INTERNAL = 70
@@ -78,17 +81,8 @@ def print_table(
         table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
     shown = df if max_rows is None else df.head(max_rows)
     for row in shown.itertuples(index=False):  # printing: rows are few
-        cells = []
-        for column, value in zip(df.columns, row, strict=True):
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                cells.append("")
-            elif column in money:
-                cells.append(f"£{value:,.2f}")
-            elif isinstance(value, float):
-                cells.append(f"{value:,.1f}")
-            else:
-                cells.append(escape(str(value)))  # cell values are user data, never markup
-        table.add_row(*cells)
+        # Cell values are user data, never markup.
+        table.add_row(*(escape(fmt.cell(v, is_money=c in money)) for c, v in zip(df.columns, row, strict=True)))
     out.print(table)
     if max_rows is not None and len(df) > max_rows:
         out.print(f"... {len(df) - max_rows} more")
@@ -193,7 +187,8 @@ def import_group() -> None:
     """
 
 
-def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
+def _show_report(report: imp.ImportReport, as_json: bool, summary: Callable[[], str]) -> None:
+    """JSON; or the duplicate line; or ``summary()``, the notes and the first rejected rows."""
     if as_json:
         print_json(report.to_dict())
         return
@@ -204,15 +199,7 @@ def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
             highlight=False,
         )
         return
-    parts = [
-        f"{report.rows_read} rows read",
-        f"{report.rows_accepted} accepted",
-        f"{report.rows_rejected} rejected",
-    ]
-    if report.kind == "catalogue":
-        parts += [f"{report.new_lines} new product lines", f"{report.price_changes} price changes"]
-    summary = f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})"
-    out.print(summary, markup=False, highlight=False)
+    out.print(summary(), markup=False, highlight=False)
     for note in report.notes:
         out.print(f"  note: {note}", markup=False, highlight=False)
     if report.rows_rejected:
@@ -220,115 +207,123 @@ def _show_report(report: imp.ImportReport, as_json: bool, label: str) -> None:
         out.print(f"  all rejected rows: procure rejects --import {report.import_id}", highlight=False)
 
 
-@import_group.command("trusts")
-@click.argument("file", type=click.Path(path_type=Path))
-@json_option
-@pass_app
-@handle_errors
-def import_trusts_cmd(app: AppContext, file: Path, as_json: bool) -> None:
-    """Add or update trusts (code, name, region).
+def _import_summary(report: imp.ImportReport, label: str) -> str:
+    """``FILE -> LABEL: N rows read, N accepted, N rejected[, catalogue counts] (import #N)``."""
+    parts = [
+        f"{report.rows_read} rows read",
+        f"{report.rows_accepted} accepted",
+        f"{report.rows_rejected} rejected",
+    ]
+    if report.kind == "catalogue":
+        parts += [f"{report.new_lines} new product lines", f"{report.price_changes} price changes"]
+    return f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})"
 
-    Example: procure import trusts trusts.csv
+
+@dataclass(frozen=True)
+class ImportCommand:
+    """One ``procure import KIND FILE`` command: its importer, options and output label.
+
+    Each option becomes a keyword argument of ``importer`` (besides ``user``); ``label``
+    names what the file became in the summary line, a format string over the options or
+    a function of the options and the report; ``spinner`` for imports that take a while.
     """
-    _show_report(imp.import_trusts(app.engine, file, user=app.user), as_json, "trusts")
+
+    kind: str
+    importer: Callable[..., imp.ImportReport]
+    help: str
+    label: str | Callable[[dict, imp.ImportReport], str]
+    options: tuple[Callable, ...] = ()
+    spinner: bool = False
 
 
-@import_group.command("suppliers")
-@click.argument("file", type=click.Path(path_type=Path))
-@json_option
-@pass_app
-@handle_errors
-def import_suppliers_cmd(app: AppContext, file: Path, as_json: bool) -> None:
-    """Add or update suppliers (code, name, gs1_prefix).
-
-    Example: procure import suppliers suppliers.csv
-    """
-    _show_report(imp.import_suppliers(app.engine, file, user=app.user), as_json, "suppliers")
-
-
-@import_group.command("catalogue")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--supplier", required=True, help="Supplier code the file belongs to.")
-@click.option("--profile", help="Mapping profile name or .toml path [default: recognised from the header].")
-@json_option
-@pass_app
-@handle_errors
-def import_catalogue_cmd(app: AppContext, file: Path, supplier: str, profile: str | None, as_json: bool) -> None:
-    """Import a supplier's price file (CSV or XLSX) as its next catalogue version.
-
-    Example: procure import catalogue supplier-a-2026.xlsx --supplier SUP-A
-    """
-    with working(f"Importing {file} ...", as_json):
-        report = imp.import_catalogue(app.engine, file, supplier=supplier, profile=profile, user=app.user)
-    _show_report(report, as_json, f"{supplier} catalogue v{report.version}" if report.version else supplier)
-
-
-@import_group.command("usage")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--trust", required=True, help="Trust code the usage belongs to.")
-@json_option
-@pass_app
-@handle_errors
-def import_usage_cmd(app: AppContext, file: Path, trust: str, as_json: bool) -> None:
-    """Import a trust's usage export (item, quantity, unit price paid, date).
-
-    Example: procure import usage rxa-usage.csv --trust RXA
-    """
-    with working(f"Importing {file} ...", as_json):
-        report = imp.import_usage(app.engine, file, trust=trust, user=app.user)
-    _show_report(report, as_json, f"{trust} usage")
-
-
-@import_group.command("contracts")
-@click.argument("file", type=click.Path(path_type=Path))
-@json_option
-@pass_app
-@handle_errors
-def import_contracts_cmd(app: AppContext, file: Path, as_json: bool) -> None:
-    """Import the contracts register (replaces the listed trusts' contracts).
-
-    Example: procure import contracts contracts.csv
-    """
-    _show_report(imp.import_contracts(app.engine, file, user=app.user), as_json, "contracts")
-
-
-@import_group.command("tiers")
-@click.argument("file", type=click.Path(path_type=Path))
-@json_option
-@pass_app
-@handle_errors
-def import_tiers_cmd(app: AppContext, file: Path, as_json: bool) -> None:
-    """Import supplier volume/spend tier offers (replaces the listed suppliers' offers).
-
-    Example: procure import tiers tiers.csv
-    """
-    _show_report(imp.import_tiers(app.engine, file, user=app.user), as_json, "tier offers")
+IMPORT_COMMANDS = (
+    ImportCommand(
+        "trusts",
+        imp.import_trusts,
+        "Add or update trusts (code, name, region).\n\nExample: procure import trusts trusts.csv",
+        label="trusts",
+    ),
+    ImportCommand(
+        "suppliers",
+        imp.import_suppliers,
+        "Add or update suppliers (code, name, gs1_prefix).\n\nExample: procure import suppliers suppliers.csv",
+        label="suppliers",
+    ),
+    ImportCommand(
+        "catalogue",
+        imp.import_catalogue,
+        "Import a supplier's price file (CSV or XLSX) as its next catalogue version.\n\n"
+        "Example: procure import catalogue supplier-a-2026.xlsx --supplier SUP-A",
+        label=lambda o, report: f"{o['supplier']} catalogue v{report.version}" if report.version else o["supplier"],
+        options=(
+            click.option("--supplier", required=True, help="Supplier code the file belongs to."),
+            click.option("--profile", help="Mapping profile name or .toml path [default: recognised from the header]."),
+        ),
+        spinner=True,
+    ),
+    ImportCommand(
+        "usage",
+        imp.import_usage,
+        "Import a trust's usage export (item, quantity, unit price paid, date).\n\n"
+        "Example: procure import usage rxa-usage.csv --trust RXA",
+        label="{trust} usage",
+        options=(click.option("--trust", required=True, help="Trust code the usage belongs to."),),
+        spinner=True,
+    ),
+    ImportCommand(
+        "contracts",
+        imp.import_contracts,
+        "Import the contracts register (replaces the listed trusts' contracts).\n\n"
+        "Example: procure import contracts contracts.csv",
+        label="contracts",
+    ),
+    ImportCommand(
+        "tiers",
+        imp.import_tiers,
+        "Import supplier volume/spend tier offers (replaces the listed suppliers' offers).\n\n"
+        "Example: procure import tiers tiers.csv",
+        label="tier offers",
+    ),
+    ImportCommand(
+        "ratings",
+        imp.import_ratings,
+        "Import ODEP ratings per product line or SKU.\n\nExample: procure import ratings odep.csv",
+        label="ODEP ratings",
+    ),
+    ImportCommand(
+        "approvals",
+        imp.import_approvals,
+        "Append clinicians' decisions to the approval history (latest wins).\n\n"
+        "Example: procure import approvals approvals.csv",
+        label="approvals",
+    ),
+)
 
 
-@import_group.command("ratings")
-@click.argument("file", type=click.Path(path_type=Path))
-@json_option
-@pass_app
-@handle_errors
-def import_ratings_cmd(app: AppContext, file: Path, as_json: bool) -> None:
-    """Import ODEP ratings per product line or SKU.
+def _add_import_command(spec: ImportCommand) -> None:
+    """Register ``procure import KIND``: parse, call ``spec.importer``, print its report."""
 
-    Example: procure import ratings odep.csv
-    """
-    _show_report(imp.import_ratings(app.engine, file, user=app.user), as_json, "ODEP ratings")
+    def command(app: AppContext, file: Path, as_json: bool, **options) -> None:
+        with working(f"Importing {file} ...", quiet=as_json or not spec.spinner):
+            report = spec.importer(app.engine, file, user=app.user, **options)
+        label = spec.label.format(**options) if isinstance(spec.label, str) else spec.label(options, report)
+        _show_report(report, as_json, lambda: _import_summary(report, label))
+
+    command.__name__ = f"import_{spec.kind}_cmd"
+    decorators = [
+        import_group.command(spec.kind, help=spec.help),
+        click.argument("file", type=click.Path(path_type=Path)),
+        *spec.options,
+        json_option,
+        pass_app,
+        handle_errors,
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
 
 
-@import_group.command("approvals")
-@click.argument("file", type=click.Path(path_type=Path))
-@json_option
-@pass_app
-@handle_errors
-def import_approvals_cmd(app: AppContext, file: Path, as_json: bool) -> None:
-    """Append clinicians' decisions to the approval history (latest wins).
-
-    Example: procure import approvals approvals.csv
-    """
-    _show_report(imp.import_approvals(app.engine, file, user=app.user), as_json, "approvals")
+for _spec in IMPORT_COMMANDS:
+    _add_import_command(_spec)
 
 
 # --------------------------------------------------------------------------- inspect
@@ -478,7 +473,8 @@ def demand_cmd(app: AppContext, by: str, trusts: tuple[str, ...], as_json: bool)
     )
     if len(regional):
         out.print(
-            f"Region: {regional['units_per_year'].sum():,.0f} units, £{regional['spend_per_year'].sum():,.0f} a year",
+            f"Region: {fmt.count(regional['units_per_year'].sum())} units, "
+            f"{fmt.money(regional['spend_per_year'].sum())} a year",
             highlight=False,
         )
 
@@ -618,10 +614,6 @@ def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, **
     out.print(f"defined scenario {name}", highlight=False)
 
 
-def _money(value) -> str:
-    return "" if value is None else f"£{value:,.0f}"
-
-
 def _print_run(summary: dict) -> None:
     status = summary["status"]
     if status == "time_limit":
@@ -634,13 +626,15 @@ def _print_run(summary: dict) -> None:
         return
     gap = summary["gap"]
     out.print(
-        f"  net savings over the horizon {_money(summary['objective_gbp'])}; in-year {_money(summary['in_year_gbp'])};"
-        f" full-year run rate {_money(summary['full_year_gbp'])}",
+        f"  net savings over the horizon {fmt.money(summary['objective_gbp'])};"
+        f" in-year {fmt.money(summary['in_year_gbp'])};"
+        f" full-year run rate {fmt.money(summary['full_year_gbp'])}",
         highlight=False,
     )
     out.print(
-        f"  proven within {0 if gap is None else gap:.3%} of optimal (bound {_money(summary['best_bound_gbp'])});"
-        f" LP bound {_money(summary['lp_bound_gbp'])}; rule of thumb (greedy) {_money(summary['greedy_gbp'])};"
+        f"  proven within {fmt.percent(0 if gap is None else gap)} of optimal"
+        f" (bound {fmt.money(summary['best_bound_gbp'])});"
+        f" LP bound {fmt.money(summary['lp_bound_gbp'])}; rule of thumb (greedy) {fmt.money(summary['greedy_gbp'])};"
         f" build {summary['build_seconds'] or 0:.2f} s, solve {summary['solve_seconds'] or 0:.2f} s",
         highlight=False,
     )
@@ -750,15 +744,13 @@ def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], sweep_base: st
       procure scenario compare all-six four-trusts one-line
       procure scenario compare --sweep all-six
     """
-    from procurement import scenarios as runs  # the package: runs, compare
+    from procurement.scenarios import compare_scenarios, sweep_members
 
     if sweep_base:
-        from procurement.scenarios import sweep_members
-
         names = tuple(dict.fromkeys([*names, *sweep_members(app.engine, sweep_base)]))
     if not names:
         raise click.UsageError("give scenario NAMES or --sweep BASE")
-    comparison = runs.compare_scenarios(app.engine, list(names))
+    comparison = compare_scenarios(app.engine, list(names))
     sensitivity = comparison["sensitivity"]
     if as_json:
         print_json(
@@ -774,9 +766,9 @@ def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], sweep_base: st
     headline = comparison["headline"].astype(object)
     for figure in headline.index:
         if figure.endswith("_gbp"):
-            headline.loc[figure] = [_money(v) for v in headline.loc[figure]]
+            headline.loc[figure] = [fmt.money(v) for v in headline.loc[figure]]
         elif figure == "gap":
-            headline.loc[figure] = ["" if v is None or pd.isna(v) else f"{v:.3%}" for v in headline.loc[figure]]
+            headline.loc[figure] = [fmt.percent(v) for v in headline.loc[figure]]
     print_table(headline.astype(str).reset_index(names="figure"), title="Scenarios")
     for key, label in (("by_cause", "cause"), ("by_trust", "trust"), ("by_category", "category")):
         table = comparison[key].reset_index(names=label)
@@ -837,7 +829,7 @@ def scenario_sweep_cmd(
     def finished(row: dict) -> None:
         if as_json:
             return
-        figure = f"net {_money(row.get('objective_gbp'))}" if row.get("objective_gbp") is not None else ""
+        figure = f"net {fmt.money(row.get('objective_gbp'))}" if row.get("objective_gbp") is not None else ""
         err.print(
             f"  done: {row['scenario']}  {row['status']}  {figure}  ({row.get('wall_seconds') or 0:.1f} s)",
             highlight=False,
@@ -853,7 +845,7 @@ def scenario_sweep_cmd(
                     "workers": attrs["workers"], "scenarios": table})  # fmt: skip
     else:
         shown = table.drop(columns=["input_hash", "build_seconds", "solve_seconds", "worker", "run_id"])
-        shown["gap"] = ["" if v is None or pd.isna(v) else f"{v:.3%}" for v in shown["gap"]]
+        shown["gap"] = [fmt.percent(v) for v in shown["gap"]]
         if (shown["status"] == "optimal").all():
             shown = shown.drop(columns=["message"])
         print_table(shown, title=f"Sweep of {base}", money=("objective_gbp", "in_year_gbp", "full_year_gbp"))
@@ -897,8 +889,8 @@ def export_cmd(app: AppContext, names: tuple[str, ...], out_file: Path, as_json:
     more = len(summary["scenarios"]) - 1
     others = f" (and {more} more scenario(s) side by side)" if more else ""
     out.print(
-        f"wrote {summary['path']}: {head['scenario']} net {_money(head['objective_gbp'])} over the horizon, "
-        f"in-year {_money(head['in_year_gbp'])}, full-year {_money(head['full_year_gbp'])}{others}",
+        f"wrote {summary['path']}: {head['scenario']} net {fmt.money(head['objective_gbp'])} over the horizon, "
+        f"in-year {fmt.money(head['in_year_gbp'])}, full-year {fmt.money(head['full_year_gbp'])}{others}",
         highlight=False,
     )
     for warning in summary["warnings"]:
@@ -919,22 +911,6 @@ def shortlist_group() -> None:
     """
 
 
-def _shortlist_errors(fn):
-    """``handle_errors``, but messages quote workbook text: printed without rich markup."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from rich.markup import escape
-
-        try:
-            return fn(*args, **kwargs)
-        except ProcureError as exc:
-            err.print("[bold red]Error:[/] " + escape(str(exc)), highlight=False)
-            sys.exit(exc.exit_code or 1)
-
-    return handle_errors(wrapper)
-
-
 @shortlist_group.command("export")
 @click.option("--trust", required=True, help="Trust code, or REGIONAL for the regional clinical panel.")
 @click.option("--scenario", help="Also show whether this scenario's latest run keeps each line.")
@@ -943,7 +919,7 @@ def _shortlist_errors(fn):
 )
 @json_option
 @pass_app
-@_shortlist_errors
+@handle_errors
 def shortlist_export_cmd(app: AppContext, trust: str, scenario: str | None, out_file: Path, as_json: bool) -> None:
     """Write a trust's shortlist workbook (.xlsx) for its surgeons to decide on.
 
@@ -971,7 +947,7 @@ def shortlist_export_cmd(app: AppContext, trust: str, scenario: str | None, out_
 @click.argument("file", type=click.Path(path_type=Path))
 @json_option
 @pass_app
-@_shortlist_errors
+@handle_errors
 def shortlist_import_cmd(app: AppContext, file: Path, as_json: bool) -> None:
     """Read a returned shortlist: its decisions are appended to the approval history.
 
@@ -990,24 +966,12 @@ def shortlist_import_cmd(app: AppContext, file: Path, as_json: bool) -> None:
             raise
         print_json({"file": exc.file, "refused": True, "problems": exc.problems})
         sys.exit(exc.exit_code)
-    if as_json:
-        print_json(report.to_dict())
-        return
-    if report.duplicate_of:
-        out.print(
-            f"{report.file}: identical to import #{report.duplicate_of}; already imported, nothing written",
-            markup=False,
-            highlight=False,
-        )
-        return
-    out.print(
-        f"{report.file} -> shortlist #{report.export_id} ({report.trust}): {report.summary()} "
+    _show_report(
+        report,
+        as_json,
+        lambda: f"{report.file} -> shortlist #{report.export_id} ({report.trust}): {report.summary()} "
         f"(import #{report.import_id})",
-        markup=False,
-        highlight=False,
     )
-    for note in report.notes:
-        out.print(f"  note: {note}", markup=False, highlight=False)
 
 
 @main.command("db")

@@ -37,7 +37,7 @@ def region(data: Path, size: str):
 
 
 def bench(size: str, data: Path, profile: str | None) -> dict:
-    from procurement import imports as imp
+    from procurement import importers as imp
     from procurement.db import open_database
 
     files = region(data, size)

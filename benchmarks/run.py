@@ -84,7 +84,7 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
     from sqlalchemy import func, select
     from sqlmodel import Session
 
-    from procurement import imports as imp
+    from procurement import importers as imp
     from procurement.db import open_database
     from procurement.demo import SIZES, generate_region
     from procurement.models import CatalogueItem, ProductLine, Usage

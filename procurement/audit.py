@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from procurement.errors import ProcureError
-from procurement.imports import REGIONAL_PANEL
+from procurement.importers import REGIONAL_PANEL
 from procurement.models import (
     Approval,
     DataImport,

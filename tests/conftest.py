@@ -263,7 +263,7 @@ class Templates:
         return folder
 
     def _build_region(self) -> Path:
-        from procurement.imports import import_suppliers, import_trusts
+        from procurement.importers import import_suppliers, import_trusts
 
         folder = self._derive("region", "migrated")
         engine = open_database(f"sqlite:///{folder / self.DB}")
@@ -274,7 +274,7 @@ class Templates:
         return folder
 
     def _build_catalogues(self) -> Path:
-        from procurement.imports import import_catalogue
+        from procurement.importers import import_catalogue
 
         folder = self._derive("catalogues", "region")
         engine = open_database(f"sqlite:///{folder / self.DB}")

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from procurement import imports as imp
+from procurement import importers as imp
 from procurement.errors import DuplicateImportError, InputFileError, ProcureError, UnknownReferenceError
 
 PROFILE_TOML = """\

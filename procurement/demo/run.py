@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from procurement import imports as imp
+from procurement import importers as imp
 from procurement.db import open_database
 from procurement.demand import demand_report
 from procurement.demo.generator import generate_region

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from procurement.db import transaction
 from procurement.errors import UnknownReferenceError
-from procurement.imports import current_user
+from procurement.importers import current_user
 from procurement.models import (
     Category,
     EquivalenceGroup,

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from catalogues.classify import DEFAULT_TAXONOMY, TaxonomyError, load_taxonomy
-from procurement.imports import import_catalogue
+from procurement.importers import import_catalogue
 
 # component/description/brand text as it appears in supplier price lists -> group
 EXAMPLES = {

@@ -19,9 +19,10 @@ from sqlalchemy import select, text
 from sqlmodel import Session
 
 from cli import main
-from procurement import imports as imp
+from procurement import importers as imp
 from procurement.db import lock_timeout, make_engine, open_database
 from procurement.errors import ProcureError
+from procurement.importers import core as importer_core
 from procurement.models import Category, DataImport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,13 +44,13 @@ def url(request, db_url) -> str:
 def race(monkeypatch, first, second, delay: float = 0.5) -> list:
     """Run ``first`` and ``second`` in two threads at once; each pauses ``delay`` s just
     before writing its ``DataImport`` row. Returns their results (or exceptions)."""
-    original = imp._record_import
+    original = importer_core.record_import
 
     def slow_record(*args, **kwargs):
         time.sleep(delay)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(imp, "_record_import", slow_record)
+    monkeypatch.setattr(importer_core, "record_import", slow_record)
     barrier = threading.Barrier(2)
     results: list = [None, None]
 

@@ -4,7 +4,7 @@ import pytest
 from sqlmodel import Session
 
 from procurement.demand import demand_by_group, demand_report, regional_totals, usage_by_line
-from procurement.imports import import_usage
+from procurement.importers import import_usage
 
 HEADER = ("Item Code", "Supplier", "Qty", "Unit Cost", "Order Date")
 EXETER, CPT, ATTUNE = "SUP-A:HIP-STEM-CEM:EXETER", "SUP-B:HIP-STEM-CEM:CPT", "SUP-A:KNEE-INSERT-PS:ATTUNE"

@@ -21,7 +21,7 @@ from procurement.db import (
     transaction,
     upgrade,
 )
-from procurement.imports import import_catalogue, import_suppliers, import_trusts
+from procurement.importers import import_catalogue, import_suppliers, import_trusts
 from procurement.models import Scenario, ScenarioRun
 
 TABLES_0001 = [

@@ -25,7 +25,7 @@ from sqlmodel import Session, SQLModel
 
 import procurement.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from cli import main
-from procurement import imports as imp
+from procurement import importers as imp
 from procurement.db import alembic_config, current_revision, make_engine, open_database, table_names, upgrade
 from procurement.demo import run_demo
 from procurement.models import DataImport, RunSaving, Scenario, ScenarioRun

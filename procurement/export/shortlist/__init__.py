@@ -18,7 +18,7 @@ product line of every decision row; the export id is in the workbook (the visibl
 returned rows with the snapshot's (so an added or deleted row is named as such rather
 than as a cascade of changed cells), compares every locked cell, checks every
 decision, and records the decisions only if nothing is wrong: all or nothing, in one
-transaction, like every importer (``procurement.imports``). Each decision becomes an
+transaction, like every importer (``procurement.importers``). Each decision becomes an
 ``Approval`` (the typed clinician name, role "Consultant orthopaedic surgeon", the
 reason as comment, decided now, the returned file's sha256) under one ``DataImport``
 of kind ``shortlist`` whose ``profile`` names the export ("shortlist #N"). The same

@@ -27,7 +27,7 @@ from procurement.errors import ProcureError
 from procurement.export.safe import safe_text
 from procurement.export.shortlist.lines import latest_solved_run, resolve_trust, shortlist_lines
 from procurement.export.shortlist.snapshot import FORMAT_VERSION, ID_NAME, ID_SHEET, Column, take_snapshot
-from procurement.imports import DECISIONS, REGIONAL_PANEL, current_user
+from procurement.importers import DECISIONS, REGIONAL_PANEL, current_user
 from procurement.models import ShortlistExport, Trust
 
 README = "Read me"

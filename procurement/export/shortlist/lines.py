@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from procurement.demand import usage_by_line
 from procurement.errors import ProcureError, UnknownReferenceError
-from procurement.imports import REGIONAL_PANEL
+from procurement.importers import REGIONAL_PANEL
 from procurement.models import (
     Approval,
     CatalogueItem,

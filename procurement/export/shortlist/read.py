@@ -4,7 +4,7 @@
 rows with the snapshot's (so an added or deleted row is named as such rather than as a
 cascade of changed cells), compares every locked cell, checks every decision, and
 records the decisions only if nothing is wrong: all or nothing, in one transaction,
-like every importer (``procurement.imports``).
+like every importer (``procurement.importers``).
 """
 
 import datetime as dt
@@ -25,7 +25,8 @@ from sqlmodel import Session
 from procurement.db import transaction
 from procurement.errors import InputFileError, UnknownReferenceError
 from procurement.export.shortlist.snapshot import ID_NAME, ID_SHEET, norm
-from procurement.imports import DECISIONS, REGIONAL_PANEL, ImportReport, _find_duplicate, _read_bytes, current_user
+from procurement.importers import DECISIONS, REGIONAL_PANEL, ImportReport, current_user
+from procurement.importers.core import find_duplicate, read_bytes
 from procurement.models import Approval, DataImport, ProductLine, ShortlistExport, Trust, utcnow
 
 KIND = "shortlist"
@@ -226,11 +227,11 @@ def import_shortlist(engine: Engine, path: Path, *, user: str | None = None) -> 
     duplicate and nothing is written.
     """
     path = Path(path)
-    data, sha = _read_bytes(path)
+    data, sha = read_bytes(path)
     wb = _open_workbook(data, path.name)
     export_id = _export_id(wb, path.name)
     with transaction(engine) as session:
-        previous = _find_duplicate(session, KIND, sha)
+        previous = find_duplicate(session, KIND, sha)
         if previous:
             report = ShortlistReport(kind=KIND, file=path.name, sha256=sha, duplicate_of=previous, export_id=export_id)
             report.notes.append(f"identical file already imported as import #{previous}; nothing written")

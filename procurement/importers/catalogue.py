@@ -1,0 +1,361 @@
+"""Supplier catalogues: each file is the supplier's next catalogue version.
+
+Rows are read through a mapping profile (named, or recognised from the header),
+normalised, classified into the taxonomy's equivalence groups and stored as SKUs of
+product lines (supplier + group + brand), with their price history.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from catalogues.classify import Taxonomy
+from catalogues.normalise import clean_text, normalise_gtin, parse_money, parse_pack, slug
+from catalogues.read import ROW_COLUMN, FileFormatError, Profile, detect_profile, load_profile, read_catalogue
+from procurement.errors import InputFileError, UnknownReferenceError
+from procurement.importers.core import (
+    FileImporter,
+    ImportReport,
+    Problems,
+    as_text_table,
+    items_where,
+    owner_id,
+    refuse_if_no_rows,
+    sql_records,
+)
+from procurement.models import CatalogueItem, DataImport, ItemPrice, ProductLine, Supplier
+from procurement.reference import frame, groups_frame, suppliers_by_code
+
+
+def _resolve_profile(path: Path, profile_name: str | None) -> Profile:
+    try:
+        return load_profile(profile_name) if profile_name else detect_profile(path)
+    except LookupError as exc:
+        raise UnknownReferenceError(str(exc.args[0])) from exc
+    except FileFormatError as exc:
+        raise InputFileError(str(exc)) from exc
+
+
+def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.DataFrame, file_name: str) -> None:
+    """Refuse a file that is evidently another supplier's catalogue (before any write).
+
+    Evidence: the GTINs' GS1 company prefixes, and the GTINs and codes already
+    imported under other suppliers. A new supplier's first file is judged by prefix only.
+    """
+    gtins = items["gtin"].dropna()
+    others = {s.code: s for s in session.scalars(select(Supplier).where(Supplier.id != supplier.id))}
+    if len(gtins) >= 5 and supplier.gs1_prefix:
+        gtin13 = gtins.str.slice(1)
+        own_share = gtin13.str.startswith(supplier.gs1_prefix).mean()
+        if own_share < 0.5:
+            best = max(
+                ((code, gtin13.str.startswith(s.gs1_prefix).mean()) for code, s in others.items() if s.gs1_prefix),
+                key=lambda kv: kv[1],
+                default=(None, 0.0),
+            )
+            hint = f"; {best[1]:.0%} carry {best[0]}'s prefix {others[best[0]].gs1_prefix}" if best[1] >= 0.5 else ""
+            raise InputFileError(
+                f"{file_name}: only {own_share:.0%} of its GTINs carry {supplier.code}'s GS1 "
+                f"prefix {supplier.gs1_prefix}{hint}. Is this the right supplier? Nothing was written."
+            )
+    if items.empty:
+        return
+    for column, values in (("gtin", set(gtins)), ("supplier_code", set(items["supplier_code"]))):
+        if not values:
+            continue
+        # Only the catalogue items holding one of the file's values, not every item of
+        # every supplier (at national scale that was most of an import's time).
+        known = items_where(session, column, pd.Series(sorted(values), dtype=object))
+        hits = known.groupby("supplier")[column].nunique()
+        own = hits.get(supplier.code, 0) / len(values)
+        foreign = hits.drop(supplier.code, errors="ignore")
+        if len(foreign) and foreign.max() / len(values) >= 0.5 and own < 0.1:
+            other = foreign.idxmax()
+            raise InputFileError(
+                f"{file_name}: {foreign.max()} of its {len(values)} {column.replace('_', ' ')}s are "
+                f"already in {other}'s catalogue and {own:.0%} in {supplier.code}'s: it looks like "
+                f"{other}'s file. Refused under {supplier.code}; nothing was written."
+            )
+        if column == "gtin":
+            break  # GTINs are the stronger evidence; codes only when there are none
+
+
+class _CatalogueImport(FileImporter):
+    kind = "catalogue"
+    uses_taxonomy = True
+
+    def __init__(self, *, supplier: str, profile: str | None, user: str | None, taxonomy: Taxonomy | None):
+        super().__init__(user=user, taxonomy=taxonomy)
+        self.supplier_code = supplier.strip().upper()
+        self.profile_name = profile
+
+    def owner(self, session: Session) -> dict[str, int]:
+        supplier_id = owner_id(suppliers_by_code(session), self.supplier_code, "supplier")
+        self.supplier = session.get(Supplier, supplier_id)
+        return {"supplier_id": supplier_id}
+
+    def read(self, session: Session, path: Path, report: ImportReport) -> pd.DataFrame:
+        self.profile = prof = _resolve_profile(path, self.profile_name)
+        if prof.supplier and prof.supplier != self.supplier_code:
+            raise InputFileError(
+                f"{path.name}: profile {prof.name!r} is {prof.supplier}'s layout, not {self.supplier_code}'s; "
+                "check --supplier. Nothing was written."
+            )
+        try:
+            raw = read_catalogue(path, prof)
+        except FileFormatError as exc:
+            raise InputFileError(str(exc)) from exc
+        # Before anything is written: an empty price list would discontinue every SKU.
+        refuse_if_no_rows(path, raw)
+        raw.attrs["headings"] = dict(prof.columns)
+        report.profile = prof.name
+        if not self.profile_name:
+            report.notes.append(f"layout recognised as profile {prof.name!r}")
+        return as_text_table(raw)
+
+    def check(self, session: Session, raw: pd.DataFrame, problems: Problems, report: ImportReport) -> pd.DataFrame:
+        items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
+        _check_supplier_identity(session, self.supplier, items[~problems.bad()], report.file)
+        report.version = 1 + (
+            session.execute(
+                select(func.count())
+                .select_from(DataImport)
+                .where(DataImport.kind == "catalogue", DataImport.supplier_id == self.supplier.id)
+            ).scalar_one()
+        )
+        return items
+
+    def store(
+        self, session: Session, items: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
+    ) -> None:
+        _store_catalogue(session, self.supplier, items[good], import_id, report, listed=items["supplier_code"])
+
+
+def import_catalogue(
+    engine: Engine,
+    path: Path,
+    *,
+    supplier: str,
+    profile: str | None = None,
+    user: str | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> ImportReport:
+    """Import a supplier's price file as the next version of its catalogue.
+
+    See ``procurement.importers.core`` for the transaction contract and docs/formats.md
+    for what happens to each row.
+    """
+    return _CatalogueImport(supplier=supplier, profile=profile, user=user, taxonomy=taxonomy).run(engine, path)
+
+
+def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy, problems: Problems) -> pd.DataFrame:
+    """One row per file row: code, GTIN, texts, pack size, unit price (ex VAT, per unit), group.
+
+    Unit price = price / pack size (a price per pack) / (1 + VAT rate) (a price with VAT),
+    rounded to the penny. Each unusable value goes into ``problems``.
+    """
+    text = {f: clean_text(raw[f]) for f in ("supplier_code", "description", "brand", "component", "size")}
+    for fld, what in (("supplier_code", "supplier code"), ("description", "description"), ("brand", "brand")):
+        problems.add(text[fld] == "", fld, f"missing {what}")
+    gtin = normalise_gtin(raw["gtin"])
+    problems.add_parsed("gtin", gtin)
+    pack = parse_pack(raw["pack"])
+    problems.add_parsed("pack", pack)
+    price = parse_money(raw["price"], maximum=None)
+    problems.add_parsed("price", price)
+    unit_price = price.values.astype(float)
+    if prof.price_per == "pack":
+        unit_price = unit_price / pack.values.astype(float)
+    if prof.includes_vat:
+        unit_price = unit_price / (1.0 + prof.vat_rate)
+    unit_price = unit_price.round(2)
+    problems.add(
+        (price.errors == "") & (pack.errors == "") & (unit_price > 100_000),
+        "price",
+        "implausible price (over £100,000 per unit)",
+    )
+    problems.add(
+        (price.errors == "") & (pack.errors == "") & (unit_price < 0.01),
+        "price",
+        "price rounds to less than a penny per unit",
+    )
+    group = tax.classify(text["component"] + " " + text["description"] + " " + text["brand"])
+    problems.add(
+        group.isna() & (text["description"] != ""),
+        "description",
+        "matches no equivalence group of the taxonomy (unclassified)",
+    )
+    items = pd.DataFrame(
+        {
+            "supplier_code": text["supplier_code"],
+            "gtin": gtin.values,
+            "description": text["description"],
+            "brand": text["brand"],
+            "size": text["size"],
+            "pack_size": pack.values,
+            "unit_price": unit_price,
+            "group": group,
+            "source_row": raw[ROW_COLUMN],
+        },
+        index=raw.index,
+    )
+    _flag_duplicates(items, problems)
+    return items
+
+
+def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
+    """Exact repeats of a code: keep the first. Same code, different details: refuse all."""
+    ok = items[~problems.bad()]
+    repeated = ok["supplier_code"].duplicated(keep=False)
+    if repeated.any():
+        # Only the repeated rows need a signature (joining every row's fields was slow).
+        # astype("string") + fillna: a blank GTIN (None) must not break the join (pandas 3's
+        # astype(str) keeps it as NaN).
+        signature = (
+            ok.loc[repeated, ["gtin", "description", "brand", "size", "pack_size", "unit_price", "group"]]
+            .astype("string")
+            .fillna("")
+            .agg("|".join, axis=1)
+        )
+        variants = signature.groupby(ok.loc[repeated, "supplier_code"]).transform("nunique")
+        conflicting = pd.Series(False, index=items.index)
+        conflicting[variants[variants > 1].index] = True
+        rows_of = ok.loc[repeated].groupby("supplier_code")["source_row"].agg(lambda r: ", ".join(map(str, r)))
+        problems.add(
+            conflicting,
+            "supplier_code",
+            "same supplier code with different details on rows " + items["supplier_code"].map(rows_of).fillna(""),
+        )
+        exact = pd.Series(False, index=items.index)
+        same = variants[variants == 1].index
+        exact[same] = ok.loc[same, "supplier_code"].duplicated(keep="first")
+        first_row = ok.loc[same].groupby("supplier_code")["source_row"].first()
+        problems.add(
+            exact,
+            "supplier_code",
+            "exact duplicate of row " + items["supplier_code"].map(first_row).astype("Int64").astype(str),
+        )
+    ok = items[~problems.bad()]
+    with_gtin = ok[ok["gtin"].notna()]
+    shared = with_gtin["gtin"].duplicated(keep=False)
+    if shared.any():
+        mask = pd.Series(False, index=items.index)
+        mask[with_gtin.index[shared]] = True
+        problems.add(mask, "gtin", "GTIN shared by different supplier codes in this file")
+
+
+def _product_lines(session: Session, supplier_id: int) -> pd.DataFrame:
+    """line_id, group_id, brand and brand_key (the brand as in line codes) of a supplier's lines."""
+    lines = frame(
+        session,
+        select(ProductLine.id.label("line_id"), ProductLine.group_id, ProductLine.brand).where(
+            ProductLine.supplier_id == supplier_id
+        ),
+    )
+    return lines.assign(brand_key=slug(lines["brand"]))
+
+
+def _store_catalogue(
+    session: Session,
+    supplier: Supplier,
+    items: pd.DataFrame,
+    import_id: int,
+    report: ImportReport,
+    *,
+    listed: pd.Series,
+) -> None:
+    """Write the accepted ``items``; ``listed`` is every code in the file, rejected rows included.
+
+    A SKU whose row was rejected is still listed: it keeps its previous price and status
+    rather than being marked as no longer listed.
+    """
+    groups = groups_frame(session)[["group_id", "group"]]
+    items = items.merge(groups, on="group", how="left")
+    # Brands are matched as in the line's code (case and punctuation ignored), so that
+    # "Exeter V40" and "EXETER-V40" are one line rather than two lines with one code.
+    items["brand_key"] = slug(items["brand"])
+    lines = _product_lines(session, supplier.id)
+    wanted = items.drop_duplicates(["group_id", "brand_key"])[["group_id", "group", "brand", "brand_key"]]
+    new_lines = wanted.merge(lines[["group_id", "brand_key"]], how="left", indicator=True)
+    new_lines = new_lines[new_lines["_merge"] == "left_only"]
+    if len(new_lines):
+        session.execute(
+            insert(ProductLine.__table__),
+            pd.DataFrame(
+                {
+                    "code": supplier.code + ":" + new_lines["group"] + ":" + slug(new_lines["brand"]),
+                    "supplier_id": supplier.id,
+                    "group_id": new_lines["group_id"].astype(int),
+                    "brand": new_lines["brand"],
+                    "first_import_id": import_id,
+                }
+            ).to_dict("records"),
+        )
+        lines = _product_lines(session, supplier.id)
+    report.new_lines = len(new_lines)
+    items = items.merge(lines[["line_id", "group_id", "brand_key"]], on=["group_id", "brand_key"], how="left")
+
+    existing = frame(
+        session,
+        select(
+            CatalogueItem.id.label("item_id"),
+            CatalogueItem.supplier_code,
+            CatalogueItem.unit_price.label("old_price"),
+            CatalogueItem.active,
+        ).where(CatalogueItem.supplier_id == supplier.id),
+    )
+    items = items.merge(existing, on="supplier_code", how="left")
+    columns = {
+        "supplier_id": supplier.id,
+        "product_line_id": items["line_id"].astype(int),
+        "supplier_code": items["supplier_code"],
+        "gtin": items["gtin"],  # a blank GTIN goes in as NULL (sql_records)
+        "description": items["description"],
+        "size": items["size"],
+        "pack_size": items["pack_size"].astype(int),
+        "unit_price": items["unit_price"],
+        "source_import_id": import_id,
+        "source_row": items["source_row"].astype(int),
+        "active": True,
+    }
+    records = pd.DataFrame(columns, index=items.index)
+    is_new = items["item_id"].isna()
+    if is_new.any():
+        # Core executemany: the ORM's bulk insert added per-row work for nothing here.
+        session.execute(insert(CatalogueItem.__table__), sql_records(records[is_new]))
+    if (~is_new).any():
+        session.execute(
+            update(CatalogueItem),
+            sql_records(records[~is_new].assign(id=items.loc[~is_new, "item_id"].astype(int))),
+        )
+    report.new_items = int(is_new.sum())
+    report.price_changes = int(((~is_new) & ((items["unit_price"] - items["old_price"]).abs() >= 0.005)).sum())
+    gone = existing[~existing["supplier_code"].isin(listed) & existing["active"].astype(bool)]
+    if len(gone):
+        session.execute(
+            update(CatalogueItem),
+            [{"id": int(i), "active": False} for i in gone["item_id"]],
+        )
+    report.discontinued = len(gone)
+    ids = frame(
+        session,
+        select(CatalogueItem.id.label("item_id"), CatalogueItem.supplier_code).where(
+            CatalogueItem.supplier_id == supplier.id
+        ),
+    )
+    prices = records[["supplier_code", "unit_price", "pack_size", "source_row"]].merge(ids, on="supplier_code")
+    if len(prices):  # an empty executemany would insert one row of defaults (and fail)
+        session.execute(
+            insert(ItemPrice.__table__),
+            sql_records(
+                prices.assign(import_id=import_id)[["item_id", "import_id", "unit_price", "pack_size", "source_row"]]
+            ),
+        )
+    if report.version and report.version > 1:
+        report.notes.append(
+            f"catalogue version {report.version}: {report.new_items} new SKUs, "
+            f"{report.price_changes} price changes, {report.discontinued} no longer listed"
+        )

@@ -1,0 +1,468 @@
+"""What every importer shares: the report, the row problems, the file's one transaction.
+
+Every importer follows the same contract (``FileImporter.run``):
+
+1. read the whole file and hash it (sha256); an identical file already imported for
+   the same kind (and supplier or trust) is reported as a duplicate and nothing is
+   written (race-free: two imports of one file at the same moment store it once, see
+   ``procurement.db.lock_for_write``);
+2. parse every row with the vectorised parsers of ``catalogues.normalise``; each
+   unusable value becomes a ``RejectedRow`` naming the row, the column (as headed in
+   the file), the value and the reason; a row with any problem is not used;
+3. write the accepted rows, the rejected rows and the ``DataImport`` record in one
+   transaction: a file that cannot be used at all (unreadable, wrong layout, unknown
+   supplier or trust) raises a ``ProcureError`` and leaves the database unchanged.
+
+``rows_read == rows_accepted + rows_rejected`` always holds (blank lines are layout,
+not rows). File formats: docs/formats.md.
+"""
+
+import getpass
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from catalogues.classify import Taxonomy, TaxonomyError, load_taxonomy
+from catalogues.normalise import Parsed, clean_text, slug
+from catalogues.read import ROW_COLUMN, FileFormatError, TableSpec, read_table
+from procurement.db import lock_for_write, transaction
+from procurement.errors import InputFileError, UnknownReferenceError
+from procurement.models import CatalogueItem, DataImport, RejectedRow, Supplier
+from procurement.reference import frame, groups_frame, lines_frame, suppliers_by_code, sync_taxonomy
+
+REGIONAL_PANEL = "REGIONAL"
+REJECT_COLUMNS = ["row", "column", "value", "reason"]
+IN_CHUNK = 5_000  # values per "WHERE column IN (...)": well under PostgreSQL's bind limit
+
+
+def current_user(user: str | None = None) -> str:
+    """``user`` if given, else the login name (``"unknown"`` where there is none)."""
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+@dataclass
+class ImportReport:
+    """What one import did; ``rejects`` lists every problem (row, column, value, reason)."""
+
+    kind: str
+    file: str
+    sha256: str
+    import_id: int | None = None
+    duplicate_of: int | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    new_lines: int = 0
+    new_items: int = 0
+    price_changes: int = 0
+    discontinued: int = 0
+    version: int | None = None
+    profile: str | None = None
+    notes: list[str] = field(default_factory=list)
+    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+
+    def to_dict(self, max_rejects: int | None = None) -> dict:
+        rejects = self.rejects if max_rejects is None else self.rejects.head(max_rejects)
+        return {
+            "kind": self.kind,
+            "file": self.file,
+            "sha256": self.sha256,
+            "import_id": self.import_id,
+            "duplicate_of": self.duplicate_of,
+            "rows_read": self.rows_read,
+            "rows_accepted": self.rows_accepted,
+            "rows_rejected": self.rows_rejected,
+            "new_lines": self.new_lines,
+            "new_items": self.new_items,
+            "price_changes": self.price_changes,
+            "discontinued": self.discontinued,
+            "version": self.version,
+            "profile": self.profile,
+            "notes": self.notes,
+            "rejects": rejects.astype({"row": int}).to_dict("records") if len(rejects) else [],
+        }
+
+
+class Problems:
+    """Collects row problems of one file as (index, row, column, value, reason)."""
+
+    def __init__(self, table: pd.DataFrame, headings: Mapping[str, str]):
+        self.table = table
+        self.headings = headings
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        values = self.table.loc[mask, column] if column in self.table else ""
+        reasons = reason[mask] if isinstance(reason, pd.Series) else reason
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "index": self.table.index[mask],
+                    "row": self.table.loc[mask, ROW_COLUMN],
+                    "column": self.headings.get(column, column),
+                    "value": values,
+                    "reason": reasons,
+                }
+            )
+        )
+
+    def add_parsed(self, column: str, parsed: Parsed) -> None:
+        self.add(parsed.errors != "", column, parsed.errors)
+
+    def bad(self) -> pd.Series:
+        """Boolean mask over the table: rows with at least one problem."""
+        mask = pd.Series(False, index=self.table.index)
+        if self.parts:
+            mask[pd.concat(self.parts)["index"].unique()] = True
+        return mask
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(columns=["index", *REJECT_COLUMNS])
+        out = pd.concat(self.parts, ignore_index=True)
+        out["value"] = out["value"].astype(str).str.slice(0, 200)
+        return out.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- the file's transaction
+
+
+class FileImporter:
+    """One import of one file: the contract of the module docstring, in one place.
+
+    A subclass (one per kind of file) sets ``kind`` and ``spec`` and writes two steps:
+    ``check`` parses and validates every row (each unusable value into ``problems``)
+    and returns whatever ``store`` needs; ``store`` writes the accepted rows (``good``).
+    ``owner`` names the supplier or trust a file belongs to, ``read`` reads a file that
+    has no fixed ``spec`` (a catalogue, through its profile). ``run`` does the rest.
+    An instance serves one call: steps may keep what they learn on ``self``.
+    """
+
+    kind: str
+    spec: TableSpec | None = None  # None: the rows are read by ``read``, inside the transaction
+    uses_taxonomy: bool = False  # the taxonomy's categories and groups must be in the database
+
+    def __init__(self, *, user: str | None = None, taxonomy: Taxonomy | None = None):
+        self.user = user
+        self.taxonomy = taxonomy
+
+    def owner(self, session: Session) -> dict[str, int]:
+        """``{"supplier_id": ...}`` or ``{"trust_id": ...}`` for a file of one owner; ``{}`` otherwise."""
+        return {}
+
+    def read(self, session: Session, path: Path, report: ImportReport) -> pd.DataFrame:
+        """The file's rows (with ``ROW_COLUMN`` and ``attrs["headings"]``) when ``spec`` is None."""
+        raise NotImplementedError
+
+    def check(self, session: Session, table: pd.DataFrame, problems: Problems, report: ImportReport) -> Any:
+        raise NotImplementedError
+
+    def store(self, session: Session, checked: Any, good: pd.Series, import_id: int, report: ImportReport) -> None:
+        raise NotImplementedError
+
+    def run(self, engine: Engine, path: Path) -> ImportReport:
+        """Import ``path``: the whole contract of the module docstring, in one transaction."""
+        path = Path(path)
+        _, sha = read_bytes(path)
+        table = read_rows(path, self.spec) if self.spec is not None else None
+        if self.uses_taxonomy:
+            self.taxonomy = load_taxonomy_or_refuse(self.taxonomy)
+        with transaction(engine) as session:
+            if self.uses_taxonomy:
+                sync_taxonomy(session, self.taxonomy)
+            owner = self.owner(session)
+            previous = find_duplicate(session, self.kind, sha, **owner)
+            if previous:
+                return duplicate_report(self.kind, path, sha, previous)
+            for id_of_owner in owner.values():
+                # Two different files of one owner at once: one after the other (catalogue
+                # versions and SKUs; usage replacing the months it spans).
+                lock_for_write(session, f"{self.kind}|{id_of_owner}")
+            report = ImportReport(kind=self.kind, file=path.name, sha256=sha)
+            if table is None:
+                table = self.read(session, path, report)
+            problems = Problems(table, table.attrs.get("headings", {}))
+            checked = self.check(session, table, problems, report)
+            import_id = record_import(session, report, table, problems, user=self.user, **owner)
+            self.store(session, checked, ~problems.bad(), import_id, report)
+            if report.new_lines or report.price_changes:
+                finish_counts(session, import_id, report)
+        return report
+
+
+def read_bytes(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and their sha256; a missing or unreadable file is an ``InputFileError``."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise InputFileError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def refuse_if_no_rows(path: Path, table: pd.DataFrame) -> None:
+    if table.empty:
+        raise InputFileError(f"{Path(path).name}: the header is there but no rows below it; nothing was written")
+
+
+def as_text_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Every data column as ``object`` (cells as read), ``attrs["headings"]`` kept."""
+    headings = table.attrs.get("headings", {})
+    table = table.astype({c: "object" for c in table.columns if c != ROW_COLUMN})
+    table.attrs["headings"] = headings
+    return table
+
+
+def read_rows(path: Path, spec: TableSpec) -> pd.DataFrame:
+    """The rows of a CSV/XLSX laid out as ``spec``; a file that cannot be used is refused."""
+    try:
+        table = read_table(path, spec)
+    except FileFormatError as exc:
+        raise InputFileError(str(exc)) from exc
+    refuse_if_no_rows(path, table)
+    return as_text_table(table)
+
+
+def load_taxonomy_or_refuse(taxonomy: Taxonomy | None) -> Taxonomy:
+    try:
+        return taxonomy or load_taxonomy()
+    except TaxonomyError as exc:
+        raise InputFileError(str(exc)) from exc
+
+
+def find_duplicate(session: Session, kind: str, sha: str, *, supplier_id=None, trust_id=None) -> int | None:
+    """The id of an earlier import of the identical file (same kind and owner), if any."""
+    # Race-free: a second import of the same file waits here until the first one has
+    # committed, then finds it (see procurement.db.lock_for_write).
+    lock_for_write(session, f"import|{kind}|{sha}|{supplier_id}|{trust_id}")
+    query = select(DataImport.id).where(DataImport.kind == kind, DataImport.sha256 == sha)
+    if supplier_id is not None:
+        query = query.where(DataImport.supplier_id == supplier_id)
+    if trust_id is not None:
+        query = query.where(DataImport.trust_id == trust_id)
+    return session.execute(query.order_by(DataImport.id)).scalars().first()
+
+
+def duplicate_report(kind: str, path: Path, sha: str, previous: int) -> ImportReport:
+    report = ImportReport(kind=kind, file=Path(path).name, sha256=sha, duplicate_of=previous)
+    report.notes.append(f"identical file already imported as import #{previous}; nothing written")
+    return report
+
+
+def _raw_text(table: pd.DataFrame) -> pd.Series:
+    columns = [c for c in table.columns if c != ROW_COLUMN]
+    # astype("string") + fillna: pandas 3's astype(str) keeps missing values as NaN.
+    return table[columns].astype("string").fillna("").agg(" | ".join, axis=1)
+
+
+def record_import(
+    session: Session,
+    report: ImportReport,
+    table: pd.DataFrame,
+    problems: Problems,
+    *,
+    user: str | None,
+    supplier_id: int | None = None,
+    trust_id: int | None = None,
+) -> int:
+    """Insert the DataImport row and its RejectedRow rows; fill the report's counts."""
+    rejects = problems.frame()
+    bad = problems.bad()
+    report.rows_read = len(table)
+    report.rows_rejected = int(bad.sum())
+    report.rows_accepted = report.rows_read - report.rows_rejected
+    report.rejects = rejects[REJECT_COLUMNS]
+    record = DataImport(
+        kind=report.kind,
+        file_name=report.file,
+        sha256=report.sha256,
+        supplier_id=supplier_id,
+        trust_id=trust_id,
+        profile=report.profile,
+        version=report.version or 1,
+        imported_by=current_user(user),
+        rows_read=report.rows_read,
+        rows_accepted=report.rows_accepted,
+        rows_rejected=report.rows_rejected,
+        new_lines=report.new_lines,
+        price_changes=report.price_changes,
+    )
+    session.add(record)
+    session.flush()
+    report.import_id = record.id
+    if len(rejects):
+        raw = _raw_text(table.loc[rejects["index"]]).to_numpy()  # the rejected rows only
+        session.execute(
+            insert(RejectedRow.__table__),
+            rejects.assign(import_id=record.id, raw=raw)
+            .rename(columns={"row": "row_number"})[["import_id", "row_number", "column", "value", "reason", "raw"]]
+            .astype({"row_number": int})
+            .to_dict("records"),
+        )
+    return record.id
+
+
+def finish_counts(session: Session, import_id: int, report: ImportReport) -> None:
+    """Counts known only once the rows are stored (new product lines, price changes)."""
+    session.execute(
+        update(DataImport)
+        .where(DataImport.id == import_id)
+        .values(new_lines=report.new_lines, price_changes=report.price_changes)
+    )
+
+
+def sql_records(table: pd.DataFrame, ints: Iterable[str] = ()) -> list[dict]:
+    """The rows as dicts of plain Python values for an executemany; missing values as None.
+
+    Built a column at a time (faster than ``to_dict("records")``). Missing values must
+    go in as NULL: PostgreSQL would store a NaN bound to a text column as 'NaN'. The
+    ``ints`` columns are sent as integers (NULL where missing), whatever their dtype.
+    """
+    ints = set(ints)
+    columns = list(table.columns)
+    values = []
+    for column in columns:
+        series = table[column].astype("Int64") if column in ints else table[column]
+        if series.isna().any():
+            series = series.astype(object).where(series.notna(), None)
+        values.append(series.tolist())
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+# --------------------------------------------------------------------------- parsing and code look-ups
+
+
+def without_percent(raw: pd.Series) -> pd.Series:
+    """A percentage column's text without a trailing ``%`` ("5%" is 5 in a ``_pct`` column)."""
+    return clean_text(raw).str.replace(r"\s*%$", "", regex=True)
+
+
+def owner_id(known: Mapping[str, int], code: str, what: str) -> int:
+    """The id of the supplier or trust a file belongs to; an unknown code is refused."""
+    found = known.get(code)
+    if found is None:
+        listed = ", ".join(sorted(known)) or "none yet"
+        raise UnknownReferenceError(
+            f"unknown {what} {code!r} (known: {listed}); add it with `procure import {what}s FILE`"
+        )
+    return found
+
+
+def lookup_codes(
+    problems: Problems, table: pd.DataFrame, column: str, known: Mapping[str, int], what: str
+) -> pd.Series:
+    """Map a code column to ids; unknown codes become problems. Returns Int64 ids."""
+    # Codes are case-insensitive: stored upper-case by the trusts and suppliers imports.
+    codes = clean_text(table[column]).str.upper()
+    ids = codes.map({str(k).upper(): v for k, v in known.items()}).astype("Int64")
+    problems.add(codes == "", column, f"missing {what} code")
+    problems.add((codes != "") & ids.isna(), column, f"unknown {what} code")
+    return ids
+
+
+def category_ids(session: Session) -> pd.Series:
+    """Category id by category code (lower case, as in the taxonomy)."""
+    return groups_frame(session).drop_duplicates("category").set_index("category")["category_id"]
+
+
+def _frame_where_in(session: Session, query, attr, values: list[str], columns: list[str]) -> pd.DataFrame:
+    """``query`` restricted to rows whose ``attr`` is one of ``values``, as a frame.
+
+    SQLite gets the values as one JSON array (json_each): rendering thousands of bound
+    parameters cost more than the query itself. Elsewhere the values go in chunks.
+    """
+    if not values:
+        return pd.DataFrame(columns=columns)
+    if session.get_bind().dialect.name == "sqlite":
+        listed = func.json_each(json.dumps(values)).table_valued("value")
+        return frame(session, query.where(attr.in_(select(listed.c.value))))
+    parts = [frame(session, query.where(attr.in_(values[i : i + IN_CHUNK]))) for i in range(0, len(values), IN_CHUNK)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def items_where(session: Session, column: str, values: pd.Series) -> pd.DataFrame:
+    """item_id, gtin, supplier_code, supplier of the catalogue items whose ``column`` is in ``values``.
+
+    Only the items a file names are fetched (not every item of every supplier), in
+    item id order, so that "the first item with this GTIN" is the oldest one.
+    """
+    attr = getattr(CatalogueItem, column)
+    query = select(
+        CatalogueItem.id.label("item_id"),
+        CatalogueItem.gtin,
+        CatalogueItem.supplier_code,
+        Supplier.code.label("supplier"),
+    ).join(Supplier, Supplier.id == CatalogueItem.supplier_id)
+    wanted = sorted(set(values.dropna()) - {""})
+    items = _frame_where_in(session, query, attr, wanted, ["item_id", "gtin", "supplier_code", "supplier"])
+    return items.sort_values("item_id", kind="stable", ignore_index=True)
+
+
+def resolve_lines(session: Session, table: pd.DataFrame, problems: Problems) -> pd.DataFrame:
+    """(table index, line_id) pairs for rows naming supplier + brand (+ optional group)."""
+    lines = lines_frame(session)
+    supplier = clean_text(table["supplier"])
+    brand = slug(table["brand"])
+    group = clean_text(table["group"]).str.upper()
+    problems.add(supplier == "", "supplier", "missing supplier code")
+    problems.add(
+        (supplier != "") & ~supplier.isin(set(lines["supplier"]) | set(suppliers_by_code(session))),
+        "supplier",
+        "unknown supplier code",
+    )
+    problems.add(brand == "", "brand", "missing brand")
+    problems.add((group != "") & ~group.isin(set(groups_frame(session)["group"])), "group", "unknown group code")
+    keys = pd.DataFrame({"supplier": supplier, "brand_key": brand, "group": group, "index": table.index})
+    lines = lines.assign(brand_key=slug(lines["brand"]))
+    matched = keys.merge(
+        lines[["line_id", "supplier", "brand_key", "group"]].rename(columns={"group": "line_group"}),
+        on=["supplier", "brand_key"],
+        how="inner",
+    )
+    matched = matched[(matched["group"] == "") | (matched["group"] == matched["line_group"])]
+    none = ~table.index.isin(matched["index"]) & ~problems.bad()
+    problems.add(
+        pd.Series(none, index=table.index),
+        "brand",
+        "no product line of this supplier and brand (import its catalogue first)",
+    )
+    return matched[["index", "line_id"]]
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def list_imports(engine: Engine) -> pd.DataFrame:
+    """Every ``DataImport`` record, oldest first."""
+    with Session(engine) as session:
+        return frame(session, select(*DataImport.__table__.columns).order_by(DataImport.id))
+
+
+def rejected_rows(engine: Engine, import_id: int) -> pd.DataFrame:
+    """Row, column, value and reason of every rejected row of one import."""
+    with Session(engine) as session:
+        if session.get(DataImport, import_id) is None:
+            raise UnknownReferenceError(f"no import #{import_id} (see `procure imports`)")
+        return frame(
+            session,
+            select(RejectedRow.row_number.label("row"), RejectedRow.column, RejectedRow.value, RejectedRow.reason)
+            .where(RejectedRow.import_id == import_id)
+            .order_by(RejectedRow.row_number, RejectedRow.id),
+        )

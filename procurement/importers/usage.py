@@ -1,0 +1,156 @@
+"""Trust usage exports: what each trust bought, matched to catalogue SKUs.
+
+Items are matched by GTIN, else by (supplier, item code), else by an item code that
+only one supplier uses. A file replaces the trust's earlier usage for the months it
+spans, so a corrected export never double-counts.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from catalogues.normalise import Parsed, clean_text, normalise_gtin, parse_date, parse_money, parse_quantity
+from catalogues.read import ROW_COLUMN, TableSpec
+from procurement.importers.core import FileImporter, ImportReport, Problems, items_where, owner_id, sql_records
+from procurement.models import CatalogueItem, Supplier, Usage
+from procurement.reference import trusts_by_code
+
+INSERT_BATCH = 20_000  # rows per INSERT of a large file
+
+USAGE_SPEC = TableSpec(
+    "usage",
+    required=["quantity", "unit_price", "date"],
+    optional=["gtin", "item_code", "supplier"],
+    one_of=[("gtin", "item_code")],
+    aliases={
+        "gtin": ["barcode", "ean", "gtin14", "gtin13"],
+        "item_code": [
+            "product_code",
+            "catalogue_number",
+            "catalogue_no",
+            "cat_no",
+            "supplier_product_code",
+            "supplier_code",
+            "item",
+        ],
+        "supplier": ["supplier_code", "supplier_name_code", "vendor", "vendor_code"],
+        "quantity": ["qty", "units", "quantity_ordered"],
+        "unit_price": ["unit_cost", "price_paid", "price", "unit_price_paid", "net_unit_price"],
+        "date": ["order_date", "period", "month", "invoice_date", "date_ordered"],
+    },
+)
+
+
+class _UsageImport(FileImporter):
+    kind = "usage"
+    spec = USAGE_SPEC
+
+    def __init__(self, *, trust: str, user: str | None):
+        super().__init__(user=user)
+        self.trust = trust.strip().upper()
+
+    def owner(self, session: Session) -> dict[str, int]:
+        self.trust_id = owner_id(trusts_by_code(session), self.trust, "trust")
+        return {"trust_id": self.trust_id}
+
+    def check(self, session: Session, table: pd.DataFrame, problems: Problems, report: ImportReport) -> pd.DataFrame:
+        quantity = parse_quantity(table["quantity"])
+        price = parse_money(table["unit_price"], what="unit price")
+        when = parse_date(table["date"])
+        gtin = normalise_gtin(table["gtin"])
+        for column, parsed in (("quantity", quantity), ("unit_price", price), ("date", when), ("gtin", gtin)):
+            problems.add_parsed(column, parsed)
+        return pd.DataFrame(
+            {
+                "item_id": _match_items(session, table, gtin, problems),
+                "period": when.values,
+                "quantity": quantity.values,
+                "unit_price_paid": price.values,
+                "source_row": table[ROW_COLUMN],
+            }
+        )
+
+    def store(
+        self, session: Session, usage: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
+    ) -> None:
+        usage = usage[good]
+        rows = pd.DataFrame(
+            {
+                "trust_id": self.trust_id,
+                "item_id": usage["item_id"].astype(int),
+                "period": usage["period"],
+                "quantity": usage["quantity"].astype(float),
+                "unit_price_paid": usage["unit_price_paid"].astype(float),
+                "import_id": import_id,
+                "source_row": usage["source_row"].astype(int),
+            }
+        )
+        if not len(rows):
+            return
+        months = pd.to_datetime(rows["period"])
+        first = months.min().to_period("M").start_time.date()
+        last = months.max().to_period("M").end_time.date()
+        replaced = session.execute(
+            delete(Usage).where(Usage.trust_id == self.trust_id, Usage.period >= first, Usage.period <= last)
+        ).rowcount
+        if replaced:
+            report.notes.append(f"replaced {replaced} earlier usage rows of {self.trust} from {first} to {last}")
+        # Core inserts in batches: a year of a large trust's order lines is hundreds of
+        # thousands of rows, and one list of ORM bulk-insert dicts held them all at once.
+        for start in range(0, len(rows), INSERT_BATCH):
+            session.execute(insert(Usage.__table__), sql_records(rows.iloc[start : start + INSERT_BATCH]))
+
+
+def import_usage(engine: Engine, path: Path, *, trust: str, user: str | None = None) -> ImportReport:
+    """Import a trust's usage export (see docs/formats.md).
+
+    Items are matched by GTIN, else by (supplier, item code), else by an item code
+    that only one supplier uses. The file replaces the trust's earlier usage for the
+    months it spans, so a corrected export never double-counts.
+    """
+    return _UsageImport(trust=trust, user=user).run(engine, path)
+
+
+def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: Problems) -> pd.Series:
+    result = pd.Series(pd.NA, index=table.index, dtype="Int64")
+    has_gtin = gtin.values.notna()
+    items = items_where(session, "gtin", gtin.values[has_gtin])
+    by_gtin = items.dropna(subset=["gtin"]).drop_duplicates("gtin").set_index("gtin")["item_id"]
+    result[has_gtin] = gtin.values[has_gtin].map(by_gtin).astype("Int64")
+    code = clean_text(table["item_code"])
+    supplier = clean_text(table["supplier"])
+    todo = result.isna() & (code != "") & (gtin.errors == "")
+    if todo.any():
+        items = items_where(session, "supplier_code", code[todo])
+        pair = items.drop_duplicates(["supplier", "supplier_code"]).set_index(["supplier", "supplier_code"])["item_id"]
+        keyed = pd.MultiIndex.from_arrays([supplier[todo], code[todo]])
+        with_supplier = todo & (supplier != "")
+        result[todo] = pd.Series(pair.reindex(keyed).to_numpy(), index=todo[todo].index).astype("Int64")
+        uses = items.groupby("supplier_code")["item_id"]
+        unique_code = uses.first()[uses.nunique() == 1]
+        no_supplier = todo & (supplier == "")
+        result[no_supplier] = code[no_supplier].map(unique_code).astype("Int64")
+        ambiguous = no_supplier & code.isin(uses.nunique()[uses.nunique() > 1].index)
+        problems.add(ambiguous, "item_code", "item code used by more than one supplier: add a supplier column")
+        # Suppliers with a catalogue: an item code under any other supplier is unknown.
+        catalogued = set(
+            session.scalars(
+                select(Supplier.code).where(
+                    select(CatalogueItem.id).where(CatalogueItem.supplier_id == Supplier.id).exists()
+                )
+            )
+        )
+        problems.add(
+            with_supplier & result.isna() & ~supplier.isin(catalogued),
+            "supplier",
+            "unknown supplier code",
+        )
+    unmatched = result.isna() & ~problems.bad()
+    on_gtin = unmatched & (gtin.values.notna()) & (code == "")
+    problems.add(on_gtin, "gtin", "unknown item: GTIN not in any imported catalogue")
+    problems.add(unmatched & ~on_gtin & (code != ""), "item_code", "unknown item: code not in any imported catalogue")
+    problems.add(unmatched & (code == "") & gtin.values.isna(), "item_code", "missing item code or GTIN")
+    return result

@@ -1,0 +1,31 @@
+"""Text output of figures: pounds, pence, percentages, counts, table cells; missing is blank."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from procurement import textformat as fmt
+
+
+@pytest.mark.parametrize("missing", [None, math.nan, pd.NA, pd.NaT])
+def test_a_missing_figure_reads_blank(missing):
+    assert fmt.money(missing) == fmt.money_pence(missing) == fmt.percent(missing) == fmt.count(missing) == ""
+
+
+def test_figures_read_with_separators_and_the_right_places():
+    assert fmt.money(1234567.5) == "£1,234,568"
+    assert fmt.money(-1500) == "£-1,500"  # as the commands always printed a loss
+    assert fmt.money_pence(1234.5) == "£1,234.50"
+    assert fmt.percent(0.012345) == "1.234%"
+    assert fmt.percent(0.5, places=0) == "50%"
+    assert fmt.count(12345.4) == "12,345"
+    assert fmt.decimal(1234.56) == "1,234.6"
+
+
+def test_table_cells():
+    assert fmt.cell(1234.5, is_money=True) == "£1,234.50"
+    assert fmt.cell(2.25) == "2.2"  # a float to one place (round half to even)
+    assert fmt.cell(7) == "7"  # an integer as it is
+    assert fmt.cell("RXA") == "RXA"
+    assert fmt.cell(None) == fmt.cell(math.nan) == ""
