@@ -10,7 +10,9 @@ remains is an irreducible conflicting set (removing any one member makes the mod
 feasible), phrased as a user would say it.
 
 ``price_of_rules`` re-solves with each active rule family relaxed and reports how
-much more the region would save without it.
+much more the region would save without it; ``switching_costs`` (an assumption, not
+a rule) relaxed makes every switching cost zero, so its price is what the
+switching-cost figures cost the plan.
 """
 
 from __future__ import annotations
@@ -162,6 +164,8 @@ def _family_active(problem: ProblemData, data: ModelData, rule: str) -> bool:
         return not max_share_rows(data).empty
     if rule == "year_one_cap":
         return not data.year_one.empty
+    if rule == "switching_costs":
+        return bool((data.switching_costs["cost"] > 0).any())
     raise ValueError(f"unknown rule family {rule!r}")
 
 
