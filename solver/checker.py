@@ -84,7 +84,9 @@ def _compare_switching(expected: pd.DataFrame, solution: Solution) -> list[str]:
     reported = _blank_none(solution.switching, ["line", "kind"])
     dup = reported.duplicated(_KEY)
     for row in reported[dup].itertuples():
-        out.append(f"switching: cost {row.kind or 'unclassified'} of {row.trust}/{row.line or row.supplier} listed twice")
+        out.append(
+            f"switching: cost {row.kind or 'unclassified'} of {row.trust}/{row.line or row.supplier} listed twice"
+        )
     both = expected.merge(reported, on=_KEY, how="outer", indicator="side")
     for row in both.itertuples():
         what = f"{row.trust}/{row.supplier}/{row.category}/{row.line or 'system'}/{row.kind or 'unclassified'}"

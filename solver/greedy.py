@@ -282,8 +282,10 @@ def _month_values(data: ModelData, active: pd.DataFrame) -> pd.DataFrame:
     new = alloc.merge(data.pairs[["trust", "line", "is_new", "switch_cost", "system_cost"]], on=["trust", "line"])
     new = new[new["is_new"]]
     systems = new[new["system_cost"] > 0].drop_duplicates(["trust", "supplier", "category"])
-    switching = new.groupby(["trust", "category"])["switch_cost"].sum().add(
-        systems.groupby(["trust", "category"])["system_cost"].sum(), fill_value=0.0
+    switching = (
+        new.groupby(["trust", "category"])["switch_cost"]
+        .sum()
+        .add(systems.groupby(["trust", "category"])["system_cost"].sum(), fill_value=0.0)
     )
     new_units = new.groupby(["trust", "category"])["units"].sum()
     jo = data.join_options.merge(data.tc[["trust", "category", "baseline"]], on=["trust", "category"])

@@ -34,11 +34,6 @@ def region():
     return with_switching(region_problem(seed=4, n_trusts=3, n_groups=9, n_lines=45, n_suppliers=4), seed=1, share=1.0)
 
 
-def adopted_systems(sol) -> set[tuple[str, str, str]]:
-    """(trust, supplier, category) of new lines of systems the trust does not hold today."""
-    return set(sol.switching.loc[sol.switching["line"].isna(), ["trust", "supplier", "category"]].itertuples(index=False))
-
-
 # --------------------------------------------------------------------------- schema
 
 
