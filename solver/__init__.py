@@ -6,7 +6,7 @@ Public API::
 
     ProblemData(trusts, groups, lines, demand, current, candidates,
                 offers=None, offer_lines=None, tiers=None, contracts=None,
-                settings=Settings())          # validates; raises ProblemDataError
+                switching=None, settings=Settings())  # validates; raises ProblemDataError
     solve(problem, *, quality=True, explain=True) -> Solution
     check_solution(problem, solution) -> list[str]
     greedy(problem) -> Solution

@@ -28,10 +28,89 @@ def _units_tol(x: pd.Series | np.ndarray | float) -> np.ndarray | float:
     return UNITS_TOL * np.maximum(1.0, np.abs(x))
 
 
+_KEY = ["trust", "supplier", "category", "line", "kind"]
+_KIND_CAUSE = {
+    "instruments": "switching_instruments",
+    "training": "switching_training",
+    "consignment": "switching_consignment",
+    "other": "switching_other",
+    "": "switching_unclassified",
+}
+
+
+def _blank_none(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """None/NaN in ``cols`` as "" (a joinable key)."""
+    out = frame.copy()
+    for c in cols:
+        out[c] = out[c].astype(object).where(out[c].notna(), "").astype(str)
+    return out
+
+
+def _switching_expected(problem: ProblemData, alloc: pd.DataFrame) -> pd.DataFrame:
+    """Every switching cost ``alloc`` must pay, from the input tables: key columns
+    (line and kind "" for none) and cost > 0, per row of :data:`_KEY`.
+
+    A trust pays, for each line it uses and does not buy today, the candidate's
+    fallback ``switch_cost`` and the ``switching`` rows of that line; and for each
+    (supplier, category) it uses a new line of while buying no line of it today, the
+    ``switching`` rows without a line. Nothing when the assumption is relaxed.
+    """
+    columns = [*_KEY, "cost"]
+    if not problem.settings.active("switching_costs") or alloc.empty:
+        return pd.DataFrame(columns=columns)
+    catalogue = problem.lines.merge(problem.groups, on="group")[["line", "supplier", "category"]]
+    today = problem.current.loc[problem.current["units"] > 0, ["trust", "line"]]
+    used = alloc[["trust", "line"]].drop_duplicates().merge(catalogue, on="line")
+    used = used.merge(today.assign(today=True), on=["trust", "line"], how="left")
+    new = used[used["today"].isna()].drop(columns="today")
+    held = today.merge(catalogue, on="line")[["trust", "supplier", "category"]].drop_duplicates()
+
+    fallback = new.merge(problem.candidates[["trust", "line", "switch_cost"]], on=["trust", "line"])
+    fallback = fallback.rename(columns={"switch_cost": "cost"}).assign(kind="")
+    rows = _blank_none(problem.switching, ["line", "kind"])
+    by_line = rows[rows["line"] != ""].merge(new[["trust", "line"]], on=["trust", "line"])
+    adopted = new[["trust", "supplier", "category"]].drop_duplicates()
+    adopted = adopted.merge(held.assign(held=True), on=["trust", "supplier", "category"], how="left")
+    adopted = adopted[adopted["held"].isna()].drop(columns="held")
+    by_system = rows[rows["line"] == ""].merge(adopted, on=["trust", "supplier", "category"])
+    allrows = pd.concat([by_system[columns], by_line[columns], fallback[columns]], ignore_index=True)
+    totals = allrows.groupby(_KEY, as_index=False)["cost"].sum()
+    return totals[totals["cost"] > 0].reset_index(drop=True)
+
+
+def _compare_switching(expected: pd.DataFrame, solution: Solution) -> list[str]:
+    """Differences between the recomputed switching costs and the solution's frames."""
+    out: list[str] = []
+    reported = _blank_none(solution.switching, ["line", "kind"])
+    dup = reported.duplicated(_KEY)
+    for row in reported[dup].itertuples():
+        out.append(
+            f"switching: cost {row.kind or 'unclassified'} of {row.trust}/{row.line or row.supplier} listed twice"
+        )
+    both = expected.merge(reported, on=_KEY, how="outer", indicator="side")
+    for row in both.itertuples():
+        what = f"{row.trust}/{row.supplier}/{row.category}/{row.line or 'system'}/{row.kind or 'unclassified'}"
+        if row.side == "left_only":
+            out.append(f"switching: {what} costs {row.cost:.2f} but is not listed")
+        elif row.side == "right_only":
+            out.append(f"switching: {what} is listed at {row.cost_gbp:.2f} but is not due")
+        elif not _money_close(float(row.cost), float(row.cost_gbp)):
+            out.append(f"switching: {what} is listed at {row.cost_gbp:.2f}, recomputed {row.cost:.2f}")
+    expected_kind = (
+        (-expected["cost"]).groupby([expected["trust"], expected["category"], expected["kind"].map(_KIND_CAUSE)]).sum()
+    )
+    by_kind = solution.switching_by_kind.groupby(["trust", "category", "cause"])["amount"].sum()
+    for key in expected_kind.index.union(by_kind.index):
+        want, got = float(expected_kind.get(key, 0.0)), float(by_kind.get(key, 0.0))
+        if not _money_close(want, got):
+            out.append(f"switching by kind: {'/'.join(key)} is {got:.2f}, recomputed {want:.2f}")
+    return out
+
+
 def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
     """All rule violations and figure mismatches of ``solution`` (empty when sound)."""
     if solution.objective is None:
-        frames = [solution.allocation, solution.joins, solution.savings, solution.timeline]
+        frames = [solution.allocation, solution.joins, solution.savings, solution.timeline, solution.switching]
         if any(len(f) for f in frames):
             return ["frames are filled although the solution has no objective"]
         return []
@@ -183,20 +262,16 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
             if q > s.max_supplier_share * cat_units[c] + _units_tol(q):
                 out.append(f"max share: {sp} has {q / cat_units[c]:.1%} of {c}, above {s.max_supplier_share:.0%}")
 
+    # -- switching costs: every cost paid, recomputed from the inputs -------------------
+    paid = _switching_expected(problem, alloc)
+    out += _compare_switching(paid, solution)
+    sw = paid.groupby(["trust", "category"])["cost"].sum()
+
     # -- money: recompute every (trust, category) from the tables ---------------------
     cur = problem.current.merge(lines[["line", "category"]], on="line")
     base = (cur["units"] * cur["unit_price"]).groupby([cur["trust"], cur["category"]]).sum()
     ct = problem.contracts.set_index(["trust", "category"])
-    cand = problem.candidates.set_index(["trust", "line"])["switch_cost"]
     new = alloc[alloc["is_new"].astype(bool)]
-    sw = (
-        pd.Series(
-            cand.reindex(pd.MultiIndex.from_frame(new[["trust", "line"]])).to_numpy(),
-            index=new.index,
-        )
-        .groupby([new["trust"], new["category"]])
-        .sum()
-    )
     cost = (
         (alloc["units"] * alloc["regional_price"] * (1 - alloc["discount"]))
         .groupby([alloc["trust"], alloc["category"]])
@@ -245,6 +320,14 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
         ]["amount"].sum()
         if not _money_close(float(got), net):
             out.append(f"savings: causes of {key} add to {got:.2f}, recomputed {net:.2f}")
+        cause = solution.savings[
+            (solution.savings["trust"] == row.trust)
+            & (solution.savings["category"] == row.category)
+            & (solution.savings["cause"] == "switching_costs")
+        ]["amount"].sum()
+        expected = -float(sw.get(key, 0.0)) if row.joins else 0.0
+        if not _money_close(float(cause), expected):
+            out.append(f"savings: switching costs of {key} are {-cause:.2f}, recomputed {-expected:.2f}")
 
     if s.year_one_cap is not None and s.active("year_one_cap"):
         total = problem.demand.groupby("trust")["units"].sum()

@@ -3,7 +3,8 @@
 :func:`prepare` turns a validated :class:`~solver.problem.ProblemData` into sparse
 index tables: usable (trust, line) pairs, (trust, group) and (trust, category) demand
 with baseline spend, candidate join months with their one-off costs, offer tiers with
-the interval of volume each covers, and data-derived bounds on offer volumes.
+the interval of volume each covers, data-derived bounds on offer volumes, and the
+switching costs a plan may pay (per new line and per newly adopted system).
 Everything is done with pandas joins; nothing here knows PuLP.
 """
 
@@ -26,7 +27,11 @@ class ModelData:
     pairs
         Usable (trust, line) pairs on demand groups: trust, line, group, category,
         supplier, offer (None if none), basis, price, demand (D of the trust's group),
-        is_new (not used today), switch_cost.
+        is_new (not used today), switch_cost (every line-level switching cost of the
+        pair: the fallback ``candidates.switch_cost`` plus the ``switching`` rows of
+        the line; 0 for a line used today), system_cost (total system cost of the
+        pair's (trust, supplier, category) if the trust would newly adopt that system
+        by using the line, else 0).
     tg
         (trust, group) with demand: trust, group, category, demand, baseline (annual
         spend today), n_usable (usable lines).
@@ -50,6 +55,16 @@ class ModelData:
         Today's purchases with group, category, regional_price.
     year_one
         Trusts whose year-one cap can bind: trust, cap.
+    switching_costs
+        Every switching cost a plan may pay, one row per (trust, supplier, category,
+        line, kind) with cost > 0: line None for a system cost (systems the trust
+        does not use today and has a usable new line of), else a line-level cost of
+        a usable new pair (the fallback has kind None). Empty when the
+        ``switching_costs`` assumption is relaxed.
+    systems
+        Systems a trust could newly adopt at a cost: trust, supplier, category, cost
+        (total system cost > 0; the trust has a usable new line of the system and
+        uses none of its lines today).
     """
 
     problem: ProblemData
@@ -63,6 +78,8 @@ class ModelData:
     categories: pd.DataFrame
     current: pd.DataFrame
     year_one: pd.DataFrame
+    switching_costs: pd.DataFrame
+    systems: pd.DataFrame
 
     @property
     def settings(self) -> Settings:
@@ -109,6 +126,49 @@ def usable_mask(candidates: pd.DataFrame, settings: Settings) -> pd.Series:
     return mask
 
 
+SWITCHING_KEY = ["trust", "supplier", "category", "line", "kind"]
+"""Key of a switching cost row (line None: a system cost; kind None: unclassified)."""
+
+
+def switching_tables(problem: ProblemData, pairs: pd.DataFrame, cur: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The switching costs a plan may pay, and the systems a trust could newly adopt.
+
+    ``pairs`` are the usable pairs with supplier, category and is_new; ``cur`` today's
+    purchases with supplier and category. Returns ``(costs, systems)`` as described
+    in :class:`ModelData` (``switching_costs``, ``systems``). A trust *holds* a system
+    (supplier, category) when it buys some line of it today (units > 0); a held
+    system costs nothing to extend, whatever the ``switching`` rows say.
+    """
+    cols = [*SWITCHING_KEY, "cost"]
+    empty = pd.DataFrame({c: pd.Series(dtype=float if c == "cost" else object) for c in cols})
+    no_systems = pd.DataFrame({c: pd.Series(dtype=float if c == "cost" else object) for c in [*cols[:3], "cost"]})
+    if not problem.settings.active("switching_costs"):
+        return empty, no_systems
+    new = pairs[pairs["is_new"]]
+    sw = problem.switching
+    fallback = new[["trust", "supplier", "category", "line", "switch_cost"]].rename(columns={"switch_cost": "cost"})
+    line_rows = sw[sw["line"].notna()].merge(new[["trust", "line"]], on=["trust", "line"])
+    line_level = pd.concat([fallback.assign(kind=None), line_rows[cols]], ignore_index=True)
+
+    held = cur.loc[cur["units"] > 0, ["trust", "supplier", "category"]].drop_duplicates()
+    open_systems = new[["trust", "supplier", "category"]].drop_duplicates()
+    sys_rows = sw[sw["line"].isna()].merge(open_systems, on=["trust", "supplier", "category"])
+    sys_rows = sys_rows.merge(held, on=["trust", "supplier", "category"], how="left", indicator="today")
+    sys_rows = sys_rows[sys_rows["today"] == "left_only"]
+
+    costs = pd.concat([sys_rows[cols], line_level[cols]], ignore_index=True)
+    costs = costs[costs["cost"] > 0]
+    # rows that share a key (a line row of kind None and the fallback) add up;
+    # None is not a groupby key, so group on a placeholder and restore it
+    key = costs[SWITCHING_KEY].astype(object).where(costs[SWITCHING_KEY].notna(), "")
+    costs = costs.assign(**{c: key[c] for c in SWITCHING_KEY}).groupby(SWITCHING_KEY, as_index=False)["cost"].sum()
+    for c in ("line", "kind"):
+        values = costs[c].to_numpy(dtype=object)
+        costs[c] = pd.Series(np.where(values == "", None, values), index=costs.index, dtype=object)
+    systems = costs[costs["line"].isna()].groupby(["trust", "supplier", "category"], as_index=False)["cost"].sum()
+    return costs.reset_index(drop=True), systems
+
+
 def prepare(problem: ProblemData) -> ModelData:
     """Build the derived tables of :class:`ModelData` from validated ``problem``."""
     s = problem.settings
@@ -124,7 +184,7 @@ def prepare(problem: ProblemData) -> ModelData:
     tiers = tiers.merge(problem.offers[["offer", "basis"]], on="offer")
 
     # demand and baseline per (trust, group)
-    cur = problem.current.merge(lines[["line", "group", "category", "regional_price"]], on="line")
+    cur = problem.current.merge(lines[["line", "group", "category", "supplier", "regional_price"]], on="line")
     base_tg = ((cur["units"] * cur["unit_price"]).groupby([cur["trust"], cur["group"]]).sum()).rename("baseline")
     tg = problem.demand.rename(columns={"units": "demand"}).merge(problem.groups, on="group")
     tg = tg.merge(base_tg.reset_index(), on=["trust", "group"], how="left")
@@ -138,6 +198,13 @@ def prepare(problem: ProblemData) -> ModelData:
     pairs = pairs.merge(used_today, on=["trust", "line"], how="left")
     pairs["is_new"] = pairs["used_today"].isna()
     pairs = pairs.rename(columns={"regional_price": "price"})
+    switching_costs, systems = switching_tables(problem, pairs, cur)
+    per_line = switching_costs[switching_costs["line"].notna()].groupby(["trust", "line"])["cost"].sum()
+    pair_index = pd.MultiIndex.from_frame(pairs[["trust", "line"]])
+    pairs["switch_cost"] = per_line.reindex(pair_index).fillna(0.0).to_numpy()
+    per_system = systems.set_index(["trust", "supplier", "category"])["cost"]
+    system_index = pd.MultiIndex.from_frame(pairs[["trust", "supplier", "category"]])
+    pairs["system_cost"] = per_system.reindex(system_index).fillna(0.0).to_numpy()
 
     # per (trust, offer, category): the most units / spend a trust can put on an offer
     op = pairs[pairs["offer"].notna()]
@@ -168,6 +235,7 @@ def prepare(problem: ProblemData) -> ModelData:
             "demand",
             "is_new",
             "switch_cost",
+            "system_cost",
         ]
     ].reset_index(drop=True)
     n_usable = pairs.groupby(["trust", "group"]).size().rename("n_usable")
@@ -237,4 +305,6 @@ def prepare(problem: ProblemData) -> ModelData:
         categories=cats,
         current=cur,
         year_one=year_one,
+        switching_costs=switching_costs,
+        systems=systems,
     )

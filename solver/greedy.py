@@ -2,7 +2,11 @@
 
 The rule a procurement lead would apply by hand:
 
-1. each trust moves each group to its cheapest usable line at the regional price;
+1. each trust moves each group to its cheapest usable line over the horizon: the
+   regional price of its demand plus the one-off switching costs of the line, the
+   system cost included when the trust does not hold the supplier's system today
+   (then again, with the systems that first pick adopts counted as already paid for
+   in the trust's other groups);
 2. where a group then has more lines than the regional cap, keep the lines that
    cover the most demand (then the ones that save most) and move the other trusts
    to their cheapest kept line;
@@ -87,7 +91,18 @@ def _choose_lines(data: ModelData) -> pd.DataFrame:
         row = missing.iloc[0]
         raise _NoPlan(f"{row['group']} at trust {row['trust']} has no usable line")
     pairs = data.pairs.assign(today=~data.pairs["is_new"])
-    ranked = pairs.sort_values(["trust", "group", "price", "today", "line"], ascending=[True, True, True, False, True])
+    years = s.horizon_months / 12.0
+    spend = pairs["demand"] * pairs["price"] * years + pairs["switch_cost"]
+    order = ["trust", "group", "cost", "today", "line"]
+    ascending = [True, True, True, False, True]
+    ranked = pairs.assign(cost=spend + pairs["system_cost"]).sort_values(order, ascending=ascending)
+    first = ranked.drop_duplicates(["trust", "group"])
+    # a system the first pick adopts is paid once: the trust's other groups may share it
+    system = ["trust", "supplier", "category"]
+    adopted = pd.MultiIndex.from_frame(first.loc[first["system_cost"] > 0, system])
+    shared = pd.MultiIndex.from_frame(pairs[system]).isin(adopted)
+    cost = spend + np.where(shared, 0.0, pairs["system_cost"])
+    ranked = pairs.assign(cost=cost).sort_values(order, ascending=ascending)
     plan = ranked.drop_duplicates(["trust", "group"])
     if s.active("range_cap"):
         n_lines = plan.groupby("group")["line"].nunique()
@@ -264,9 +279,14 @@ def _month_values(data: ModelData, active: pd.DataFrame) -> pd.DataFrame:
     line_offer = data.problem.offer_lines.set_index("line")["offer"]
     d = offer_disc.reindex(line_offer.reindex(alloc["line"]).to_numpy()).fillna(0.0).to_numpy()
     cost = (alloc["units"] * alloc["regional_price"] * (1 - d)).groupby([alloc["trust"], alloc["category"]]).sum()
-    new = alloc.merge(data.pairs[["trust", "line", "is_new", "switch_cost"]], on=["trust", "line"])
+    new = alloc.merge(data.pairs[["trust", "line", "is_new", "switch_cost", "system_cost"]], on=["trust", "line"])
     new = new[new["is_new"]]
-    switching = new.groupby(["trust", "category"])["switch_cost"].sum()
+    systems = new[new["system_cost"] > 0].drop_duplicates(["trust", "supplier", "category"])
+    switching = (
+        new.groupby(["trust", "category"])["switch_cost"]
+        .sum()
+        .add(systems.groupby(["trust", "category"])["system_cost"].sum(), fill_value=0.0)
+    )
     new_units = new.groupby(["trust", "category"])["units"].sum()
     jo = data.join_options.merge(data.tc[["trust", "category", "baseline"]], on=["trust", "category"])
     idx = pd.MultiIndex.from_frame(jo[["trust", "category"]])

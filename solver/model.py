@@ -15,8 +15,24 @@ Notation (all data come from :class:`~solver.data.ModelData`):
   regional price, :math:`H` horizon in months, :math:`f_{tcm}` one-off cost of joining
   at :math:`m` (exit fee if :math:`m` is before the contract end, plus the extension
   uplift on baseline spend for the months bridged between contract end and
-  :math:`m`), :math:`\sigma_{tl}` switching cost, :math:`\rho_m = (H - m)/12` the
-  years on the agreement when joining at :math:`m`.
+  :math:`m`), :math:`\sigma_{tl}` line-level switching cost, :math:`\Sigma_{tsc}`
+  system switching cost, :math:`\rho_m = (H - m)/12` the years on the agreement
+  when joining at :math:`m`.
+
+Switching costs (one-off, in GBP, zero allowed). A trust *holds* the system of
+supplier s in category c when it buys some line of (s, c) today. A trust pays
+
+- the system cost :math:`\Sigma_{tsc}` (the ``switching`` rows without a line, of
+  every kind, added up) once if it uses any line of (s, c) that it does not use
+  today and does not hold the system today; a held system costs nothing to extend;
+- the line-level cost :math:`\sigma_{tl}` (the fallback ``candidates.switch_cost``
+  plus the ``switching`` rows of line l) for each line l it uses and does not use
+  today.
+
+With binary :math:`n_{tsc}` "trust t newly adopts system (s, c)", created only for
+systems the trust does not hold, has a usable new line of and whose cost is
+positive (:func:`define_new_systems`), strongly linked per pair,
+:math:`u_{tl} \le n_{t,s(l),c(l)}`.
 
 The product "savings rate x months on the agreement" is handled by disaggregating
 the allocation by join month, :math:`x_{tl} = \sum_m x_{tlm}` with
@@ -27,7 +43,8 @@ no big-M:
 .. math::
     \text{net}_{tc} = \sum_m \Big[ \rho_m \big( B_{tc} w_{tcm} - \sum_{l \in c} p_l x_{tlm}
         + \delta_{tcm} \big) - f_{tcm} w_{tcm} \Big]
-        - \sum_{l \in c} \sigma_{tl} u_{tl}
+        - \sum_{l \in c,\, l \text{ new at } t} \sigma_{tl} u_{tl}
+        - \sum_s \Sigma_{tsc} n_{tsc}
 
 The tier discount :math:`\delta_{tcm}` is the annual discount of (t, c) split by
 join month with tight bounds (:func:`define_discount_timing`), so the tier columns
@@ -594,7 +611,11 @@ def define_horizon_savings(m: Model) -> None:
 
 
 def define_switching(m: Model) -> None:
-    r"""Objective terms of switching costs: :math:`-\sigma_{tl} u_{tl}`."""
+    r"""Objective terms of line-level switching costs: :math:`-\sigma_{tl} u_{tl}` on new pairs.
+
+    :math:`\sigma_{tl}` is ``pairs.switch_cost`` (fallback plus line rows; 0 on a
+    line the trust uses today). System costs are :func:`define_new_systems`.
+    """
     pairs = m.data.pairs
     sw = pairs["switch_cost"].to_numpy() > 0
     if not sw.any():
@@ -605,6 +626,32 @@ def define_switching(m: Model) -> None:
         pairs["trust"][sw],
         pairs["category"][sw],
     )
+
+
+def define_new_systems(m: Model) -> None:
+    r"""New systems: binary :math:`n_{tsc}` with strong linking and a one-off cost.
+
+    .. math::
+        u_{tl} \le n_{t,s(l),c(l)} \quad \text{for every usable new pair of the system},
+        \qquad \text{objective } -\Sigma_{tsc}\, n_{tsc}
+
+    only for the systems of :attr:`~solver.data.ModelData.systems` (not held today,
+    a usable new line, total system cost > 0): a held system, or a free one, needs no
+    variable. Per-pair linking rather than :math:`\sum_l u_{tl} \le |L| n_{tsc}` keeps
+    the LP relaxation tight (SOLVER-NOTES: strong linking).
+    """
+    systems = m.data.systems
+    pairs = m.data.pairs
+    if systems.empty or pairs.empty:
+        return
+    keys = _keys(systems, ["trust", "supplier", "category"])
+    n = m.add_vars("new_system", keys, cat="Binary", up=1)
+    on = (pairs["system_cost"].to_numpy() > 0) & pairs["is_new"].to_numpy()
+    linked = pairs[on]
+    n_of_pair = n.reindex(pd.MultiIndex.from_frame(linked[["trust", "supplier", "category"]])).to_numpy()
+    lhs = m.var["u"][on].to_numpy() - n_of_pair
+    m.add_constraints("new_system_link", _keys(linked, ["trust", "line"]), lhs, "<=", 0.0)
+    m.add_objective_terms(n, -MONEY * systems["cost"].to_numpy(), systems["trust"], systems["category"])
 
 
 def define_year_one_cap(m: Model) -> None:
@@ -758,6 +805,7 @@ def build_model(data: ModelData, dropped: Iterable[tuple] = (), feasibility_only
     define_tiers(m)
     define_horizon_savings(m)
     define_switching(m)
+    define_new_systems(m)
     define_year_one_cap(m)
     define_supplier_presence(m)
     define_max_share(m)

@@ -21,7 +21,22 @@ tiers         offer, threshold                 threshold > 0 increasing, discoun
                                                non-decreasing within an offer
 contracts     trust, category                  end_month (int), exit_fee >= 0,
                                                extension_uplift >= 0
+switching     trust, supplier, category,       cost >= 0; line None: the supplier's whole
+              line, kind                       system in the category, else a line of that
+                                               supplier and category; kind in
+                                               :data:`SWITCHING_KINDS` or None
 ============  ===============================  ==============================================
+
+``switching`` holds one-off switching costs as data (what :mod:`solver.model` states
+precisely): a trust pays the rows without a line (a *system* cost: instrument sets,
+training, consignment stock shared by the supplier's lines in the category) once
+when it first uses a line of that (supplier, category) and uses none of its lines
+today, and the rows with a line for each line it uses and does not use today. Rows
+that differ only in ``kind`` add up. ``candidates.switch_cost`` is the fallback cost
+per new line (kind None), paid on top of any line rows; callers put the scenario's
+default there where no row applies, so a problem without ``switching`` rows is
+priced as before. In ``switching`` the columns ``line`` and ``kind`` may be None
+(or NaN, or empty); the others may not.
 
 Current units of a (trust, group) add up to its demand (to a relative tolerance of
 1e-6), so the baseline spend of a (trust, group) is well defined.
@@ -45,8 +60,16 @@ RULE_FAMILIES: tuple[str, ...] = (
     "min_suppliers",
     "max_share",
     "year_one_cap",
+    "switching_costs",
 )
-"""Rule families that :attr:`Settings.relax` may drop (used by ``price_of_rules``)."""
+"""Rule families that :attr:`Settings.relax` may drop (used by ``price_of_rules``).
+
+``switching_costs`` is an assumption rather than a rule: relaxed, every switching
+cost (system, line and fallback) is zero, so its price is what the switching-cost
+figures cost the region."""
+
+SWITCHING_KINDS: tuple[str, ...] = ("instruments", "training", "consignment", "other")
+"""Kinds of switching cost a ``switching`` row may name (or None: unclassified)."""
 
 SOLVERS: tuple[str, ...] = ("highs", "cbc")
 PARTICIPATION: tuple[str, ...] = ("all", "optional")
@@ -141,7 +164,7 @@ class Settings:
 @dataclass(frozen=True)
 class _Table:
     key: tuple[str, ...]
-    columns: dict[str, str]  # name -> kind: "str", "float", "int", "bool"
+    columns: dict[str, str]  # name -> kind: "str", "optstr" (str or None), "float", "int", "bool"
 
 
 SCHEMA: dict[str, _Table] = {
@@ -179,12 +202,23 @@ SCHEMA: dict[str, _Table] = {
             "extension_uplift": "float",
         },
     ),
+    "switching": _Table(
+        ("trust", "supplier", "category", "line", "kind"),
+        {
+            "trust": "str",
+            "supplier": "str",
+            "category": "str",
+            "line": "optstr",
+            "kind": "optstr",
+            "cost": "float",
+        },
+    ),
 }
 
 
 def empty_frame(table: str) -> pd.DataFrame:
     """An empty frame with ``table``'s columns and dtypes."""
-    dtypes = {"str": object, "float": float, "int": "int64", "bool": bool}
+    dtypes = {"str": object, "optstr": object, "float": float, "int": "int64", "bool": bool}
     cols = SCHEMA[table].columns
     return pd.DataFrame({c: pd.Series(dtype=dtypes[k]) for c, k in cols.items()})
 
@@ -195,7 +229,7 @@ class ProblemData:
 
     Construction validates and normalises the frames; it raises
     :class:`ProblemDataError` on the first problem found. ``offers``,
-    ``offer_lines``, ``tiers`` and ``contracts`` may be omitted.
+    ``offer_lines``, ``tiers``, ``contracts`` and ``switching`` may be omitted.
     """
 
     trusts: pd.DataFrame
@@ -208,6 +242,7 @@ class ProblemData:
     offer_lines: pd.DataFrame | None = None
     tiers: pd.DataFrame | None = None
     contracts: pd.DataFrame | None = None
+    switching: pd.DataFrame | None = None
     settings: Settings = field(default_factory=Settings)
 
     def __post_init__(self) -> None:
@@ -253,6 +288,10 @@ def _normalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
             bad = s.isna() | (s.astype(str).str.strip() == "")
             _first_bad(table, out, bad, col, "empty value")
             out[col] = s.astype(str).astype(object)
+        elif kind == "optstr":
+            blank = s.isna() | (s.astype(str).str.strip() == "")
+            text = s.astype(str).to_numpy(dtype=object)
+            out[col] = pd.Series(np.where(blank.to_numpy(), None, text), index=out.index, dtype=object)
         elif kind in ("float", "int"):
             num = pd.to_numeric(s, errors="coerce")
             bad = num.isna() | ~np.isfinite(num.astype(float))
@@ -296,6 +335,7 @@ def _check_keys_and_references(data: ProblemData) -> None:
     cats = set(data.groups["category"])
     bad = ~data.contracts["category"].isin(cats)
     _first_bad("contracts", data.contracts, bad, "category", "unknown category {value!r} (not in groups)")
+    _check_switching_references(data)
     ol = data.offer_lines
     dup = ol.duplicated("line", keep="first")
     _first_bad("offer_lines", ol, dup, "line", "line {value!r} is already in another offer")
@@ -304,6 +344,33 @@ def _check_keys_and_references(data: ProblemData) -> None:
     )
     bad = joined["supplier_offer"] != joined["supplier_line"]
     _first_bad("offer_lines", joined, bad, "line", "line {value!r} belongs to another supplier")
+
+
+def _check_switching_references(data: ProblemData) -> None:
+    """Trust, supplier, category and line of every ``switching`` row, and its kind."""
+    sw = data.switching
+    if sw.empty:
+        return
+    _fk(data, "switching", "trust", "trusts", "trust")
+    lines = data.lines.merge(data.groups, on="group")
+    bad = ~sw["supplier"].isin(set(lines["supplier"]))
+    _first_bad("switching", sw, bad, "supplier", "unknown supplier {value!r} (no line of it in lines)")
+    bad = ~sw["category"].isin(set(data.groups["category"]))
+    _first_bad("switching", sw, bad, "category", "unknown category {value!r} (not in groups)")
+    offered = pd.MultiIndex.from_frame(lines[["supplier", "category"]].drop_duplicates())
+    bad = pd.Series(~pd.MultiIndex.from_frame(sw[["supplier", "category"]]).isin(offered), index=sw.index)
+    _first_bad("switching", sw, bad, "category", "the supplier has no line in category {value!r}")
+    has_line = sw["line"].notna()
+    bad = has_line & ~sw["line"].isin(set(lines["line"]))
+    _first_bad("switching", sw, bad, "line", "unknown line {value!r} (not in lines)")
+    of_line = sw[["line"]].merge(lines[["line", "supplier", "category"]], on="line", how="left")
+    other = (of_line["supplier"].to_numpy() != sw["supplier"].to_numpy()) | (
+        of_line["category"].to_numpy() != sw["category"].to_numpy()
+    )
+    bad = has_line & pd.Series(other, index=sw.index)
+    _first_bad("switching", sw, bad, "line", "line {value!r} is not a line of that supplier in that category")
+    bad = sw["kind"].notna() & ~sw["kind"].isin(SWITCHING_KINDS)
+    _first_bad("switching", sw, bad, "kind", f"must be one of {list(SWITCHING_KINDS)} or empty, got {{value!r}}")
 
 
 def _check_values(data: ProblemData) -> None:
@@ -335,6 +402,8 @@ def _check_values(data: ProblemData) -> None:
     ct = data.contracts
     _first_bad("contracts", ct, ct["exit_fee"] < 0, "exit_fee", "must be >= 0")
     _first_bad("contracts", ct, ct["extension_uplift"] < 0, "extension_uplift", "must be >= 0")
+    sw = data.switching
+    _first_bad("switching", sw, sw["cost"] < 0, "cost", "must be >= 0, got {value!r}")
 
     # current units of each (trust, group) add up to its demand
     cur = c.merge(lines[["line", "group"]], on="line")

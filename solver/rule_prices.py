@@ -1,7 +1,9 @@
 """The price of each rule family: how much more the region would save without it.
 
 ``price_of_rules`` re-solves with each active rule family relaxed (``Settings.relax``)
-and reports the difference in net savings over the horizon. It calls
+and reports the difference in net savings over the horizon; ``switching_costs`` (an
+assumption, not a rule) relaxed makes every switching cost zero, so its price is what
+the switching-cost figures cost the plan. It calls
 :func:`solver.solve.solve`, so it lives above it (``solve`` in turn uses
 :mod:`solver.explain` on an infeasible model).
 """
@@ -37,6 +39,8 @@ def _family_active(problem: ProblemData, data: ModelData, rule: str) -> bool:
         return not max_share_rows(data).empty
     if rule == "year_one_cap":
         return not data.year_one.empty
+    if rule == "switching_costs":
+        return bool((data.switching_costs["cost"] > 0).any())
     raise ValueError(f"unknown rule family {rule!r}")
 
 

@@ -26,6 +26,16 @@ CAUSES: tuple[str, ...] = (
     "bridging_costs",
 )
 
+SWITCHING_CAUSES: dict[str | None, str] = {
+    "instruments": "switching_instruments",
+    "training": "switching_training",
+    "consignment": "switching_consignment",
+    "other": "switching_other",
+    None: "switching_unclassified",
+}
+"""The ``switching_costs`` cause split by kind of cost (frame ``switching_by_kind``);
+None is a cost given without a kind, the fallback per new line included."""
+
 COLUMNS: dict[str, list[str]] = {
     "allocation": [
         "trust",
@@ -56,6 +66,8 @@ COLUMNS: dict[str, list[str]] = {
     "savings": ["trust", "category", "cause", "amount"],
     "timeline": ["trust", "category", "month", "savings"],
     "headline": ["measure", "amount"],
+    "switching": ["trust", "supplier", "category", "line", "kind", "cost_gbp"],
+    "switching_by_kind": ["trust", "category", "cause", "amount"],
 }
 
 UNITS_EPS = 1e-6
@@ -79,6 +91,13 @@ class Solution:
     ``(best_bound - solver_objective) / max(1, |solver_objective|)``. ``lp_bound``
     (LP relaxation: an upper bound) and ``greedy_objective`` (a lower bound) are the
     quality figures. Frames are empty (with their columns) when there is no solution.
+
+    ``switching`` lists every switching cost the plan pays, one row per (trust,
+    supplier, category, line, kind): line None for a system cost, kind None when not
+    given (the fallback per new line has kind None), cost_gbp > 0. Its total per
+    (trust, category) is minus the ``switching_costs`` cause of ``savings``;
+    ``switching_by_kind`` splits that cause by kind (:data:`SWITCHING_CAUSES`, rows
+    with a non-zero amount only), so it adds up to the cause to the penny.
     """
 
     status: str
@@ -103,6 +122,8 @@ class Solution:
     savings: pd.DataFrame = field(default_factory=lambda: empty_frames()["savings"])
     timeline: pd.DataFrame = field(default_factory=lambda: empty_frames()["timeline"])
     headline: pd.DataFrame = field(default_factory=lambda: empty_frames()["headline"])
+    switching: pd.DataFrame = field(default_factory=lambda: empty_frames()["switching"])
+    switching_by_kind: pd.DataFrame = field(default_factory=lambda: empty_frames()["switching_by_kind"])
 
     @property
     def has_solution(self) -> bool:
@@ -222,8 +243,8 @@ def solution_frames(
         .groupby([alloc["trust"], alloc["category"]])
         .sum()
     )
-    new = alloc[alloc["is_new"]]
-    switching = new["switch_cost"].groupby([new["trust"], new["category"]]).sum()
+    paid = switching_paid(data, alloc)
+    switching = paid["cost_gbp"].groupby([paid["trust"], paid["category"]]).sum()
     cur = data.current
     cur_paid = (cur["units"] * cur["unit_price"]).groupby([cur["trust"], cur["category"]]).sum()
     cur_regional = (cur["units"] * cur["regional_price"]).groupby([cur["trust"], cur["category"]]).sum()
@@ -308,5 +329,41 @@ def solution_frames(
         "savings": savings[COLUMNS["savings"]],
         "timeline": timeline,
         "headline": headline,
+        "switching": paid,
+        "switching_by_kind": switching_by_kind(paid),
     }
     return objective, frames
+
+
+def switching_paid(data: ModelData, alloc: pd.DataFrame) -> pd.DataFrame:
+    """The switching costs a plan pays (frame ``switching``, see :class:`Solution`).
+
+    ``alloc`` holds the (trust, line) pairs carrying units, of joined (trust,
+    category) only. A line-level cost is paid when its (trust, line) carries units;
+    a system cost when the trust uses any line of the system (only systems it does
+    not hold today have system rows in ``data.switching_costs``).
+    """
+    costs = data.switching_costs
+    lines = costs[costs["line"].notna()].merge(alloc[["trust", "line"]].drop_duplicates(), on=["trust", "line"])
+    used = alloc[["trust", "supplier", "category"]].drop_duplicates()
+    systems = costs[costs["line"].isna()].merge(used, on=["trust", "supplier", "category"])
+    paid = pd.concat([systems, lines], ignore_index=True).rename(columns={"cost": "cost_gbp"})
+    paid = paid.sort_values(["trust", "category", "supplier", "line"], na_position="first", kind="stable")
+    return paid[COLUMNS["switching"]].reset_index(drop=True)
+
+
+def switching_by_kind(paid: pd.DataFrame) -> pd.DataFrame:
+    """``switching_costs`` per (trust, category) split by kind: trust, category, cause, amount (< 0)."""
+    if paid.empty:
+        return empty_frames()["switching_by_kind"]
+    kind = paid["kind"].to_numpy(dtype=object)
+    cause = pd.Series(kind, dtype=object).map(SWITCHING_CAUSES).to_numpy(dtype=object)
+    cause = np.where(pd.isna(kind), SWITCHING_CAUSES[None], cause)
+    out = (
+        (-paid["cost_gbp"])
+        .groupby([paid["trust"].to_numpy(), paid["category"].to_numpy(), cause])
+        .sum()
+        .rename_axis(["trust", "category", "cause"])
+        .reset_index(name="amount")
+    )
+    return out[out["amount"] != 0][COLUMNS["switching_by_kind"]].reset_index(drop=True)

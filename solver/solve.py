@@ -79,7 +79,7 @@ def warm_start(m: Model, plan: Solution) -> bool:
     """Give the solver ``plan`` (a feasible plan, e.g. the greedy one) as its first incumbent.
 
     The plan fixes every integer variable (line use, range, join month, tier,
-    supplier counted, category used); an LP over the continuous variables with those
+    new system, supplier counted, category used); an LP over the continuous variables with those
     fixed completes it, and may move units between the lines the plan uses, so the
     start is at least as good as ``plan``. The LP's values become the variables'
     initial values (HiGHS's ``setSolution``): a run stopped by its time limit then
@@ -116,6 +116,9 @@ def warm_start(m: Model, plan: Solution) -> bool:
         q = share.reindex(pd.MultiIndex.from_frame(idx)).fillna(0.0).to_numpy()
         need = m.settings.min_supplier_share * total.reindex(idx["category"]).fillna(0.0).to_numpy()
         fix(v, q >= need * (1 - 1e-9))
+    n = m.var.get("new_system", pd.Series([], dtype=object))
+    if len(n):  # a system the trust does not hold is adopted when the plan uses a line of it
+        fix(n, n.index.isin(pd.MultiIndex.from_frame(alloc[["trust", "supplier", "category"]])))
     a = m.var.get("category_used", pd.Series([], dtype=object))
     if len(a):
         fix(a, a.index.isin(plan.joins.loc[plan.joins["joins"].astype(bool), "category"]))

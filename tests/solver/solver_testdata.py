@@ -6,6 +6,8 @@ the unusual module name keeps it from clashing with helpers of other test folder
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -213,3 +215,43 @@ def region_problem(
         contracts=contracts,
         settings=Settings(**defaults),
     )
+
+
+def with_switching(problem: ProblemData, seed: int = 0, share: float = 0.6) -> ProblemData:
+    """``problem`` with switching costs as data, the way the importer will give them.
+
+    For about ``share`` of the (trust, supplier, category) systems a trust does not
+    hold today: an instruments cost (10k-50k) and, for half of them, training on top
+    (2k-8k); one system per trust is lent free (a zero instruments row); a few
+    line-level extras (consignment, 500-3,000) on new lines. The fallback
+    ``switch_cost`` is kept only on lines of systems without rows, as a caller puts
+    the scenario default where no row applies.
+    """
+    rng = np.random.default_rng(seed)
+    lines = problem.lines.merge(problem.groups, on="group")
+    systems = pd.MultiIndex.from_product(
+        [problem.trusts["trust"], lines[["supplier", "category"]].drop_duplicates().itertuples(index=False)]
+    ).to_frame(index=False, name=["trust", "system"])
+    systems[["supplier", "category"]] = pd.DataFrame(systems["system"].tolist(), index=systems.index)
+    held = problem.current[problem.current["units"] > 0].merge(lines, on="line")[["trust", "supplier", "category"]]
+    systems = systems.merge(held.drop_duplicates().assign(held=True), how="left")
+    systems = systems[systems["held"].isna() & (rng.random(len(systems)) < share)].reset_index(drop=True)
+    free = ~systems.duplicated("trust")
+    instruments = systems.assign(
+        line=None, kind="instruments", cost=np.where(free, 0.0, np.round(rng.uniform(10_000, 50_000, len(systems)), -2))
+    )
+    trained = systems[rng.random(len(systems)) < 0.5]
+    training = trained.assign(line=None, kind="training", cost=np.round(rng.uniform(2_000, 8_000, len(trained)), -2))
+    cand = problem.candidates.merge(lines, on="line")
+    today = problem.current[problem.current["units"] > 0][["trust", "line"]].assign(today=True)
+    new = cand.merge(today, how="left")
+    new = new[new["today"].isna()]
+    extra = new[rng.random(len(new)) < 0.1]
+    extras = extra.assign(kind="consignment", cost=np.round(rng.uniform(500, 3_000, len(extra)), -2))
+    cols = ["trust", "supplier", "category", "line", "kind", "cost"]
+    switching = pd.concat([instruments[cols], training[cols], extras[cols]], ignore_index=True)
+    covered = pd.MultiIndex.from_frame(systems[["trust", "supplier", "category"]])
+    in_rows = pd.MultiIndex.from_frame(cand[["trust", "supplier", "category"]]).isin(covered)
+    candidates = problem.candidates.copy()
+    candidates.loc[in_rows, "switch_cost"] = 0.0
+    return dataclasses.replace(problem, candidates=candidates, switching=switching)

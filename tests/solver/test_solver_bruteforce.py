@@ -2,7 +2,9 @@
 
 The enumerator below is written from the problem statement only: it shares no code
 with the solver. It enumerates which trusts take part, the tier of the single offer,
-each (trust, group)'s lines and every join month on the grid. For fixed discrete
+each (trust, group)'s lines and every join month on the grid. Switching costs are
+charged per new line (fallback plus line rows) and once per supplier system a trust
+uses a new line of without buying any of its lines today. For fixed discrete
 choices the best continuous split is a linear programme with one coupling row (the
 offer volume must lie in the chosen tier's interval), so a vertex solution puts each
 (trust, group) on one line, except at most one (trust, group) split over two lines
@@ -84,6 +86,18 @@ def instances(draw):
         contract_rows,
         columns=["trust", "category", "end_month", "exit_fee", "extension_uplift"],
     )
+    # switching costs as data: system rows (several kinds add up) and line extras
+    switching_rows = []
+    for t in TRUSTS:
+        for sup in sorted(set(lines["supplier"])):
+            for kind in ("instruments", "training", None):
+                if rng.random() < 0.4:
+                    switching_rows.append((t, sup, "hip", None, kind, float(rng.integers(0, 6)) * 1000.0))
+        for line in lines["line"]:
+            if rng.random() < 0.2:
+                sup = line.split(":")[0]
+                switching_rows.append((t, sup, "hip", line, "consignment", float(rng.integers(0, 4)) * 400.0))
+    switching = pd.DataFrame(switching_rows, columns=["trust", "supplier", "category", "line", "kind", "cost"])
     s = Settings(
         range_cap=draw(st.integers(1, 3)),
         trust_range_cap=draw(st.sampled_from([1, 2, None])),
@@ -103,6 +117,7 @@ def instances(draw):
         offer_lines=offer_lines,
         tiers=tiers,
         contracts=contracts,
+        switching=switching,
         settings=s,
     )
 
@@ -130,6 +145,15 @@ def brute_force(p: ProblemData) -> float | None:
     }
     today = {(r.trust, r.line) for r in p.current.itertuples() if r.units > 0}
     switch = {(r.trust, r.line): r.switch_cost for r in p.candidates.itertuples()}
+    supplier_of = dict(zip(p.lines["line"], p.lines["supplier"], strict=True))
+    held = {(t, supplier_of[line]) for (t, line) in today}
+    system_cost: dict[tuple, float] = {}
+    line_extra: dict[tuple, float] = {}
+    for r in p.switching.itertuples():
+        if r.line is None:
+            system_cost[(r.trust, r.supplier)] = system_cost.get((r.trust, r.supplier), 0.0) + r.cost
+        else:
+            line_extra[(r.trust, r.line)] = line_extra.get((r.trust, r.line), 0.0) + r.cost
     baseline = {t: 0.0 for t in TRUSTS}
     for r in p.current.itertuples():
         baseline[r.trust] += r.units * r.unit_price
@@ -162,7 +186,11 @@ def brute_force(p: ProblemData) -> float | None:
                 for (tt, line), units in x.items()
                 if tt == t
             )
-            switching = sum(switch[(t, line)] for (tt, line) in used if tt == t and (t, line) not in today)
+            new_lines = [line for (tt, line) in used if tt == t and (t, line) not in today]
+            switching = sum(switch[(t, line)] + line_extra.get((t, line), 0.0) for line in new_lines)
+            # a system the trust does not hold today is paid once, whatever number of its lines
+            adopted = {supplier_of[line] for line in new_lines} - {sup for (tt, sup) in held if tt == t}
+            switching += sum(system_cost.get((t, sup), 0.0) for sup in adopted)
             net = best_net(t, baseline[t] - cost, switching)
             if s.participation == "optional" and net < -1e-9:
                 return None
