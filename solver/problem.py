@@ -296,14 +296,15 @@ def _normalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ProblemDataError(table, None, missing[0], "required column is missing")
     frame = frame.reset_index(drop=True)
-    fill = {c: d for c, d in spec.defaults.items() if c not in frame.columns}
-    if fill:
+    if spec.defaults:
+        # an optional column missing, or empty in some rows, takes its default there
         frame = frame.copy()
-        for col, default in fill.items():
-            if callable(default):
-                frame[col] = default(frame) if len(frame) else pd.Series(dtype=object)
-            else:
-                frame[col] = pd.Series([default] * len(frame), index=frame.index, dtype=object)
+        for col, default in spec.defaults.items():
+            value = default(frame) if callable(default) else pd.Series([default] * len(frame), dtype=object)
+            if col not in frame.columns:
+                frame[col] = value if len(frame) else pd.Series(dtype=object)
+            elif default is not None:
+                frame[col] = frame[col].astype(object).where(frame[col].notna(), value)
     out = frame.loc[:, list(spec.columns)].copy()
     for col, kind in spec.columns.items():
         s = out[col]

@@ -448,4 +448,5 @@ def contract_report(data: ModelData, tc: pd.DataFrame, joined: np.ndarray) -> pd
             "wait_reason": wait,
         }
     )
+    out["wait_reason"] = out["wait_reason"].astype(object).where(out["wait_reason"].notna(), None)
     return out[cols].sort_values(["trust", "category", "contract"]).reset_index(drop=True)
