@@ -179,7 +179,8 @@ def describe_instance(data: ModelData, instance: tuple) -> str:
         return f"year-one cap of {s.year_one_cap:.0%} on moved units at {instance[1]}"
     if family == "join_capacity":
         q = int(instance[1])
-        return f"programme capacity of {s.max_joins_per_quarter} joins in quarter {q} (months {3 * q}-{3 * q + 2})"
+        n = s.max_joins_per_quarter
+        return f"programme capacity of {n} join{'' if n == 1 else 's'} in quarter {q} (months {3 * q}-{3 * q + 2})"
     return " ".join(map(str, instance))
 
 
@@ -189,7 +190,9 @@ def _late_joins(data: ModelData, conflict: list[tuple]) -> str:
     if not quarters:
         return ""
     first = 3 * min(quarters)
-    ct = data.contracts[data.contracts["allowed_from"] >= first].sort_values(["allowed_from", "trust", "category"])
+    step = data.settings.join_grid_months
+    first_join = np.ceil(data.contracts["allowed_from"].clip(lower=0) / step) * step  # first grid month allowed
+    ct = data.contracts[first_join >= first].sort_values(["allowed_from", "trust", "category"])
     if ct.empty:
         return ""
     named = [
