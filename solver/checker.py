@@ -257,7 +257,10 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
     if cap is not None and s.active("join_capacity"):
         per_q = (jj["join_month"] // 3).astype(int).value_counts()
         for q, n in per_q[per_q > cap].sort_index().items():
-            out.append(f"join capacity: {n} (trust, category) pairs join in quarter {q} (months {3 * q}-{3 * q + 2}), cap {cap}")
+            out.append(
+                f"join capacity: {n} (trust, category) pairs join in quarter {q} "
+                f"(months {3 * q}-{3 * q + 2}), cap {cap}"
+            )
 
     # -- totals -----------------------------------------------------------------------
     if not _money_close(recomputed, solution.objective):
@@ -313,10 +316,8 @@ def _contract_checks(
         if key not in joined.index:
             continue
         m = int(joined[key])
-        if pd.isna(k.supplier):
-            spend = rest.loc[key] if key in rest.index else None
-        else:
-            spend = named.loc[(k.trust, k.category, k.supplier)] if (k.trust, k.category, k.supplier) in named.index else None
+        covered = (rest, key) if pd.isna(k.supplier) else (named, (k.trust, k.category, k.supplier))
+        spend = covered[0].loc[covered[1]] if covered[1] in covered[0].index else None
         monthly = 0.0 if spend is None else float(spend["paid"]) / 12.0
         listed = 0.0 if spend is None else float(spend["listed"]) / 12.0
         name = f"{k.trust} {k.category} contract {k.contract}"

@@ -324,8 +324,10 @@ def prepare(problem: ProblemData) -> ModelData:
             contracts.loc[finite_ext, ["trust", "category"]].assign(
                 cut=contracts["end_month"][finite_ext] + contracts["extension_months"][finite_ext]
             ),
-            contracts.loc[contracts["earliest_exit"].notna() & np.isfinite(contracts["earliest_exit"]),
-                          ["trust", "category", "earliest_exit"]].rename(columns={"earliest_exit": "cut"}),
+            contracts.loc[
+                contracts["earliest_exit"].notna() & np.isfinite(contracts["earliest_exit"]),
+                ["trust", "category", "earliest_exit"],
+            ].rename(columns={"earliest_exit": "cut"}),
         ],
         ignore_index=True,
     )
@@ -333,8 +335,14 @@ def prepare(problem: ProblemData) -> ModelData:
     cuts = cuts.reindex(pd.MultiIndex.from_frame(tc[["trust", "category"]])).tolist()
     # one call per (trust, category): a few hundred nationally
     options = [
-        pd.DataFrame({"row": i, "month": join_months(s, 0, flag, cuts=c if isinstance(c, tuple) else (),
-                                                     earliest=int(np.ceil(e)), every=every)})
+        pd.DataFrame(
+            {
+                "row": i,
+                "month": join_months(
+                    s, 0, flag, cuts=c if isinstance(c, tuple) else (), earliest=int(np.ceil(e)), every=every
+                ),
+            }
+        )
         for i, (flag, c, e) in enumerate(zip(y1, cuts, tc["earliest"].to_numpy(), strict=True))
     ]
     jo = (

@@ -149,8 +149,7 @@ def _contract_reasons(data: ModelData) -> list[str]:
             )
         else:
             why = (
-                f"can be left only from month {start} ({k.notice_months} months' notice from month "
-                f"{s.decision_month})"
+                f"can be left only from month {start} ({k.notice_months} months' notice from month {s.decision_month})"
             )
         if start >= h:
             out.append(f"{who} {why}, after the agreement ends in month {h}")
@@ -240,9 +239,7 @@ def _family_active(problem: ProblemData, data: ModelData, rule: str) -> bool:
     if rule == "contract_terms":
         # binding only where a contract restricts the join months or caps its extension
         ct = data.contracts
-        return bool(len(ct)) and bool(
-            (ct["allowed_from"] > 0).any() or (ct["extension_months"] < np.inf).any()
-        )
+        return bool(len(ct)) and bool((ct["allowed_from"] > 0).any() or (ct["extension_months"] < np.inf).any())
     if rule == "join_capacity":
         return not join_capacity_rows(data).empty
     raise ValueError(f"unknown rule family {rule!r}")

@@ -347,8 +347,9 @@ def _capacity(data: ModelData, options: pd.DataFrame, join_month: pd.Series) -> 
         now = now.merge(opts[["trust", "category", "month", "net"]], on=["trust", "category", "month"])
         later = opts[opts["quarter"] > q].sort_values(["net", "month"], ascending=[False, True])
         later = later.drop_duplicates(["trust", "category"])
-        now = now.merge(later[["trust", "category", "month", "net"]], on=["trust", "category"], how="left",
-                        suffixes=("", "_later"))
+        now = now.merge(
+            later[["trust", "category", "month", "net"]], on=["trust", "category"], how="left", suffixes=("", "_later")
+        )
         now["loss"] = (now["net"] - now["net_later"]).fillna(np.inf)
         now = now.sort_values(["loss", "trust", "category"], ascending=[False, True, True])
         moved = now.iloc[cap:]

@@ -100,6 +100,7 @@ class Solution:
     ``(best_bound - solver_objective) / max(1, |solver_objective|)``. ``lp_bound``
     (LP relaxation: an upper bound) and ``greedy_objective`` (a lower bound) are the
     quality figures. Frames are empty (with their columns) when there is no solution.
+    ``contracts`` has one row per current contract (see :func:`contract_report`).
     """
 
     status: str
@@ -378,24 +379,29 @@ def contract_report(data: ModelData, tc: pd.DataFrame, joined: np.ndarray) -> pd
     """
     s = data.settings
     cols = COLUMNS["contracts"]
-    ct = data.contracts.merge(tc[["trust", "category", "join_month", "rate", "earliest"]].assign(joins=joined),
-                              on=["trust", "category"])
+    ct = data.contracts.merge(
+        tc[["trust", "category", "join_month", "rate", "earliest"]].assign(joins=joined), on=["trust", "category"]
+    )
     if ct.empty:
         return pd.DataFrame(columns=cols)
     opts = data.contract_options.rename(columns={"month": "join_month"})
     opts["join_month"] = opts["join_month"].astype(float)
     ct = ct.merge(opts, on=["trust", "category", "contract", "join_month"], how="left", suffixes=("_term", ""))
     ct.loc[~ct["joins"], ["exit_fee", "bridging", "off_contract", "bridging_months", "off_contract_months"]] = 0
-    ct = ct.fillna({"exit_fee": 0.0, "bridging": 0.0, "off_contract": 0.0, "bridging_months": 0,
-                    "off_contract_months": 0})
+    ct = ct.fillna(
+        {"exit_fee": 0.0, "bridging": 0.0, "off_contract": 0.0, "bridging_months": 0, "off_contract_months": 0}
+    )
     step = s.join_grid_months
     on_grid = lambda v: np.ceil(np.clip(v, 0, None) / step) * step  # noqa: E731 - first grid month >= v
     jm = ct["join_month"].to_numpy(dtype=float)
     end = ct["end_month"].to_numpy(dtype=float)
     first_allowed = on_grid(ct["earliest"].to_numpy(dtype=float))
     own_first = on_grid(ct["allowed_from"].to_numpy(dtype=float))
-    binding = ct["joins"].to_numpy() & (jm == first_allowed) & (own_first == first_allowed) & (
-        ct["allowed_from"].to_numpy(dtype=float) > 0
+    binding = (
+        ct["joins"].to_numpy()
+        & (jm == first_allowed)
+        & (own_first == first_allowed)
+        & (ct["allowed_from"].to_numpy(dtype=float) > 0)
     )
     early = ct["early_exit"].to_numpy(dtype=bool)
     code = np.select(
@@ -413,8 +419,11 @@ def contract_report(data: ModelData, tc: pd.DataFrame, joined: np.ndarray) -> pd
         q_count = pd.Series(np.floor(tc.loc[joined, "join_month"].to_numpy(dtype=float) / 3)).value_counts()
         first_q = np.floor(first_allowed / 3).astype(int)
         last_q = np.floor(np.where(later, jm, 0) / 3).astype(int)
-        full_q = set(q_count.index[q_count >= cap].astype(int))
-        full = np.array([later[i] and any(q in full_q for q in range(first_q[i], last_q[i])) for i in range(len(ct))])
+        quarters = np.arange((s.horizon_months + 2) // 3)
+        is_full = q_count.reindex(quarters).fillna(0).to_numpy() >= cap
+        # a full quarter between the earliest allowed join and the join it got
+        between = (quarters[None, :] >= first_q[:, None]) & (quarters[None, :] < last_q[:, None])
+        full = later & (between & is_full[None, :]).any(axis=1)
     y1 = ct["trust"].isin(data.year_one["trust"]).to_numpy() & (first_allowed < min(12, s.horizon_months))
     wait = np.select(
         [other, later & full, later & y1, later],

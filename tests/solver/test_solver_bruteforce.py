@@ -169,10 +169,14 @@ def brute_force(p: ProblemData) -> float | None:
         own = {r.supplier for r in mine if isinstance(r.supplier, str)}
         total = 0.0
         for r in mine:
+            # a contract with a supplier covers its lines; the catch-all the suppliers without one
             covers = [
-                c for c in p.current.itertuples()
+                c
+                for c in p.current.itertuples()
                 if c.trust == t
-                and (supplier_of[c.line] == r.supplier if isinstance(r.supplier, str) else supplier_of[c.line] not in own)
+                and (
+                    supplier_of[c.line] == r.supplier if isinstance(r.supplier, str) else supplier_of[c.line] not in own
+                )
             ]
             spend = sum(c.units * c.unit_price for c in covers) / 12
             listed = sum(c.units * list_price[c.line] for c in covers) / 12
@@ -199,10 +203,7 @@ def brute_force(p: ProblemData) -> float | None:
                 quarters = [m // 3 for m in combo]
                 if any(quarters.count(q) > s.max_joins_per_quarter for q in quarters):
                     continue
-            nets = [
-                (h - m) / 12 * rate[t] - costs[(t, m)] - switching[t]
-                for t, m in zip(joined, combo, strict=True)
-            ]
+            nets = [(h - m) / 12 * rate[t] - costs[(t, m)] - switching[t] for t, m in zip(joined, combo, strict=True)]
             if s.participation == "optional" and any(n < -1e-9 for n in nets):
                 continue
             if best is None or sum(nets) > best:
