@@ -226,7 +226,13 @@ def _timing(data: ModelData, plan: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Join months (best candidate per (trust, category)) and the final allocation."""
     s = data.settings
     index = pd.MultiIndex.from_frame(data.pairs[["trust", "line"]])
-    joined = pd.Series(True, index=pd.MultiIndex.from_frame(data.tc[["trust", "category"]]))
+    tc_index = pd.MultiIndex.from_frame(data.tc[["trust", "category"]])
+    # a (trust, category) whose contracts allow no month before the horizon cannot join
+    joinable = tc_index.isin(pd.MultiIndex.from_frame(data.join_options[["trust", "category"]]))
+    if s.participation == "all" and not joinable.all():
+        t, c = tc_index[~joinable][0]
+        raise _NoPlan(f"the contracts of {t} in {c} allow no join month before the agreement ends")
+    joined = pd.Series(joinable, index=tc_index)
     join_month = pd.Series(dtype=float)
     for _ in range(10):
         on = joined.reindex(pd.MultiIndex.from_frame(plan[["trust", "category"]])).to_numpy()
