@@ -2,8 +2,10 @@
 
 :func:`prepare` turns a validated :class:`~solver.problem.ProblemData` into sparse
 index tables: usable (trust, line) pairs, (trust, group) and (trust, category) demand
-with baseline spend, candidate join months with their one-off costs, offer tiers with
-the interval of volume each covers, and data-derived bounds on offer volumes.
+with baseline spend, the current contracts with the spend each covers, candidate
+join months (only those every contract allows) with their one-off costs in total and
+contract by contract, offer tiers with the interval of volume each covers, and
+data-derived bounds on offer volumes.
 Everything is done with pandas joins; nothing here knows PuLP.
 """
 
