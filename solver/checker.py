@@ -9,6 +9,8 @@ empty list when the plan is sound).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -270,7 +272,7 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
     # -- money: recompute every (trust, category) from the tables ---------------------
     cur = problem.current.merge(lines[["line", "category"]], on="line")
     base = (cur["units"] * cur["unit_price"]).groupby([cur["trust"], cur["category"]]).sum()
-    ct = problem.contracts.set_index(["trust", "category"])
+    one_off = _contract_checks(problem, j, solution, out)
     new = alloc[alloc["is_new"].astype(bool)]
     cost = (
         (alloc["units"] * alloc["regional_price"] * (1 - alloc["discount"]))
@@ -285,27 +287,20 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
     for row in j.itertuples():
         key = (row.trust, row.category)
         b = float(base.get(key, 0.0))
-        if key in ct.index:
-            end, fee, uplift = (
-                int(ct.at[key, "end_month"]),
-                float(ct.at[key, "exit_fee"]),
-                float(ct.at[key, "extension_uplift"]),
-            )
-        else:
-            end, fee, uplift = 0, 0.0, 0.0
         if not row.joins:
             net = 0.0
         else:
             m = int(row.join_month)
-            fee_paid = fee if m < end else 0.0
-            bridging = uplift * b / 12.0 * max(0, m - max(end, 0))
+            fee_paid, bridging, off_contract = one_off.get(key, (0.0, 0.0, 0.0))
             rate = b - float(cost.get(key, 0.0))
             switching = float(sw.get(key, 0.0))
-            net = (h - m) / 12.0 * rate - fee_paid - bridging - switching
+            net = (h - m) / 12.0 * rate - fee_paid - bridging - off_contract - switching
             if not _money_close(float(row.exit_fee_paid), fee_paid):
                 out.append(f"joins: exit fee of {key} should be {fee_paid:.2f}")
             if not _money_close(float(row.bridging_cost), bridging):
                 out.append(f"joins: bridging cost of {key} should be {bridging:.2f}")
+            if not _money_close(float(row.off_contract_cost), off_contract):
+                out.append(f"joins: off-contract cost of {key} should be {off_contract:.2f}")
             if not _money_close(float(row.annual_regional_cost), float(cost.get(key, 0.0))):
                 out.append(f"joins: annual regional cost of {key} is wrong")
             moved_year[row.trust] = (
@@ -340,6 +335,16 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
             if net < -MONEY_TOL:
                 out.append(f"participation: {t} joins but is worse off by {-net:.2f}")
 
+    # -- programme capacity: (trust, category) joins per agreement quarter ------------
+    cap = s.max_joins_per_quarter
+    if cap is not None and s.active("join_capacity"):
+        per_q = (jj["join_month"] // 3).astype(int).value_counts()
+        for q, n in per_q[per_q > cap].sort_index().items():
+            out.append(
+                f"join capacity: {n} (trust, category) pairs join in quarter {q} "
+                f"(months {3 * q}-{3 * q + 2}), cap {cap}"
+            )
+
     # -- totals -----------------------------------------------------------------------
     if not _money_close(recomputed, solution.objective):
         out.append(f"objective: reported {solution.objective:.2f}, recomputed {recomputed:.2f}")
@@ -351,6 +356,7 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
         "switching_costs",
         "exit_fees",
         "bridging_costs",
+        "off_contract_costs",
     }
     if causes - expected_causes:
         out.append(f"savings: unknown causes {sorted(causes - expected_causes)}")
@@ -362,3 +368,67 @@ def check_solution(problem: ProblemData, solution: Solution) -> list[str]:
     if len(months) and (months.min() < 0 or months.max() >= h):
         out.append("timeline: months outside the horizon")
     return out
+
+
+def _contract_checks(
+    problem: ProblemData, j: pd.DataFrame, solution: Solution, out: list[str]
+) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """Check every contract's terms at its (trust, category)'s join month, from the inputs.
+
+    Appends violations to ``out``; returns (exit fees, bridging, off-contract) per
+    joined (trust, category), recomputed from the contracts register, today's
+    purchases and list prices.
+    """
+    s = problem.settings
+    terms = s.active("contract_terms")
+    lines = problem.lines.merge(problem.groups, on="group")
+    cur = problem.current.merge(lines[["line", "category", "supplier", "list_price"]], on="line")
+    cur["paid"] = cur["units"] * cur["unit_price"]
+    cur["listed"] = cur["units"] * cur["list_price"]
+    ct = problem.contracts.copy()
+    own = set(zip(ct["trust"], ct["category"], ct["supplier"], strict=True))
+    cur["own"] = [(t, c, sp) in own for t, c, sp in zip(cur["trust"], cur["category"], cur["supplier"], strict=True)]
+    # a contract with a supplier covers that supplier's spend; the catch-all the rest
+    named = cur[cur["own"]].groupby(["trust", "category", "supplier"])[["paid", "listed"]].sum()
+    rest = cur[~cur["own"]].groupby(["trust", "category"])[["paid", "listed"]].sum()
+    joined = j[j["joins"]].set_index(["trust", "category"])["join_month"]
+    got = solution.contracts.set_index(["trust", "category", "contract"]) if len(solution.contracts) else None
+    totals: dict[tuple[str, str], tuple[float, float, float]] = {}
+    for k in ct.itertuples():
+        key = (k.trust, k.category)
+        if key not in joined.index:
+            continue
+        m = int(joined[key])
+        covered = (rest, key) if pd.isna(k.supplier) else (named, (k.trust, k.category, k.supplier))
+        spend = covered[0].loc[covered[1]] if covered[1] in covered[0].index else None
+        monthly = 0.0 if spend is None else float(spend["paid"]) / 12.0
+        listed = 0.0 if spend is None else float(spend["listed"]) / 12.0
+        name = f"{k.trust} {k.category} contract {k.contract}"
+        ext = math.inf if pd.isna(k.extension_months) or not terms else float(k.extension_months)
+        if m < k.end_month and terms:
+            if not k.early_exit:
+                out.append(f"contract terms: {name} cannot end early (ends month {k.end_month}) but joins in month {m}")
+            elif m < s.decision_month + k.notice_months:
+                out.append(
+                    f"contract terms: {name} needs {k.notice_months} months' notice from month {s.decision_month}, "
+                    f"but joins in month {m}"
+                )
+        fee = k.exit_fee + k.exit_fee_pct * monthly * (k.end_month - m) if m < k.end_month else 0.0
+        bridged = max(0.0, min(m, k.end_month + ext) - max(k.end_month, 0))
+        off = max(0.0, m - max(k.end_month + ext, 0))
+        bridging = k.extension_uplift * monthly * bridged
+        off_contract = max(listed - monthly, 0.0) * off
+        f0, b0, o0 = totals.get(key, (0.0, 0.0, 0.0))
+        totals[key] = (f0 + fee, b0 + bridging, o0 + off_contract)
+        if got is None or (k.trust, k.category, k.contract) not in got.index:
+            out.append(f"contracts: no row for {name}")
+            continue
+        row = got.loc[(k.trust, k.category, k.contract)]
+        if pd.isna(row["join_month"]) or int(row["join_month"]) != m:
+            out.append(f"contracts: {name} reports join month {row['join_month']}, the category joins in {m}")
+        for col, want in (("exit_fee_gbp", fee), ("bridging_gbp", bridging), ("off_contract_gbp", off_contract)):
+            if not _money_close(float(row[col]), want):
+                out.append(f"contracts: {col} of {name} is {float(row[col]):.2f}, recomputed {want:.2f}")
+        if int(row["bridging_months"]) != int(bridged) or int(row["off_contract_months"]) != int(off):
+            out.append(f"contracts: bridged or off-contract months of {name} are wrong")
+    return totals

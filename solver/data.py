@@ -2,9 +2,11 @@
 
 :func:`prepare` turns a validated :class:`~solver.problem.ProblemData` into sparse
 index tables: usable (trust, line) pairs, (trust, group) and (trust, category) demand
-with baseline spend, candidate join months with their one-off costs, offer tiers with
-the interval of volume each covers, data-derived bounds on offer volumes, and the
-switching costs a plan may pay (per new line and per newly adopted system).
+with baseline spend, the current contracts with the spend each covers, candidate
+join months (only those every contract allows) with their one-off costs in total and
+contract by contract, offer tiers with the interval of volume each covers,
+data-derived bounds on offer volumes, and the switching costs a plan may pay (per new
+line and per newly adopted system).
 Everything is done with pandas joins; nothing here knows PuLP.
 """
 
@@ -36,10 +38,21 @@ class ModelData:
         (trust, group) with demand: trust, group, category, demand, baseline (annual
         spend today), n_usable (usable lines).
     tc
-        (trust, category) with demand: trust, category, demand, baseline, end_month,
-        exit_fee, uplift.
+        (trust, category) with demand: trust, category, demand, baseline, earliest
+        (first month every contract allows joining, see :func:`contract_terms`),
+        n_contracts.
+    contracts
+        Current contracts of (trust, category) with demand, terms as enforced (see
+        :func:`contract_terms`): trust, category, contract, supplier, end_month,
+        notice_months, early_exit, exit_fee, exit_fee_pct, extension_months (inf: no
+        limit), uplift, spend and list_spend (monthly, GBP), earliest_exit (month
+        from which it can be left early; NaN if never), allowed_from.
     join_options
-        Candidate join months: trust, category, month, months_on, exit_fee, bridging.
+        Candidate join months: trust, category, month, months_on, exit_fee, bridging,
+        off_contract (GBP, summed over the contracts of the (trust, category)).
+    contract_options
+        The same per contract: trust, category, contract, month, exit_fee,
+        bridging_months, bridging, off_contract_months, off_contract.
     tiers
         Reachable tiers of offers with usable lines, tier 0 included: offer, k,
         threshold, upper (next threshold, inf for the last), discount, basis.
@@ -71,7 +84,9 @@ class ModelData:
     pairs: pd.DataFrame
     tg: pd.DataFrame
     tc: pd.DataFrame
+    contracts: pd.DataFrame
     join_options: pd.DataFrame
+    contract_options: pd.DataFrame
     tiers: pd.DataFrame
     toc: pd.DataFrame
     supplier_category: pd.DataFrame
@@ -86,34 +101,139 @@ class ModelData:
         return self.problem.settings
 
 
-def join_months(settings: Settings, end_month: int, year_one: bool = False) -> list[int]:
+def join_months(
+    settings: Settings,
+    end_month: int,
+    year_one: bool = False,
+    *,
+    cuts: tuple[int, ...] = (),
+    earliest: int = 0,
+    every: bool = False,
+) -> list[int]:
     """Candidate join months of one (trust, category), few but exact.
 
-    For a fixed plan, the net savings of joining at month m are linear in m on each
-    piece of [0, horizon) cut at the contract end (exit fee before it, bridging
-    uplift after it), so the best grid month of a piece is one of its two end grid
-    points. The year-one cap (``year_one``) is a second, coupling constraint whose
-    weight changes at month 12: then every grid month below 12 is kept, and 12 cuts
-    the pieces. Grid points are 0, grid, 2 grid, ... below the horizon; the contract
-    end rounded up to the grid is one of the kept points.
+    The feasible grid months are those in ``[earliest, horizon)``. For a fixed plan
+    the net savings of joining at month m are linear in m on each piece of that
+    interval cut at every contract's end (exit fee before it: fixed plus a share of
+    the remaining value, linear in m), at the end of its extension (bridging uplift
+    before, off-contract list prices after) and at ``cuts`` (here: each contract's
+    earliest exit), so the best grid month of a piece is one of its two end grid
+    points. The year-one cap (``year_one``) is a coupling constraint whose weight
+    changes at month 12: then every grid month below 12 is kept, and 12 cuts the
+    pieces. The join capacity couples (trust, category) pairs in every quarter
+    (``every``): then every feasible grid month is kept. Grid points are 0, grid,
+    2 grid, ... below the horizon. An empty list: the (trust, category) cannot join.
     """
     h, step = settings.horizon_months, settings.join_grid_months
     grid = np.arange(0, h, step)
-    cuts = [0, h]
-    if 0 < end_month < h:
-        cuts.append(end_month)
+    grid = grid[grid >= earliest]
+    if every:
+        return [int(m) for m in grid]
+    points = [0, h, end_month, earliest, *cuts]
     year = min(12, h)
     if year_one:
-        cuts.append(year)
-    cuts = sorted(set(cuts))
+        points.append(year)
+    points = sorted({int(c) for c in points if 0 <= c <= h})
     months: set[int] = set()
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+    for a, b in zip(points[:-1], points[1:], strict=True):
         inside = grid[(grid >= a) & (grid < b)]
         if len(inside):
             months.update((int(inside[0]), int(inside[-1])))
     if year_one:
         months.update(int(m) for m in grid[grid < year])
     return sorted(months)
+
+
+def contract_terms(problem: ProblemData, cur: pd.DataFrame, tc: pd.DataFrame) -> pd.DataFrame:
+    """Contracts of (trust, category) pairs with demand, with covered spend and terms as enforced.
+
+    A contract with a supplier covers the trust's current spend in the category on
+    that supplier's lines; one with supplier None covers the spend on suppliers
+    without a contract of their own. ``spend`` and ``list_spend`` are that spend per
+    month at the prices paid and at catalogue (list) prices. A contract allows
+    joining at month m if m >= end_month, or, if it allows early exit, m >=
+    ``earliest_exit`` = decision_month + notice_months: so from ``allowed_from`` =
+    end_month (no early exit) or min(end_month, earliest_exit). With the
+    ``contract_terms`` family relaxed there is no notice, no decision month, early
+    exit is always allowed and extensions have no limit.
+    """
+    s = problem.settings
+    ct = problem.contracts.merge(tc[["trust", "category"]], on=["trust", "category"])
+    ct = ct.rename(columns={"extension_uplift": "uplift"})
+    ct["extension_months"] = ct["extension_months"].astype(float).fillna(np.inf)
+    ct["early_exit"] = ct["early_exit"].astype(bool)
+    if not s.active("contract_terms"):
+        ct["early_exit"] = True
+        ct["extension_months"] = np.inf
+        earliest = pd.Series(-np.inf, index=ct.index)
+    else:
+        earliest = (s.decision_month + ct["notice_months"]).astype(float)
+    ct["earliest_exit"] = earliest.where(ct["early_exit"], np.nan)
+    ct["allowed_from"] = np.where(
+        ct["early_exit"], np.minimum(ct["end_month"], ct["earliest_exit"].fillna(np.inf)), ct["end_month"]
+    ).astype(float)
+
+    # spend per (trust, category, supplier) today, at prices paid and at list prices
+    lp = problem.lines.set_index("line")["list_price"]
+    spend = cur.assign(
+        paid=cur["units"] * cur["unit_price"],
+        listed=cur["units"] * lp.reindex(cur["line"]).to_numpy(),
+        supplier=problem.lines.set_index("line")["supplier"].reindex(cur["line"]).to_numpy(),
+    )
+    spend = spend.groupby(["trust", "category", "supplier"], as_index=False)[["paid", "listed"]].sum()
+    named = ct.loc[ct["supplier"].notna(), ["trust", "category", "supplier"]].assign(has_own=True)
+    spend = spend.merge(named, on=["trust", "category", "supplier"], how="left")
+    own = spend[spend["has_own"].notna()].drop(columns="has_own")
+    rest = (
+        spend[spend["has_own"].isna()]
+        .groupby(["trust", "category"], as_index=False)[["paid", "listed"]]
+        .sum()
+        .assign(supplier=None)
+    )
+    covered = pd.concat([own, rest], ignore_index=True)
+    covered["sup"] = covered["supplier"].fillna("\0")
+    ct["sup"] = ct["supplier"].fillna("\0")
+    ct = ct.merge(covered.drop(columns="supplier"), on=["trust", "category", "sup"], how="left").drop(columns="sup")
+    ct["spend"] = ct["paid"].fillna(0.0) / 12.0
+    ct["list_spend"] = ct["listed"].fillna(0.0) / 12.0
+    return ct.drop(columns=["paid", "listed"]).reset_index(drop=True)
+
+
+def contract_costs(ct: pd.DataFrame, months: pd.DataFrame) -> pd.DataFrame:
+    """One-off costs of each contract of a (trust, category) joining at each month.
+
+    ``months``: trust, category, month. For contract k joining at m:
+
+    - m < end_k: exit fee ``exit_fee_k + exit_fee_pct_k * spend_k * (end_k - m)``;
+    - m >= end_k: the extension bridges months ``[end_k, end_k + ext_k)`` and
+      off-contract buying at list prices covers ``[end_k + ext_k, m)``, both clipped
+      to ``[0, m)``: bridging ``uplift_k * spend_k`` and off-contract
+      ``max(list_spend_k - spend_k, 0)`` per month.
+
+    Returns trust, category, contract, month, exit_fee, bridging_months, bridging,
+    off_contract_months, off_contract.
+    """
+    co = months.merge(ct, on=["trust", "category"])
+    m = co["month"].to_numpy(dtype=float)
+    end = co["end_month"].to_numpy(dtype=float)
+    ext_end = end + co["extension_months"].to_numpy(dtype=float)
+    early = m < end
+    fee = np.where(early, co["exit_fee"] + co["exit_fee_pct"] * co["spend"] * (end - m), 0.0)
+    bridged = np.clip(np.minimum(m, ext_end) - np.maximum(end, 0.0), 0.0, None)
+    off = np.clip(m - np.maximum(ext_end, 0.0), 0.0, None)
+    return pd.DataFrame(
+        {
+            "trust": co["trust"],
+            "category": co["category"],
+            "contract": co["contract"],
+            "month": co["month"].astype(int),
+            "exit_fee": fee,
+            "bridging_months": bridged.astype(int),
+            "bridging": co["uplift"].to_numpy() * co["spend"].to_numpy() * bridged,
+            "off_contract_months": off.astype(int),
+            "off_contract": np.clip(co["list_spend"] - co["spend"], 0.0, None).to_numpy() * off,
+        }
+    )
 
 
 def usable_mask(candidates: pd.DataFrame, settings: Settings) -> pd.Series:
@@ -242,12 +362,17 @@ def prepare(problem: ProblemData) -> ModelData:
     tg = tg.merge(n_usable.reset_index(), on=["trust", "group"], how="left")
     tg["n_usable"] = tg["n_usable"].fillna(0).astype(int)
 
-    # (trust, category): demand, baseline and contract terms
+    # (trust, category): demand, baseline, and the contracts in force
     tc = tg.groupby(["trust", "category"], as_index=False).agg(demand=("demand", "sum"), baseline=("baseline", "sum"))
-    tc = tc.merge(problem.contracts, on=["trust", "category"], how="left")
-    tc = tc.fillna({"end_month": 0, "exit_fee": 0.0, "extension_uplift": 0.0})
-    tc["end_month"] = tc["end_month"].astype(int)
-    tc = tc.rename(columns={"extension_uplift": "uplift"})
+    contracts = contract_terms(problem, cur, tc)
+    by_tc = contracts.groupby(["trust", "category"])
+    tc = tc.merge(
+        by_tc.agg(earliest=("allowed_from", "max"), n_contracts=("contract", "size")).reset_index(),
+        on=["trust", "category"],
+        how="left",
+    )
+    tc["earliest"] = tc["earliest"].fillna(0.0).clip(lower=0.0)
+    tc["n_contracts"] = tc["n_contracts"].fillna(0).astype(int)
 
     # trusts whose year-one cap can bind: more demand could move to new lines than the cap
     if s.year_one_cap is not None and s.active("year_one_cap"):
@@ -259,25 +384,52 @@ def prepare(problem: ProblemData) -> ModelData:
     else:
         year_one = pd.DataFrame({"trust": pd.Series(dtype=object), "cap": pd.Series(dtype=float)})
 
-    # candidate join months and their one-off costs
-    y1_flags = tc["trust"].isin(year_one["trust"]).tolist()
+    # candidate join months (piece ends, see join_months) and their one-off costs
+    y1 = tc["trust"].isin(year_one["trust"]).to_numpy()
+    every = s.max_joins_per_quarter is not None and s.active("join_capacity")
+    finite_ext = contracts["extension_months"] < np.inf
+    cut_rows = pd.concat(
+        [
+            contracts[["trust", "category", "end_month"]].rename(columns={"end_month": "cut"}),
+            contracts.loc[finite_ext, ["trust", "category"]].assign(
+                cut=contracts["end_month"][finite_ext] + contracts["extension_months"][finite_ext]
+            ),
+            contracts.loc[
+                contracts["earliest_exit"].notna() & np.isfinite(contracts["earliest_exit"]),
+                ["trust", "category", "earliest_exit"],
+            ].rename(columns={"earliest_exit": "cut"}),
+        ],
+        ignore_index=True,
+    )
+    cuts = cut_rows.groupby(["trust", "category"])["cut"].agg(lambda c: tuple(int(v) for v in c))
+    cuts = cuts.reindex(pd.MultiIndex.from_frame(tc[["trust", "category"]])).tolist()
+    # one call per (trust, category): a few hundred nationally
     options = [
-        pd.DataFrame({"row": i, "month": join_months(s, e, flag)})
-        for i, (e, flag) in enumerate(zip(tc["end_month"].tolist(), y1_flags, strict=True))
+        pd.DataFrame(
+            {
+                "row": i,
+                "month": join_months(
+                    s, 0, flag, cuts=c if isinstance(c, tuple) else (), earliest=int(np.ceil(e)), every=every
+                ),
+            }
+        )
+        for i, (flag, c, e) in enumerate(zip(y1, cuts, tc["earliest"].to_numpy(), strict=True))
     ]
     jo = (
         pd.concat(options, ignore_index=True)
         if options
         else pd.DataFrame({"row": pd.Series(dtype=int), "month": pd.Series(dtype=int)})
     )
-    jo = jo.merge(tc.reset_index(names="row"), on="row").drop(columns="row")
+    jo["month"] = jo["month"].astype(int)
+    jo = jo.merge(tc[["trust", "category"]].reset_index(names="row"), on="row").drop(columns="row")
     jo["months_on"] = s.horizon_months - jo["month"]
-    jo["fee"] = np.where(jo["month"] < jo["end_month"], jo["exit_fee"], 0.0)
-    bridged = (jo["month"] - jo["end_month"].clip(lower=0)).clip(lower=0)
-    jo["bridging"] = jo["uplift"] * jo["baseline"] / 12.0 * bridged
-    join_options = jo[["trust", "category", "month", "months_on", "fee", "bridging"]].rename(
-        columns={"fee": "exit_fee"}
-    )
+    contract_options = contract_costs(contracts, jo[["trust", "category", "month"]])
+    per_tc = contract_options.groupby(["trust", "category", "month"], as_index=False)[
+        ["exit_fee", "bridging", "off_contract"]
+    ].sum()
+    jo = jo.merge(per_tc, on=["trust", "category", "month"], how="left")
+    jo = jo.fillna({"exit_fee": 0.0, "bridging": 0.0, "off_contract": 0.0})
+    join_options = jo[["trust", "category", "month", "months_on", "exit_fee", "bridging", "off_contract"]]
 
     # suppliers per category, and the rule settings per category
     sc = (
@@ -298,7 +450,9 @@ def prepare(problem: ProblemData) -> ModelData:
         pairs=pairs,
         tg=tg,
         tc=tc,
+        contracts=contracts,
         join_options=join_options.reset_index(drop=True),
+        contract_options=contract_options.reset_index(drop=True),
         tiers=tiers.reset_index(drop=True),
         toc=toc,
         supplier_category=sc,

@@ -1,10 +1,11 @@
 """Explanations: why a scenario is infeasible, in words.
 
 ``explain_infeasibility`` first runs quick data checks (a group with demand but no
-usable line at a trust; a category with fewer usable suppliers than its minimum),
+usable line at a trust; a category with fewer usable suppliers than its minimum; a
+(trust, category) whose contracts allow no join month before the agreement ends),
 then a deletion filter over rule instances (range cap per group, per-trust cap per
 (trust, group), minimum suppliers and maximum share per category, year-one cap per
-trust): starting from every instance, drop a batch of instances whenever the model
+trust, join capacity per quarter): starting from every instance, drop a batch of instances whenever the model
 stays infeasible without them, splitting batches that cannot be dropped whole. What
 remains is an irreducible conflicting set (removing any one member makes the model
 feasible), phrased as a user would say it.
@@ -15,6 +16,7 @@ above :mod:`solver.solve`, which calls this module on an infeasible model).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from solver.backend import solve_data
@@ -38,7 +40,7 @@ def explain_infeasibility(problem: ProblemData) -> list[str]:
     if not _infeasible(data, ()):
         return []
     conflict = _deletion_filter(data, instances)
-    return [_phrase(data, conflict)]
+    return [_phrase(data, conflict) + _late_joins(data, conflict)]
 
 
 def _infeasible(data: ModelData, dropped) -> bool:
@@ -96,6 +98,7 @@ def _data_reasons(problem: ProblemData, data: ModelData) -> list[str]:
             out.append(f"{g} at trust {t} has no approved line")
         else:
             out.append(f"{g} at trust {t} has no approved line meeting the ODEP floor")
+    out += _contract_reasons(data)
     cats = data.categories
     short = cats[(cats["min_suppliers"] > cats["n_suppliers"])]
     for row in short.itertuples():
@@ -103,6 +106,51 @@ def _data_reasons(problem: ProblemData, data: ModelData) -> list[str]:
             f"minimum {row.min_suppliers} suppliers for {row.category} cannot be met: only "
             f"{row.n_suppliers} supplier(s) have usable {row.category} lines"
         )
+    return out
+
+
+def _contract_reasons(data: ModelData) -> list[str]:
+    """(trust, category) pairs whose contracts leave no join month on the grid before the end.
+
+    Names the contract that allows joining last, its supplier, why and the month, e.g.
+    "RXB knee contract C-12 with SUP-C cannot end early and ends in month 40, after
+    the agreement ends in month 36".
+    """
+    s = data.settings
+    h, step = s.horizon_months, s.join_grid_months
+    last_grid = (h - 1) // step * step
+    joinable = data.join_options[["trust", "category"]].drop_duplicates().assign(ok=True)
+    tc = data.tc.merge(joinable, on=["trust", "category"], how="left")
+    stuck = tc.loc[tc["ok"].isna(), ["trust", "category"]]
+    if stuck.empty:
+        return []
+    ct = data.contracts.merge(stuck, on=["trust", "category"])
+    # the contract that allows joining last is the one to name
+    ct = ct.sort_values(["trust", "category", "allowed_from", "contract"]).drop_duplicates(
+        ["trust", "category"], keep="last"
+    )
+    out = []
+    for k in ct.itertuples():  # one row per stuck (trust, category): a handful at most
+        who = f"{k.trust} {k.category} contract {k.contract}" + (f" with {k.supplier}" if k.supplier else "")
+        start = int(k.allowed_from)
+        if not k.early_exit:
+            why = f"cannot end early and ends in month {k.end_month}"
+        elif start == k.end_month:
+            why = (
+                f"needs {k.notice_months} months' notice from month {s.decision_month} (month "
+                f"{s.decision_month + k.notice_months}) and ends in month {k.end_month}"
+            )
+        else:
+            why = (
+                f"can be left only from month {start} ({k.notice_months} months' notice from month {s.decision_month})"
+            )
+        if start >= h:
+            out.append(f"{who} {why}, after the agreement ends in month {h}")
+        else:
+            out.append(
+                f"{who} {why}, after the last join month on the {step}-month grid (month {last_grid}) "
+                f"before the agreement ends in month {h}"
+            )
     return out
 
 
@@ -121,7 +169,32 @@ def describe_instance(data: ModelData, instance: tuple) -> str:
         return f"maximum supplier share {s.max_supplier_share:.0%} in {instance[1]}"
     if family == "year_one_cap":
         return f"year-one cap of {s.year_one_cap:.0%} on moved units at {instance[1]}"
+    if family == "join_capacity":
+        q = int(instance[1])
+        n = s.max_joins_per_quarter
+        return f"programme capacity of {n} join{'' if n == 1 else 's'} in quarter {q} (months {3 * q}-{3 * q + 2})"
     return " ".join(map(str, instance))
+
+
+def _late_joins(data: ModelData, conflict: list[tuple]) -> str:
+    """Why capacity conflicts: the contracts that keep pairs from joining before the quarters named."""
+    quarters = [int(i[1]) for i in conflict if i[0] == "join_capacity"]
+    if not quarters:
+        return ""
+    first = 3 * min(quarters)
+    step = data.settings.join_grid_months
+    first_join = np.ceil(data.contracts["allowed_from"].clip(lower=0) / step) * step  # first grid month allowed
+    ct = data.contracts[first_join >= first].sort_values(["allowed_from", "trust", "category"])
+    if ct.empty:
+        return ""
+    named = [
+        f"{k.trust} {k.category} contract {k.contract} "
+        + ("cannot end early" if not k.early_exit else "needs notice")
+        + f" (month {int(k.allowed_from)})"
+        for k in ct.head(3).itertuples()
+    ]
+    more = f" and {len(ct) - 3} more" if len(ct) > 3 else ""
+    return f": contracts keep joins from month {first} on ({'; '.join(named)}{more})"
 
 
 def _phrase(data: ModelData, conflict: list[tuple]) -> str:

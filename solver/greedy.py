@@ -13,8 +13,11 @@ The rule a procurement lead would apply by hand:
 3. repair the supplier rules: move whole (trust, group) demands off a supplier above
    the maximum share, and onto extra suppliers until the minimum number is met;
 4. tiers are whatever the resulting volumes reach;
-5. each (trust, category) joins at its best candidate month; a trust over the
-   year-one cap postpones the category that costs least to postpone; with optional
+5. each (trust, category) joins at its best candidate month (only months every one
+   of its contracts allows are candidates); a trust over the year-one cap postpones
+   the category that costs least to postpone; a quarter with more joins than the
+   programme capacity keeps those that lose most when delayed and postpones the
+   others to their best month in a later quarter; with optional
    participation a category that would lose money stays out (repeated while the
    tiers reached change).
 
@@ -238,7 +241,13 @@ def _timing(data: ModelData, plan: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Join months (best candidate per (trust, category)) and the final allocation."""
     s = data.settings
     index = pd.MultiIndex.from_frame(data.pairs[["trust", "line"]])
-    joined = pd.Series(True, index=pd.MultiIndex.from_frame(data.tc[["trust", "category"]]))
+    tc_index = pd.MultiIndex.from_frame(data.tc[["trust", "category"]])
+    # a (trust, category) whose contracts allow no month before the horizon cannot join
+    joinable = tc_index.isin(pd.MultiIndex.from_frame(data.join_options[["trust", "category"]]))
+    if s.participation == "all" and not joinable.all():
+        t, c = tc_index[~joinable][0]
+        raise _NoPlan(f"the contracts of {t} in {c} allow no join month before the agreement ends")
+    joined = pd.Series(joinable, index=tc_index)
     join_month = pd.Series(dtype=float)
     for _ in range(10):
         on = joined.reindex(pd.MultiIndex.from_frame(plan[["trust", "category"]])).to_numpy()
@@ -250,6 +259,7 @@ def _timing(data: ModelData, plan: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         months = best.set_index(["trust", "category"])
         join_month = months["month"].astype(float)
         join_month = _year_one(data, options, join_month)
+        join_month = _capacity(data, options, join_month)
         if s.participation == "all":
             return x, join_month
         # optional: a (trust, category) that loses money over the horizon stays out
@@ -292,7 +302,11 @@ def _month_values(data: ModelData, active: pd.DataFrame) -> pd.DataFrame:
     idx = pd.MultiIndex.from_frame(jo[["trust", "category"]])
     rate = jo["baseline"].to_numpy() - cost.reindex(idx).fillna(0.0).to_numpy()
     jo["net"] = (
-        jo["months_on"] / 12.0 * rate - jo["exit_fee"] - jo["bridging"] - switching.reindex(idx).fillna(0.0).to_numpy()
+        jo["months_on"] / 12.0 * rate
+        - jo["exit_fee"]
+        - jo["bridging"]
+        - jo["off_contract"]
+        - switching.reindex(idx).fillna(0.0).to_numpy()
     )
     jo["new_units"] = new_units.reindex(idx).fillna(0.0).to_numpy()
     present = pd.MultiIndex.from_frame(active[["trust", "category"]].drop_duplicates())
@@ -333,4 +347,40 @@ def _year_one(data: ModelData, options: pd.DataFrame, join_month: pd.Series) -> 
             if best is None:
                 raise _NoPlan(f"year-one cap cannot be met at {t}")
             join_month[(t, best[1])] = best[2]
+    return join_month
+
+
+def _capacity(data: ModelData, options: pd.DataFrame, join_month: pd.Series) -> pd.Series:
+    """Fill agreement quarters in order, at most ``max_joins_per_quarter`` joins each.
+
+    In an over-full quarter the (trust, category) pairs that lose most when delayed
+    (net at the chosen month minus the best net in a later quarter; no later month:
+    infinite loss) keep their month; the others move to their best month in a later
+    quarter. Postponing never adds year-one units, so the year-one cap still holds.
+    """
+    s = data.settings
+    cap = s.max_joins_per_quarter
+    if cap is None or not s.active("join_capacity") or join_month.empty:
+        return join_month
+    join_month = join_month.copy()
+    opts = options[["trust", "category", "month", "net"]].assign(quarter=options["month"] // 3)
+    for q in range(0, (s.horizon_months + 2) // 3):
+        in_q = join_month.index[(join_month // 3).to_numpy() == q]
+        if len(in_q) <= cap:
+            continue
+        now = pd.DataFrame(list(in_q), columns=["trust", "category"])
+        now["month"] = join_month.reindex(in_q).to_numpy()
+        now = now.merge(opts[["trust", "category", "month", "net"]], on=["trust", "category", "month"])
+        later = opts[opts["quarter"] > q].sort_values(["net", "month"], ascending=[False, True])
+        later = later.drop_duplicates(["trust", "category"])
+        now = now.merge(
+            later[["trust", "category", "month", "net"]], on=["trust", "category"], how="left", suffixes=("", "_later")
+        )
+        now["loss"] = (now["net"] - now["net_later"]).fillna(np.inf)
+        now = now.sort_values(["loss", "trust", "category"], ascending=[False, True, True])
+        moved = now.iloc[cap:]
+        if moved["month_later"].isna().any():
+            raise _NoPlan(f"more than {cap} (trust, category) pairs must join in quarter {q}")
+        for row in moved.itertuples():
+            join_month[(row.trust, row.category)] = float(row.month_later)
     return join_month

@@ -13,11 +13,19 @@ Notation (all data come from :class:`~solver.data.ModelData`):
   usable (trust, line) pairs (approved, ODEP-ok, on a group the trust has demand in).
 - :math:`D_{tg}` annual demand, :math:`B_{tc}` annual baseline spend, :math:`p_l`
   regional price, :math:`H` horizon in months, :math:`f_{tcm}` one-off cost of joining
-  at :math:`m` (exit fee if :math:`m` is before the contract end, plus the extension
-  uplift on baseline spend for the months bridged between contract end and
-  :math:`m`), :math:`\sigma_{tl}` line-level switching cost, :math:`\Sigma_{tsc}`
-  system switching cost, :math:`\rho_m = (H - m)/12` the years on the agreement
-  when joining at :math:`m`.
+  at :math:`m`, summed over the contracts :math:`k` of (t, c)
+  (:func:`solver.data.contract_costs`): before the end :math:`e_k` the exit fee
+  :math:`F_k + \pi_k S_k (e_k - m)` (fixed plus a share of the remaining value,
+  :math:`S_k` the contract's monthly spend); after it the extension uplift
+  :math:`\mu_k S_k` per month bridged in :math:`[e_k, e_k + X_k)` and the list-price
+  premium :math:`\max(S^{list}_k - S_k, 0)` per month off contract in
+  :math:`[e_k + X_k, m)`, both clipped to :math:`[0, m)`. :math:`\sigma_{tl}`
+  line-level switching cost, :math:`\Sigma_{tsc}` system switching cost,
+  :math:`\rho_m = (H - m)/12` the years on the agreement when joining at :math:`m`.
+- Contract terms restrict the months, not the costs: a month is a candidate of
+  (t, c) only if every contract k allows it (:math:`m \ge e_k`, or early exit is
+  allowed and :math:`m \ge` decision month + notice), so forbidden months have no
+  :math:`w_{tcm}`; a (t, c) with no allowed month cannot join.
 
 Switching costs (one-off, in GBP, zero allowed). A trust *holds* the system of
 supplier s in category c when it buys some line of (s, c) today. A trust pays
@@ -320,7 +328,20 @@ def rule_instances(data: ModelData) -> list[tuple]:
     out += [("min_suppliers", c) for c in min_supplier_rows(data)["category"]]
     out += [("max_share", c) for c in max_share_rows(data)["category"]]
     out += [("year_one_cap", t) for t in year_one_rows(data)["trust"]]
+    out += [("join_capacity", q) for q in join_capacity_rows(data)["quarter"]]
     return out
+
+
+def join_capacity_rows(data: ModelData) -> pd.DataFrame:
+    """Agreement quarters where more (trust, category) pairs could join than the cap: quarter, cap."""
+    s = data.settings
+    cap = s.max_joins_per_quarter
+    if cap is None or not s.active("join_capacity") or data.join_options.empty:
+        return pd.DataFrame({"quarter": pd.Series(dtype=int), "cap": pd.Series(dtype=int)})
+    jo = data.join_options.assign(quarter=data.join_options["month"] // 3)
+    n = jo.drop_duplicates(["trust", "category", "quarter"]).groupby("quarter").size()
+    rows = n[n > cap].index
+    return pd.DataFrame({"quarter": rows.astype(int), "cap": int(cap)})
 
 
 def _not_dropped(m: Model, family: str, frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -596,18 +617,40 @@ def define_horizon_savings(m: Model) -> None:
     .. math:: \sum_m \rho_m \big( B_{tc} w_{tcm} - \sum_{l \in c} p_l x_{tlm} \big)
               - f_{tcm} w_{tcm}
 
+    with :math:`f_{tcm}` the exit fees, bridging and off-contract costs of every
+    contract of (t, c) for joining at m (``join_options``).
+
     (tier discounts are added by :func:`define_tiers`).
     """
     jo = m.data.join_options
     if jo.empty:
         return
     jo = jo.merge(m.data.tc[["trust", "category", "baseline"]], on=["trust", "category"])
-    coef = MONEY * (jo["months_on"] / 12.0 * jo["baseline"] - jo["exit_fee"] - jo["bridging"]).to_numpy()
+    one_off = jo["exit_fee"] + jo["bridging"] + jo["off_contract"]
+    coef = MONEY * (jo["months_on"] / 12.0 * jo["baseline"] - one_off).to_numpy()
     w = m.var["w"].reindex(pd.MultiIndex.from_frame(jo[["trust", "category", "month"]]))
     m.add_objective_terms(w, coef, jo["trust"], jo["category"])
     pm = m.pair_months
     coef = -MONEY * (pm["months_on"] / 12.0 * pm["price"]).to_numpy()
     m.add_objective_terms(m.var["x_month"], coef, pm["trust"], pm["category"])
+
+
+def define_join_capacity(m: Model) -> None:
+    r"""Programme capacity: at most N (trust, category) pairs join per agreement quarter.
+
+    .. math:: \sum_{t,c} \sum_{m = 3q}^{3q+2} w_{tcm} \le N \qquad \text{for each quarter } q
+
+    only for quarters in which more pairs have a candidate month than N (with a cap,
+    :func:`solver.data.join_months` keeps every feasible grid month).
+    """
+    rows = _not_dropped(m, "join_capacity", join_capacity_rows(m.data), ["quarter"])
+    if rows.empty:
+        return
+    jo = m.data.join_options.assign(quarter=m.data.join_options["month"] // 3)
+    jo = jo[jo["quarter"].isin(rows["quarter"])].reset_index(drop=True)
+    w = m.var["w"].reindex(pd.MultiIndex.from_frame(jo[["trust", "category", "month"]]))
+    joins = group_sum(w, None, _keys(jo, ["quarter"]), pd.Index(rows["quarter"], name="quarter"))
+    m.add_constraints("join_capacity", _keys(rows, ["quarter"]), joins.to_numpy(), "<=", rows["cap"].to_numpy())
 
 
 def define_switching(m: Model) -> None:
@@ -807,6 +850,7 @@ def build_model(data: ModelData, dropped: Iterable[tuple] = (), feasibility_only
     define_switching(m)
     define_new_systems(m)
     define_year_one_cap(m)
+    define_join_capacity(m)
     define_supplier_presence(m)
     define_max_share(m)
     define_participation(m)

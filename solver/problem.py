@@ -11,7 +11,9 @@ table         key                              columns
 ============  ===============================  ==============================================
 trusts        trust
 groups        group                            category
-lines         line                             supplier, group -> groups, regional_price > 0
+lines         line                             supplier, group -> groups, regional_price > 0,
+                                               list_price > 0 (optional: catalogue price,
+                                               default regional_price)
 demand        trust, group                     units > 0
 current       trust, line                      units >= 0, unit_price > 0
 candidates    trust, line                      approved, odep_ok (bool), switch_cost >= 0
@@ -19,7 +21,12 @@ offers        offer                            supplier, basis in {"units", "spe
 offer_lines   offer, line (line unique)        the line's supplier is the offer's supplier
 tiers         offer, threshold                 threshold > 0 increasing, discount in [0, 1)
                                                non-decreasing within an offer
-contracts     trust, category                  end_month (int), exit_fee >= 0,
+contracts     trust, category, contract        supplier (None: the trust's spend in the
+                                               category on suppliers without a contract of
+                                               their own), end_month (int, may be <= 0),
+                                               notice_months >= 0, early_exit (bool),
+                                               exit_fee >= 0, exit_fee_pct in [0, 1],
+                                               extension_months >= 0 or None (no limit),
                                                extension_uplift >= 0
 switching     trust, supplier, category,       cost >= 0; line None: the supplier's whole
               line, kind                       system in the category, else a line of that
@@ -37,6 +44,15 @@ per new line (kind None), paid on top of any line rows; callers put the scenario
 default there where no row applies, so a problem without ``switching`` rows is
 priced as before. In ``switching`` the columns ``line`` and ``kind`` may be None
 (or NaN, or empty); the others may not.
+
+Optional columns (filled with their default when absent): ``lines.list_price``
+(regional_price); ``contracts``: ``contract`` ("trust/category", so an old-style frame
+with one row per (trust, category) still loads), ``supplier`` (None),
+``notice_months`` (0), ``early_exit`` (True), ``exit_fee`` (0), ``exit_fee_pct`` (0),
+``extension_months`` (None), ``extension_uplift`` (0). A (trust, category) has at most
+one contract per supplier and at most one with supplier None. ``end_month`` and
+``extension_months`` are months from the agreement start; a contract's remaining value
+is its monthly spend times the months left to its end.
 
 Current units of a (trust, group) add up to its demand (to a relative tolerance of
 1e-6), so the baseline spend of a (trust, group) is well defined.
@@ -61,6 +77,8 @@ RULE_FAMILIES: tuple[str, ...] = (
     "max_share",
     "year_one_cap",
     "switching_costs",
+    "contract_terms",
+    "join_capacity",
 )
 """Rule families that :attr:`Settings.relax` may drop (used by ``price_of_rules``).
 
@@ -125,8 +143,18 @@ class Settings:
     solver, time_limit, gap_rel, threads, msg
         HiGHS (default) or CBC; wall-clock limit in seconds; relative gap at which
         to stop; solver threads; solver log to the console.
+    decision_month
+        Month (from the agreement start, usually <= 0) from which notice can be
+        served: a contract with ``notice_months`` n can be left early from month
+        ``decision_month + n`` on.
+    max_joins_per_quarter
+        Programme capacity: at most this many (trust, category) pairs join in one
+        agreement quarter (months 3q to 3q + 2); ``None``: no limit.
     relax
         Rule families (:data:`RULE_FAMILIES`) to drop, for the price of a rule.
+        ``contract_terms`` drops the decision month, notice, no-early-exit and
+        extension limits (exit fees and uplifts still apply); ``join_capacity`` drops
+        ``max_joins_per_quarter``.
     """
 
     range_cap: int = 3
@@ -146,6 +174,8 @@ class Settings:
     threads: int = 1
     msg: bool = False
     relax: frozenset[str] = frozenset()
+    decision_month: int = 0
+    max_joins_per_quarter: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "relax", frozenset(self.relax))
@@ -164,7 +194,8 @@ class Settings:
 @dataclass(frozen=True)
 class _Table:
     key: tuple[str, ...]
-    columns: dict[str, str]  # name -> kind: "str", "optstr" (str or None), "float", "int", "bool"
+    columns: dict[str, str]  # name -> kind: "str", "float", "int", "bool"; "?" suffix: may be None
+    defaults: dict[str, object] = field(default_factory=dict)  # optional columns; a callable gets the frame
 
 
 SCHEMA: dict[str, _Table] = {
@@ -172,7 +203,8 @@ SCHEMA: dict[str, _Table] = {
     "groups": _Table(("group",), {"group": "str", "category": "str"}),
     "lines": _Table(
         ("line",),
-        {"line": "str", "supplier": "str", "group": "str", "regional_price": "float"},
+        {"line": "str", "supplier": "str", "group": "str", "regional_price": "float", "list_price": "float"},
+        {"list_price": lambda frame: frame["regional_price"]},
     ),
     "demand": _Table(("trust", "group"), {"trust": "str", "group": "str", "units": "float"}),
     "current": _Table(
@@ -193,13 +225,30 @@ SCHEMA: dict[str, _Table] = {
     "offer_lines": _Table(("offer", "line"), {"offer": "str", "line": "str"}),
     "tiers": _Table(("offer", "threshold"), {"offer": "str", "threshold": "float", "discount": "float"}),
     "contracts": _Table(
-        ("trust", "category"),
+        ("trust", "category", "contract"),
         {
             "trust": "str",
             "category": "str",
+            "contract": "str",
+            "supplier": "str?",
             "end_month": "int",
+            "notice_months": "int",
+            "early_exit": "bool",
             "exit_fee": "float",
+            "exit_fee_pct": "float",
+            "extension_months": "int?",
             "extension_uplift": "float",
+        },
+        {
+            # old-style frames: one contract per (trust, category), named after it
+            "contract": lambda frame: frame["trust"].astype(str) + "/" + frame["category"].astype(str),
+            "supplier": None,
+            "notice_months": 0,
+            "early_exit": True,
+            "exit_fee": 0.0,
+            "exit_fee_pct": 0.0,
+            "extension_months": None,
+            "extension_uplift": 0.0,
         },
     ),
     "switching": _Table(
@@ -208,8 +257,8 @@ SCHEMA: dict[str, _Table] = {
             "trust": "str",
             "supplier": "str",
             "category": "str",
-            "line": "optstr",
-            "kind": "optstr",
+            "line": "str?",
+            "kind": "str?",
             "cost": "float",
         },
     ),
@@ -218,7 +267,7 @@ SCHEMA: dict[str, _Table] = {
 
 def empty_frame(table: str) -> pd.DataFrame:
     """An empty frame with ``table``'s columns and dtypes."""
-    dtypes = {"str": object, "optstr": object, "float": float, "int": "int64", "bool": bool}
+    dtypes = {"str": object, "float": float, "int": "int64", "bool": bool, "str?": object, "int?": "Int64"}
     cols = SCHEMA[table].columns
     return pd.DataFrame({c: pd.Series(dtype=dtypes[k]) for c, k in cols.items()})
 
@@ -278,20 +327,36 @@ def _normalise(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise ProblemDataError(table, None, None, f"expected a pandas DataFrame, got {type(frame)}")
     spec = SCHEMA[table]
-    missing = [c for c in spec.columns if c not in frame.columns]
+    missing = [c for c in spec.columns if c not in frame.columns and c not in spec.defaults]
     if missing:
         raise ProblemDataError(table, None, missing[0], "required column is missing")
-    out = frame.loc[:, list(spec.columns)].reset_index(drop=True).copy()
+    frame = frame.reset_index(drop=True)
+    if spec.defaults:
+        # an optional column missing, or empty in some rows, takes its default there
+        frame = frame.copy()
+        for col, default in spec.defaults.items():
+            value = default(frame) if callable(default) else pd.Series([default] * len(frame), dtype=object)
+            if col not in frame.columns:
+                frame[col] = value if len(frame) else pd.Series(dtype=object)
+            elif default is not None:
+                frame[col] = frame[col].astype(object).where(frame[col].notna(), value)
+    out = frame.loc[:, list(spec.columns)].copy()
     for col, kind in spec.columns.items():
         s = out[col]
-        if kind == "str":
+        if kind == "str?":
+            empty = s.isna() | (s.astype(str).str.strip() == "")
+            out[col] = s.astype(str).astype(object).where(~empty, None)
+        elif kind == "int?":
+            num = pd.to_numeric(s, errors="coerce")
+            bad = s.notna() & (num.isna() | ~np.isfinite(num.astype(float)))
+            _first_bad(table, out, bad, col, "not a finite number: {value!r}")
+            frac = num.notna() & (num.astype(float) != np.floor(num.astype(float)))
+            _first_bad(table, out, frac, col, "not a whole number: {value!r}")
+            out[col] = num.astype("Int64")
+        elif kind == "str":
             bad = s.isna() | (s.astype(str).str.strip() == "")
             _first_bad(table, out, bad, col, "empty value")
             out[col] = s.astype(str).astype(object)
-        elif kind == "optstr":
-            blank = s.isna() | (s.astype(str).str.strip() == "")
-            text = s.astype(str).to_numpy(dtype=object)
-            out[col] = pd.Series(np.where(blank.to_numpy(), None, text), index=out.index, dtype=object)
         elif kind in ("float", "int"):
             num = pd.to_numeric(s, errors="coerce")
             bad = num.isna() | ~np.isfinite(num.astype(float))
@@ -332,6 +397,11 @@ def _check_keys_and_references(data: ProblemData) -> None:
     _fk(data, "offer_lines", "line", "lines", "line")
     _fk(data, "tiers", "offer", "offers", "offer")
     _fk(data, "contracts", "trust", "trusts", "trust")
+    ct = data.contracts
+    # one contract per supplier (and one catch-all, supplier None) in a (trust, category):
+    # otherwise the spend a contract covers is ambiguous
+    dup = ct.assign(sup=ct["supplier"].fillna("\0")).duplicated(["trust", "category", "sup"], keep="first")
+    _first_bad("contracts", ct, dup, "supplier", "a second contract with supplier {value!r} in this category")
     cats = set(data.groups["category"])
     bad = ~data.contracts["category"].isin(cats)
     _first_bad("contracts", data.contracts, bad, "category", "unknown category {value!r} (not in groups)")
@@ -376,6 +446,7 @@ def _check_switching_references(data: ProblemData) -> None:
 def _check_values(data: ProblemData) -> None:
     lines = data.lines
     _first_bad("lines", lines, lines["regional_price"] <= 0, "regional_price", "must be > 0")
+    _first_bad("lines", lines, lines["list_price"] <= 0, "list_price", "must be > 0")
     d = data.demand
     _first_bad("demand", d, d["units"] <= 0, "units", "must be > 0, got {value!r}")
     c = data.current
@@ -402,6 +473,11 @@ def _check_values(data: ProblemData) -> None:
     ct = data.contracts
     _first_bad("contracts", ct, ct["exit_fee"] < 0, "exit_fee", "must be >= 0")
     _first_bad("contracts", ct, ct["extension_uplift"] < 0, "extension_uplift", "must be >= 0")
+    _first_bad("contracts", ct, ct["notice_months"] < 0, "notice_months", "must be >= 0, got {value!r}")
+    bad = (ct["exit_fee_pct"] < 0) | (ct["exit_fee_pct"] > 1)
+    _first_bad("contracts", ct, bad, "exit_fee_pct", "must be in [0, 1], got {value!r}")
+    bad = (ct["extension_months"] < 0).fillna(False).astype(bool)
+    _first_bad("contracts", ct, bad, "extension_months", "must be >= 0 or empty (no limit), got {value!r}")
     sw = data.switching
     _first_bad("switching", sw, sw["cost"] < 0, "cost", "must be >= 0, got {value!r}")
 
@@ -469,6 +545,11 @@ def _check_settings(data: ProblemData) -> None:
         bad("gap_rel", "must be >= 0")
     if s.threads < 1:
         bad("threads", "must be >= 1")
+    if not isinstance(s.decision_month, int | np.integer) or isinstance(s.decision_month, bool):
+        bad("decision_month", "must be a whole number of months")
+    cap = s.max_joins_per_quarter
+    if cap is not None and (not isinstance(cap, int | np.integer) or isinstance(cap, bool) or cap < 1):
+        bad("max_joins_per_quarter", "must be a whole number >= 1 or None")
     unknown = set(s.relax) - set(RULE_FAMILIES)
     if unknown:
         bad("relax", f"unknown rule families {sorted(unknown)}; known: {list(RULE_FAMILIES)}")

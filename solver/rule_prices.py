@@ -10,10 +10,11 @@ the switching-cost figures cost the plan. It calls
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from solver.data import ModelData, prepare
-from solver.model import max_share_rows, min_supplier_rows, range_cap_rows, trust_cap_rows
+from solver.model import join_capacity_rows, max_share_rows, min_supplier_rows, range_cap_rows, trust_cap_rows
 from solver.problem import RULE_FAMILIES, ProblemData
 from solver.solve import solve
 
@@ -39,6 +40,12 @@ def _family_active(problem: ProblemData, data: ModelData, rule: str) -> bool:
         return not max_share_rows(data).empty
     if rule == "year_one_cap":
         return not data.year_one.empty
+    if rule == "contract_terms":
+        # binding only where a contract restricts the join months or caps its extension
+        ct = data.contracts
+        return bool(len(ct)) and bool((ct["allowed_from"] > 0).any() or (ct["extension_months"] < np.inf).any())
+    if rule == "join_capacity":
+        return not join_capacity_rows(data).empty
     if rule == "switching_costs":
         return bool((data.switching_costs["cost"] > 0).any())
     raise ValueError(f"unknown rule family {rule!r}")

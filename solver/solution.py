@@ -24,6 +24,7 @@ CAUSES: tuple[str, ...] = (
     "switching_costs",
     "exit_fees",
     "bridging_costs",
+    "off_contract_costs",
 )
 
 SWITCHING_CAUSES: dict[str | None, str] = {
@@ -60,8 +61,28 @@ COLUMNS: dict[str, list[str]] = {
         "months_on",
         "exit_fee_paid",
         "bridging_cost",
+        "off_contract_cost",
         "annual_baseline",
         "annual_regional_cost",
+    ],
+    "contracts": [
+        "trust",
+        "category",
+        "contract",
+        "supplier",
+        "end_month",
+        "join_month",
+        "earliest_exit_month",
+        "notice_by_month",
+        "exit_fee_gbp",
+        "bridging_months",
+        "bridging_gbp",
+        "off_contract_months",
+        "off_contract_gbp",
+        "monthly_spend_gbp",
+        "monthly_savings_gbp",
+        "reason_code",
+        "wait_reason",
     ],
     "savings": ["trust", "category", "cause", "amount"],
     "timeline": ["trust", "category", "month", "savings"],
@@ -98,6 +119,8 @@ class Solution:
     (trust, category) is minus the ``switching_costs`` cause of ``savings``;
     ``switching_by_kind`` splits that cause by kind (:data:`SWITCHING_CAUSES`, rows
     with a non-zero amount only), so it adds up to the cause to the penny.
+
+    ``contracts`` has one row per current contract (see :func:`contract_report`).
     """
 
     status: str
@@ -119,6 +142,7 @@ class Solution:
     range: pd.DataFrame = field(default_factory=lambda: empty_frames()["range"])
     tiers_reached: pd.DataFrame = field(default_factory=lambda: empty_frames()["tiers_reached"])
     joins: pd.DataFrame = field(default_factory=lambda: empty_frames()["joins"])
+    contracts: pd.DataFrame = field(default_factory=lambda: empty_frames()["contracts"])
     savings: pd.DataFrame = field(default_factory=lambda: empty_frames()["savings"])
     timeline: pd.DataFrame = field(default_factory=lambda: empty_frames()["timeline"])
     headline: pd.DataFrame = field(default_factory=lambda: empty_frames()["headline"])
@@ -230,11 +254,16 @@ def solution_frames(
     tc["join_month"] = join_month.reindex(pd.MultiIndex.from_frame(tc[["trust", "category"]])).to_numpy(dtype=float)
     tc["joins"] = tc["join_month"].notna()
     opts = data.join_options.rename(
-        columns={"month": "join_month", "exit_fee": "fee_paid", "bridging": "bridging_paid"}
+        columns={
+            "month": "join_month",
+            "exit_fee": "fee_paid",
+            "bridging": "bridging_paid",
+            "off_contract": "off_contract_paid",
+        }
     )
     opts["join_month"] = opts["join_month"].astype(float)
     tc = tc.merge(opts, on=["trust", "category", "join_month"], how="left")
-    tc = tc.fillna({"months_on": 0, "fee_paid": 0.0, "bridging_paid": 0.0})
+    tc = tc.fillna({"months_on": 0, "fee_paid": 0.0, "bridging_paid": 0.0, "off_contract_paid": 0.0})
     by_tc = alloc.groupby(["trust", "category"])
     annual_cost = by_tc["annual_cost"].sum()
     regional_list = (alloc["units"] * alloc["regional_price"]).groupby([alloc["trust"], alloc["category"]]).sum()
@@ -265,6 +294,7 @@ def solution_frames(
         "switching_costs": -tc["switching"].to_numpy(),
         "exit_fees": -tc["fee_paid"].to_numpy(dtype=float),
         "bridging_costs": -tc["bridging_paid"].to_numpy(dtype=float),
+        "off_contract_costs": -tc["off_contract_paid"].to_numpy(dtype=float),
     }
     savings = pd.concat(
         [tc[["trust", "category"]].assign(cause=cause, amount=amount) for cause, amount in causes.items()],
@@ -279,22 +309,33 @@ def solution_frames(
             "months_on": tc["months_on"].astype(int),
             "exit_fee_paid": tc["fee_paid"].astype(float),
             "bridging_cost": tc["bridging_paid"].astype(float),
+            "off_contract_cost": tc["off_contract_paid"].astype(float),
             "annual_baseline": tc["baseline"].astype(float),
             "annual_regional_cost": tc["annual_regional_cost"],
         }
     )
     joins.loc[~joins["joins"], "join_month"] = pd.NA
 
-    # timeline: monthly net savings, one-off costs in the month they fall
+    # timeline: monthly net savings, one-off costs in the month they fall; bridging
+    # and off-contract costs in the months they cover, contract by contract
     months = np.arange(h)
     jm = np.where(joined, tc["join_month"].fillna(h).to_numpy(), h)[:, None]
-    start = tc["end_month"].clip(lower=0).to_numpy()[:, None]
     on = months[None, :] >= jm
-    bridging_month = joined[:, None] & (months[None, :] >= start) & (months[None, :] < jm)
     monthly = np.where(on, tc["rate"].to_numpy()[:, None] / 12.0, 0.0)
-    monthly = monthly - np.where(bridging_month, (tc["uplift"] * tc["baseline"]).to_numpy()[:, None] / 12.0, 0.0)
     one_off = (tc["fee_paid"] + tc["switching"]).to_numpy(dtype=float)[:, None]
     monthly = monthly - np.where(months[None, :] == jm, one_off, 0.0)
+    ct = data.contracts.merge(tc[["trust", "category"]].reset_index(names="row"), on=["trust", "category"])
+    if len(ct):
+        cjm = jm[ct["row"].to_numpy(), 0][:, None]
+        end = ct["end_month"].to_numpy(dtype=float)[:, None]
+        ext_end = end + ct["extension_months"].to_numpy(dtype=float)[:, None]
+        joined_c = joined[ct["row"].to_numpy()][:, None]
+        bridging_month = joined_c & (months[None, :] >= end) & (months[None, :] < ext_end) & (months[None, :] < cjm)
+        off_month = joined_c & (months[None, :] >= ext_end) & (months[None, :] < cjm)
+        premium = np.clip(ct["list_spend"] - ct["spend"], 0.0, None).to_numpy()[:, None]
+        cost = np.where(bridging_month, (ct["uplift"] * ct["spend"]).to_numpy()[:, None], 0.0)
+        cost = cost + np.where(off_month, premium, 0.0)
+        np.subtract.at(monthly, ct["row"].to_numpy(), cost)
     timeline = pd.DataFrame(
         {
             "trust": np.repeat(tc["trust"].to_numpy(), h),
@@ -326,6 +367,7 @@ def solution_frames(
         "range": rng[COLUMNS["range"]].reset_index(drop=True),
         "tiers_reached": tiers_reached.reset_index(drop=True),
         "joins": joins.reset_index(drop=True),
+        "contracts": contract_report(data, tc, joined),
         "savings": savings[COLUMNS["savings"]],
         "timeline": timeline,
         "headline": headline,
@@ -367,3 +409,111 @@ def switching_by_kind(paid: pd.DataFrame) -> pd.DataFrame:
         .reset_index(name="amount")
     )
     return out[out["amount"] != 0][COLUMNS["switching_by_kind"]].reset_index(drop=True)
+
+
+def contract_report(data: ModelData, tc: pd.DataFrame, joined: np.ndarray) -> pd.DataFrame:
+    """One row per current contract: its join month, costs and why it moves then.
+
+    ``tc``: the (trust, category) rows of :func:`solution_frames` with join_month and
+    rate. Figures come from ``data.contract_options`` at the chosen month.
+    ``reason_code``:
+
+    - ``not_joined``: the (trust, category) stays as today;
+    - ``no_early_exit``: this contract cannot end early and its end sets the join;
+    - ``notice``: this contract's earliest exit (decision month + notice, or its end
+      when the notice runs past it) sets the join;
+    - ``leaves_early``: leaves before its end, paying ``exit_fee_gbp``, worth it
+      against ``monthly_savings_gbp`` of the (trust, category);
+    - ``at_end``: joins at the first grid month on or after its end;
+    - ``bridged``: joins later than its end, bridged by the extension (then off
+      contract), for the ``wait_reason``;
+    - ``capacity``: joins later than the contracts allow because an earlier quarter
+      was full (``max_joins_per_quarter``).
+
+    ``wait_reason`` (for ``bridged``, ``at_end``, ``leaves_early``, ``capacity``):
+    ``other_contract`` (another contract of the same (trust, category) cannot end
+    earlier), ``capacity``, ``year_one_cap`` or ``savings`` (waiting saves more);
+    None when the join is at the earliest month the contracts allow.
+    """
+    s = data.settings
+    cols = COLUMNS["contracts"]
+    ct = data.contracts.merge(
+        tc[["trust", "category", "join_month", "rate", "earliest"]].assign(joins=joined), on=["trust", "category"]
+    )
+    if ct.empty:
+        return pd.DataFrame(columns=cols)
+    opts = data.contract_options.rename(columns={"month": "join_month"})
+    opts["join_month"] = opts["join_month"].astype(float)
+    ct = ct.merge(opts, on=["trust", "category", "contract", "join_month"], how="left", suffixes=("_term", ""))
+    ct.loc[~ct["joins"], ["exit_fee", "bridging", "off_contract", "bridging_months", "off_contract_months"]] = 0
+    ct = ct.fillna(
+        {"exit_fee": 0.0, "bridging": 0.0, "off_contract": 0.0, "bridging_months": 0, "off_contract_months": 0}
+    )
+    step = s.join_grid_months
+    on_grid = lambda v: np.ceil(np.clip(v, 0, None) / step) * step  # noqa: E731 - first grid month >= v
+    jm = ct["join_month"].to_numpy(dtype=float)
+    end = ct["end_month"].to_numpy(dtype=float)
+    first_allowed = on_grid(ct["earliest"].to_numpy(dtype=float))
+    own_first = on_grid(ct["allowed_from"].to_numpy(dtype=float))
+    binding = (
+        ct["joins"].to_numpy()
+        & (jm == first_allowed)
+        & (own_first == first_allowed)
+        & (ct["allowed_from"].to_numpy(dtype=float) > 0)
+    )
+    early = ct["early_exit"].to_numpy(dtype=bool)
+    code = np.select(
+        [~ct["joins"].to_numpy(), binding & ~early, binding, jm < end, jm <= on_grid(end)],
+        ["not_joined", "no_early_exit", "notice", "leaves_early", "at_end"],
+        "bridged",
+    ).astype(object)
+
+    # why a join waits beyond the earliest month the contracts allow
+    later = ct["joins"].to_numpy() & (jm > first_allowed)
+    other = ct["joins"].to_numpy() & (jm == first_allowed) & ~binding & (first_allowed > on_grid(end))
+    full = np.zeros(len(ct), dtype=bool)
+    cap = s.max_joins_per_quarter
+    if cap is not None and s.active("join_capacity"):
+        q_count = pd.Series(np.floor(tc.loc[joined, "join_month"].to_numpy(dtype=float) / 3)).value_counts()
+        first_q = np.floor(first_allowed / 3).astype(int)
+        last_q = np.floor(np.where(later, jm, 0) / 3).astype(int)
+        quarters = np.arange((s.horizon_months + 2) // 3)
+        is_full = q_count.reindex(quarters).fillna(0).to_numpy() >= cap
+        # a full quarter between the earliest allowed join and the join it got
+        between = (quarters[None, :] >= first_q[:, None]) & (quarters[None, :] < last_q[:, None])
+        full = later & (between & is_full[None, :]).any(axis=1)
+    y1 = ct["trust"].isin(data.year_one["trust"]).to_numpy() & (first_allowed < min(12, s.horizon_months))
+    wait = np.select(
+        [other, later & full, later & y1, later],
+        ["other_contract", "capacity", "year_one_cap", "savings"],
+        None,
+    ).astype(object)
+    code = np.where((wait == "capacity") & np.isin(code, ["leaves_early", "at_end", "bridged"]), "capacity", code)
+
+    notice_by = np.minimum(jm, end) - ct["notice_months"].to_numpy(dtype=float)
+    earliest_exit = ct["earliest_exit"].to_numpy(dtype=float)
+    out = pd.DataFrame(
+        {
+            "trust": ct["trust"],
+            "category": ct["category"],
+            "contract": ct["contract"],
+            "supplier": ct["supplier"],
+            "end_month": ct["end_month"].astype(int),
+            "join_month": pd.array(np.where(ct["joins"], jm, np.nan), dtype="Float64").astype("Int64"),
+            "earliest_exit_month": pd.array(
+                np.where(np.isfinite(earliest_exit), np.clip(earliest_exit, 0, None), np.nan), dtype="Float64"
+            ).astype("Int64"),
+            "notice_by_month": pd.array(np.where(ct["joins"], notice_by, np.nan), dtype="Float64").astype("Int64"),
+            "exit_fee_gbp": ct["exit_fee"].astype(float),
+            "bridging_months": ct["bridging_months"].astype(int),
+            "bridging_gbp": ct["bridging"].astype(float),
+            "off_contract_months": ct["off_contract_months"].astype(int),
+            "off_contract_gbp": ct["off_contract"].astype(float),
+            "monthly_spend_gbp": ct["spend"].astype(float),
+            "monthly_savings_gbp": (ct["rate"] / 12.0).astype(float),
+            "reason_code": code,
+            "wait_reason": wait,
+        }
+    )
+    out["wait_reason"] = out["wait_reason"].astype(object).where(out["wait_reason"].notna(), None)
+    return out[cols].sort_values(["trust", "category", "contract"]).reset_index(drop=True)

@@ -2,7 +2,10 @@
 
 The enumerator below is written from the problem statement only: it shares no code
 with the solver. It enumerates which trusts take part, the tier of the single offer,
-each (trust, group)'s lines and every join month on the grid. Switching costs are
+each (trust, group)'s lines and every join month on the grid (jointly for the trusts,
+under the programme capacity per quarter), with each contract's terms (decision
+month and notice, no early exit, exit fee fixed and as a share of the remaining
+value, extension limit then list prices) applied month by month. Switching costs are
 charged per new line (fallback plus line rows) and once per supplier system a trust
 uses a new line of without buying any of its lines today. For fixed discrete
 choices the best continuous split is a linear programme with one coupling row (the
@@ -72,19 +75,38 @@ def instances(draw):
     )
     contract_rows = []
     for t in TRUSTS:
-        if draw(st.booleans()):
+        suppliers = draw(st.lists(st.sampled_from([None, "S1", "S2", "S3"]), max_size=2, unique=True))
+        for i, sup in enumerate(suppliers):
             contract_rows.append(
-                (
-                    t,
-                    "hip",
-                    draw(st.integers(-3, 15)),
-                    float(draw(st.integers(0, 6)) * 500),
-                    draw(st.sampled_from([0.0, 0.05, 0.1])),
-                )
+                {
+                    "trust": t,
+                    "category": "hip",
+                    "contract": f"{t}-C{i}",
+                    "supplier": sup,
+                    "end_month": draw(st.integers(-3, 15)),
+                    "notice_months": draw(st.sampled_from([0, 0, 3, 5])),
+                    "early_exit": draw(st.sampled_from([True, True, False])),
+                    "exit_fee": float(draw(st.integers(0, 6)) * 500),
+                    "exit_fee_pct": draw(st.sampled_from([0.0, 0.0, 0.1, 0.5])),
+                    "extension_months": draw(st.sampled_from([None, None, 0, 3, 6])),
+                    "extension_uplift": draw(st.sampled_from([0.0, 0.05, 0.1])),
+                }
             )
     contracts = pd.DataFrame(
         contract_rows,
-        columns=["trust", "category", "end_month", "exit_fee", "extension_uplift"],
+        columns=[
+            "trust",
+            "category",
+            "contract",
+            "supplier",
+            "end_month",
+            "notice_months",
+            "early_exit",
+            "exit_fee",
+            "exit_fee_pct",
+            "extension_months",
+            "extension_uplift",
+        ],
     )
     # switching costs as data: system rows (several kinds add up) and line extras
     switching_rows = []
@@ -98,12 +120,16 @@ def instances(draw):
                 sup = line.split(":")[0]
                 switching_rows.append((t, sup, "hip", line, "consignment", float(rng.integers(0, 4)) * 400.0))
     switching = pd.DataFrame(switching_rows, columns=["trust", "supplier", "category", "line", "kind", "cost"])
+    markup = draw(st.sampled_from([1.0, 1.0, 1.2, 1.5]))
+    lines["list_price"] = (lines["regional_price"] * markup).round(2)
     s = Settings(
         range_cap=draw(st.integers(1, 3)),
         trust_range_cap=draw(st.sampled_from([1, 2, None])),
         horizon_months=draw(st.sampled_from([12, 18])),
         join_grid_months=draw(st.sampled_from([3, 6])),
         participation=draw(st.sampled_from(["all", "optional"])),
+        decision_month=draw(st.sampled_from([-3, 0, 2])),
+        max_joins_per_quarter=draw(st.sampled_from([None, None, 1])),
         gap_rel=0.0,
     )
     return ProblemData(
@@ -157,18 +183,55 @@ def brute_force(p: ProblemData) -> float | None:
     baseline = {t: 0.0 for t in TRUSTS}
     for r in p.current.itertuples():
         baseline[r.trust] += r.units * r.unit_price
-    contract = {r.trust: (r.end_month, r.exit_fee, r.extension_uplift) for r in p.contracts.itertuples()}
+    list_price = dict(zip(p.lines["line"], p.lines["list_price"], strict=True))
     trust_cap = s.trust_range_cap or 99
 
-    def best_net(t: str, rate: float, switching: float) -> float:
-        end, fee, uplift = contract.get(t, (0, 0.0, 0.0))
-        return max(
-            (h - m) / 12 * rate
-            - (fee if m < end else 0.0)
-            - uplift * baseline[t] / 12 * max(0, m - max(end, 0))
-            - switching
-            for m in months
-        )
+    def contract_cost(t: str, m: int) -> float | None:
+        """One-off costs of trust t's contracts for joining at m; None if a term forbids m."""
+        mine = [r for r in p.contracts.itertuples() if r.trust == t]
+        own = {r.supplier for r in mine if isinstance(r.supplier, str)}
+        total = 0.0
+        for r in mine:
+            # a contract with a supplier covers its lines; the catch-all the suppliers without one
+            covers = [
+                c
+                for c in p.current.itertuples()
+                if c.trust == t
+                and (
+                    supplier_of[c.line] == r.supplier if isinstance(r.supplier, str) else supplier_of[c.line] not in own
+                )
+            ]
+            spend = sum(c.units * c.unit_price for c in covers) / 12
+            listed = sum(c.units * list_price[c.line] for c in covers) / 12
+            end = r.end_month
+            if m < end:
+                if not r.early_exit or m < s.decision_month + r.notice_months:
+                    return None
+                total += r.exit_fee + r.exit_fee_pct * spend * (end - m)
+            else:
+                ext = math.inf if pd.isna(r.extension_months) else r.extension_months
+                bridged = max(0, min(m, end + ext) - max(end, 0))
+                off = max(0, m - max(end + ext, 0))
+                total += r.extension_uplift * spend * bridged + max(listed - spend, 0) * off
+        return total
+
+    costs = {(t, m): contract_cost(t, m) for t in TRUSTS for m in months}
+
+    def best_net(joined: tuple, rate: dict, switching: dict) -> float | None:
+        """Best total over the joined trusts' months, each allowed by its contracts, within capacity."""
+        best = None
+        choices = [[m for m in months if costs[(t, m)] is not None] for t in joined]
+        for combo in itertools.product(*choices):
+            if s.max_joins_per_quarter is not None:
+                quarters = [m // 3 for m in combo]
+                if any(quarters.count(q) > s.max_joins_per_quarter for q in quarters):
+                    continue
+            nets = [(h - m) / 12 * rate[t] - costs[(t, m)] - switching[t] for t, m in zip(joined, combo, strict=True)]
+            if s.participation == "optional" and any(n < -1e-9 for n in nets):
+                continue
+            if best is None or sum(nets) > best:
+                best = sum(nets)
+        return best
 
     def evaluate(x: dict, k: int, joined: tuple) -> float | None:
         used = {key for key, units in x.items() if units > 1e-9}
@@ -179,7 +242,7 @@ def brute_force(p: ProblemData) -> float | None:
         upper = thresholds[k + 1] if k + 1 < len(thresholds) else math.inf
         if not (thresholds[k] - 1e-7 <= volume <= upper + 1e-7):
             return None
-        total = 0.0
+        rate, switching = {}, {}
         for t in joined:
             cost = sum(
                 units * price[line] * (1 - (discounts[k] if line in on_offer else 0.0))
@@ -187,15 +250,12 @@ def brute_force(p: ProblemData) -> float | None:
                 if tt == t
             )
             new_lines = [line for (tt, line) in used if tt == t and (t, line) not in today]
-            switching = sum(switch[(t, line)] + line_extra.get((t, line), 0.0) for line in new_lines)
+            paid = sum(switch[(t, line)] + line_extra.get((t, line), 0.0) for line in new_lines)
             # a system the trust does not hold today is paid once, whatever number of its lines
             adopted = {supplier_of[line] for line in new_lines} - {sup for (tt, sup) in held if tt == t}
-            switching += sum(system_cost.get((t, sup), 0.0) for sup in adopted)
-            net = best_net(t, baseline[t] - cost, switching)
-            if s.participation == "optional" and net < -1e-9:
-                return None
-            total += net
-        return total
+            switching[t] = paid + sum(system_cost.get((t, sup), 0.0) for sup in adopted)
+            rate[t] = baseline[t] - cost
+        return best_net(joined, rate, switching)
 
     best = None
     subsets = (

@@ -18,7 +18,7 @@ def test_valid_problem_is_normalised(small_problem, frames):
     frames["lines"]["note"] = "extra"
     frames["candidates"]["approved"] = frames["candidates"]["approved"].astype(int)
     p = small_problem(frames)
-    assert list(p.lines.columns) == ["line", "supplier", "group", "regional_price"]
+    assert list(p.lines.columns) == ["line", "supplier", "group", "regional_price", "list_price"]
     assert p.candidates["approved"].dtype == bool
     assert p.contracts["end_month"].dtype == "int64"
 

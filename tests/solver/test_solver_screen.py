@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 import pandas as pd
 import pytest
 from solver_testdata import region_problem
 
-import importlib
 from solver import screen
 from solver.checker import check_solution
 from solver.data import prepare

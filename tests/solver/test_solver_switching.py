@@ -13,10 +13,10 @@ from solver_testdata import region_problem, with_switching
 
 from solver.checker import check_solution
 from solver.data import prepare
-from solver.rule_prices import price_of_rules
 from solver.greedy import greedy
 from solver.model import build_model
 from solver.problem import ProblemDataError
+from solver.rule_prices import price_of_rules
 from solver.solution import SWITCHING_CAUSES
 from solver.solve import solve, warm_start
 
