@@ -184,3 +184,34 @@ def _drift_targets(before: pd.DataFrame, kept: set[str], offer_lines: set[str]) 
 def _month(start: dt.date, m: int) -> dt.date:
     total = start.month - 1 + m
     return dt.date(start.year + total // 12, total % 12 + 1, 15)
+
+
+ACTUAL_MONTHS = 9
+
+
+def track_demo(engine: Engine, out_dir: Path, *, scenario: str, start: dt.date, seed: int, user, run, say) -> dict:
+    """Write ``ACTUAL_MONTHS`` months of actuals for ``scenario``, import them through
+    ``run`` (the demo's import step, as ``procure import usage`` would), track, and say
+    the one-line headline. Returns the leakage built in and the tracking headline."""
+    from procurement import importers as imp
+    from procurement.scenarios.runs import latest_run_id
+    from procurement.tracking import headline, track_run
+
+    with Session(engine) as session:
+        run_id = latest_run_id(session, scenario)
+    actuals = write_actuals(engine, run_id, out_dir, start=start, months=ACTUAL_MONTHS, seed=seed)
+    say(f"Post-award actuals ({ACTUAL_MONTHS} months), as `procure import usage FILE --trust CODE` would:")
+    for trust, path in actuals.files:
+        run(f"actuals {trust}", imp.import_usage, path, trust=trust)
+    result = track_run(engine, run_id)
+    line = headline(result)
+    say(f"Tracking: {line} (procure track {scenario})")
+    return {
+        "scenario": scenario,
+        "late_trust": actuals.late_trust,
+        "off_range_trust": actuals.off_range_trust,
+        "tier_offer": actuals.tier_offer,
+        "planned_gbp": result["planned_gbp"],
+        "realised_gbp": result["realised_gbp"],
+        "headline": line,
+    }
