@@ -1011,7 +1011,7 @@ def db_cmd(app: AppContext, as_json: bool) -> None:
 
 @main.command("track")
 @click.argument("scenario")
-@click.option("--as-of", "as_of", metavar="DATE", help="Track up to this date (YYYY-MM-DD) [default: the last actuals].")
+@click.option("--as-of", "as_of", metavar="DATE", help="Track up to DATE (YYYY-MM-DD) [default: the last actuals].")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="Also write the tracking workbook (.xlsx).")
 @json_option
 @pass_app
@@ -1048,7 +1048,8 @@ def track_cmd(app: AppContext, scenario: str, as_of: str | None, out_path: Path 
     print_table(result["by_month"].drop(columns="month"), title="By month", money=money)
     print_table(result["by_trust"], title="By trust", money=money)
     print_table(result["compliance"], title="Compliance since each planned join", money=("spend",))
-    print_table(result["off_contract"], title="Off-contract and off-range spend", money=("spend", "premium"), max_rows=10)
+    off = result["off_contract"]
+    print_table(off, title="Off-contract and off-range spend", money=("spend", "premium"), max_rows=10)
     print_table(result["tiers"].drop(columns="message"), title="Tiers", money=("lost_gbp",))
     for alert in result["alerts"]:
         out.print(f"! {alert}", highlight=False)

@@ -191,12 +191,16 @@ def offer_lines(session: Session, lines: pd.DataFrame) -> tuple[pd.DataFrame, pd
         ).join(Supplier, Supplier.id == VolumeTier.supplier_id),
     )
     if offers.empty:
-        return pd.DataFrame(columns=["offer", "basis", "line"]), pd.DataFrame(columns=["offer", "threshold", "discount"])
+        return pd.DataFrame(columns=["offer", "basis", "line"]), pd.DataFrame(
+            columns=["offer", "threshold", "discount"]
+        )
     offers["offer"] = offers["supplier"] + "/" + offers["offer_code"]
     cat_of = groups_frame(session)[["group_id", "category_id"]]
     with_cat = lines.merge(cat_of, on="group_id")
     heads = offers.drop_duplicates("offer")
-    by_group = heads.dropna(subset=["group_id"]).merge(with_cat[["line", "supplier", "group_id"]], on=["supplier", "group_id"])
+    by_group = heads.dropna(subset=["group_id"]).merge(
+        with_cat[["line", "supplier", "group_id"]], on=["supplier", "group_id"]
+    )
     by_cat = heads[heads["group_id"].isna()].merge(
         with_cat[["line", "supplier", "category_id"]], on=["supplier", "category_id"]
     )
@@ -209,7 +213,9 @@ def offer_lines(session: Session, lines: pd.DataFrame) -> tuple[pd.DataFrame, pd
 # --------------------------------------------------------------------------- usage
 
 
-def _usage_by_month(session: Session, trusts: list[str], *, since: dt.date | None, until: dt.date | None) -> pd.DataFrame:
+def _usage_by_month(
+    session: Session, trusts: list[str], *, since: dt.date | None, until: dt.date | None
+) -> pd.DataFrame:
     """Units and spend per (trust, item, month) of ``trusts``, aggregated by the database."""
     month = (
         func.strftime("%Y-%m", Usage.period)
@@ -305,7 +311,9 @@ def _tier_forecasts(actual: pd.DataFrame, plan: dict, scope: pd.DataFrame, ladde
     agg["at_risk"] = (agg["threshold"] > 0) & (agg["forecast"] < agg["threshold"] * (1 - 1e-9))
     agg["lost_discount"] = np.where(agg["at_risk"], np.maximum(agg["discount"] - agg["forecast_discount"], 0.0), 0.0)
     agg["lost_gbp"] = agg["lost_discount"] * agg["list_forecast"]
-    agg["share_to_date"] = np.where(agg["threshold"] > 0, agg["to_date"] / agg["threshold"].where(agg["threshold"] > 0), np.nan)
+    agg["share_to_date"] = np.where(
+        agg["threshold"] > 0, agg["to_date"] / agg["threshold"].where(agg["threshold"] > 0), np.nan
+    )
     agg["forecast_share"] = np.where(
         agg["threshold"] > 0, agg["forecast"] / agg["threshold"].where(agg["threshold"] > 0), np.nan
     )
@@ -366,9 +374,7 @@ def track_run(engine: Engine, run_id: int, *, as_of: dt.date | None = None) -> d
         run = session.get(ScenarioRun, run_id)
         if run is None or run.objective is None:
             raise TrackingError("the scenario's latest run has no solution to track: run it again")
-        scenario_name = session.execute(
-            select(ScenarioRun.scenario_id).where(ScenarioRun.id == run_id)
-        ).scalar_one()
+        scenario_name = session.execute(select(ScenarioRun.scenario_id).where(ScenarioRun.id == run_id)).scalar_one()
         from procurement.models import Scenario
 
         scenario_name = session.get(Scenario, scenario_name).name
@@ -424,7 +430,9 @@ def track_run(engine: Engine, run_id: int, *, as_of: dt.date | None = None) -> d
 
     # Planned cells: every planned (trust, group) in every month tracked, and every
     # (trust, group, month) with purchases (a group the plan does not cover included).
-    plan_groups = groups.rename(columns={"units": "plan_units_year"})[["trust", "category", "group", "plan_units_year", "np"]]
+    plan_groups = groups.rename(columns={"units": "plan_units_year"})[
+        ["trust", "category", "group", "plan_units_year", "np"]
+    ]
     cells = plan_groups.merge(pd.DataFrame({"month": range(months)}), how="cross")
     cells = cells.merge(bought.rename(columns={"units": "bought_units"}), on=keys, how="outer")
     filled = ["bought_units", *terms[1:]]
@@ -512,9 +520,7 @@ def _compliance(actual: pd.DataFrame, joins: pd.DataFrame) -> pd.DataFrame:
     rows = actual.merge(planned[["trust", "category", "join_month"]], on=["trust", "category"])
     rows = rows[rows["month"] >= rows["join_month"]]
     on_range_spend = rows["spend"].where(rows["in_range"], 0.0)
-    rows = rows.assign(
-        range_units=rows["units"].where(rows["in_range"], 0.0), range_spend=on_range_spend
-    )
+    rows = rows.assign(range_units=rows["units"].where(rows["in_range"], 0.0), range_spend=on_range_spend)
     agg = rows.groupby(["trust", "category"]).agg(
         months=("month", "nunique"),
         units=("units", "sum"),
@@ -544,10 +550,14 @@ def _off_contract(actual: pd.DataFrame, joins: pd.DataFrame) -> pd.DataFrame:
     rows = actual.merge(planned[["trust", "category", "join_month"]], on=["trust", "category"])
     rows = rows[rows["month"] >= rows["join_month"]]
     rows = rows.assign(
-        premium=np.where(rows["in_range"], rows["spend"] - rows["units"] * rows["agreed"], rows["spend"] - rows["units"] * rows["np"]),
+        premium=np.where(
+            rows["in_range"], rows["spend"] - rows["units"] * rows["agreed"], rows["spend"] - rows["units"] * rows["np"]
+        ),
         reason=np.where(rows["in_range"], "above the agreed price", "off range"),
     )
-    agg = rows.groupby(["trust", "category", "group", "line", "reason"], as_index=False)[["units", "spend", "premium"]].sum()
+    agg = rows.groupby(["trust", "category", "group", "line", "reason"], as_index=False)[
+        ["units", "spend", "premium"]
+    ].sum()
     agg = agg[(agg["reason"] == "off range") | (agg["premium"] > agg["spend"] * PRICE_TOLERANCE)]
     agg = agg[agg["premium"] > 0.005]
     return agg.sort_values("premium", ascending=False, ignore_index=True)

@@ -74,9 +74,9 @@ def write_actuals(engine: Engine, run_id: int, out_dir: Path, *, start: dt.date,
     before = before[before["trust"].isin(trusts)].merge(items, on="item_id")
     before["spend"] = before["quantity"] * before["unit_price_paid"]
     span = pd.to_datetime(before["period"]).dt.to_period("M").groupby(before["trust"]).nunique()
-    old = before.groupby(["trust", "item_id", "line", "group", "category", "supplier", "supplier_code"], as_index=False)[
-        ["quantity", "spend"]
-    ].sum()
+    old = before.groupby(
+        ["trust", "item_id", "line", "group", "category", "supplier", "supplier_code"], as_index=False
+    )[["quantity", "spend"]].sum()
     old["price"] = old["spend"] / old["quantity"]
     old["per_month"] = old["quantity"] / old["trust"].map(span)
 
@@ -175,7 +175,9 @@ def _drift_targets(before: pd.DataFrame, kept: set[str], offer_lines: set[str]) 
     """Per group, the most used SKU of a line outside the range and outside the offer, at its
     average price paid: where volume drifts."""
     out = before[~before["line"].isin(kept) & ~before["line"].isin(offer_lines)]
-    per_item = out.groupby(["group", "item_id", "supplier", "supplier_code"], as_index=False)[["quantity", "spend"]].sum()
+    per_item = out.groupby(["group", "item_id", "supplier", "supplier_code"], as_index=False)[
+        ["quantity", "spend"]
+    ].sum()
     per_item["price"] = per_item["spend"] / per_item["quantity"]
     per_item = per_item.sort_values(["group", "quantity"], ascending=[True, False]).drop_duplicates("group")
     return per_item[["group", "item_id", "supplier", "supplier_code", "price"]]

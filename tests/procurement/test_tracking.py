@@ -82,7 +82,9 @@ class Region:
             data_import = DataImport(kind="usage", file_name="actuals.csv", sha256=str(len(rows)))
             session.add(data_import)
             session.flush()
-            periods = [dt.date(START.year + (START.month - 1 + m) // 12, (START.month - 1 + m) % 12 + 1, 15) for m in range(24)]
+            periods = [
+                dt.date(START.year + (START.month - 1 + m) // 12, (START.month - 1 + m) % 12 + 1, 15) for m in range(24)
+            ]
             records = pd.DataFrame(
                 {
                     "trust_id": rows["trust"].map(self.trust_id),
@@ -256,7 +258,17 @@ def test_cli_track_json_has_every_key_and_writes_the_workbook(region, tmp_path):
     result = CliRunner().invoke(main, ["--db", region.url, "track", "all-trusts", "--json", "--out", str(out)])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    for key in ("scenario", "as_of", "months", "compliance", "off_contract", "tiers", "realised_gbp", "planned_gbp", "by_month"):
+    for key in (
+        "scenario",
+        "as_of",
+        "months",
+        "compliance",
+        "off_contract",
+        "tiers",
+        "realised_gbp",
+        "planned_gbp",
+        "by_month",
+    ):
         assert key in payload
     for key in ("offer", "threshold", "to_date", "forecast", "at_risk"):
         assert key in payload["tiers"][0]
