@@ -1006,5 +1006,56 @@ def db_cmd(app: AppContext, as_json: bool) -> None:
         print_table(pd.DataFrame({"table": list(counts), "rows": list(counts.values())}))
 
 
+# --------------------------------------------------------------------------- tracking
+
+
+@main.command("track")
+@click.argument("scenario")
+@click.option("--as-of", "as_of", metavar="DATE", help="Track up to DATE (YYYY-MM-DD) [default: the last actuals].")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Also write the tracking workbook (.xlsx).")
+@json_option
+@pass_app
+@handle_errors
+def track_cmd(app: AppContext, scenario: str, as_of: str | None, out_path: Path | None, as_json: bool) -> None:
+    """Track the award: realised against planned savings, compliance, off-contract spend, tiers.
+
+    Actuals are usage imports dated on or after the agreement's start; the plan is the
+    scenario's latest run.
+
+    Example: procure track all-trusts --as-of 2027-12-31 --out track.xlsx
+    """
+    import datetime as dt
+
+    from procurement import tracking
+
+    try:
+        when = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError as exc:
+        raise click.BadParameter(f"{as_of!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from exc
+    result = tracking.track_scenario(app.engine, scenario, as_of=when)
+    payload = tracking.to_json(result)
+    if out_path is not None:
+        from procurement.export.tracking import write_tracking_workbook
+
+        payload["path"] = str(write_tracking_workbook(result, out_path)["path"])
+    if as_json:
+        print_json(payload)
+        return
+    out.print(payload["headline"], highlight=False)
+    causes = pd.DataFrame({"cause": list(result["by_cause"]), "gbp": list(result["by_cause"].values())})
+    print_table(causes, title="Shortfall by cause (adds up to planned - realised)", money=("gbp",))
+    money = ("planned", "realised", "shortfall", *tracking.CAUSES)
+    print_table(result["by_month"].drop(columns="month"), title="By month", money=money)
+    print_table(result["by_trust"], title="By trust", money=money)
+    print_table(result["compliance"], title="Compliance since each planned join", money=("spend",))
+    off = result["off_contract"]
+    print_table(off, title="Off-contract and off-range spend", money=("spend", "premium"), max_rows=10)
+    print_table(result["tiers"].drop(columns="message"), title="Tiers", money=("lost_gbp",))
+    for alert in result["alerts"]:
+        out.print(f"! {alert}", highlight=False)
+    if out_path is not None:
+        out.print(f"Tracking workbook: {payload['path']}", highlight=False)
+
+
 if __name__ == "__main__":
     main()

@@ -105,6 +105,16 @@ def run_demo(
         timings["scenarios_s"] = time.perf_counter() - tick
     else:
         scenarios = {}
+    tracking = {}
+    if scenarios.get("headline", {}).get("all-trusts", {}).get("objective_gbp") is not None:
+        from procurement.demo.actuals import track_demo
+
+        tick = time.perf_counter()
+        tracking = track_demo(
+            engine, out_dir / "files" / "actuals", scenario="all-trusts", start=files.start_date, seed=seed, user=user,
+            run=run, say=say,
+        )
+        timings["tracking_s"] = time.perf_counter() - tick
     timings["total_s"] = time.perf_counter() - started
     rows_read = sum(r.rows_read for r in reports)
     rejected = sum(r.rows_rejected for r in reports)
@@ -123,6 +133,7 @@ def run_demo(
         "demand_units_per_year": float(regional["units_per_year"].sum()) if len(regional) else 0.0,
         "demand_spend_per_year": float(regional["spend_per_year"].sum()) if len(regional) else 0.0,
         "scenarios": scenarios,
+        "tracking": tracking,
         "timings": timings,
     }
 
