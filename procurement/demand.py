@@ -6,6 +6,8 @@ The baseline price of a (trust, line) is what the trust actually paid: spend div
 by units, i.e. the quantity-weighted mean of the unit prices on its usage rows.
 """
 
+import datetime as dt
+
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -38,8 +40,14 @@ GROUP_COLUMNS = [
 ]
 
 
-def usage_by_line(session: Session, trusts: list[str] | None = None) -> pd.DataFrame:
+def usage_by_line(
+    session: Session, trusts: list[str] | None = None, before: dt.date | None = None
+) -> pd.DataFrame:
     """Annual units, spend and average price paid per (trust, product line).
+
+    ``before``: only usage dated before that day (a scenario's baseline is what trusts
+    bought before its agreement starts; usage after it is delivery, tracked by
+    :mod:`procurement.tracking`).
 
     ``best_price_in_region`` is what this trust's own mix of SKUs of the line would cost
     per unit at the lowest price any trust in the region pays for each SKU, and
@@ -51,8 +59,7 @@ def usage_by_line(session: Session, trusts: list[str] | None = None) -> pd.DataF
         if session.get_bind().dialect.name == "sqlite"
         else func.to_char(Usage.period, "YYYY-MM")
     )
-    usage = frame(
-        session,
+    query = (
         select(
             Trust.code.label("trust"),
             Usage.item_id,
@@ -63,8 +70,11 @@ def usage_by_line(session: Session, trusts: list[str] | None = None) -> pd.DataF
         )
         .join(Trust, Trust.id == Usage.trust_id)
         .join(CatalogueItem, CatalogueItem.id == Usage.item_id)
-        .group_by("trust", Usage.item_id, "line_id", "month"),
+        .group_by("trust", Usage.item_id, "line_id", "month")
     )
+    if before is not None:
+        query = query.where(Usage.period < before)
+    usage = frame(session, query)
     if trusts:
         usage = usage[usage["trust"].isin(trusts)]
     if usage.empty:

@@ -77,7 +77,15 @@ def build_problem(session: Session, settings: ScenarioSettings):
     from solver.problem import ProblemData, Settings
 
     notes: list[str] = []
-    usage = usage_by_line(session)
+    # The baseline is what trusts bought before the agreement starts; later usage is
+    # delivery against a plan (procure track), not demand to plan from.
+    usage = usage_by_line(session, before=settings.start())
+    if usage.empty:
+        usage = usage_by_line(session)
+        if not usage.empty:
+            notes.append(
+                f"no usage is dated before the start date {settings.start_date}: the baseline uses all usage imported"
+            )
     if usage.empty:
         raise ScenarioError("no trust usage imported: import usage before running a scenario")
     known_trusts = set(usage["trust"])

@@ -206,3 +206,24 @@ def test_explain_prices_each_active_rule(solved):
     assert {"rule", "price_gbp"} <= set(prices.columns)
     assert (prices["price_gbp"] >= -0.01).all()
     assert prices["rule"].str.contains("odep").any()
+
+
+def test_usage_after_the_agreement_start_is_not_baseline(engine):
+    """Delivered actuals (usage dated from the start on) leave the problem unchanged."""
+    settings = ScenarioSettings()
+    with Session(engine) as session:
+        before, _ = build_problem(session, settings)
+    with engine.begin() as conn:  # a year of "actuals": last year's rows, a year on, doubled
+        conn.execute(
+            text(
+                "INSERT INTO usage (trust_id, item_id, period, quantity, unit_price_paid, import_id, source_row) "
+                "SELECT trust_id, item_id, date(period, '+1 year'), 2 * quantity, unit_price_paid, import_id, "
+                "source_row FROM usage WHERE period < :start"
+            ),
+            {"start": settings.start_date},
+        )
+    with Session(engine) as session:
+        after, _ = build_problem(session, settings)
+        assert int(session.scalar(text("SELECT count(*) FROM usage WHERE period >= :s"), {"s": settings.start_date}))
+    pd.testing.assert_frame_equal(before.demand, after.demand)
+    pd.testing.assert_frame_equal(before.current, after.current)
