@@ -35,6 +35,7 @@ from catalogues.normalise import Parsed, clean_text, slug
 from catalogues.read import ROW_COLUMN, FileFormatError, TableSpec, read_table
 from procurement.db import lock_for_write, transaction
 from procurement.errors import InputFileError, UnknownReferenceError
+from procurement.importers.replaced import not_reverted
 from procurement.models import CatalogueItem, DataImport, RejectedRow, Supplier
 from procurement.reference import frame, groups_frame, lines_frame, suppliers_by_code, sync_taxonomy
 
@@ -252,7 +253,8 @@ def find_duplicate(session: Session, kind: str, sha: str, *, supplier_id=None, t
     # Race-free: a second import of the same file waits here until the first one has
     # committed, then finds it (see procurement.db.lock_for_write).
     lock_for_write(session, f"import|{kind}|{sha}|{supplier_id}|{trust_id}")
-    query = select(DataImport.id).where(DataImport.kind == kind, DataImport.sha256 == sha)
+    # A reverted import is history only: the same file may be imported again.
+    query = select(DataImport.id).where(DataImport.kind == kind, DataImport.sha256 == sha, not_reverted())
     if supplier_id is not None:
         query = query.where(DataImport.supplier_id == supplier_id)
     if trust_id is not None:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from catalogues.normalise import clean_text
 from catalogues.read import TableSpec
 from procurement.importers.core import FileImporter, ImportReport, Problems, sql_records
+from procurement.importers.replaced import keep_rows
 from procurement.models import Supplier, Trust
 
 TRUSTS_SPEC = TableSpec(
@@ -65,8 +66,11 @@ class _ReferenceImport(FileImporter):
         rows = rows.assign(id=rows["code"].map(known))
         new = rows[rows["id"].isna()].drop(columns="id")
         old = rows[rows["id"].notna()].drop(columns=self.absent)
+        # What it was, and what is new: kept for a revert.
+        keep_rows(session, import_id, self.model, self.model.code.in_(list(old["code"])), "updated")
         if len(new):
             session.execute(insert(self.model), sql_records(new))
+            keep_rows(session, import_id, self.model, self.model.code.in_(list(new["code"])), "inserted")
         if len(old):
             session.execute(update(self.model), sql_records(old, ints=["id"]))
         report.new_items = len(new)

@@ -8,13 +8,14 @@ spans, so a corrected export never double-counts.
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from catalogues.normalise import Parsed, clean_text, normalise_gtin, parse_date, parse_money, parse_quantity
 from catalogues.read import ROW_COLUMN, TableSpec
 from procurement.importers.core import FileImporter, ImportReport, Problems, items_where, owner_id, sql_records
+from procurement.importers.replaced import delete_keeping
 from procurement.models import CatalogueItem, Supplier, Usage
 from procurement.reference import trusts_by_code
 
@@ -93,9 +94,13 @@ class _UsageImport(FileImporter):
         months = pd.to_datetime(rows["period"])
         first = months.min().to_period("M").start_time.date()
         last = months.max().to_period("M").end_time.date()
-        replaced = session.execute(
-            delete(Usage).where(Usage.trust_id == self.trust_id, Usage.period >= first, Usage.period <= last)
-        ).rowcount
+        # Kept, not lost: reverting this import brings them back.
+        replaced = delete_keeping(
+            session,
+            import_id,
+            Usage,
+            (Usage.trust_id == self.trust_id) & (Usage.period >= first) & (Usage.period <= last),
+        )
         if replaced:
             report.notes.append(f"replaced {replaced} earlier usage rows of {self.trust} from {first} to {last}")
         # Core inserts in batches: a year of a large trust's order lines is hundreds of
