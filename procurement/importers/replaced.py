@@ -29,6 +29,7 @@ from procurement.models import DataImport, ImportRevert, ReplacedRows
 from procurement.reference import frame
 
 ACTIONS = ("deleted", "updated", "inserted")
+# (Migration 0007 marks the imports made before it ``untracked``: they kept nothing.)
 
 
 def not_reverted():

@@ -66,6 +66,8 @@ from procurement.reference import frame
 ROWS_OF_IMPORT = (ClinicalRating, Usage, Contract, VolumeTier, Approval, ItemPrice, RejectedRow)
 # Kinds whose later imports of the same kind (and owner) re-state the same rows.
 ORDERED_KINDS = {"trusts", "suppliers", "catalogue"}
+# Kinds that only add rows: nothing to restore, so revertible even if made before 0007.
+APPEND_ONLY_KINDS = {"approvals", "shortlist"}
 REFERENCE_MODELS = {"trusts": Trust, "suppliers": Supplier}
 
 
@@ -146,6 +148,14 @@ def _referencing_columns(model) -> list:
 def _dependents(session: Session, record: DataImport) -> list[str]:
     """Why import ``record`` cannot be reverted now (empty: it can)."""
     reasons = []
+    untracked = session.scalars(
+        select(ReplacedRows.id).where(ReplacedRows.import_id == record.id, ReplacedRows.action == "untracked")
+    ).first()
+    if untracked is not None and record.kind not in APPEND_ONLY_KINDS:
+        reasons.append(
+            "it was made before this database kept what imports replace (schema revision 0007), so what it "
+            "replaced cannot be restored: import a corrected file instead"
+        )
     later = _later_same_kind(session, record) if record.kind in ORDERED_KINDS else []
     if later:
         what = "the supplier's next catalogue version" if record.kind == "catalogue" else f"a later {record.kind} file"

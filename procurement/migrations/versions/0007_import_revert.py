@@ -41,6 +41,12 @@ def upgrade() -> None:
     with op.batch_alter_table("replacedrows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_replacedrows_import_id"), ["import_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_replacedrows_source_import_id"), ["source_import_id"], unique=False)
+    # Imports made before this revision did not keep what they replaced: mark them, so
+    # that a revert refuses them rather than undoing half (procurement.importers.revert).
+    op.execute(
+        "INSERT INTO replacedrows (import_id, table_name, action, rows) "
+        "SELECT id, '', 'untracked', '{}' FROM dataimport"
+    )
     op.create_table(
         "approvaloverride",
         sa.Column("id", sa.Integer(), nullable=False),
