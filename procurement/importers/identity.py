@@ -14,9 +14,10 @@ the file, naming both trusts and how to import it correctly:
    buy from the same suppliers but in different mixes: in the demo region two trusts'
    histories score 0.06 to 0.51 and a trust's own export scores above 0.9 against its
    history. Refused when the named trust has a history (``MIN_HISTORY_SKUS`` SKUs)
-   scoring below ``OWN_AT_MOST`` while another trust scores at least ``OTHER_AT_LEAST``;
-   or, for a trust with no history yet, when another trust scores at least
-   ``FIRST_FILE_OTHER_AT_LEAST`` (practically that trust's purchases). Files of fewer
+   scoring at most ``OWN_AT_MOST`` (naming another trust when one scores at least
+   ``OTHER_AT_LEAST``: the file is that trust's); or, for a trust with no history yet,
+   when another trust scores at least ``FIRST_FILE_OTHER_AT_LEAST`` (practically that
+   trust's purchases). Files of fewer
    than ``MIN_ROWS`` matched rows are too small to judge. A trust may genuinely come
    to buy like another (a regional range does that): ``confirm_trust`` skips this rule
    only; rules 1 to 3 are facts, not likelihoods.
@@ -179,14 +180,20 @@ def check_usage_owner(
     other = others.idxmax()
     own = float(similarity.get(trust, 0.0))
     has_history = int(skus.get(trust, 0)) >= MIN_HISTORY_SKUS
-    if (has_history and own <= OWN_AT_MOST and others[other] >= OTHER_AT_LEAST) or (
-        not has_history and others[other] >= FIRST_FILE_OTHER_AT_LEAST
-    ):
+    like_other = others[other] >= (OTHER_AT_LEAST if has_history else FIRST_FILE_OTHER_AT_LEAST)
+    if like_other and (own <= OWN_AT_MOST or not has_history):
         mine = f"{own:.2f} with {trust}'s" if has_history else f"{trust} has no usage history yet"
         raise InputFileError(
             f"{file}: its item mix looks like {other}'s usage, not {trust}'s (similarity of units per SKU "
             f"{others[other]:.2f} with {other}'s history; {mine}). If it is {other}'s, {_how_to(other, file)}; "
             f"if it really is {trust}'s, add --confirm-trust. Nothing was written."
+        )
+    if has_history and own <= OWN_AT_MOST:
+        raise InputFileError(
+            f"{file}: its item mix is unlike {trust}'s usage history (similarity of units per SKU {own:.2f}; "
+            f"the closest trust is {other} at {others[other]:.2f}): is it {trust}'s file? If it is another "
+            f"trust's, import it with --trust CODE; if it really is {trust}'s, add --confirm-trust. "
+            "Nothing was written."
         )
 
 

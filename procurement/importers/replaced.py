@@ -104,3 +104,11 @@ def delete_keeping(session: Session, import_id: int, model, where) -> int:
     if kept.empty:
         return 0
     return session.execute(delete(model).where(where)).rowcount
+
+
+def with_reverts(session: Session, table: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """``table`` of imports plus ``reverted``: "YYYY-MM-DD HH:MM by WHO" for a reverted import, else ""."""
+    reverts = frame(session, select(ImportRevert.import_id, ImportRevert.reverted_at, ImportRevert.reverted_by))
+    when = pd.to_datetime(reverts["reverted_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
+    label = pd.Series((when + " by " + reverts["reverted_by"]).to_numpy(), index=reverts["import_id"].to_numpy())
+    return table.assign(reverted=table[id_column].map(label).fillna("").astype(object))
