@@ -111,4 +111,5 @@ def with_reverts(session: Session, table: pd.DataFrame, id_column: str) -> pd.Da
     reverts = frame(session, select(ImportRevert.import_id, ImportRevert.reverted_at, ImportRevert.reverted_by))
     when = pd.to_datetime(reverts["reverted_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
     label = pd.Series((when + " by " + reverts["reverted_by"]).to_numpy(), index=reverts["import_id"].to_numpy())
-    return table.assign(reverted=table[id_column].map(label).fillna("").astype(object))
+    reverted = table[id_column].map(label).astype(object)
+    return table.assign(reverted=reverted.where(reverted.notna(), ""))
