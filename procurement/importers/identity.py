@@ -51,8 +51,9 @@ SAME_LINES_SHARE = 0.5
 TRUST_COLUMN_ALIASES = ["trust_code", "ods_code", "org_code", "organisation_code", "provider_code"]
 
 # Headings only a suppliers (or only a trusts) file has.
-SUPPLIER_SIGNS = {"gs1_prefix", "gs1", "company_prefix", "supplier_code", "supplier", "supplier_name"}
-TRUST_SIGNS = {"region", "trust_code", "ods_code", "trust", "trust_name"}
+# (as ``catalogues.read.heading_key`` spells them: lower case, letters and digits only)
+SUPPLIER_SIGNS = {"gs1prefix", "gs1", "companyprefix", "suppliercode", "supplier", "suppliername"}
+TRUST_SIGNS = {"region", "trustcode", "odscode", "trust", "trustname"}
 SHARE_OF_OTHER_CODES = 0.5
 
 
