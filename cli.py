@@ -5,7 +5,8 @@ Thin by design: each command parses its options, calls one library function in
 Domain errors become a one-line message and a documented exit code:
 
 0 done (rows may have been rejected: see the summary), 1 the command could not do its
-job, 2 an input file is unusable (nothing written), 3 an unknown code, name or profile,
+job (including configuration errors: a missing database, a bad URL, a missing driver),
+2 an input file is unusable (nothing written), 3 an unknown code, name or profile,
 70 an internal error (a bug: set PROCURE_DEBUG=1 to see the traceback).
 """
 
