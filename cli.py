@@ -5,7 +5,8 @@ Thin by design: each command parses its options, calls one library function in
 Domain errors become a one-line message and a documented exit code:
 
 0 done (rows may have been rejected: see the summary), 1 the command could not do its
-job, 2 an input file is unusable (nothing written), 3 an unknown code, name or profile,
+job (including configuration errors: a missing database, a bad URL, a missing driver),
+2 an input file is unusable (nothing written), 3 an unknown code, name or profile,
 70 an internal error (a bug: set PROCURE_DEBUG=1 to see the traceback).
 """
 
@@ -30,6 +31,8 @@ from procurement import textformat as fmt
 from procurement.errors import ProcureError
 
 EXIT_INTERNAL = 70
+# Commands that may create the database they are pointed at (every other one refuses a missing SQLite file).
+CREATING_COMMANDS = (("import",), ("db", "init"), ("demo",))
 # Piped output is not squeezed into 80 columns: tables are meant to be pasted and grepped.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 400)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 400)
@@ -44,9 +47,14 @@ class AppContext:
     @property
     def engine(self):
         if self._engine is None:
-            from procurement.db import open_database
+            from procurement.dburl import connect
 
-            self._engine = open_database(self.db_url)
+            # Only commands that write may create a database: a mistyped --db path read
+            # from is refused rather than created empty (procurement.dburl).
+            ctx = click.get_current_context(silent=True)
+            words = ctx.command_path.split()[1:] if ctx else []
+            creating = any(words[: len(w)] == list(w) for w in CREATING_COMMANDS)
+            self._engine = connect(self.db_url, create=creating)
         return self._engine
 
 
@@ -267,7 +275,14 @@ IMPORT_COMMANDS = (
         "Import a trust's usage export (item, quantity, unit price paid, date).\n\n"
         "Example: procure import usage rxa-usage.csv --trust RXA",
         label="{trust} usage",
-        options=(click.option("--trust", required=True, help="Trust code the usage belongs to."),),
+        options=(
+            click.option("--trust", required=True, help="Trust code the usage belongs to."),
+            click.option(
+                "--confirm-trust",
+                is_flag=True,
+                help="The file is this trust's although its item mix looks like another trust's usage.",
+            ),
+        ),
         spinner=True,
     ),
     ImportCommand(
@@ -329,15 +344,24 @@ for _spec in IMPORT_COMMANDS:
 # --------------------------------------------------------------------------- inspect
 
 
-@main.command("imports")
+@main.group("imports", invoke_without_command=True)
 @json_option
+@click.pass_context
+def imports_group(ctx: click.Context, as_json: bool) -> None:
+    """List every imported file: kind, file, version, counts, who and when; `revert N` undoes one.
+
+    \b
+    Example:
+      procure imports
+      procure imports revert 14
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(imports_cmd, as_json=as_json)
+
+
 @pass_app
 @handle_errors
 def imports_cmd(app: AppContext, as_json: bool) -> None:
-    """List every imported file: kind, file, version, counts, who and when.
-
-    Example: procure imports
-    """
     table = imp.list_imports(app.engine)
     if as_json:
         print_json(table)
@@ -356,8 +380,38 @@ def imports_cmd(app: AppContext, as_json: bool) -> None:
                 "price_changes",
                 "imported_by",
                 "imported_at",
+                "reverted",
             ]
         ]
+    )
+
+
+@imports_group.command("revert")
+@click.argument("import_id", type=int, metavar="N")
+@json_option
+@pass_app
+@handle_errors
+def imports_revert_cmd(app: AppContext, import_id: int, as_json: bool) -> None:
+    """Undo import N in one transaction: its rows go, what it replaced comes back.
+
+    A usage file's replaced months, a register's replaced contracts, the supplier's
+    previous catalogue version come back; the import stays in `procure imports` and
+    `procure audit`, marked reverted, and the same file can be imported again. Refused
+    (exit 1, nothing changed) where later data depends on it, saying what to revert first.
+
+    Example: procure imports revert 14
+    """
+    from procurement.importers.revert import revert_import
+
+    result = revert_import(app.engine, import_id, user=app.user)
+    if as_json:
+        print_json(result)
+        return
+    changes = "; ".join(f"{n} {what}" for what, n in result["changes"].items()) or "nothing else to undo"
+    out.print(
+        f"reverted import #{import_id} ({result['kind']} {result['file']}): {changes}",
+        markup=False,
+        highlight=False,
     )
 
 
@@ -412,7 +466,7 @@ def audit_cmd(app: AppContext, kinds: tuple[str, ...], since: str | None, as_jso
         return
     columns = {
         "imports": ["import_id", "kind", "file", "sha256", "supplier", "trust", "rows_read", "rows_accepted",
-                    "rows_rejected", "who", "when"],
+                    "rows_rejected", "who", "when", "reverted"],
         "approvals": ["approval_id", "trust", "product_line", "decision", "clinician", "decided_at",
                       "source_file", "source_sha256", "recorded_by", "recorded_at"],
         "runs": ["run_id", "scenario", "status", "objective", "gap", "input_hash", "who", "when"],
@@ -422,6 +476,33 @@ def audit_cmd(app: AppContext, kinds: tuple[str, ...], since: str | None, as_jso
             out.print(f"no {key} recorded" + (f" since {since}" if since else ""), highlight=False)
         else:
             print_table(table[columns[key]], title=f"Audit: {key}", money=("objective",))
+
+
+@main.command("approvals")
+@click.option("--trust", help="Only this trust's decisions (REGIONAL: the regional clinical panel's).")
+@json_option
+@pass_app
+@handle_errors
+def approvals_cmd(app: AppContext, trust: str | None, as_json: bool) -> None:
+    """The clinical decisions in force (the latest per trust and product line): who, when, which file.
+
+    \b
+    Example:
+      procure approvals --trust RXA
+      procure approvals --json
+    """
+    from procurement.approvals import decisions_in_force
+
+    table = decisions_in_force(app.engine, trust=trust)
+    if as_json:
+        print_json(table)
+    elif table.empty:
+        out.print("no clinical decisions recorded" + (f" for {trust}" if trust else ""), highlight=False)
+    else:
+        shown = ["trust", "product_line", "decision", "clinician", "decided_at", "source_file", "recorded_by"]
+        if table["override_reason"].ne("").any():
+            shown.append("override_reason")
+        print_table(table[shown], title="Clinical decisions in force")
 
 
 @main.command("demand")
@@ -945,22 +1026,29 @@ def shortlist_export_cmd(app: AppContext, trust: str, scenario: str | None, out_
 
 @shortlist_group.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--override",
+    metavar="REASON",
+    help="Take decisions on lines decided anew since the export anyway; REASON is recorded with them.",
+)
 @json_option
 @pass_app
 @handle_errors
-def shortlist_import_cmd(app: AppContext, file: Path, as_json: bool) -> None:
+def shortlist_import_cmd(app: AppContext, file: Path, override: str | None, as_json: bool) -> None:
     """Read a returned shortlist: its decisions are appended to the approval history.
 
     The whole file is refused (exit 2, nothing recorded) if a locked cell was changed,
     a row added or deleted, a decision is not approve/reject/conditional or has no
-    clinician name; each problem names its sheet and cell or row.
+    clinician name; each problem names its sheet and cell or row. A decision on a line
+    that received a newer decision after the export is not taken (a rejected row naming
+    the newer decision) unless --override REASON; the other decisions are.
 
     Example: procure shortlist import rxa-shortlist-returned.xlsx
     """
     from procurement.export.shortlist import ShortlistRefused, import_shortlist
 
     try:
-        report = import_shortlist(app.engine, file, user=app.user)
+        report = import_shortlist(app.engine, file, user=app.user, override=override)
     except ShortlistRefused as exc:
         if not as_json:
             raise
@@ -974,15 +1062,43 @@ def shortlist_import_cmd(app: AppContext, file: Path, as_json: bool) -> None:
     )
 
 
-@main.command("db")
+@main.group("db", invoke_without_command=True)
+@json_option
+@click.pass_context
+def db_group(ctx: click.Context, as_json: bool) -> None:
+    """Upgrade the database schema in place and show its revision and row counts; `init` creates one.
+
+    \b
+    Example:
+      procure --db sqlite:///region.db db init
+      procure --db sqlite:///region.db db
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(db_cmd, as_json=as_json)
+
+
+@db_group.command("init")
 @json_option
 @pass_app
 @handle_errors
-def db_cmd(app: AppContext, as_json: bool) -> None:
-    """Upgrade the database schema in place and show its revision and row counts.
+def db_init_cmd(app: AppContext, as_json: bool) -> None:
+    """Create the database (or upgrade an existing one) at the latest schema revision.
 
-    Example: procure --db sqlite:///region.db db
+    Example: procure --db sqlite:///region.db db init
     """
+    from procurement.db import current_revision
+
+    engine = app.engine
+    payload = {"url": engine.url.render_as_string(hide_password=True), "revision": current_revision(engine)}
+    if as_json:
+        print_json(payload)
+    else:
+        out.print(f"{payload['url']} ready at revision {payload['revision']}", markup=False, highlight=False)
+
+
+@pass_app
+@handle_errors
+def db_cmd(app: AppContext, as_json: bool) -> None:
     from procurement.db import current_revision, table_names
     from procurement.reference import frame  # noqa: F401
 

@@ -3,7 +3,8 @@
 A finance director traces any figure back through three lists:
 
 * **imports**: every file read (``DataImport``): kind, file name, sha256 of its bytes,
-  supplier or trust, catalogue version, row counts, who imported it and when;
+  supplier or trust, catalogue version, row counts, who imported it and when, and
+  (``reverted``) when and by whom it was undone by ``procure imports revert``;
 * **approvals**: every clinical decision (``Approval``, append-only, the latest wins):
   trust (or the regional panel), product line, decision, clinician and role, when it
   was decided, the sha256 of the file it came from, and who recorded it (the user
@@ -25,6 +26,7 @@ from sqlmodel import Session
 
 from procurement.errors import ProcureError
 from procurement.importers import REGIONAL_PANEL
+from procurement.importers.replaced import with_reverts
 from procurement.models import (
     Approval,
     DataImport,
@@ -82,7 +84,8 @@ def audit_imports(session: Session, since: dt.datetime | None = None) -> pd.Data
         .outerjoin(Supplier, Supplier.id == DataImport.supplier_id)
         .outerjoin(Trust, Trust.id == DataImport.trust_id)
     )
-    return _oldest_first(session, query, key=DataImport.id, made_at=DataImport.imported_at, since=since)
+    table = _oldest_first(session, query, key=DataImport.id, made_at=DataImport.imported_at, since=since)
+    return with_reverts(session, table, "import_id")  # a reverted import stays, marked
 
 
 def audit_approvals(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:

@@ -104,6 +104,34 @@ class DataImport(SQLModel, table=True):
     price_changes: int = 0
 
 
+class ImportRevert(SQLModel, table=True):
+    """An import undone by ``procure imports revert`` (its ``DataImport`` stays, for the audit)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: int = Field(foreign_key="dataimport.id", index=True, unique=True)
+    reverted_at: dt.datetime = Field(default_factory=utcnow)
+    reverted_by: str = ""
+    note: str = ""
+
+
+class ReplacedRows(SQLModel, table=True):
+    """Rows an import deleted, updated or inserted, kept so that the import can be reverted.
+
+    ``action`` is ``deleted`` (the rows as they were, re-inserted on revert), ``updated``
+    (the rows before the import changed them, written back) or ``inserted`` (the rows
+    the import added, removed on revert). ``rows`` holds them as JSON (pandas "split"
+    orientation); ``source_import_id`` is the import that had written them, where the
+    table records it, so that "a later import replaced rows of import N" is one query.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: int = Field(foreign_key="dataimport.id", index=True)
+    table_name: str
+    action: str
+    source_import_id: int | None = Field(default=None, index=True)
+    rows: str = "{}"
+
+
 class RejectedRow(SQLModel, table=True):
     """A row of an imported file that could not be used, and why."""
 
@@ -403,3 +431,12 @@ class ShortlistExport(SQLModel, table=True):
     created_by: str = ""
     file_sha256: str = Field(default="", index=True)
     snapshot: str = "{}"
+
+
+class ApprovalOverride(SQLModel, table=True):
+    """A decision from a stale shortlist taken over a newer one with ``--override``: why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    approval_id: int = Field(foreign_key="approval.id", index=True)
+    overridden_approval_id: int = Field(foreign_key="approval.id")
+    reason: str

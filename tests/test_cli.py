@@ -370,6 +370,7 @@ def test_db_shows_revision_and_row_counts(loaded, db_url):
 
 def test_db_creates_a_new_database(tmp_path):
     url = f"sqlite:///{tmp_path}/new.db"
+    assert CliRunner().invoke(main, ["--db", url, "db", "init"]).exit_code == 0
     result = CliRunner().invoke(main, ["--db", url, "db", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["rows"]["trust"] == 0

@@ -122,6 +122,7 @@ def run_demo(
         f"Done in {timings['total_s']:.1f} s: {rows_read:,} rows imported, {rejected} rejected "
         f"(see `procure --db {db_url} imports` and `rejects --import N`). Database: {db_url}"
     )
+    say(f"Use it next: procure --db {db_url} demand   (or: export PROCURE_DB={db_url})")
     return {
         "database": db_url,
         "files": str(files.root),

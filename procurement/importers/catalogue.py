@@ -26,6 +26,7 @@ from procurement.importers.core import (
     refuse_if_no_rows,
     sql_records,
 )
+from procurement.importers.replaced import keep_rows, not_reverted
 from procurement.models import CatalogueItem, DataImport, ItemPrice, ProductLine, Supplier
 from procurement.reference import frame, groups_frame, suppliers_by_code
 
@@ -123,7 +124,7 @@ class _CatalogueImport(FileImporter):
             session.execute(
                 select(func.count())
                 .select_from(DataImport)
-                .where(DataImport.kind == "catalogue", DataImport.supplier_id == self.supplier.id)
+                .where(DataImport.kind == "catalogue", DataImport.supplier_id == self.supplier.id, not_reverted())
             ).scalar_one()
         )
         return items
@@ -272,6 +273,8 @@ def _store_catalogue(
     A SKU whose row was rejected is still listed: it keeps its previous price and status
     rather than being marked as no longer listed.
     """
+    # Every SKU of the supplier as it was: a revert of this version steps back to it.
+    keep_rows(session, import_id, CatalogueItem, CatalogueItem.supplier_id == supplier.id, "updated")
     groups = groups_frame(session)[["group_id", "group"]]
     items = items.merge(groups, on="group", how="left")
     # Brands are matched as in the line's code (case and punctuation ignored), so that

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, insert
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -19,6 +19,7 @@ from procurement.importers.core import (
     sql_records,
     without_percent,
 )
+from procurement.importers.replaced import delete_keeping
 from procurement.models import Contract
 from procurement.reference import suppliers_by_code, trusts_by_code
 
@@ -110,9 +111,9 @@ class _ContractsImport(FileImporter):
         rows = rows[good].assign(import_id=import_id)
         if not len(rows):
             return
-        replaced = session.execute(
-            delete(Contract).where(Contract.trust_id.in_([int(t) for t in rows["trust_id"].unique()]))
-        ).rowcount
+        replaced = delete_keeping(  # kept for a revert
+            session, import_id, Contract, Contract.trust_id.in_([int(t) for t in rows["trust_id"].unique()])
+        )
         if replaced:
             report.notes.append(f"replaced {replaced} earlier contracts of the trusts in this file")
         ints = ["trust_id", "supplier_id", "category_id", "notice_months", "extension_months"]

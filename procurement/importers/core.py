@@ -35,6 +35,7 @@ from catalogues.normalise import Parsed, clean_text, slug
 from catalogues.read import ROW_COLUMN, FileFormatError, TableSpec, read_table
 from procurement.db import lock_for_write, transaction
 from procurement.errors import InputFileError, UnknownReferenceError
+from procurement.importers.replaced import not_reverted, with_reverts
 from procurement.models import CatalogueItem, DataImport, RejectedRow, Supplier
 from procurement.reference import frame, groups_frame, lines_frame, suppliers_by_code, sync_taxonomy
 
@@ -252,7 +253,8 @@ def find_duplicate(session: Session, kind: str, sha: str, *, supplier_id=None, t
     # Race-free: a second import of the same file waits here until the first one has
     # committed, then finds it (see procurement.db.lock_for_write).
     lock_for_write(session, f"import|{kind}|{sha}|{supplier_id}|{trust_id}")
-    query = select(DataImport.id).where(DataImport.kind == kind, DataImport.sha256 == sha)
+    # A reverted import is history only: the same file may be imported again.
+    query = select(DataImport.id).where(DataImport.kind == kind, DataImport.sha256 == sha, not_reverted())
     if supplier_id is not None:
         query = query.where(DataImport.supplier_id == supplier_id)
     if trust_id is not None:
@@ -450,9 +452,10 @@ def resolve_lines(session: Session, table: pd.DataFrame, problems: Problems) -> 
 
 
 def list_imports(engine: Engine) -> pd.DataFrame:
-    """Every ``DataImport`` record, oldest first."""
+    """Every ``DataImport`` record, oldest first; ``reverted`` says when and by whom, if it was."""
     with Session(engine) as session:
-        return frame(session, select(*DataImport.__table__.columns).order_by(DataImport.id))
+        table = frame(session, select(*DataImport.__table__.columns).order_by(DataImport.id))
+        return with_reverts(session, table, "id")
 
 
 def rejected_rows(engine: Engine, import_id: int) -> pd.DataFrame:

@@ -3,13 +3,14 @@
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from catalogues.normalise import clean_text
 from catalogues.read import TableSpec
 from procurement.importers.core import FileImporter, ImportReport, Problems, resolve_lines, sql_records
+from procurement.importers.replaced import delete_keeping
 from procurement.models import CatalogueItem, ClinicalRating
 from procurement.ratings import parse_odep
 from procurement.reference import frame
@@ -64,11 +65,15 @@ class _RatingsImport(FileImporter):
             return
         line_ids = [int(x) for x in rows.loc[rows["item_id"].isna(), "line_id"].unique()]
         item_ids = [int(x) for x in rows["item_id"].dropna().unique()]
-        session.execute(
-            delete(ClinicalRating).where(ClinicalRating.product_line_id.in_(line_ids), ClinicalRating.item_id.is_(None))
+        # Kept for a revert.
+        delete_keeping(
+            session,
+            import_id,
+            ClinicalRating,
+            ClinicalRating.product_line_id.in_(line_ids) & ClinicalRating.item_id.is_(None),
         )
         if item_ids:
-            session.execute(delete(ClinicalRating).where(ClinicalRating.item_id.in_(item_ids)))
+            delete_keeping(session, import_id, ClinicalRating, ClinicalRating.item_id.in_(item_ids))
         records = pd.DataFrame(
             {
                 "product_line_id": rows["line_id"],

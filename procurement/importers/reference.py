@@ -10,6 +10,8 @@ from sqlmodel import Session
 from catalogues.normalise import clean_text
 from catalogues.read import TableSpec
 from procurement.importers.core import FileImporter, ImportReport, Problems, sql_records
+from procurement.importers.identity import check_reference_codes, check_reference_shape
+from procurement.importers.replaced import keep_rows
 from procurement.models import Supplier, Trust
 
 TRUSTS_SPEC = TableSpec(
@@ -50,6 +52,7 @@ class _ReferenceImport(FileImporter):
         )
         problems.add(name == "", "name", "missing name")
         problems.add(code.duplicated(keep=False) & (code != ""), "code", "code appears more than once in the file")
+        check_reference_codes(session, self.kind, code, report.file)
         extra = self.optional(table, problems)
         rows = pd.DataFrame({"code": code, "name": name, **extra})
         # An optional column the file does not have (region, gs1_prefix) leaves the stored
@@ -65,12 +68,20 @@ class _ReferenceImport(FileImporter):
         rows = rows.assign(id=rows["code"].map(known))
         new = rows[rows["id"].isna()].drop(columns="id")
         old = rows[rows["id"].notna()].drop(columns=self.absent)
+        # What it was, and what is new: kept for a revert.
+        keep_rows(session, import_id, self.model, self.model.code.in_(list(old["code"])), "updated")
         if len(new):
             session.execute(insert(self.model), sql_records(new))
+            keep_rows(session, import_id, self.model, self.model.code.in_(list(new["code"])), "inserted")
         if len(old):
             session.execute(update(self.model), sql_records(old, ints=["id"]))
         report.new_items = len(new)
         report.notes.append(f"{len(new)} new, {len(old)} updated (of {len(known)} known before)")
+
+    def run(self, engine: Engine, path: Path) -> ImportReport:
+        # A file of the other kind's shape is refused before anything is read into the database.
+        check_reference_shape(Path(path), self.kind, SUPPLIERS_SPEC if self.kind == "trusts" else TRUSTS_SPEC)
+        return super().run(engine, path)
 
 
 class _TrustsImport(_ReferenceImport):

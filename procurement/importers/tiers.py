@@ -8,7 +8,7 @@ together, so a problem in any tier rejects the whole offer.
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, insert
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -24,6 +24,7 @@ from procurement.importers.core import (
     sql_records,
     without_percent,
 )
+from procurement.importers.replaced import delete_keeping
 from procurement.models import VolumeTier
 from procurement.reference import groups_frame, suppliers_by_code
 
@@ -96,8 +97,8 @@ class _TiersImport(FileImporter):
         rows = rows[~rows["offer_key"].isin(set(rows.loc[~good, "offer_key"]))]
         if not len(rows):
             return
-        session.execute(
-            delete(VolumeTier).where(VolumeTier.supplier_id.in_([int(s) for s in rows["supplier_id"].unique()]))
+        delete_keeping(  # kept for a revert
+            session, import_id, VolumeTier, VolumeTier.supplier_id.in_([int(s) for s in rows["supplier_id"].unique()])
         )
         rows = rows.drop(columns="offer_key").assign(import_id=import_id)
         session.execute(insert(VolumeTier), sql_records(rows, ints=["supplier_id", "category_id", "group_id"]))

@@ -8,13 +8,15 @@ spans, so a corrected export never double-counts.
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from catalogues.normalise import Parsed, clean_text, normalise_gtin, parse_date, parse_money, parse_quantity
 from catalogues.read import ROW_COLUMN, TableSpec
 from procurement.importers.core import FileImporter, ImportReport, Problems, items_where, owner_id, sql_records
+from procurement.importers.identity import TRUST_COLUMN_ALIASES, check_usage_owner
+from procurement.importers.replaced import delete_keeping
 from procurement.models import CatalogueItem, Supplier, Usage
 from procurement.reference import trusts_by_code
 
@@ -23,7 +25,7 @@ INSERT_BATCH = 20_000  # rows per INSERT of a large file
 USAGE_SPEC = TableSpec(
     "usage",
     required=["quantity", "unit_price", "date"],
-    optional=["gtin", "item_code", "supplier"],
+    optional=["gtin", "item_code", "supplier", "trust"],
     one_of=[("gtin", "item_code")],
     aliases={
         "gtin": ["barcode", "ean", "gtin14", "gtin13"],
@@ -40,6 +42,7 @@ USAGE_SPEC = TableSpec(
         "quantity": ["qty", "units", "quantity_ordered"],
         "unit_price": ["unit_cost", "price_paid", "price", "unit_price_paid", "net_unit_price"],
         "date": ["order_date", "period", "month", "invoice_date", "date_ordered"],
+        "trust": TRUST_COLUMN_ALIASES,  # checked against --trust (procurement.importers.identity)
     },
 )
 
@@ -48,9 +51,10 @@ class _UsageImport(FileImporter):
     kind = "usage"
     spec = USAGE_SPEC
 
-    def __init__(self, *, trust: str, user: str | None):
+    def __init__(self, *, trust: str, user: str | None, confirm_trust: bool = False):
         super().__init__(user=user)
         self.trust = trust.strip().upper()
+        self.confirm_trust = confirm_trust
 
     def owner(self, session: Session) -> dict[str, int]:
         self.trust_id = owner_id(trusts_by_code(session), self.trust, "trust")
@@ -63,7 +67,7 @@ class _UsageImport(FileImporter):
         gtin = normalise_gtin(table["gtin"])
         for column, parsed in (("quantity", quantity), ("unit_price", price), ("date", when), ("gtin", gtin)):
             problems.add_parsed(column, parsed)
-        return pd.DataFrame(
+        usage = pd.DataFrame(
             {
                 "item_id": _match_items(session, table, gtin, problems),
                 "period": when.values,
@@ -72,6 +76,17 @@ class _UsageImport(FileImporter):
                 "source_row": table[ROW_COLUMN],
             }
         )
+        check_usage_owner(
+            session,
+            trust=self.trust,
+            trust_id=self.trust_id,
+            sha=report.sha256,
+            file=report.file,
+            table=table,
+            usage=usage[~problems.bad()],
+            confirm_trust=self.confirm_trust,
+        )
+        return usage
 
     def store(
         self, session: Session, usage: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
@@ -93,9 +108,13 @@ class _UsageImport(FileImporter):
         months = pd.to_datetime(rows["period"])
         first = months.min().to_period("M").start_time.date()
         last = months.max().to_period("M").end_time.date()
-        replaced = session.execute(
-            delete(Usage).where(Usage.trust_id == self.trust_id, Usage.period >= first, Usage.period <= last)
-        ).rowcount
+        # Kept, not lost: reverting this import brings them back.
+        replaced = delete_keeping(
+            session,
+            import_id,
+            Usage,
+            (Usage.trust_id == self.trust_id) & (Usage.period >= first) & (Usage.period <= last),
+        )
         if replaced:
             report.notes.append(f"replaced {replaced} earlier usage rows of {self.trust} from {first} to {last}")
         # Core inserts in batches: a year of a large trust's order lines is hundreds of
@@ -104,14 +123,18 @@ class _UsageImport(FileImporter):
             session.execute(insert(Usage.__table__), sql_records(rows.iloc[start : start + INSERT_BATCH]))
 
 
-def import_usage(engine: Engine, path: Path, *, trust: str, user: str | None = None) -> ImportReport:
+def import_usage(
+    engine: Engine, path: Path, *, trust: str, user: str | None = None, confirm_trust: bool = False
+) -> ImportReport:
     """Import a trust's usage export (see docs/formats.md).
 
     Items are matched by GTIN, else by (supplier, item code), else by an item code
     that only one supplier uses. The file replaces the trust's earlier usage for the
-    months it spans, so a corrected export never double-counts.
+    months it spans, so a corrected export never double-counts. A file that belongs to
+    another trust is refused (``procurement.importers.identity``; ``confirm_trust``
+    skips only its item-mix rule).
     """
-    return _UsageImport(trust=trust, user=user).run(engine, path)
+    return _UsageImport(trust=trust, user=user, confirm_trust=confirm_trust).run(engine, path)
 
 
 def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: Problems) -> pd.Series:

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from procurement.db import transaction
 from procurement.errors import InputFileError, UnknownReferenceError
 from procurement.export.shortlist.snapshot import ID_NAME, ID_SHEET, norm
+from procurement.export.shortlist.stale import hold_back_stale, record_overrides
 from procurement.importers import DECISIONS, REGIONAL_PANEL, ImportReport, current_user
 from procurement.importers.core import find_duplicate, read_bytes
 from procurement.models import Approval, DataImport, ProductLine, ShortlistExport, Trust, utcnow
@@ -218,13 +219,17 @@ def check_shortlist(wb, snapshot: dict, export_id: int) -> tuple[list[str], list
     return problems, decisions, name_only
 
 
-def import_shortlist(engine: Engine, path: Path, *, user: str | None = None) -> ShortlistReport:
+def import_shortlist(
+    engine: Engine, path: Path, *, user: str | None = None, override: str | None = None
+) -> ShortlistReport:
     """Read a returned shortlist; append its decisions as ``Approval`` rows (all or nothing).
 
     Refused (``ShortlistRefused``, nothing written) if a locked cell changed, a row or
     sheet was added or deleted, a decision is not approve/reject/conditional, or a
     decision has no clinician name. An identical file imported before is reported as a
-    duplicate and nothing is written.
+    duplicate and nothing is written. A decision on a line that received a newer decision
+    after the export is not taken (a rejected row naming the newer one), unless
+    ``override`` gives the reason to take it anyway (``procurement.approvals``).
     """
     path = Path(path)
     data, sha = read_bytes(path)
@@ -268,8 +273,9 @@ def import_shortlist(engine: Engine, path: Path, *, user: str | None = None) -> 
         )
         session.add(record)
         session.flush()
+        decisions, overridden = hold_back_stale(session, export, decisions, record.id, report, override)
         now = utcnow()
-        session.add_all(
+        approvals = [
             Approval(
                 trust_id=export.trust_id,
                 product_line_id=d["line_id"],
@@ -283,9 +289,18 @@ def import_shortlist(engine: Engine, path: Path, *, user: str | None = None) -> 
                 recorded_at=now,
             )
             for d in decisions
-        )
+        ]
+        session.add_all(approvals)
+        session.flush()
+        record_overrides(session, approvals, decisions, overridden, override)
         report.import_id = record.id
-        report.rows_read = report.rows_accepted = len(decisions)
+        report.rows_accepted = len(decisions)
+        report.rows_read = report.rows_accepted + report.rows_rejected
+        record.rows_read, record.rows_accepted, record.rows_rejected = (
+            report.rows_read,
+            report.rows_accepted,
+            report.rows_rejected,
+        )
         report.decisions = decisions
         for d in decisions:
             report.counts[d["decision"]] += 1

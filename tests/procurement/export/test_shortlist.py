@@ -594,7 +594,8 @@ def test_a_decision_dated_after_today_is_reported_as_still_in_force(fresh):
     decide(wb["Trauma"], row, "reject", "not for us")
     filled = path.with_name("later.xlsx")
     wb.save(filled)
-    report = import_shortlist(engine, filled)
+    # Recorded after the export, the newer decision holds the row back unless overridden.
+    report = import_shortlist(engine, filled, override="the panel met again")
     assert report.counts["reject"] == 1
     assert any(note.startswith("1 decision(s) stay overridden") and line in note for note in report.notes)
 
@@ -692,3 +693,56 @@ def test_a_database_at_0003_upgrades_to_0004_in_place_keeping_its_rows(db_url):
     with engine.connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM trust")).scalar_one() == 1
     engine.dispose()
+
+
+def test_a_stale_shortlist_row_is_refused_naming_the_newer_decision_and_the_rest_taken(fresh, snapshot):
+    from procurement.approvals import decisions_in_force
+
+    engine, path = fresh
+    wb = load_workbook(path)
+    (stale_line, stale_row), (ok_line, ok_row) = list(line_rows(wb["Trauma"]).items())[:2]
+    with Session(engine) as session:  # decided after the export, from elsewhere
+        rxa = session.scalars(select(Trust).where(Trust.code == TRUST)).one()
+        line_id = session.scalars(select(ProductLine.id).where(ProductLine.code == stale_line)).one()
+        session.add(
+            Approval(
+                trust_id=rxa.id,
+                product_line_id=line_id,
+                decision="approve",
+                clinician="Dr Newer",
+                decided_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        session.commit()
+    decide(wb["Trauma"], stale_row, "reject", "old view")
+    decide(wb["Trauma"], ok_row, "reject", "not for us")
+    filled = path.with_name("late.xlsx")
+    wb.save(filled)
+    report = import_shortlist(engine, filled)
+    assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 1, 1)
+    [reason] = report.rejects["reason"]
+    assert stale_line in reason and "approve by Dr Newer" in reason and "--override" in reason
+    in_force = decisions_in_force(engine, trust=TRUST).set_index("product_line")
+    assert in_force.loc[stale_line, "decision"] == "approve"
+    assert in_force.loc[ok_line, ("decision", "source_file")].tolist() == ["reject", "late.xlsx"]
+
+
+def test_override_takes_a_stale_row_with_its_reason_and_approvals_lists_it(fresh):
+    engine, path = fresh
+    wb = load_workbook(path)
+    line, row = next(iter(line_rows(wb["Trauma"]).items()))
+    with Session(engine) as session:
+        rxa = session.scalars(select(Trust).where(Trust.code == TRUST)).one()
+        line_id = session.scalars(select(ProductLine.id).where(ProductLine.code == line)).one()
+        session.add(Approval(trust_id=rxa.id, product_line_id=line_id, decision="approve", clinician="Dr Newer",
+                             decided_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+        session.commit()
+    decide(wb["Trauma"], row, "reject", "old view")
+    filled = path.with_name("late.xlsx")
+    wb.save(filled)
+    url = f"sqlite:///{path.parent / 'procure.db'}"
+    result = CliRunner().invoke(main, ["--db", url, "shortlist", "import", str(filled), "--override", "panel agreed"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(CliRunner().invoke(main, ["--db", url, "approvals", "--trust", TRUST, "--json"]).output)
+    [mine] = [r for r in listed if r["product_line"] == line]
+    assert (mine["decision"], mine["override_reason"], mine["source_file"]) == ("reject", "panel agreed", "late.xlsx")

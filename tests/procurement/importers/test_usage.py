@@ -134,9 +134,13 @@ def test_usage_reimport_for_the_same_months_replaces_instead_of_double_counting(
     assert report.notes == ["replaced 2 earlier usage rows of RXA from 2026-04-01 to 2026-05-31"]
     assert rows(catalogues, "SELECT SUM(quantity) AS units, COUNT(*) AS n FROM usage") == [{"units": 7.0, "n": 2}]
     # Another trust's usage of the same months is untouched; an identical file is a duplicate.
-    import_usage(catalogues, first, trust="RXB")
+    rxb = files.csv(
+        "rxb-q1.csv",
+        [("GTIN", "Qty", "Unit Cost", "Date"), (g_a(100), "3", "990", "2026-04-07"), (g_a(100), "3", "990", "2026-05-09")],
+    )
+    import_usage(catalogues, rxb, trust="RXB")
     before = snapshot(catalogues)
-    assert import_usage(catalogues, first, trust="RXB").duplicate_of is not None
+    assert import_usage(catalogues, rxb, trust="RXB").duplicate_of is not None
     assert snapshot(catalogues) == before
     assert rows(
         catalogues,

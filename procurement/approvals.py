@@ -1,0 +1,129 @@
+"""Clinical decisions in force, and the guard that keeps them from going backwards silently.
+
+The approval history is append-only and the latest decision per (trust or regional
+panel, product line) wins. "Latest" is by when the decision was taken, except that a
+decision cannot have been taken after the engine recorded it (a date in the future is
+read as the recording time), as ``procurement.scenarios.problem`` reads it.
+
+A shortlist workbook shows the decisions in force when it was exported. If it comes
+back after someone recorded a newer decision on one of its lines (another file, or
+another copy of the shortlist), taking its decision would silently undo the newer one:
+``stale_decisions`` finds those rows, and the shortlist import refuses them (naming
+the newer decision) unless ``--override REASON`` is given, in which case the reason is
+recorded with the decision (``ApprovalOverride``).
+"""
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from procurement.errors import UnknownReferenceError
+from procurement.importers import REGIONAL_PANEL
+from procurement.models import Approval, ApprovalOverride, DataImport, ProductLine, Trust
+from procurement.reference import frame, trusts_by_code
+
+COLUMNS = [
+    "trust",
+    "product_line",
+    "decision",
+    "odep_exception",
+    "clinician",
+    "role",
+    "decided_at",
+    "comment",
+    "source_file",
+    "import_id",
+    "recorded_by",
+    "recorded_at",
+    "override_reason",
+]
+
+
+def _history(session: Session) -> pd.DataFrame:
+    table = frame(
+        session,
+        select(
+            Approval.id.label("approval_id"),
+            Approval.trust_id,
+            Trust.code.label("trust"),
+            Approval.product_line_id.label("line_id"),
+            ProductLine.code.label("product_line"),
+            Approval.decision,
+            Approval.odep_exception,
+            Approval.clinician,
+            Approval.role,
+            Approval.decided_at,
+            Approval.comment,
+            DataImport.file_name.label("source_file"),
+            Approval.import_id,
+            DataImport.imported_by.label("recorded_by"),
+            Approval.recorded_at,
+            ApprovalOverride.reason.label("override_reason"),
+        )
+        .join(ProductLine, ProductLine.id == Approval.product_line_id)
+        .outerjoin(Trust, Trust.id == Approval.trust_id)
+        .outerjoin(DataImport, DataImport.id == Approval.import_id)
+        .outerjoin(ApprovalOverride, ApprovalOverride.approval_id == Approval.id),
+    )
+    table["trust"] = table["trust"].fillna(REGIONAL_PANEL)
+    for column in ("source_file", "recorded_by", "override_reason"):
+        table[column] = table[column].fillna("")
+    taken = pd.to_datetime(table["decided_at"], utc=True)
+    recorded = pd.to_datetime(table["recorded_at"], utc=True)
+    return table.assign(effective=taken.where(taken <= recorded, recorded))
+
+
+def decisions_in_force(engine: Engine, *, trust: str | None = None) -> pd.DataFrame:
+    """The latest decision per (trust or REGIONAL panel, product line): who, when, from which file.
+
+    ``trust`` keeps one trust's decisions (``REGIONAL`` the panel's); an unknown code is
+    an ``UnknownReferenceError``. Sorted by trust and product line.
+    """
+    with Session(engine) as session:
+        if trust:
+            trust = trust.strip().upper()
+            known = trusts_by_code(session)
+            if trust != REGIONAL_PANEL and trust not in known:
+                listed = ", ".join(sorted(known)) or "none yet"
+                raise UnknownReferenceError(f"unknown trust {trust!r} (known: {listed}; or {REGIONAL_PANEL})")
+        history = _history(session)
+    latest = history.sort_values(["effective", "approval_id"]).drop_duplicates(["trust", "line_id"], keep="last")
+    if trust:
+        latest = latest[latest["trust"] == trust]
+    return latest.sort_values(["trust", "product_line"])[["approval_id", *COLUMNS]].reset_index(drop=True)
+
+
+def stale_decisions(
+    session: Session, *, trust_id: int | None, line_ids: list[int], exported_at: dt.datetime, same_export: str
+) -> pd.DataFrame:
+    """Decisions recorded after a shortlist's export on its lines, other than from the same shortlist.
+
+    One row per line (the newest such decision): line_id, approval_id, product_line,
+    decision, clinician, recorded_at, source_file. ``same_export`` is the shortlist's
+    import profile (``"shortlist #N"``): an earlier read-back of the same workbook is
+    not newer information than the workbook itself.
+    """
+    if not line_ids:
+        return pd.DataFrame(columns=["line_id"])
+    owner = Approval.trust_id.is_(None) if trust_id is None else Approval.trust_id == trust_id
+    newer = frame(
+        session,
+        select(
+            Approval.product_line_id.label("line_id"),
+            Approval.id.label("approval_id"),
+            ProductLine.code.label("product_line"),
+            Approval.decision,
+            Approval.clinician,
+            Approval.recorded_at,
+            DataImport.file_name.label("source_file"),
+            DataImport.profile,
+        )
+        .join(ProductLine, ProductLine.id == Approval.product_line_id)
+        .outerjoin(DataImport, DataImport.id == Approval.import_id)
+        .where(owner, Approval.product_line_id.in_(line_ids), Approval.recorded_at > exported_at),
+    )
+    newer = newer[newer["profile"].fillna("") != same_export]
+    return newer.sort_values(["recorded_at", "approval_id"]).drop_duplicates("line_id", keep="last")

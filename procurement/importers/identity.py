@@ -1,0 +1,236 @@
+"""Does a file belong to the entity it is imported for? Checked before anything is written.
+
+Usage files (``check_usage_owner``), in order of certainty; the first that fires refuses
+the file, naming both trusts and how to import it correctly:
+
+1. **the same file**: identical bytes (sha256) already imported, not reverted, as
+   another trust's usage;
+2. **its own trust column** (``trust``, ``trust_code``, ``ods_code``...), where it has
+   one, names another trust on any row;
+3. **the same order lines**: at least ``SAME_LINES_SHARE`` of its rows (SKU, date,
+   quantity and unit price all equal) are already stored as another trust's usage;
+4. **its item mix**: the cosine similarity between the file's units per SKU and each
+   trust's usage history (units per SKU over everything stored). Trusts in one region
+   buy from the same suppliers but in different mixes: in the demo region two trusts'
+   histories score 0.06 to 0.51 and a trust's own export scores above 0.9 against its
+   history. Refused when the named trust has a history (``MIN_HISTORY_SKUS`` SKUs)
+   scoring at most ``OWN_AT_MOST`` (naming another trust when one scores at least
+   ``OTHER_AT_LEAST``: the file is that trust's); or, for a trust with no history yet,
+   when another trust scores at least ``FIRST_FILE_OTHER_AT_LEAST`` (practically that
+   trust's purchases). Files of fewer
+   than ``MIN_ROWS`` matched rows are too small to judge. A trust may genuinely come
+   to buy like another (a regional range does that): ``confirm_trust`` skips this rule
+   only; rules 1 to 3 are facts, not likelihoods.
+
+Reference files (``check_reference_shape``, ``check_reference_codes``): a trusts file
+with a supplier file's columns (a GS1 prefix, headings naming suppliers), or whose codes
+are mostly the existing supplier codes and none an existing trust's, is refused; and
+the reverse for a suppliers file.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from catalogues.normalise import clean_text
+from catalogues.read import FileFormatError, TableSpec, heading_key, read_table
+from procurement.errors import InputFileError
+from procurement.importers.replaced import not_reverted
+from procurement.models import DataImport, Supplier, Trust, Usage
+from procurement.reference import frame
+
+MIN_ROWS = 20
+MIN_HISTORY_SKUS = 20
+OWN_AT_MOST = 0.5
+OTHER_AT_LEAST = 0.8
+FIRST_FILE_OTHER_AT_LEAST = 0.95
+SAME_LINES_SHARE = 0.5
+TRUST_COLUMN_ALIASES = ["trust_code", "ods_code", "org_code", "organisation_code", "provider_code"]
+
+# Headings only a suppliers (or only a trusts) file has.
+# (as ``catalogues.read.heading_key`` spells them: lower case, letters and digits only)
+SUPPLIER_SIGNS = {"gs1prefix", "gs1", "companyprefix", "suppliercode", "supplier", "suppliername"}
+TRUST_SIGNS = {"region", "trustcode", "odscode", "trust", "trustname"}
+SHARE_OF_OTHER_CODES = 0.5
+
+
+def _how_to(trust: str, file: str) -> str:
+    return f"import it with `procure import usage {file} --trust {trust}`"
+
+
+def _same_file(session: Session, sha: str, trust_id: int) -> tuple[int, str] | None:
+    row = session.execute(
+        select(DataImport.id, Trust.code)
+        .join(Trust, Trust.id == DataImport.trust_id)
+        .where(DataImport.kind == "usage", DataImport.sha256 == sha, DataImport.trust_id != trust_id, not_reverted())
+        .order_by(DataImport.id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tuple[str, float, list[int]] | None:
+    """(trust, share of the file's rows, its imports) of the trust already holding most of these order lines."""
+    items = sorted(set(rows["item_id"].astype(int)))
+    stored = frame(
+        session,
+        select(
+            Trust.code.label("trust"),
+            Usage.item_id,
+            Usage.period,
+            Usage.quantity,
+            Usage.unit_price_paid,
+            Usage.import_id,
+        )  # fmt: skip
+        .join(Trust, Trust.id == Usage.trust_id)
+        .where(
+            Usage.trust_id != trust_id,
+            Usage.item_id.in_(items),
+            Usage.period >= min(rows["period"]),
+            Usage.period <= max(rows["period"]),
+        ),
+    )
+    if stored.empty:
+        return None
+    keys = ["item_id", "period", "quantity", "price"]
+    file_keys = rows.assign(
+        price=rows["unit_price_paid"].astype(float).round(2), quantity=rows["quantity"].astype(float)
+    )
+    stored = stored.assign(price=stored["unit_price_paid"].round(2), item_id=stored["item_id"].astype(int))
+    file_keys = file_keys.assign(item_id=file_keys["item_id"].astype(int), row=np.arange(len(file_keys)))
+    hits = file_keys[keys + ["row"]].merge(stored[keys + ["trust", "import_id"]], on=keys)
+    if hits.empty:
+        return None
+    share = hits.groupby("trust")["row"].nunique() / len(rows)
+    trust = share.idxmax()
+    return trust, float(share[trust]), sorted(set(hits.loc[hits["trust"] == trust, "import_id"].astype(int)))
+
+
+def _mix_similarity(session: Session, rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(cosine similarity of the file's units per SKU with each trust's history, SKUs in each history)."""
+    history = frame(
+        session,
+        select(Trust.code.label("trust"), Usage.item_id, func.sum(Usage.quantity).label("units"))
+        .join(Trust, Trust.id == Usage.trust_id)
+        .group_by(Trust.code, Usage.item_id),
+    )
+    if history.empty:
+        return pd.Series(dtype=float), pd.Series(dtype=int)
+    by_trust = history.pivot_table(index="trust", columns="item_id", values="units", aggfunc="sum", fill_value=0.0)
+    mine = rows.groupby(rows["item_id"].astype(int))["quantity"].sum().astype(float)
+    mine = mine.reindex(by_trust.columns.union(mine.index), fill_value=0.0)
+    by_trust = by_trust.reindex(columns=mine.index, fill_value=0.0)
+    norms = np.sqrt((by_trust**2).sum(axis=1)) * np.sqrt((mine**2).sum())
+    similarity = (by_trust @ mine) / norms.replace(0, np.nan)
+    return similarity.fillna(0.0), (by_trust > 0).sum(axis=1)
+
+
+def check_usage_owner(
+    session: Session,
+    *,
+    trust: str,
+    trust_id: int,
+    sha: str,
+    file: str,
+    table: pd.DataFrame,
+    usage: pd.DataFrame,
+    confirm_trust: bool = False,
+) -> None:
+    """Refuse (``InputFileError``) a usage file that belongs to another trust; rules in the module docstring.
+
+    ``table`` is the file as read (for its trust column), ``usage`` its usable rows
+    (item_id, period, quantity, unit_price_paid).
+    """
+    same = _same_file(session, sha, trust_id)
+    if same:
+        import_id, other = same
+        raise InputFileError(
+            f"{file}: this exact file is already imported as {other}'s usage (import #{import_id}), so it cannot "
+            f"also be {trust}'s. If it is {trust}'s, undo that with `procure imports revert {import_id}`, then "
+            f"{_how_to(trust, file)}. Nothing was written."
+        )
+    if "trust" in table:
+        codes = clean_text(table["trust"]).str.upper()
+        others = codes[(codes != "") & (codes != trust)].value_counts()
+        if len(others):
+            said = ", ".join(f"{code} ({n} rows)" for code, n in others.items())
+            first = others.index[0]
+            raise InputFileError(
+                f"{file}: its trust column says {said}, not {trust}. If it is {first}'s usage, "
+                f"{_how_to(first, file)}; a file of several trusts must be split into one file per trust. "
+                "Nothing was written."
+            )
+    if len(usage) < MIN_ROWS:
+        return
+    lines = _same_order_lines(session, trust_id, usage)
+    if lines and lines[1] >= SAME_LINES_SHARE:
+        other, share, imports = lines
+        raise InputFileError(
+            f"{file}: {share:.0%} of its rows (same SKU, date, quantity and price) are already stored as "
+            f"{other}'s usage (import #{', #'.join(map(str, imports))}): it looks like {other}'s file, not "
+            f"{trust}'s. If it is {other}'s, {_how_to(other, file)}. Nothing was written."
+        )
+    if confirm_trust:
+        return
+    similarity, skus = _mix_similarity(session, usage)
+    others = similarity.drop(trust, errors="ignore")
+    if others.empty:
+        return
+    other = others.idxmax()
+    own = float(similarity.get(trust, 0.0))
+    has_history = int(skus.get(trust, 0)) >= MIN_HISTORY_SKUS
+    like_other = others[other] >= (OTHER_AT_LEAST if has_history else FIRST_FILE_OTHER_AT_LEAST)
+    if like_other and (own <= OWN_AT_MOST or not has_history):
+        mine = f"{own:.2f} with {trust}'s" if has_history else f"{trust} has no usage history yet"
+        raise InputFileError(
+            f"{file}: its item mix looks like {other}'s usage, not {trust}'s (similarity of units per SKU "
+            f"{others[other]:.2f} with {other}'s history; {mine}). If it is {other}'s, {_how_to(other, file)}; "
+            f"if it really is {trust}'s, add --confirm-trust. Nothing was written."
+        )
+    if has_history and own <= OWN_AT_MOST:
+        raise InputFileError(
+            f"{file}: its item mix is unlike {trust}'s usage history (similarity of units per SKU {own:.2f}; "
+            f"the closest trust is {other} at {others[other]:.2f}): is it {trust}'s file? If it is another "
+            f"trust's, import it with --trust CODE; if it really is {trust}'s, add --confirm-trust. "
+            "Nothing was written."
+        )
+
+
+def _shape_signs(path: Path, spec: TableSpec, signs: set[str]) -> list[str]:
+    """The file's headings (as written) that only a file of ``spec``'s kind has."""
+    try:
+        headings = read_table(path, spec).attrs.get("headings", {})
+    except (FileFormatError, OSError, ValueError):
+        return []
+    return sorted(h for h in headings.values() if heading_key(h) in signs)
+
+
+def check_reference_shape(path: Path, kind: str, other_spec: TableSpec) -> None:
+    """Refuse a trusts file laid out as a suppliers file, or the reverse (by its headings)."""
+    other = "suppliers" if kind == "trusts" else "trusts"
+    found = _shape_signs(path, other_spec, SUPPLIER_SIGNS if kind == "trusts" else TRUST_SIGNS)
+    if found:
+        raise InputFileError(
+            f"{Path(path).name}: this looks like a {other} file (column(s) {', '.join(found)}), not a {kind} "
+            f"file. Import it with `procure import {other} {Path(path).name}`. Nothing was written."
+        )
+
+
+def check_reference_codes(session: Session, kind: str, codes: pd.Series, file: str) -> None:
+    """Refuse a trusts file whose codes are the existing supplier codes (or the reverse)."""
+    codes = set(codes[codes != ""])
+    if not codes:
+        return
+    own_model, other_model = (Trust, Supplier) if kind == "trusts" else (Supplier, Trust)
+    other = "suppliers" if kind == "trusts" else "trusts"
+    theirs = codes & set(session.scalars(select(other_model.code)))
+    ours = codes & set(session.scalars(select(own_model.code)))
+    if len(theirs) / len(codes) >= SHARE_OF_OTHER_CODES and not ours:
+        shown = ", ".join(sorted(theirs)[:5]) + (" ..." if len(theirs) > 5 else "")
+        raise InputFileError(
+            f"{file}: {len(theirs)} of its {len(codes)} codes are existing {other} codes ({shown}) and none is a "
+            f"known {kind[:-1]}'s: it looks like a {other} file. Import it with `procure import {other} {file}`. "
+            "Nothing was written."
+        )
