@@ -17,7 +17,9 @@ the file, naming both trusts and how to import it correctly:
    scoring at most ``OWN_AT_MOST`` (naming another trust when one scores at least
    ``OTHER_AT_LEAST``: the file is that trust's); or, for a trust with no history yet,
    when another trust scores at least ``FIRST_FILE_OTHER_AT_LEAST`` (practically that
-   trust's purchases). Files of fewer
+   trust's purchases). A file merely unlike its own trust's history, and like no other
+   trust's, is accepted: a trust that moves onto a regional range buys a new mix (its
+   post-award actuals are exactly that). Files of fewer
    than ``MIN_ROWS`` matched rows are too small to judge. A trust may genuinely come
    to buy like another (a regional range does that): ``confirm_trust`` skips this rule
    only; rules 1 to 3 are facts, not likelihoods.
@@ -109,11 +111,19 @@ def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tu
 
 
 def _mix_similarity(session: Session, rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(cosine similarity of the file's units per SKU with each trust's history, SKUs in each history)."""
+    """(cosine similarity of the file's units per SKU with each trust's history, SKUs in each history).
+
+    The history is what each trust bought before the file's first date: usage of the
+    same later months is compared row by row (rule 3), and comparing a trust's new
+    months with the others' new months would confuse trusts that all moved onto one
+    regional range.
+    """
+    first = pd.to_datetime(rows["period"]).min().date()
     history = frame(
         session,
         select(Trust.code.label("trust"), Usage.item_id, func.sum(Usage.quantity).label("units"))
         .join(Trust, Trust.id == Usage.trust_id)
+        .where(Usage.period < first)
         .group_by(Trust.code, Usage.item_id),
     )
     if history.empty:
@@ -188,13 +198,6 @@ def check_usage_owner(
             f"{file}: its item mix looks like {other}'s usage, not {trust}'s (similarity of units per SKU "
             f"{others[other]:.2f} with {other}'s history; {mine}). If it is {other}'s, {_how_to(other, file)}; "
             f"if it really is {trust}'s, add --confirm-trust. Nothing was written."
-        )
-    if has_history and own <= OWN_AT_MOST:
-        raise InputFileError(
-            f"{file}: its item mix is unlike {trust}'s usage history (similarity of units per SKU {own:.2f}; "
-            f"the closest trust is {other} at {others[other]:.2f}): is it {trust}'s file? If it is another "
-            f"trust's, import it with --trust CODE; if it really is {trust}'s, add --confirm-trust. "
-            "Nothing was written."
         )
 
 
