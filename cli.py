@@ -411,10 +411,31 @@ def audit_cmd(app: AppContext, kinds: tuple[str, ...], since: str | None, as_jso
         print_json(trail)
         return
     columns = {
-        "imports": ["import_id", "kind", "file", "sha256", "supplier", "trust", "rows_read", "rows_accepted",
-                    "rows_rejected", "who", "when"],
-        "approvals": ["approval_id", "trust", "product_line", "decision", "clinician", "decided_at",
-                      "source_file", "source_sha256", "recorded_by", "recorded_at"],
+        "imports": [
+            "import_id",
+            "kind",
+            "file",
+            "sha256",
+            "supplier",
+            "trust",
+            "rows_read",
+            "rows_accepted",
+            "rows_rejected",
+            "who",
+            "when",
+        ],
+        "approvals": [
+            "approval_id",
+            "trust",
+            "product_line",
+            "decision",
+            "clinician",
+            "decided_at",
+            "source_file",
+            "source_sha256",
+            "recorded_by",
+            "recorded_at",
+        ],
         "runs": ["run_id", "scenario", "status", "objective", "gap", "input_hash", "who", "when"],
     }
     for key, table in trail.items():
@@ -969,8 +990,10 @@ def shortlist_import_cmd(app: AppContext, file: Path, as_json: bool) -> None:
     _show_report(
         report,
         as_json,
-        lambda: f"{report.file} -> shortlist #{report.export_id} ({report.trust}): {report.summary()} "
-        f"(import #{report.import_id})",
+        lambda: (
+            f"{report.file} -> shortlist #{report.export_id} ({report.trust}): {report.summary()} "
+            f"(import #{report.import_id})"
+        ),
     )
 
 

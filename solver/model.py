@@ -527,9 +527,7 @@ def define_tiers(m: Model) -> None:
     xi = m.add_vars("x_tier", _keys(rows, ["trust", "line", "k"]))
 
     split = group_sum(xi, None, _keys(rows, ["trust", "line"]), pd.MultiIndex.from_frame(op[["trust", "line"]]))
-    m.add_constraints(
-        "tier_split", _keys(op, ["trust", "line"]), split.to_numpy() - x_op.to_numpy(), "==", 0.0
-    )
+    m.add_constraints("tier_split", _keys(op, ["trust", "line"]), split.to_numpy() - x_op.to_numpy(), "==", 0.0)
     togk = (
         rows[["trust", "offer", "group", "k", "demand"]]
         .drop_duplicates(["trust", "offer", "group", "k"])
