@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
@@ -29,6 +30,9 @@ from procurement import importers as imp
 from procurement import textformat as fmt
 from procurement.errors import ProcureError
 
+if TYPE_CHECKING:  # imported when a command first opens the database
+    from sqlalchemy import Engine
+
 EXIT_INTERNAL = 70
 # Piped output is not squeezed into 80 columns: tables are meant to be pasted and grepped.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 400)
@@ -39,7 +43,7 @@ class AppContext:
     def __init__(self, db: str | None, user: str | None):
         self.db_url = db
         self.user = user
-        self._engine = None
+        self._engine: Engine | None = None
 
     @property
     def engine(self):

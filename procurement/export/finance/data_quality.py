@@ -5,6 +5,7 @@ Three tables, each an Excel table with its own filter: every imported file (from
 catalogue items no equivalence group matched.
 """
 
+import pandas as pd
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
@@ -18,6 +19,7 @@ from procurement.export.finance.kit import (
     NOTE_FONT,
     SECTION_FONT,
     TITLE_FONT,
+    Columns,
     finish_sheet,
     write_table_at,
 )
@@ -45,7 +47,7 @@ def data_quality_sheet(ws: Worksheet, session: Session) -> None:
     imports["whose"] = imports["supplier"].fillna(imports["trust"]).fillna("")
     unclassified = rejected[rejected["reason"].str.contains("unclassified", case=False, na=False)]
     ws.cell(row=1, column=1, value="Data quality: what was imported, and what was left out and why").font = TITLE_FONT
-    sections = [
+    sections: list[tuple[str, str, Columns, pd.DataFrame]] = [
         (
             "Imports",
             "Every imported file",
