@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy
 from catalogues.normalise import clean_text, parse_money
@@ -97,7 +97,7 @@ class _TiersImport(FileImporter):
         if not len(rows):
             return
         session.execute(
-            delete(VolumeTier).where(VolumeTier.supplier_id.in_([int(s) for s in rows["supplier_id"].unique()]))
+            delete(VolumeTier).where(col(VolumeTier.supplier_id).in_([int(s) for s in rows["supplier_id"].unique()]))
         )
         rows = rows.drop(columns="offer_key").assign(import_id=import_id)
         session.execute(insert(VolumeTier), sql_records(rows, ints=["supplier_id", "category_id", "group_id"]))
