@@ -6,7 +6,6 @@ usage weight), ``line_valid`` and the SKUs' GTINs. Draws from ``r_lines`` and ``
 """
 
 import itertools
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -14,18 +13,7 @@ from stdnum import ean
 
 from procurement.demo.data import DROPOUTS, FAMILY_BRANDS, GROUPS, SUPPLIER_CATEGORIES
 from procurement.demo.helpers import bell
-from procurement.demo.state import GeneratorState
-
-
-@dataclass
-class Line:
-    """A product line: one brand of one supplier in one equivalence group, and its SKUs (rows of ``sku``)."""
-
-    supplier: int
-    group: int
-    brand: str
-    abr: str
-    skus: list[int] = field(default_factory=list)
+from procurement.demo.state import GeneratorState, Line
 
 
 class ProductLines(GeneratorState):

@@ -4,11 +4,12 @@ The jobs are mixins of ``procurement.demo.generator._Generator``: each reads wha
 constructor or an earlier job set on ``self``. This base names every such attribute with
 its type (set by ``_Generator.__init__``: ``out`` to ``written``; by a job: the rest, in run
 order) and the methods one job calls on another; it holds no values and changes no
-behaviour.
+behaviour. ``Line`` (a product line) lives here too, so the base needs no job module.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,16 @@ import pandas as pd
 from procurement.demo.helpers import write_csv
 from procurement.demo.region import RegionSize
 
-if TYPE_CHECKING:
-    from procurement.demo.products import Line
+
+@dataclass
+class Line:
+    """A product line: one brand of one supplier in one equivalence group, and its SKUs (rows of ``sku``)."""
+
+    supplier: int
+    group: int
+    brand: str
+    abr: str
+    skus: list[int] = field(default_factory=list)
 
 
 class GeneratorState:
