@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
@@ -29,6 +30,9 @@ from rich.table import Table
 from procurement import importers as imp
 from procurement import textformat as fmt
 from procurement.errors import ProcureError
+
+if TYPE_CHECKING:  # imported when a command first opens the database
+    from sqlalchemy import Engine
 
 EXIT_INTERNAL = 70
 # Commands that may create the database they are pointed at (every other one refuses a missing SQLite file).
@@ -42,7 +46,7 @@ class AppContext:
     def __init__(self, db: str | None, user: str | None):
         self.db_url = db
         self.user = user
-        self._engine = None
+        self._engine: Engine | None = None
 
     @property
     def engine(self):
@@ -465,10 +469,32 @@ def audit_cmd(app: AppContext, kinds: tuple[str, ...], since: str | None, as_jso
         print_json(trail)
         return
     columns = {
-        "imports": ["import_id", "kind", "file", "sha256", "supplier", "trust", "rows_read", "rows_accepted",
-                    "rows_rejected", "who", "when", "reverted"],
-        "approvals": ["approval_id", "trust", "product_line", "decision", "clinician", "decided_at",
-                      "source_file", "source_sha256", "recorded_by", "recorded_at"],
+        "imports": [
+            "import_id",
+            "kind",
+            "file",
+            "sha256",
+            "supplier",
+            "trust",
+            "rows_read",
+            "rows_accepted",
+            "rows_rejected",
+            "who",
+            "when",
+            "reverted",
+        ],
+        "approvals": [
+            "approval_id",
+            "trust",
+            "product_line",
+            "decision",
+            "clinician",
+            "decided_at",
+            "source_file",
+            "source_sha256",
+            "recorded_by",
+            "recorded_at",
+        ],
         "runs": ["run_id", "scenario", "status", "objective", "gap", "input_hash", "who", "when"],
     }
     for key, table in trail.items():
@@ -1057,8 +1083,10 @@ def shortlist_import_cmd(app: AppContext, file: Path, override: str | None, as_j
     _show_report(
         report,
         as_json,
-        lambda: f"{report.file} -> shortlist #{report.export_id} ({report.trust}): {report.summary()} "
-        f"(import #{report.import_id})",
+        lambda: (
+            f"{report.file} -> shortlist #{report.export_id} ({report.trust}): {report.summary()} "
+            f"(import #{report.import_id})"
+        ),
     )
 
 

@@ -59,11 +59,13 @@ def main() -> None:
         "INSERT INTO trust (id, code, name, region) VALUES (?, ?, ?, 'national')",
         [(int(i), c, f"Trust {c}") for i, c in zip(clones["id"], clones["code"], strict=True)],
     )
-    remap = pd.concat([source.assign(source=source["id"])[["id", "source"]], clones[["id", "source"]]])
     for table, columns in (
         ("runallocation", "line_id, units, regional_price, discount, net_price, annual_cost, is_new"),
-        ("runjoin", "category_id, joins, join_month, join_date, months_on, exit_fee_paid, bridging_cost, "
-         "annual_baseline, annual_regional_cost"),
+        (
+            "runjoin",
+            "category_id, joins, join_month, join_date, months_on, exit_fee_paid, bridging_cost, "
+            "annual_baseline, annual_regional_cost",
+        ),
     ):
         rows = pd.read_sql(f"SELECT trust_id, {columns} FROM {table} WHERE run_id = {run_id}", con)
         copied = clones[["id", "source"]].merge(rows, left_on="source", right_on="trust_id")

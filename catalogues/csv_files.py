@@ -87,7 +87,7 @@ def _sniff_delimiter(text: str) -> str:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         counts = {d: sample.count(d) for d in ",;\t|"}
-        return max(counts, key=counts.get) if any(counts.values()) else ","
+        return max(counts, key=counts.__getitem__) if any(counts.values()) else ","
 
 
 def csv_rows(path: Path, data: bytes, delimiter: str | None, encoding: str | None) -> Iterator[list[str]]:

@@ -29,7 +29,7 @@ import itertools
 import re
 import tomllib
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +147,7 @@ def iter_rows(
     sheet: str | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
-) -> Iterator[list[str]]:
+) -> Generator[list[str], None, None]:
     """The rows of a CSV or XLSX file as lists of stripped text, one at a time.
 
     A file that cannot be read raises ``FileFormatError`` when iteration starts (or, for

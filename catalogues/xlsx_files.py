@@ -290,7 +290,7 @@ def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
         # anything it would refuse there, it refuses.
         _openpyxl_parse(xml[:start] + b"<sheetData/>" + xml[start + len(data_xml) :], date_styles)
         extent = _extent(data_xml)  # every row and cell names its place (_SHEET_DATA)
-        if extent is None or max_row is None:
+        if extent is None or max_row is None or max_col is None:
             return None  # no <dimension>: openpyxl sizes each row by its own last cell
         last_row, last_col = extent
         if last_col > _MAX_COLUMNS or last_row > _MAX_ROWS or last_row * last_col > CALAMINE_MAX_CELLS:

@@ -40,9 +40,7 @@ GROUP_COLUMNS = [
 ]
 
 
-def usage_by_line(
-    session: Session, trusts: list[str] | None = None, before: dt.date | None = None
-) -> pd.DataFrame:
+def usage_by_line(session: Session, trusts: list[str] | None = None, before: dt.date | None = None) -> pd.DataFrame:
     """Annual units, spend and average price paid per (trust, product line).
 
     ``before``: only usage dated before that day (a scenario's baseline is what trusts

@@ -76,6 +76,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -172,7 +173,7 @@ class Model:
         self,
         family: str,
         keys: pd.DataFrame,
-        cat: str = "Continuous",
+        cat: Literal["Continuous", "Integer", "Binary"] = "Continuous",
         low: float | None = 0.0,
         up: float | None = None,
     ) -> pd.Series:
@@ -187,7 +188,7 @@ class Model:
         self,
         family: str,
         keys: pd.DataFrame,
-        lhs: Sequence[object],
+        lhs: Iterable[pulp.LpAffineExpression | pulp.LpVariable],
         sense: str,
         rhs: Sequence[float] | np.ndarray | float = 0.0,
     ) -> None:
@@ -527,9 +528,7 @@ def define_tiers(m: Model) -> None:
     xi = m.add_vars("x_tier", _keys(rows, ["trust", "line", "k"]))
 
     split = group_sum(xi, None, _keys(rows, ["trust", "line"]), pd.MultiIndex.from_frame(op[["trust", "line"]]))
-    m.add_constraints(
-        "tier_split", _keys(op, ["trust", "line"]), split.to_numpy() - x_op.to_numpy(), "==", 0.0
-    )
+    m.add_constraints("tier_split", _keys(op, ["trust", "line"]), split.to_numpy() - x_op.to_numpy(), "==", 0.0)
     togk = (
         rows[["trust", "offer", "group", "k", "demand"]]
         .drop_duplicates(["trust", "offer", "group", "k"])

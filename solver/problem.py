@@ -63,7 +63,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -278,7 +278,8 @@ class ProblemData:
 
     Construction validates and normalises the frames; it raises
     :class:`ProblemDataError` on the first problem found. ``offers``,
-    ``offer_lines``, ``tiers``, ``contracts`` and ``switching`` may be omitted.
+    ``offer_lines``, ``tiers``, ``contracts`` and ``switching`` may be omitted (or
+    passed as None): after construction every table is a DataFrame, empty if omitted.
     """
 
     trusts: pd.DataFrame
@@ -287,11 +288,11 @@ class ProblemData:
     demand: pd.DataFrame
     current: pd.DataFrame
     candidates: pd.DataFrame
-    offers: pd.DataFrame | None = None
-    offer_lines: pd.DataFrame | None = None
-    tiers: pd.DataFrame | None = None
-    contracts: pd.DataFrame | None = None
-    switching: pd.DataFrame | None = None
+    offers: pd.DataFrame = field(default_factory=lambda: empty_frame("offers"))
+    offer_lines: pd.DataFrame = field(default_factory=lambda: empty_frame("offer_lines"))
+    tiers: pd.DataFrame = field(default_factory=lambda: empty_frame("tiers"))
+    contracts: pd.DataFrame = field(default_factory=lambda: empty_frame("contracts"))
+    switching: pd.DataFrame = field(default_factory=lambda: empty_frame("switching"))
     settings: Settings = field(default_factory=Settings)
 
     def __post_init__(self) -> None:
@@ -303,7 +304,7 @@ class ProblemData:
         _check_values(self)
         _check_settings(self)
 
-    def with_settings(self, **changes: object) -> ProblemData:
+    def with_settings(self, **changes: Any) -> ProblemData:
         """A copy with some settings changed (validated again)."""
         return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **changes))
 

@@ -84,7 +84,8 @@ def candidate_lines(data: ModelData, per_group: int, keep: set[str] | frozenset[
     scores = line_scores(data).sort_values(["group", "score", "line"], ascending=[True, False, True])
     top = scores.groupby("group").head(per_group)["line"]
     category = data.pairs.drop_duplicates("line").set_index("line")["category"]
-    per_supplier = scores.assign(category=scores["line"].map(category)).drop_duplicates(["supplier", "category"])["line"]
+    by_supplier = scores.assign(category=scores["line"].map(category))
+    per_supplier = by_supplier.drop_duplicates(["supplier", "category"])["line"]
     cheapest = data.pairs.sort_values(["trust", "group", "price", "line"]).drop_duplicates(["trust", "group"])["line"]
     return set(top) | set(per_supplier) | set(cheapest) | set(keep)
 

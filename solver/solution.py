@@ -486,7 +486,7 @@ def contract_report(data: ModelData, tc: pd.DataFrame, joined: np.ndarray) -> pd
     wait = np.select(
         [other, later & full, later & y1, later],
         ["other_contract", "capacity", "year_one_cap", "savings"],
-        None,
+        np.array(None, dtype=object),  # no reason: None (numpy's stubs want an array, not bare None)
     ).astype(object)
     code = np.where((wait == "capacity") & np.isin(code, ["leaves_early", "at_end", "bridged"]), "capacity", code)
 

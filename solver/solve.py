@@ -247,6 +247,8 @@ PENNY_TOL = 1e-2
 def _better(sol: Solution, best: Solution | None) -> bool:
     """A later stage's plan replaces the best so far if it saves more, or as much and
     was solved to the gap tolerance (its bound then covers more lines)."""
+    if sol.objective is None:  # callers pass plans only, but say so to the type checker
+        return False
     if best is None or best.objective is None:
         return True
     if sol.objective > best.objective + PENNY_TOL:
@@ -266,7 +268,7 @@ def solve_model(
         lp = run_solver(prob, lp_settings, mip=False)
         lp_bound = lp.objective if lp.status == "optimal" else None
     # after the LP bound, whose values would overwrite the initial ones
-    warm = start is not None and prob.isMIP() and warm_start(m, start)
+    warm = start is not None and bool(prob.isMIP()) and warm_start(m, start)
     run = run_solver(prob, settings, warm=warm)
     solution = Solution(
         status=run.status,

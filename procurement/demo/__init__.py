@@ -23,7 +23,8 @@ The package, one module a job: ``data`` (the constant tables, read from ``data/*
 ``reference`` (trusts, suppliers, brands), ``products`` (product lines, SKUs, GTINs),
 ``supplier_files`` and ``mess`` (price lists and their deliberately bad rows), ``usage``,
 ``terms`` (contracts, tier offers), ``clinical`` (ratings, approvals), ``manifest``,
-``helpers`` and ``run`` (the ``procure demo`` job).
+``state`` (what the jobs share, declared for the type checker), ``helpers`` and ``run``
+(the ``procure demo`` job).
 """
 
 from procurement.demo.data import (

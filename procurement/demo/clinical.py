@@ -9,9 +9,10 @@ from datetime import date, timedelta
 import pandas as pd
 
 from procurement.demo.data import CONDITIONS, GROUPS, REGIONAL_PANEL, REJECT_REASONS, ROLE, SURNAMES, TITLES
+from procurement.demo.state import GeneratorState
 
 
-class ClinicalData:
+class ClinicalData(GeneratorState):
     def _brands_by_category(self) -> list[tuple[int, str, str]]:
         seen, out = set(), []
         for i, ln in enumerate(self.lines):
@@ -135,7 +136,8 @@ class ClinicalData:
                 for i in members
                 if not recon or not below(self.rating.get((self.lines[i].supplier, self.lines[i].brand), ""))
             ]
-            picks, suppliers = [], set()
+            picks: list[int] = []
+            suppliers = set()
             for i in good + [i for i in members if i not in good]:
                 if len(picks) == 2:
                     break

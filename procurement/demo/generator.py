@@ -16,11 +16,9 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from procurement.demo.clinical import ClinicalData
 from procurement.demo.data import REGION_NAME
-from procurement.demo.helpers import write_csv
 from procurement.demo.manifest import Manifest
 from procurement.demo.mess import CatalogueMess
 from procurement.demo.products import ProductLines
@@ -64,7 +62,7 @@ class _Generator(
             self.r_clinical,
             self.r_trusts,
         ) = streams
-        self.manifest: dict = {
+        self.manifest = {
             "generator": "procurement.demo",
             "seed": seed,
             "size": {
@@ -77,7 +75,7 @@ class _Generator(
             "start_date": start.isoformat(),
             "region": REGION_NAME,
         }
-        self.written: list[Path] = []
+        self.written = []
 
     def run(self) -> RegionFiles:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -125,9 +123,3 @@ class _Generator(
             ]
         except (OSError, ValueError):
             return []
-
-    def _csv(self, frame: pd.DataFrame, name: str, **kwargs) -> Path:
-        path = self.out / name
-        write_csv(frame, path, **kwargs)
-        self.written.append(path)
-        return path

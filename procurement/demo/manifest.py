@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 
 from procurement.demo.data import BAD_ROW_EXPECT, GROUPS, REGION_NAME
+from procurement.demo.state import GeneratorState
 
 
-class Manifest:
+class Manifest(GeneratorState):
     def _readme(self) -> None:
         s = self.size
         text = f"""Synthetic region: {REGION_NAME}

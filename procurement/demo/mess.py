@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from procurement.demo.data import CATALOGUE_LAYOUTS, UNCLASSIFIED
+from procurement.demo.state import GeneratorState
 
 
-class CatalogueMess:
+class CatalogueMess(GeneratorState):
     def _file_rows(self, s: int, file_idx: int, idx: np.ndarray, rng) -> list[dict]:
         """Supplier ``s``'s rows in file order, with the deliberately bad ones marked by ``kind``."""
         sku = self.sku

@@ -6,7 +6,6 @@ usage weight), ``line_valid`` and the SKUs' GTINs. Draws from ``r_lines`` and ``
 """
 
 import itertools
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -14,20 +13,10 @@ from stdnum import ean
 
 from procurement.demo.data import DROPOUTS, FAMILY_BRANDS, GROUPS, SUPPLIER_CATEGORIES
 from procurement.demo.helpers import bell
+from procurement.demo.state import GeneratorState, Line
 
 
-@dataclass
-class Line:
-    """A product line: one brand of one supplier in one equivalence group, and its SKUs (rows of ``sku``)."""
-
-    supplier: int
-    group: int
-    brand: str
-    abr: str
-    skus: list[int] = field(default_factory=list)
-
-
-class ProductLines:
+class ProductLines(GeneratorState):
     def _lines(self) -> None:
         """Product lines: brands of suppliers in families of groups, exactly ``size.lines`` of them.
 
@@ -176,8 +165,8 @@ class ProductLines:
         sku["valid"] = True
         sku["bad_kind"] = ""
         self.sku = sku
-        for i, line_id in enumerate(sku["line"].to_numpy()):
-            self.lines[line_id].skus.append(i)
+        for row, line_id in enumerate(sku["line"].to_numpy()):
+            self.lines[line_id].skus.append(row)
 
     def _normalise_weights(self) -> None:
         """A line's valid SKUs share its units per case; its parts by their ``per``."""

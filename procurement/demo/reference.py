@@ -26,6 +26,7 @@ from procurement.demo.data import (
     TRUST_KIND,
 )
 from procurement.demo.helpers import column_letters
+from procurement.demo.state import GeneratorState
 
 
 def brand_ok(name: str) -> bool:
@@ -34,7 +35,7 @@ def brand_ok(name: str) -> bool:
     return not any(f in low for f in BRAND_FORBIDDEN) and not words & BRAND_FORBIDDEN_WORDS
 
 
-class ReferenceData:
+class ReferenceData(GeneratorState):
     def _trusts(self) -> None:
         rng, n = self.r_names, self.size.trusts
         second = "XYWVTSQPNMLKJHGFEDCBAZUROI"

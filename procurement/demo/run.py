@@ -111,8 +111,14 @@ def run_demo(
 
         tick = time.perf_counter()
         tracking = track_demo(
-            engine, out_dir / "files" / "actuals", scenario="all-trusts", start=files.start_date, seed=seed, user=user,
-            run=run, say=say,
+            engine,
+            out_dir / "files" / "actuals",
+            scenario="all-trusts",
+            start=files.start_date,
+            seed=seed,
+            user=user,
+            run=run,
+            say=say,
         )
         timings["tracking_s"] = time.perf_counter() - tick
     timings["total_s"] = time.perf_counter() - started

@@ -15,6 +15,7 @@ import pandas as pd
 from procurement.demo.data import BAD_ROW_EXPECT, CATALOGUE_LAYOUTS, LAYOUT_HEADER_ROWS, REGION_NAME, VAT_RATE
 from procurement.demo.helpers import money, stable_xlsx, write_csv
 from procurement.demo.region import CatalogueFile
+from procurement.demo.state import GeneratorState
 
 
 def _cells(layout: str, row: dict) -> list:
@@ -36,10 +37,11 @@ def _cells(layout: str, row: dict) -> list:
     return [*item, "EA" if pack == 1 else f"Pack {pack}", price]  # demo-d: GTIN-14, net unit price
 
 
-class SupplierFiles:
+class SupplierFiles(GeneratorState):
     def _catalogues(self) -> list[CatalogueFile]:
         rng, sku = self.r_mess, self.sku
-        files, entries = [], []
+        files: list[CatalogueFile] = []
+        entries = []
         row_of = np.zeros(len(sku), dtype=int)
         self._col = {
             c: sku[c].tolist()

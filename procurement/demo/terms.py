@@ -12,9 +12,10 @@ import pandas as pd
 
 from procurement.demo.data import CATEGORIES, GROUPS
 from procurement.demo.helpers import add_months, nice
+from procurement.demo.state import GeneratorState
 
 
-class CommercialTerms:
+class CommercialTerms(GeneratorState):
     def _contracts(self) -> None:
         rng = self.r_terms
         used = self.trust_lines[["trust", "supplier", "category"]].drop_duplicates()

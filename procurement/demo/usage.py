@@ -15,9 +15,10 @@ import pandas as pd
 from procurement.demo.data import CATEGORIES, GROUPS, OPTIONAL_GROUPS, USAGE_LAYOUTS
 from procurement.demo.helpers import add_months, money
 from procurement.demo.region import UsageFile
+from procurement.demo.state import GeneratorState
 
 
-class Usage:
+class Usage(GeneratorState):
     def _trust_cases(self) -> dict[str, np.ndarray]:
         rng, n = self.r_trusts, self.size.trusts
         hips = rng.triangular(250, 380, 900, n)

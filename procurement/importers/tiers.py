@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy
 from catalogues.normalise import clean_text, parse_money
@@ -98,7 +98,10 @@ class _TiersImport(FileImporter):
         if not len(rows):
             return
         delete_keeping(  # kept for a revert
-            session, import_id, VolumeTier, VolumeTier.supplier_id.in_([int(s) for s in rows["supplier_id"].unique()])
+            session,
+            import_id,
+            VolumeTier,
+            col(VolumeTier.supplier_id).in_([int(s) for s in rows["supplier_id"].unique()]),
         )
         rows = rows.drop(columns="offer_key").assign(import_id=import_id)
         session.execute(insert(VolumeTier), sql_records(rows, ints=["supplier_id", "category_id", "group_id"]))

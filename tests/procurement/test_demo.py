@@ -27,8 +27,7 @@ PROFILES = ROOT / "catalogues" / "profiles"
 TAXONOMY = ROOT / "catalogues" / "taxonomy.toml"
 START = date(2027, 4, 1)
 
-PROFILE_KEYS = {"name", "description", "supplier", "sheet", "header_row", "delimiter", "encoding",
-                "columns", "price"}
+PROFILE_KEYS = {"name", "description", "supplier", "sheet", "header_row", "delimiter", "encoding", "columns", "price"}
 COLUMN_FIELDS = {"supplier_code", "gtin", "description", "brand", "component", "size", "pack", "price"}
 REQUIRED_FIELDS = {"supplier_code", "description", "brand", "price"}
 USAGE_ALIASES = {  # docs/formats.md, trust usage
@@ -70,8 +69,12 @@ def profiles() -> dict[str, dict]:
 def taxonomy() -> list[tuple[str, str, list, list]]:
     data = tomllib.loads(TAXONOMY.read_text(encoding="utf-8"))
     return [
-        (g["code"], g["category"], [re.compile(p) for p in g.get("include", [])],
-         [re.compile(p) for p in g.get("exclude", [])])
+        (
+            g["code"],
+            g["category"],
+            [re.compile(p) for p in g.get("include", [])],
+            [re.compile(p) for p in g.get("exclude", [])],
+        )
         for g in data["groups"]
     ]
 
@@ -278,8 +281,15 @@ def test_prices_parse_to_the_intended_unit_price(region, catalogue_rows, expecte
 def test_bad_rows_are_recorded_with_reasons(region, catalogue_rows):
     files, manifest = region
     counts = manifest["counts"]["bad_catalogue_rows"]
-    for kind in ("invalid_gtin", "discontinued", "conflicting_duplicate", "exact_duplicate", "unclassified",
-                 "whitespace", "blank_row"):
+    for kind in (
+        "invalid_gtin",
+        "discontinued",
+        "conflicting_duplicate",
+        "exact_duplicate",
+        "unclassified",
+        "whitespace",
+        "blank_row",
+    ):
         assert counts[kind] >= 1, kind
     assert counts["poa_price"] + counts["blank_price"] >= 2
     rejected = sum(c["expected_rejected"] for c in manifest["catalogues"])
@@ -313,8 +323,12 @@ def test_bad_rows_are_recorded_with_reasons(region, catalogue_rows):
 
 def test_usage_references_catalogue_skus_except_the_deliberate_unknowns(region, catalogue_rows, expected):
     files, manifest = region
-    rejected = {(s, b["supplier_code"]) for s in catalogue_rows for b in bad_rows(manifest, s).values()
-                if b["expect"] == "rejected"}
+    rejected = {
+        (s, b["supplier_code"])
+        for s in catalogue_rows
+        for b in bad_rows(manifest, s).values()
+        if b["expect"] == "rejected"
+    }
     by_gtin, by_code = {}, {}
     for supplier, (rows, _) in catalogue_rows.items():
         for row in rows:
@@ -359,8 +373,11 @@ def test_usage_volumes_and_prices_are_realistic(region, expected):
     stems, paid = Counter(), defaultdict(dict)
     for usage in files.usage:
         for row in read_usage(usage.path):
-            key_ = code_of.get(row["gtin"].zfill(14)) if row.get("gtin") else (
-                supplier_of.get(row["item_code"]), row["item_code"])
+            key_ = (
+                code_of.get(row["gtin"].zfill(14))
+                if row.get("gtin")
+                else (supplier_of.get(row["item_code"]), row["item_code"])
+            )
             if key_ not in price:
                 continue  # a deliberate unknown
             group = expected[key_]["group"]
@@ -463,8 +480,7 @@ def test_contracts_tiers_ratings_and_approvals(region, expected):
     contracts = read_csv(files.contracts)
     assert len(contracts) == manifest["contracts"] >= 6 * 3
     assert len({(c["trust"], c["supplier"], c["category"]) for c in contracts}) == len(contracts)
-    assert {c["trust"] for c in contracts} == trusts and {c["category"] for c in contracts} == {
-        "hip", "knee", "trauma"}
+    assert {c["trust"] for c in contracts} == trusts and {c["category"] for c in contracts} == {"hip", "knee", "trauma"}
     ends = []
     for c in contracts:
         start, end = date.fromisoformat(c["start"]), date.fromisoformat(c["end"])
@@ -504,13 +520,14 @@ def test_contracts_tiers_ratings_and_approvals(region, expected):
     approvals = read_csv(files.approvals)
     assert {a["trust"] for a in approvals} <= trusts | {"REGIONAL"}
     regional = [a for a in approvals if a["trust"] == "REGIONAL"]
-    assert len(regional) >= 0.7 * len(brand_cat) and all(a["decision"] == "approve" or a["comment"]
-                                                          for a in regional)
+    assert len(regional) >= 0.7 * len(brand_cat) and all(a["decision"] == "approve" or a["comment"] for a in regional)
     rejections = [a for a in approvals if a["decision"] == "reject"]
     assert len(rejections) >= 2 and all(a["comment"] for a in rejections)
     exceptions = [a for a in approvals if a["odep_exception"] == "yes"]
-    assert exceptions and all(a["decision"] == "approve" and labels.get((a["supplier"], a["brand"]), "")
-                              not in ("10A", "10A*", "13A", "15A") for a in exceptions)
+    assert exceptions and all(
+        a["decision"] == "approve" and labels.get((a["supplier"], a["brand"]), "") not in ("10A", "10A*", "13A", "15A")
+        for a in exceptions
+    )
     for a in approvals:
         assert (a["supplier"], a["brand"]) in brand_cat and a["clinician"]
         assert a["role"] == "Consultant orthopaedic surgeon"
@@ -529,8 +546,9 @@ def test_a_small_custom_size(tmp_path, profiles):
     dates = {parse_date(r["date"]) for u in files.usage for r in read_usage(u.path)}
     assert {(d.year, d.month) for d in dates} == {(2027, 10), (2027, 11), (2027, 12)}
     items = read_csv(files.root / "expected" / "catalogue_items.csv")
-    assert len(items) == 100 and Counter(Counter((i["supplier"], i["brand"], i["group"]) for i in items)
-                                         .values()) == {4: 25}
+    assert len(items) == 100 and Counter(Counter((i["supplier"], i["brand"], i["group"]) for i in items).values()) == {
+        4: 25
+    }
     for cat in files.catalogues:
         rows, _ = read_catalogue(cat.path, profiles[cat.profile])
         assert rows

@@ -177,8 +177,11 @@ def test_a_scenario_run_on_postgres_equals_the_same_run_on_sqlite(pg_region, dem
     assert pg["savings_by_cause"] == pytest.approx(lite["savings_by_cause"], abs=0.005)
     assert pg["savings_by_trust"] == pytest.approx(lite["savings_by_trust"], abs=0.005)
     assert pg["range_size"] == lite["range_size"]
-    assert pg["joins"].sort_values(["trust", "category"]).reset_index(drop=True).equals(
-        lite["joins"].sort_values(["trust", "category"]).reset_index(drop=True)
+    assert (
+        pg["joins"]
+        .sort_values(["trust", "category"])
+        .reset_index(drop=True)
+        .equals(lite["joins"].sort_values(["trust", "category"]).reset_index(drop=True))
     )
 
 

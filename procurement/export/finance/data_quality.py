@@ -5,11 +5,12 @@ Three tables, each an Excel table with its own filter: every imported file (from
 catalogue items no equivalence group matched.
 """
 
+import pandas as pd
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.audit import audit_imports
 from procurement.export.finance.kit import (
@@ -18,6 +19,7 @@ from procurement.export.finance.kit import (
     NOTE_FONT,
     SECTION_FONT,
     TITLE_FONT,
+    Columns,
     finish_sheet,
     write_table_at,
 )
@@ -31,21 +33,21 @@ def data_quality_sheet(ws: Worksheet, session: Session) -> None:
     rejected = frame(
         session,
         select(
-            RejectedRow.import_id,
-            DataImport.file_name,
-            RejectedRow.row_number,
-            RejectedRow.column,
-            RejectedRow.value,
-            RejectedRow.reason,
-            RejectedRow.raw,
+            col(RejectedRow.import_id),
+            col(DataImport.file_name),
+            col(RejectedRow.row_number),
+            col(RejectedRow.column),
+            col(RejectedRow.value),
+            col(RejectedRow.reason),
+            col(RejectedRow.raw),
         )
-        .join(DataImport, DataImport.id == RejectedRow.import_id)
-        .order_by(RejectedRow.import_id, RejectedRow.row_number, RejectedRow.id),
+        .join(DataImport, col(DataImport.id) == col(RejectedRow.import_id))
+        .order_by(col(RejectedRow.import_id), col(RejectedRow.row_number), col(RejectedRow.id)),
     )
     imports["whose"] = imports["supplier"].fillna(imports["trust"]).fillna("")
     unclassified = rejected[rejected["reason"].str.contains("unclassified", case=False, na=False)]
     ws.cell(row=1, column=1, value="Data quality: what was imported, and what was left out and why").font = TITLE_FONT
-    sections = [
+    sections: list[tuple[str, str, Columns, pd.DataFrame]] = [
         (
             "Imports",
             "Every imported file",

@@ -8,6 +8,7 @@ neutralised by :func:`procurement.export.safe.safe_text` so nothing in a cell ca
 
 import datetime as dt
 import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ THIN = Side(style="thin", color="808080")
 MAX_CELL_TEXT = 32_000
 
 # (header label, data column or None for a per-row formula, number format or None)
-Columns = list[tuple[str, str | None, str | None]]
+Columns = Sequence[tuple[str, str | None, str | None]]
 
 
 # --------------------------------------------------------------------------- cell values
@@ -197,7 +198,7 @@ def finish_sheet(
     last_col: int | None = None,
     freeze: str | None = "A2",
     autofilter: bool = True,
-    widths: dict[str, float] | None = None,
+    widths: Mapping[str, float] | None = None,
 ) -> None:
     """Frozen header, autofilter, landscape fit-to-width print setup and column widths."""
     last_row = last_row or ws.max_row
@@ -213,7 +214,7 @@ def finish_sheet(
     autosize(ws, widths or {})
 
 
-def autosize(ws: Worksheet, fixed: dict[str, float]) -> None:
+def autosize(ws: Worksheet, fixed: Mapping[str, float]) -> None:
     """Column widths from the longest value (numbers and formulas count 14, dates 12), 9 to 60;
     ``fixed`` widths win."""
     widths: dict[str, float] = {}

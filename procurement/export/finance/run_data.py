@@ -18,8 +18,8 @@ from sqlmodel import Session
 from procurement.demand import usage_by_line
 from procurement.models import Category, Contract, RunAllocation, ScenarioRun, Trust
 from procurement.reference import frame
-from procurement.scenarios.runs import CAUSES, latest_run_id, run_results
 from procurement.scenarios import ScenarioError, ScenarioSettings, month_offset
+from procurement.scenarios.runs import CAUSES, latest_run_id, run_results
 
 
 @dataclass

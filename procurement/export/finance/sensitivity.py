@@ -27,8 +27,8 @@ from procurement.export.finance.kit import (
 )
 from procurement.export.finance.run_data import RunData
 from procurement.export.finance.terms import CAUSE_COLUMNS, SETTING_LABELS, setting_value
-from procurement.scenarios.runs import CAUSES
 from procurement.scenarios.compare import sensitivity_values
+from procurement.scenarios.runs import CAUSES
 
 
 def sensitivity_sheet(wb: Workbook, runs: list[RunData], figures: list[dict], cells: dict) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.demand import usage_by_line
 from procurement.errors import ProcureError
@@ -26,8 +26,8 @@ from procurement.export.finance.solver_quality import solver_sheet
 from procurement.export.finance.summary import summary_sheet
 from procurement.export.finance.years import years_sheet
 from procurement.models import Category, Trust
-from procurement.scenarios.runs import CAUSES
 from procurement.scenarios import ScenarioError
+from procurement.scenarios.runs import CAUSES
 
 SHEETS = ("Summary", "Trusts", "Categories", "Years", "Range", "Contracts", "Assumptions", "Solver", "Data quality")
 
@@ -78,8 +78,8 @@ def write_finance_workbook(engine: Engine, names: list[str], out: Path) -> dict:
     with Session(engine) as session:
         usage = usage_by_line(session)
         runs = [load_run(session, name, usage) for name in names]
-        trust_names = dict(session.execute(select(Trust.code, Trust.name)).all())
-        category_names = dict(session.execute(select(Category.code, Category.name)).all())
+        trust_names = dict(session.execute(select(col(Trust.code), col(Trust.name))).all())
+        category_names = dict(session.execute(select(col(Category.code), col(Category.name))).all())
         figures = [_figures(rd) for rd in runs]
         warnings = [w for rd, f in zip(runs, figures, strict=True) for w in _check_figures(rd, f)]
 

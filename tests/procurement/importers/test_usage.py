@@ -136,7 +136,11 @@ def test_usage_reimport_for_the_same_months_replaces_instead_of_double_counting(
     # Another trust's usage of the same months is untouched; an identical file is a duplicate.
     rxb = files.csv(
         "rxb-q1.csv",
-        [("GTIN", "Qty", "Unit Cost", "Date"), (g_a(100), "3", "990", "2026-04-07"), (g_a(100), "3", "990", "2026-05-09")],
+        [
+            ("GTIN", "Qty", "Unit Cost", "Date"),
+            (g_a(100), "3", "990", "2026-04-07"),
+            (g_a(100), "3", "990", "2026-05-09"),
+        ],
     )
     import_usage(catalogues, rxb, trust="RXB")
     before = snapshot(catalogues)

@@ -61,12 +61,34 @@ def test_a_trust_rejection_overrides_the_regional_panel_and_the_latest_decision_
         line = session.scalars(select(ProductLine).where(ProductLine.code.like("%HIP-STEM-CEM%"))).first()
         rxa = session.scalars(select(Trust).where(Trust.code == "RXA")).one()
         now = dt.datetime.now(dt.UTC)
-        session.add(Approval(trust_id=None, product_line_id=line.id, decision="approve", clinician="Panel",
-                             decided_at=now - dt.timedelta(days=2)))
-        session.add(Approval(trust_id=rxa.id, product_line_id=line.id, decision="approve", clinician="Dr A",
-                             decided_at=now - dt.timedelta(days=1)))
-        session.add(Approval(trust_id=rxa.id, product_line_id=line.id, decision="reject", clinician="Dr A",
-                             decided_at=now, comment="dislocation concerns in our cohort"))
+        session.add(
+            Approval(
+                trust_id=None,
+                product_line_id=line.id,
+                decision="approve",
+                clinician="Panel",
+                decided_at=now - dt.timedelta(days=2),
+            )
+        )
+        session.add(
+            Approval(
+                trust_id=rxa.id,
+                product_line_id=line.id,
+                decision="approve",
+                clinician="Dr A",
+                decided_at=now - dt.timedelta(days=1),
+            )
+        )
+        session.add(
+            Approval(
+                trust_id=rxa.id,
+                product_line_id=line.id,
+                decision="reject",
+                clinician="Dr A",
+                decided_at=now,
+                comment="dislocation concerns in our cohort",
+            )
+        )
         session.commit()
         problem, _ = build_problem(session, ScenarioSettings())
         code = line.code
@@ -96,6 +118,7 @@ def solved(engine):
 
 def _results(engine, run_id):
     with Session(engine) as session:
+
         def q(sql):
             return frame(session, text(sql).bindparams(run=run_id))
 
@@ -175,8 +198,10 @@ def test_cli_scenario_commands(engine, tmp_path):
         return result
 
     scenarios = tmp_path / "s.toml"
-    scenarios.write_text('[scenarios.all]\nstart_date = "2027-04-01"\n\n'
-                         '[scenarios.two]\ntrusts = ["RXA", "RXB"]\nstart_date = "2027-04-01"\n')
+    scenarios.write_text(
+        '[scenarios.all]\nstart_date = "2027-04-01"\n\n'
+        '[scenarios.two]\ntrusts = ["RXA", "RXB"]\nstart_date = "2027-04-01"\n'
+    )
     assert procure("scenario", "define", "--file", str(scenarios)).exit_code == 0
     assert procure("scenario", "define", "tight", "--range-cap", "1", "--trusts", "RXA,RXB").exit_code == 0
     ran = procure("scenario", "run", "all", "two", "tight", "--json")

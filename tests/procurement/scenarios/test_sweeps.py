@@ -242,8 +242,10 @@ def test_cli_sweep_errors_are_clear_with_an_exit_code_and_no_traceback(region, m
         (["base", "--vary", "range_kap=1,2"], 2, "unknown setting(s) range_kap"),
         (["base", "--vary", "range_cap=one"], 2, "'one' is not a whole number"),
         (["base", "--vary", "range_cap=1", "--workers", "0"], 2, "--workers must be 1 or more"),
-        (["base", "--vary", "range_cap=1", "--scheduler", "nonsense"], *(
-            (2, "not a Dask scheduler address") if DASK else (1, "pip install 'procure[dask]'"))),
+        (
+            ["base", "--vary", "range_cap=1", "--scheduler", "nonsense"],
+            *((2, "not a Dask scheduler address") if DASK else (1, "pip install 'procure[dask]'")),
+        ),
         (["base", "--vary", "trusts=RXA+RXZ"], 3, "RXZ has no usage imported"),
         (["nope", "--vary", "range_cap=1"], 3, "no scenario named 'nope'"),
         (["base"], 2, "Missing option '--vary'"),
