@@ -67,9 +67,8 @@ class _SwitchingImport(FileImporter):
         trust_code = clean_text(table["trust"]).str.upper()
         everyone = trust_code == ALL_TRUSTS
         # ALL is looked up as a placeholder id (0) and stored as NULL: every trust.
-        trust_id = lookup_codes(
-            problems, table, "trust", {**trusts_by_code(session), ALL_TRUSTS: 0}, "trust"
-        ).mask(everyone)
+        known_trusts = {**trusts_by_code(session), ALL_TRUSTS: 0}
+        trust_id = lookup_codes(problems, table, "trust", known_trusts, "trust").mask(everyone)
         supplier_id = lookup_codes(problems, table, "supplier", suppliers_by_code(session), "supplier")
         supplier = clean_text(table["supplier"]).str.upper()
 
@@ -96,10 +95,12 @@ class _SwitchingImport(FileImporter):
         known_categories = category_ids(session)
         systems["category_id"] = systems["category"].map(known_categories)
         problems.add(is_system & ~is_line & ~category.isin(known_categories.index), "category", "unknown category code")
-        has_line = set(zip(lines["supplier"], lines["category"], strict=True))
         offered = pd.Series(
-            [(s, c) in has_line for s, c in zip(supplier, category, strict=True)], index=table.index
-        )  # one tuple per file row: files are small
+            pd.MultiIndex.from_arrays([supplier, category]).isin(
+                pd.MultiIndex.from_frame(lines[["supplier", "category"]])
+            ),
+            index=table.index,
+        )  # the supplier has a line in the category
         problems.add(
             is_system & ~is_line & category.isin(known_categories.index) & supplier_id.notna() & ~offered,
             "category",
@@ -169,9 +170,8 @@ class _SwitchingImport(FileImporter):
         repeats = keyed[keyed["source_row"] != first_row]
         mask = pd.Series(table.index.isin(repeats["index"]), index=table.index)
         reason = pd.Series("", index=table.index, dtype=object)
-        reason.loc[repeats["index"].to_numpy()] = [
-            f"repeats row {int(r)} (same trust, supplier, system or line and kind)" for r in first_row.loc[repeats.index]
-        ]
+        same = "(same trust, supplier, system or line and kind)"
+        reason.loc[repeats["index"].to_numpy()] = [f"repeats row {int(r)} {same}" for r in first_row.loc[repeats.index]]
         problems.add(mask, "trust", reason)
 
     def store(
