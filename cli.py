@@ -310,6 +310,14 @@ IMPORT_COMMANDS = (
         label="ODEP ratings",
     ),
     ImportCommand(
+        "switching-costs",
+        imp.import_switching_costs,
+        "Import one-off switching costs per trust (or ALL) and supplier system or product line;\n"
+        "the file replaces the earlier figures.\n\n"
+        "Example: procure import switching-costs switching-costs.csv",
+        label=lambda o, report: f"switching costs v{report.version}" if report.version else "switching costs",
+    ),
+    ImportCommand(
         "approvals",
         imp.import_approvals,
         "Append clinicians' decisions to the approval history (latest wins).\n\n"
@@ -814,6 +822,10 @@ def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
         print_table(summary["joins"], title="Join dates", money=("exit_fee_paid", "bridging_cost"))
     if len(summary["tiers_reached"]):
         print_table(summary["tiers_reached"], title="Tiers reached")
+    if len(summary["switching"]):
+        totals = runs.switching_totals(summary["switching"])
+        print_table(totals["by_trust"], title="Switching costs by trust", money=("cost_gbp",))
+        print_table(totals["by_system"], title="Switching costs by system", money=("cost_gbp",))
 
 
 @scenario_group.command("list")

@@ -16,7 +16,8 @@ Relations (see ../shared/DESIGN.md):
 * ``Usage`` (trust, item, period, quantity, unit price paid) gives demand and the
   baseline prices; ``Contract`` the trusts' current agreements; ``VolumeTier`` the
   suppliers' regional offers; ``ClinicalRating`` the ODEP ratings; ``Approval`` the
-  append-only clinical decisions (latest wins).
+  append-only clinical decisions (latest wins); ``SwitchingCost`` the one-off costs of
+  moving a trust onto a supplier's system or line (the newest file's rows in force).
 * ``Scenario`` and ``ScenarioRun`` record what was solved, how and with what result.
 
 Money is stored as float GBP ex VAT, rounded to pennies on import.
@@ -247,6 +248,31 @@ class Contract(SQLModel, table=True):
     import_id: int = Field(foreign_key="dataimport.id")
 
 
+class SwitchingCost(SQLModel, table=True):
+    """A one-off cost of moving a trust onto a supplier's system or product line (GBP).
+
+    One row per accepted file row and product line it names (a ``brand`` row without
+    ``group`` names every line of that brand). ``trust_id`` None: every trust (``ALL``
+    in the file). ``product_line_id`` None: the supplier's whole system in
+    ``category_id`` (instrument sets, training, consignment stock shared by its lines),
+    paid once per trust that does not use the system today. ``kind`` is
+    ``instruments``, ``training``, ``consignment``, ``other`` or None. Versioned: every
+    switching-costs import keeps its rows; the newest import's rows are in force
+    (``procurement.scenarios.switching.costs_in_force``).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: int = Field(foreign_key="dataimport.id", index=True)
+    trust_id: int | None = Field(default=None, foreign_key="trust.id")
+    supplier_id: int = Field(foreign_key="supplier.id")
+    category_id: int = Field(foreign_key="category.id")
+    product_line_id: int | None = Field(default=None, foreign_key="productline.id")
+    kind: str | None = None
+    cost: float
+    note: str = ""
+    source_row: int
+
+
 class VolumeTier(SQLModel, table=True):
     """One tier of a supplier's regional offer (all-units semantics).
 
@@ -407,6 +433,23 @@ class RunSavingYear(SQLModel, table=True):
     category_id: int = Field(foreign_key="category.id")
     financial_year: str
     amount: float
+
+
+class RunSwitching(SQLModel, table=True):
+    """A switching cost the run's plan pays: a trust's new system (``line_id`` None) or line.
+
+    ``kind`` as in ``SwitchingCost`` (None also for the scenario's fallback per new
+    line). Per (trust, category) the costs add up to minus the ``switching_costs`` cause.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scenariorun.id", index=True)
+    trust_id: int = Field(foreign_key="trust.id")
+    supplier_id: int = Field(foreign_key="supplier.id")
+    category_id: int = Field(foreign_key="category.id")
+    line_id: int | None = Field(default=None, foreign_key="productline.id")
+    kind: str | None = None
+    cost: float
 
 
 # --------------------------------------------------------------------------- shortlists

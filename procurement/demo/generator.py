@@ -25,6 +25,7 @@ from procurement.demo.products import ProductLines
 from procurement.demo.reference import ReferenceData
 from procurement.demo.region import RegionFiles, RegionSize
 from procurement.demo.supplier_files import SupplierFiles
+from procurement.demo.switching import SwitchingCosts
 from procurement.demo.terms import CommercialTerms
 from procurement.demo.usage import Usage
 
@@ -41,7 +42,15 @@ def generate_region(
 
 
 class _Generator(
-    ReferenceData, ProductLines, SupplierFiles, CatalogueMess, Usage, CommercialTerms, ClinicalData, Manifest
+    ReferenceData,
+    ProductLines,
+    SupplierFiles,
+    CatalogueMess,
+    Usage,
+    CommercialTerms,
+    ClinicalData,
+    Manifest,
+    SwitchingCosts,
 ):
     def __init__(self, out: Path, size: RegionSize, seed: int, start: date):
         if min(size.trusts, size.suppliers, size.lines, size.months) < 1:
@@ -93,6 +102,7 @@ class _Generator(
         self._tiers()
         self._ratings()
         self._approvals()
+        self._switching_costs()
         self._readme()
         manifest = self.out / "manifest.json"
         self._manifest(manifest)
@@ -112,6 +122,7 @@ class _Generator(
             approvals=self.out / "approvals.csv",
             start_date=self.start,
             manifest=manifest,
+            switching_costs=self.out / "switching-costs.csv",
         )
 
     def _previous_files(self) -> list[str]:

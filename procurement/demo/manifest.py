@@ -39,11 +39,13 @@ contracts.csv       each trust's current contract per supplier and category (dat
 tiers.csv           suppliers' regional volume/spend tier offers (all-units discounts)
 ratings.csv         ODEP ratings per supplier and brand (hip and knee; unrated lines absent)
 approvals.csv       clinical decisions: the regional panel (REGIONAL) and each trust
+switching-costs.csv one-off costs of moving a trust onto a supplier's system (instrument
+                    sets, training; one supplier lends sets free) or line (consignment)
 manifest.json       what was generated, counts, and every deliberately bad row and why
 expected/           the answer key for tests (not a file a user would receive)
 
 Import in this order: trusts, suppliers, catalogues, usage, contracts, tiers, ratings,
-approvals (see docs/formats.md).
+approvals, switching costs (see docs/formats.md).
 """
         path = self.out / "README.txt"
         path.write_text(text, encoding="utf-8")

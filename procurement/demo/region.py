@@ -49,3 +49,4 @@ class RegionFiles:
     approvals: Path
     start_date: date
     manifest: Path | None = None  # manifest.json: counts and every deliberately bad row
+    switching_costs: Path | None = None  # switching-costs.csv: systems' and lines' one-off costs

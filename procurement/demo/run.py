@@ -81,6 +81,8 @@ def run_demo(
     run("tier offers", imp.import_tiers, files.tiers)
     run("ODEP ratings", imp.import_ratings, files.ratings)
     run("approvals", imp.import_approvals, files.approvals)
+    if files.switching_costs is not None:
+        run("switching costs", imp.import_switching_costs, files.switching_costs)
     timings["import_s"] = time.perf_counter() - tick
 
     tick = time.perf_counter()

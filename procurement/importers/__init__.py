@@ -11,6 +11,7 @@ from procurement.importers.contracts import CONTRACTS_SPEC, import_contracts
 from procurement.importers.core import REGIONAL_PANEL, ImportReport, current_user, list_imports, rejected_rows
 from procurement.importers.ratings import RATINGS_SPEC, import_ratings
 from procurement.importers.reference import SUPPLIERS_SPEC, TRUSTS_SPEC, import_suppliers, import_trusts
+from procurement.importers.switching import SWITCHING_SPEC, import_switching_costs
 from procurement.importers.tiers import TIERS_SPEC, import_tiers
 from procurement.importers.usage import USAGE_SPEC, import_usage
 
@@ -21,6 +22,7 @@ __all__ = [
     "RATINGS_SPEC",
     "REGIONAL_PANEL",
     "SUPPLIERS_SPEC",
+    "SWITCHING_SPEC",
     "TIERS_SPEC",
     "TRUSTS_SPEC",
     "USAGE_SPEC",
@@ -31,6 +33,7 @@ __all__ = [
     "import_contracts",
     "import_ratings",
     "import_suppliers",
+    "import_switching_costs",
     "import_tiers",
     "import_trusts",
     "import_usage",

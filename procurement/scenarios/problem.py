@@ -16,7 +16,10 @@ solver's validated ``ProblemData``:
   above the floor unless the deciding clinician recorded an ODEP exception;
 * tiers: each supplier offer's lines (its category or group scope);
 * contracts: per (trust, category) the latest end of the trust's contracts in that
-  category, the sum of their exit fees, and the highest extension uplift.
+  category, the sum of their exit fees, and the highest extension uplift;
+* switching costs: the imported figures in force, ``ALL`` expanded to the scenario's
+  trusts, the scenario default per new line where no row applies
+  (``procurement.scenarios.switching``).
 """
 
 import pandas as pd
@@ -36,6 +39,7 @@ from procurement.models import (
 from procurement.ratings import odep_rank
 from procurement.reference import frame, groups_frame, lines_frame
 from procurement.scenarios.settings import ScenarioError, ScenarioSettings, month_offset
+from procurement.scenarios.switching import switching_for_problem
 
 
 def _latest_decisions(session: Session) -> pd.DataFrame:
@@ -181,7 +185,9 @@ def build_problem(session: Session, settings: ScenarioSettings):
     rank = pairs["line_id"].map(line_rank)
     rated_ok = rank.ge(floor) if floor is not None else pd.Series(True, index=pairs.index)
     pairs["odep_ok"] = ~pairs["category"].isin(odep_categories) | rated_ok | pairs["odep_exception"]
-    pairs["switch_cost"] = (~pairs["in_use"]).astype(float) * settings.switching_cost
+    # Switching costs as data (procurement.scenarios.switching); the scenario default
+    # stays the cost per new line where no row is about that (trust, line).
+    switching, pairs["switch_cost"] = switching_for_problem(session, trusts, lines, pairs, settings.switching_cost)
 
     # Tiers: offers whose scope lines are in the problem.
     tiers = frame(
@@ -289,6 +295,7 @@ def build_problem(session: Session, settings: ScenarioSettings):
         contracts=contracts[["trust", "category", "end_month", "exit_fee", "extension_uplift"]].round(
             {"exit_fee": 6, "extension_uplift": 9}
         ),
+        switching=switching.round({"cost": 6}),
         settings=solver_settings,
     )
     context = {

@@ -32,6 +32,7 @@ from procurement.models import (
     RunLine,
     RunSaving,
     RunSavingYear,
+    RunSwitching,
     RunTier,
     Scenario,
     ScenarioRun,
@@ -102,8 +103,11 @@ def input_hash(problem) -> str:
         "offer_lines",
         "tiers",
         "contracts",
+        "switching",
     ):
         data = getattr(problem, table)
+        if table == "switching" and data.empty:
+            continue  # no switching-costs file: the hash of a problem from before they existed
         data = data.sort_values(list(data.columns)).reset_index(drop=True)
         digest.update(table.encode())
         digest.update(data.to_csv(index=False, float_format="%.6f").encode())
@@ -252,6 +256,20 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
             }
         ),
     )
+    sw = solution.switching
+    put(
+        RunSwitching,
+        pd.DataFrame(
+            {
+                "trust_id": sw["trust"].map(trust_id),
+                "supplier_id": sw["supplier"].map(supplier_id),
+                "category_id": sw["category"].map(category_id),
+                "line_id": sw["line"].map(line_id).astype("Int64"),
+                "kind": sw["kind"],
+                "cost": sw["cost_gbp"],
+            }
+        ),
+    )
     tl = solution.timeline.copy()
     tl["financial_year"] = tl["month"].map(lambda m: financial_year(start, int(m)))
     by_year = tl.groupby(["trust", "category", "financial_year"], as_index=False)["savings"].sum()
@@ -298,6 +316,8 @@ def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
       exit_fee_paid, bridging_cost, annual_baseline, annual_regional_cost
     * ``lines``: line_id, category, group, line, supplier, brand, kept, units
     * ``tiers``: offer, threshold, discount, volume
+    * ``switching``: trust, supplier, category, line (None: a system cost), cost_gbp,
+      kind; per (trust, category) they add up to minus the ``switching_costs`` cause
     """
 
     def by_trust_category(table, *columns) -> pd.DataFrame:
@@ -345,7 +365,45 @@ def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
             session,
             select(RunTier.offer, RunTier.threshold, RunTier.discount, RunTier.volume).where(RunTier.run_id == run_id),
         ),
+        "switching": _switching_paid(session, run_id),
     }
+
+
+def _switching_paid(session: Session, run_id: int) -> pd.DataFrame:
+    """The switching costs run ``run_id`` pays, one row each (see ``run_results``)."""
+    paid = frame(
+        session,
+        select(
+            Trust.code.label("trust"),
+            Supplier.code.label("supplier"),
+            Category.code.label("category"),
+            ProductLine.code.label("line"),
+            RunSwitching.cost.label("cost_gbp"),
+            RunSwitching.kind,
+        )
+        .join(Trust, Trust.id == RunSwitching.trust_id)
+        .join(Supplier, Supplier.id == RunSwitching.supplier_id)
+        .join(Category, Category.id == RunSwitching.category_id)
+        .outerjoin(ProductLine, ProductLine.id == RunSwitching.line_id)
+        .where(RunSwitching.run_id == run_id)
+        .order_by(RunSwitching.id),
+    )
+    # None, not NaN, for "no line" and "no kind": the JSON says null.
+    return paid.astype({"line": object, "kind": object}).where(paid.notna(), None)
+
+
+def switching_totals(paid: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Switching costs paid by trust (trust, cost_gbp) and by system (supplier, category, trusts, cost_gbp)."""
+    if paid.empty:
+        return {
+            "by_trust": pd.DataFrame(columns=["trust", "cost_gbp"]),
+            "by_system": pd.DataFrame(columns=["supplier", "category", "trusts", "cost_gbp"]),
+        }
+    by_trust = paid.groupby("trust", as_index=False)["cost_gbp"].sum()
+    by_system = paid.groupby(["supplier", "category"], as_index=False).agg(
+        trusts=("trust", "nunique"), cost_gbp=("cost_gbp", "sum")
+    )
+    return {"by_trust": by_trust, "by_system": by_system}
 
 
 def show_run(engine: Engine, run_id: int) -> dict:
@@ -391,6 +449,7 @@ def show_run(engine: Engine, run_id: int) -> dict:
         "suppliers_kept": sorted(set(kept_lines["supplier"])) if len(kept_lines) else [],
         "tiers_reached": tiers,
         "joins": joins,
+        "switching": results["switching"],
     }
 
 
@@ -439,4 +498,5 @@ __all__ = [
     "run_scenario",
     "show_run",
     "show_scenario",
+    "switching_totals",
 ]

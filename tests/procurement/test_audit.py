@@ -21,7 +21,7 @@ from procurement.models import DataImport
 def audited(demo_region_db, tmp_path, files):
     """The demo region plus, as user ``lead``: a surgeon's rejection and a scenario run.
 
-    The demo's own 22 imports are back-dated to 1 March 2026 (made by the OS user).
+    The demo's own 23 imports (the last: switching costs) are back-dated to 1 March 2026 (made by the OS user).
     """
     copy = tmp_path / "procure.db"
     shutil.copy(demo_region_db, copy)
@@ -58,7 +58,7 @@ def test_the_audit_lists_imports_approvals_and_runs_with_who_when_and_hashes(aud
     assert set(trail) == {"imports", "approvals", "runs"}
 
     imports = trail["imports"]
-    assert len(imports) == 23
+    assert len(imports) == 24
     assert all(len(i["sha256"]) == 64 and i["who"] and i["when"] for i in imports)
     last = imports[-1]
     assert (last["kind"], last["file"], last["sha256"], last["who"]) == (
@@ -104,7 +104,7 @@ def test_the_audit_filters_by_kind_and_date(audited):
     # The demo's imports were made on 1 March 2026; only the rejection came later.
     recent = json.loads(procure("audit", "--kind", "import", "--since", "2026-03-02", "--json").stdout)
     assert [i["file"] for i in recent["imports"]] == ["rxa-decisions.csv"]
-    assert len(json.loads(procure("audit", "--since", "2026-03-01", "--json").stdout)["imports"]) == 23
+    assert len(json.loads(procure("audit", "--since", "2026-03-01", "--json").stdout)["imports"]) == 24
     future = procure("audit", "--since", "2999-01-01")
     assert "no imports recorded since 2999-01-01" in future.stdout
     bad = procure("audit", "--since", "last week", expect=1)

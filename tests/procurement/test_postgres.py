@@ -230,4 +230,4 @@ def test_the_audit_trail_on_postgres(pg_region):
     result = CliRunner().invoke(main, ["--db", pg_region, "audit", "--kind", "import", "--json"])
     assert result.exit_code == 0, result.output
     imports = json.loads(result.stdout)["imports"]
-    assert len(imports) == 22 and all(len(i["sha256"]) == 64 and i["who"] for i in imports)
+    assert len(imports) == 23 and all(len(i["sha256"]) == 64 and i["who"] for i in imports)

@@ -14,6 +14,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from procurement.export.finance.kit import DATE, SECTION_FONT, TITLE_FONT, cell_value, finish_sheet, header, text
 from procurement.export.finance.run_data import RunData
+from procurement.export.finance.switching import SWITCHING_RULE
 from procurement.export.finance.terms import BASELINE, CAUSE_DEFINITIONS, CAUSE_LABELS, SETTING_LABELS, setting_value
 from procurement.scenarios.runs import CAUSES
 
@@ -50,6 +51,7 @@ def assumptions_sheet(ws: Worksheet, runs: list[RunData], warnings: list[str]) -
             "best_paid: a line's regional SKU mix at the lowest price any participating trust pays for each "
             "SKU today (catalogue price for a line nobody buys); catalogue: the mean catalogue price of its SKUs.",
         ),
+        ("Switching costs", SWITCHING_RULE),
         ("Current units (Range sheet)", "Annual units from the trusts' usage in the database when exported."),
         ("Money", "GBP excluding VAT; costs are shown as negative savings."),
     ]

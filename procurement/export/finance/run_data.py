@@ -8,7 +8,7 @@ cause, in-year and full-year per (trust, category).
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,8 @@ class RunData:
     joins: pd.DataFrame  # trust, category, joins, join_month, join_date, ... , contract_end, end_month
     lines: pd.DataFrame  # category, group, line, supplier, brand, status, units, current_units, ...
     per_tc: pd.DataFrame  # trust, category, causes..., in_year, full_year
+    # trust, supplier, category, line (None: a system cost), cost_gbp, kind: the switching costs paid
+    switching: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def month_start(start: dt.date, months: int) -> dt.date:
@@ -75,7 +77,9 @@ def load_run(session: Session, name: str, usage: pd.DataFrame | None = None) -> 
     usage = usage_by_line(session) if usage is None else usage
     lines = _range_lines(session, run.id, results["lines"], usage[usage["trust"].isin(set(joins["trust"]))])
     per_tc = _per_trust_category(savings, joins, years, start, horizon)
-    return RunData(name, run, settings, start, horizon, savings, years, joins, lines, per_tc)
+    return RunData(
+        name, run, settings, start, horizon, savings, years, joins, lines, per_tc, switching=results["switching"]
+    )
 
 
 def _contract_ends(session: Session, start: dt.date, trusts: list[str]) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 One row per scenario and trust (or category): every cause of savings as a number, the
 net total over the horizon as a per-row ``SUM`` of the causes, and the in-year and
-full-year figures. Summary's headline and cause figures are ``SUMPRODUCT`` formulas
+full-year figures; on Trusts, the switching costs broken down (new systems, system and
+line costs: ``.switching``). Summary's headline and cause figures are ``SUMPRODUCT`` formulas
 over the Trusts sheet; its check rows compare Categories (and Years) with it.
 """
 
@@ -12,6 +13,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from procurement.export.finance.kit import GBP, detail_table
 from procurement.export.finance.run_data import RunData
+from procurement.export.finance.switching import SWITCHING_COLUMNS, switching_by_trust
 from procurement.export.finance.terms import CAUSE_COLUMNS
 from procurement.scenarios.runs import CAUSES
 
@@ -26,6 +28,11 @@ def savings_sheet(ws: Worksheet, runs: list[RunData], key: str, key_label: str, 
         per = rd.per_tc.groupby(key, as_index=False)[[*CAUSES, "in_year", "full_year"]].sum()
         parts.append(per.assign(scenario=rd.name, name=per[key].map(names)))
     data = pd.concat(parts, ignore_index=True)
+    extra = []
+    if key == "trust":  # the switching-cost cause broken down: new systems, system and line costs
+        data = data.merge(switching_by_trust(runs), on=["scenario", "trust"], how="left")
+        data = data.fillna({"new_systems": "", "system_costs": 0.0, "line_costs": 0.0})
+        extra = SWITCHING_COLUMNS
     first_cause, last_cause = 4, 3 + len(CAUSES)
     columns = [
         ("Scenario", "scenario", None),
@@ -35,6 +42,7 @@ def savings_sheet(ws: Worksheet, runs: list[RunData], key: str, key_label: str, 
         ("Net savings over the horizon", None, GBP),
         ("In-year savings (first 12 months)", "in_year", GBP),
         ("Full-year run rate", "full_year", GBP),
+        *extra,
     ]
     net = f"=SUM({get_column_letter(first_cause)}{{r}}:{get_column_letter(last_cause)}{{r}})"
     return detail_table(ws, columns, data, freeze="D2", formulas={"Net savings over the horizon": net})

@@ -34,8 +34,9 @@ CAUSE_DEFINITIONS = {
         "unlocks larger tier discounts."
     ),
     "switching_costs": (
-        "One-off cost of introducing a product line a trust does not use today (instrument sets, training), "
-        "per new line per trust, in the month the trust joins (shown negative)."
+        "One-off cost of moving a trust onto a supplier's system or product line it does not use today "
+        "(instrument sets, training, consignment stock): a system cost once per new system per trust, line "
+        "costs per new line, else the scenario's cost per new line; in the month the trust joins (shown negative)."
     ),
     "exit_fees": "Fees paid to leave a current contract before its end date (shown negative).",
     "bridging_costs": (

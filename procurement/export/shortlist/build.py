@@ -52,6 +52,7 @@ def _columns(trust: Trust | None, scenario: str | None) -> list[Column]:
         Column("band", "Price band", 11),
         Column("used", "Trusts using it" if regional else "Used here today", 13),
         Column("units", "Annual units (region)" if regional else "Annual units here", 13, '#,##0;-#,##0;"–"'),
+        Column("new_set", "New sets at" if regional else "New instrument set here", 24),
         Column("in_force", "Decision in force", 26),
         Column("decided_by", "Decided by", 22),
         Column("decided_on", "Decided on", 12, "dd/mm/yyyy"),

@@ -1,7 +1,8 @@
 """The shortlist's rows: every candidate product line, with what the clinicians are shown.
 
 Candidates are the product lines with an orderable (active) SKU. Per line: supplier,
-brand, ODEP rating (its own, else its weakest SKU's), price band, use today, the
+brand, ODEP rating (its own, else its weakest SKU's), price band, use today, whether
+choosing it needs a new instrument set (its supplier's system is new to the trust), the
 decision in force (the trust's own, else the regional panel's) and, given a scenario,
 whether its latest run keeps the line.
 
@@ -176,6 +177,38 @@ def _scenario_status(session: Session, lines: pd.DataFrame, run_id: int, trust: 
     return status
 
 
+def _new_instrument_set(lines: pd.DataFrame, usage: pd.DataFrame, trust: Trust | None) -> pd.Series:
+    """Whether choosing a line needs a new instrument set: its supplier's system is new to the trust.
+
+    A trust holds a system (a supplier in a category: the instrument sets, training and
+    stock its lines share) when it uses any of its lines today; choosing a line of a
+    held system adds no set (the switching-cost rule of ``procurement.scenarios.switching``).
+    For the regional panel: at how many of the trusts with usage the system is new.
+    """
+    by_line = lines.set_index("line")[["supplier", "category"]]
+    used = usage[["trust", "line"]].drop_duplicates()
+    used = used[used["line"].isin(by_line.index)]
+    held = pd.DataFrame(
+        {"trust": used["trust"].to_numpy(), **{c: by_line.loc[used["line"], c].to_numpy() for c in by_line}}
+    ).drop_duplicates()
+    system = lines["supplier"] + " " + lines["category"]
+    if trust is None:
+        n_trusts = usage["trust"].nunique()
+        holders = held.groupby(["supplier", "category"])["trust"].nunique()
+        have = pd.Series(
+            holders.reindex(pd.MultiIndex.from_frame(lines[["supplier", "category"]])).fillna(0).to_numpy(),
+            index=lines.index,
+        ).astype(int)
+        return (n_trusts - have).map(lambda n: f"new at {n} of {n_trusts} trusts" if n else "no: in use at every trust")
+    mine = held[held["trust"] == trust.code]
+    holds = pd.MultiIndex.from_frame(lines[["supplier", "category"]]).isin(
+        pd.MultiIndex.from_frame(mine[["supplier", "category"]])
+    )
+    return pd.Series(
+        np.where(holds, "no: " + system + " in use here", "yes: new " + system + " system"), index=lines.index
+    ).astype(object)
+
+
 def shortlist_lines(session: Session, trust: Trust | None, run_id: int | None = None) -> pd.DataFrame:
     """One row per candidate line, in workbook order, with every value the workbook shows.
 
@@ -213,6 +246,7 @@ def shortlist_lines(session: Session, trust: Trust | None, run_id: int | None = 
         lines["used"] = np.where(lines["line"].isin(mine.index), "yes", "no")
         lines["units"] = lines["line"].map(mine).fillna(0.0)
     lines["units"] = lines["units"].round().astype(int)
+    lines["new_set"] = _new_instrument_set(lines, usage, trust)
     in_force = _decisions_in_force(session, lines, trust)
     lines = lines.join(in_force.rename(columns={"decision": "in_force", "by": "decided_by", "on": "decided_on"}))
     lines["scenario"] = _scenario_status(session, lines, run_id, trust) if run_id is not None else None

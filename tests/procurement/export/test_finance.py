@@ -185,7 +185,8 @@ def test_numbers_dates_and_percentages_are_typed(workbook):
     joined = [r for r in contracts.iter_rows(min_row=2) if r[3].value == "yes"]
     assert joined and all(isinstance(r[4].value, dt.datetime) and "yy" in r[4].number_format for r in joined)
     solver = wb["Solver"]
-    assert isinstance(solver["H2"].value, float) and solver["H2"].number_format.endswith("%")
+    # A gap of exactly 0 reads back from the file as the integer 0.
+    assert isinstance(solver["H2"].value, int | float) and solver["H2"].number_format.endswith("%")
     assert isinstance(solver["S2"].value, dt.datetime)
 
 
@@ -198,7 +199,7 @@ def test_detail_sheets_have_frozen_headers_filters_and_print_setup(workbook):
         assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage, name
         if name != "Assumptions":
             assert ws.auto_filter.ref or ws.tables, name
-    assert wb["Trusts"].auto_filter.ref.startswith("A1:L")
+    assert wb["Trusts"].auto_filter.ref.startswith("A1:O")  # L: full-year; M to O: switching costs
     assert set(wb["Data quality"].tables) == {"Imports", "RejectedRows", "Unclassified"}
     assert wb["Trusts"].column_dimensions["C"].width > 20
 
@@ -538,3 +539,20 @@ def test_scenario_names_with_wildcard_characters_are_matched_exactly(demo, tmp_p
         expected = show_scenario(renamed, figures["scenario"])["objective_gbp"]
         assert ws[figures["cells"]["net"].split("!")[1]].value == pytest.approx(expected, abs=PENNY)
     renamed.dispose()
+
+
+def test_the_trusts_sheet_breaks_switching_costs_down_and_assumptions_state_the_rule(workbook):
+    _, wb = workbook
+    ws = wb["Trusts"]
+    header = [c.value for c in ws[1]]
+    at = {label: header.index(label) for label in header}
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert rows
+    for row in rows:
+        total = row[at["Switching costs"]]
+        parts = row[at["Switching: system costs"]] + row[at["Switching: line costs"]]
+        assert parts == pytest.approx(total, abs=0.01)
+        assert bool(row[at["New systems (supplier category)"]]) == (row[at["Switching: system costs"]] < 0)
+    assert any(row[at["Switching costs"]] < 0 for row in rows)
+    rules = {r[0]: r[1] for r in wb["Assumptions"].iter_rows(min_row=4, max_col=2, values_only=True) if r[0]}
+    assert "once when it starts to use a line of a system it does not use today" in rules["Switching costs"]

@@ -205,6 +205,42 @@ def test_the_sheets_show_every_line_with_bands_use_and_decisions_but_no_prices(e
     assert {"£", "££", "£££"} <= bands
 
 
+def test_each_line_says_whether_choosing_it_needs_a_new_instrument_set_here(exported, demo_db):
+    engine = open_database(f"sqlite:///{demo_db}")
+    with Session(engine) as session:
+        systems = dict(
+            session.execute(
+                text(
+                    "SELECT p.code, s.code || ' ' || c.code FROM productline p JOIN supplier s ON s.id = p.supplier_id "
+                    "JOIN equivalencegroup g ON g.id = p.group_id JOIN category c ON c.id = g.category_id"
+                )
+            ).all()
+        )
+        used = set(
+            session.execute(
+                text(
+                    "SELECT DISTINCT p.code FROM usage u JOIN catalogueitem i ON i.id = u.item_id "
+                    "JOIN productline p ON p.id = i.product_line_id JOIN trust t ON t.id = u.trust_id "
+                    "WHERE t.code = :t"
+                ),
+                {"t": TRUST},
+            ).scalars()
+        )
+    engine.dispose()
+    held = {systems[line] for line in used}
+    wb = load_workbook(exported["workbook"])
+    answers = {}
+    for title in CATEGORY_SHEETS:
+        ws = wb[title]
+        letter = columns(ws)["New instrument set here"]
+        answers.update({line: ws[f"{letter}{row}"].value for line, row in line_rows(ws).items()})
+    for line, answer in answers.items():
+        system = systems[line]
+        expected = f"no: {system} in use here" if system in held else f"yes: new {system} system"
+        assert answer == expected, line
+    assert {a.split(":")[0] for a in answers.values()} == {"yes", "no"}
+
+
 def test_the_export_is_recorded_with_its_hash_and_a_snapshot_of_every_locked_cell(exported):
     engine = open_database(f"sqlite:///{exported['folder'] / 'procure.db'}")
     with Session(engine) as session:
