@@ -110,8 +110,9 @@ class _SwitchingImport(FileImporter):
         wanted = pd.DataFrame({"index": table.index, "supplier": supplier, "brand_key": slug(brand), "group": group})
         wanted = wanted[is_line & ~is_system]
         named = wanted.merge(
-            lines.assign(brand_key=slug(lines["brand"]))[["line_id", "supplier", "brand_key", "group", "category"]]
-            .rename(columns={"group": "line_group"}),
+            lines.assign(brand_key=slug(lines["brand"]))[
+                ["line_id", "supplier", "brand_key", "group", "category"]
+            ].rename(columns={"group": "line_group"}),
             on=["supplier", "brand_key"],
         )
         named = named[(named["group"] == "") | (named["group"] == named["line_group"])]

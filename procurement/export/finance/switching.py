@@ -37,13 +37,17 @@ def switching_by_trust(runs: list[RunData]) -> pd.DataFrame:
             continue
         is_system = paid["line"].isna()
         cost = -paid["cost_gbp"].astype(float)
-        per = pd.DataFrame(
-            {
-                "trust": paid["trust"],
-                "system_costs": cost.where(is_system, 0.0),
-                "line_costs": cost.where(~is_system, 0.0),
-            }
-        ).groupby("trust", as_index=False)[["system_costs", "line_costs"]].sum()
+        per = (
+            pd.DataFrame(
+                {
+                    "trust": paid["trust"],
+                    "system_costs": cost.where(is_system, 0.0),
+                    "line_costs": cost.where(~is_system, 0.0),
+                }
+            )
+            .groupby("trust", as_index=False)[["system_costs", "line_costs"]]
+            .sum()
+        )
         systems = paid[is_system].drop_duplicates(["trust", "supplier", "category"])
         names = (systems["supplier"] + " " + systems["category"]).groupby(systems["trust"]).agg("; ".join)
         parts.append(per.assign(scenario=rd.name, new_systems=per["trust"].map(names).fillna("")))
