@@ -1,10 +1,10 @@
 """``procure imports revert N``: undo one import, in one transaction, or refuse and say why.
 
 Undoing import N (any kind: trusts, suppliers, catalogue, usage, contracts, tiers,
-ratings, approvals, shortlist):
+ratings, approvals, shortlist, switching costs):
 
 1. the rows it wrote go: every row whose ``import_id`` is N (usage, contracts, tiers,
-   ratings, approvals, catalogue prices, rejected rows), the SKUs and product lines a
+   ratings, approvals, switching costs, catalogue prices, rejected rows), the SKUs and product lines a
    catalogue version introduced, the trusts or suppliers a reference file added;
 2. what it replaced comes back (``procurement.importers.replaced``): the usage rows of
    the months a usage file replaced, the contracts or offers a register replaced, each
@@ -56,6 +56,7 @@ from procurement.models import (
     RunLine,
     ShortlistExport,
     Supplier,
+    SwitchingCost,
     Trust,
     Usage,
     VolumeTier,
@@ -63,7 +64,9 @@ from procurement.models import (
 from procurement.reference import frame
 
 # Rows written by an import, deleted on revert (children before parents).
-ROWS_OF_IMPORT = (ClinicalRating, Usage, Contract, VolumeTier, Approval, ItemPrice, RejectedRow)
+# Switching costs: the newest import's rows are in force, so removing an import's rows
+# puts the previous figures back in force without restoring anything.
+ROWS_OF_IMPORT = (ClinicalRating, Usage, Contract, VolumeTier, SwitchingCost, Approval, ItemPrice, RejectedRow)
 # Kinds whose later imports of the same kind (and owner) re-state the same rows.
 ORDERED_KINDS = {"trusts", "suppliers", "catalogue"}
 # Kinds that only add rows: nothing to restore, so revertible even if made before 0007.

@@ -14,6 +14,7 @@ from procurement.importers import (
     import_contracts,
     import_ratings,
     import_suppliers,
+    import_switching_costs,
     import_tiers,
     import_trusts,
     import_usage,
@@ -41,7 +42,8 @@ def contents(engine) -> dict[str, list[tuple]]:
         for name in sorted(set(names) - NOT_CONTENTS):
             table = pd.read_sql(f'SELECT * FROM "{name}"', connection)
             table = table.drop(columns=[c for c in table if c in NOT_COMPARED])
-            out[name] = sorted(map(tuple, table.astype(str).to_numpy().tolist()))
+            text = table.astype(object).where(table.notna(), "<null>").astype(str)  # NULLs compare as text too
+            out[name] = sorted(map(tuple, text.to_numpy().tolist()))
     return out
 
 
@@ -125,6 +127,28 @@ def kinds(files):
                 e, files.csv("r2.csv", [("supplier", "brand", "rating"), ("SUP-A", "Exeter", "13A")])
             ),
         ),
+        "switching-costs": (
+            lambda e: import_switching_costs(
+                e,
+                files.csv(
+                    "sw1.csv",
+                    [
+                        ("trust", "supplier", "category", "cost_gbp", "kind"),
+                        ("RXA", "SUP-A", "hip", "20000", "instruments"),
+                    ],
+                ),
+            ),
+            lambda e: import_switching_costs(
+                e,
+                files.csv(
+                    "sw2.csv",
+                    [
+                        ("trust", "supplier", "category", "cost_gbp", "kind"),
+                        ("ALL", "SUP-A", "hip", "30000", "training"),
+                    ],
+                ),
+            ),
+        ),
         "approvals": (
             None,
             lambda e: import_approvals(
@@ -135,7 +159,8 @@ def kinds(files):
 
 
 @pytest.mark.parametrize(
-    "kind", ["trusts", "suppliers", "catalogue", "usage", "contracts", "tiers", "ratings", "approvals"]
+    "kind",
+    ["trusts", "suppliers", "catalogue", "usage", "contracts", "tiers", "ratings", "approvals", "switching-costs"],
 )
 def test_revert_restores_the_earlier_contents_and_the_same_file_imports_again(catalogues, files, kind):
     first, second = kinds(files)[kind]
