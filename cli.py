@@ -589,18 +589,22 @@ def _scenario_options(fn):
 @scenario_group.command("define")
 @click.argument("name", required=False)
 @click.option("--file", "file", type=click.Path(path_type=Path), help="TOML file of [scenarios.NAME] tables.")
+@click.option("--replace", is_flag=True, help="Change the settings of a scenario that exists.")
 @_scenario_options
 @pass_app
 @handle_errors
-def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, **options) -> None:
+def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, replace: bool, **options) -> None:
     """Define a scenario from options, or every scenario in a TOML file.
+
+    Every setting is checked at once (exit 2 for a value out of range, 3 for an unknown
+    setting, trust or group). A scenario that exists is refused unless --replace.
 
     Example: procure scenario define four-trusts --trusts RXA,RXB,RXC,RXD --range-cap 2
     """
     from procurement.scenarios import ScenarioSettings, runs
 
     if file:
-        names = runs.define_from_file(app.engine, file, user=app.user)
+        names = runs.define_from_file(app.engine, file, user=app.user, replace=replace)
         out.print(f"defined {len(names)} scenario(s): {', '.join(names)}", highlight=False)
         return
     if not name:
@@ -610,8 +614,80 @@ def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, **
         values["trusts"] = [t.strip() for t in values["trusts"].split(",") if t.strip()]
     if values.get("odep_floor", "").lower() == "none":
         values["odep_floor"] = None
-    runs.define_scenario(app.engine, name, ScenarioSettings.from_mapping(values, where=name), user=app.user)
-    out.print(f"defined scenario {name}", highlight=False)
+    settings = ScenarioSettings.from_mapping(values, where=name)
+    runs.define_scenario(app.engine, name, settings, user=app.user, replace=replace)
+    out.print(f"defined scenario {name}", highlight=False, markup=False)
+
+
+@scenario_group.command("delete")
+@click.argument("name")
+@json_option
+@pass_app
+@handle_errors
+def scenario_delete_cmd(app: AppContext, name: str, as_json: bool) -> None:
+    """Delete a scenario with its runs and their results.
+
+    Example: procure scenario delete old-draft
+    """
+    from procurement.scenarios import delete_scenario
+
+    n_runs = delete_scenario(app.engine, name)
+    if as_json:
+        print_json({"deleted": name, "runs_deleted": n_runs})
+    else:
+        out.print(f"deleted scenario {name} and {n_runs} run(s)", highlight=False, markup=False)
+
+
+@scenario_group.command("copy")
+@click.argument("name")
+@click.argument("new")
+@click.option("--set", "changes", multiple=True, metavar="KEY=VALUE",
+              help="Change a setting of the copy (repeatable); values as --vary reads them (trusts=RXA+RXB).")  # fmt: skip
+@click.option("--replace", is_flag=True, help="Overwrite NEW if it exists.")
+@json_option
+@pass_app
+@handle_errors
+def scenario_copy_cmd(app: AppContext, name: str, new: str, changes: tuple[str, ...], replace: bool, as_json: bool) -> None:
+    """Define scenario NEW as a copy of NAME, with some settings changed.
+
+    Example: procure scenario copy all-six all-six-cap2 --set range_cap=2 --set odep_floor=7A
+    """
+    from procurement.scenarios import copy_scenario, settings_diff, get_settings
+    from sqlmodel import Session
+
+    with Session(app.engine) as session:
+        _, before = get_settings(session, name)
+    after = copy_scenario(app.engine, name, new, changes, user=app.user, replace=replace)
+    diff = settings_diff(before, after).rename(columns={"before": name, "after": new})
+    if as_json:
+        print_json({"scenario": new, "copied_from": name, "changed": diff})
+        return
+    out.print(f"defined scenario {new} as a copy of {name}", highlight=False, markup=False)
+    if len(diff):
+        print_table(diff.astype(str), title="Settings changed")
+
+
+@scenario_group.command("diff")
+@click.argument("a")
+@click.argument("b")
+@click.option("--all", "every", is_flag=True, help="Every setting, not only those that differ.")
+@json_option
+@pass_app
+@handle_errors
+def scenario_diff_cmd(app: AppContext, a: str, b: str, every: bool, as_json: bool) -> None:
+    """Two scenarios' settings side by side (those that differ; --all for every one).
+
+    Example: procure scenario diff all-six four-trusts
+    """
+    from procurement.scenarios import diff_scenarios
+
+    table = diff_scenarios(app.engine, a, b, every=every)
+    if as_json:
+        print_json({"a": a, "b": b, "settings": table})
+    elif not len(table):
+        out.print(f"{a} and {b} have the same settings", highlight=False, markup=False)
+    else:
+        print_table(table.drop(columns=[] if every else ["differs"]).astype(str), title=f"Settings: {a} | {b}")
 
 
 def _print_run(summary: dict) -> None:
@@ -619,9 +695,9 @@ def _print_run(summary: dict) -> None:
     if status == "time_limit":
         limit = (summary.get("settings") or {}).get("time_limit")
         status += f" (stopped at the {limit:g} s time limit)" if limit else ""
-    out.print(f"[bold]{summary['scenario']}[/] (run #{summary['run_id']}): {status}", highlight=False)
+    out.print(f"[bold]{escape(summary['scenario'])}[/] (run #{summary['run_id']}): {status}", highlight=False)
     if summary.get("message"):
-        out.print(f"  {summary['message']}", highlight=False)
+        out.print(f"  {summary['message']}", highlight=False, markup=False)
     if summary["objective_gbp"] is None:
         return
     gap = summary["gap"]
@@ -703,6 +779,12 @@ def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
         print_json(summary)
         return
     _print_run(summary)
+    if summary.get("stale"):
+        out.print(
+            f"  stale: {summary['stale']} since this run; run it again: procure scenario run {summary['scenario']}",
+            highlight=False,
+            markup=False,
+        )
     if len(summary["joins"]):
         print_table(summary["joins"], title="Join dates", money=("exit_fee_paid", "bridging_cost"))
     if len(summary["tiers_reached"]):
