@@ -253,11 +253,14 @@ def copy_scenario(
                 parsed[key] = _convert(key, fields[key].type, value)
             except SweepError as exc:
                 problems.append((key, str(exc).removeprefix(f"--vary {key}: "), False))
-    if problems:
-        raise SettingsError(f"scenario copy {name} {new}", problems)
     with Session(engine) as session:
         _, settings = get_settings(session, name)
-    merged = ScenarioSettings.from_mapping({**dataclasses.asdict(settings), **parsed}, where=new)
+    try:
+        merged = ScenarioSettings.from_mapping({**dataclasses.asdict(settings), **parsed}, where=new)
+    except SettingsError as exc:
+        problems += exc.problems
+    if problems:
+        raise SettingsError(f"scenario copy {name} {new}", problems)
     define_scenario(engine, new, merged, user=user, replace=replace)
     return merged
 
