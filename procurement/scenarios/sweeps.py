@@ -225,8 +225,10 @@ def build_grid(base: str, settings: ScenarioSettings, vary: Mapping[str, list]) 
         name = sweep_name(base, point)
         try:
             new = ScenarioSettings.from_mapping({**base_values, **point}, where=name)
-        except SettingsError:
-            raise  # every problem listed, with its own exit code
+        except SettingsError as exc:  # every problem listed; 3 when only names are unknown
+            error = SweepError(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from None
         except ScenarioError as exc:
             raise SweepError(str(exc)) from None
         grid.append(GridPoint(name, point, new))

@@ -22,6 +22,7 @@ from procurement.scenarios import (
     KnownNames,
     ScenarioSettings,
     SettingsError,
+    SweepError,
     build_grid,
     define_scenario,
     run_scenario,
@@ -103,8 +104,9 @@ def test_every_setting_has_a_rule_and_a_new_setting_is_checked_from_its_type():
 
 
 def test_a_sweep_point_out_of_range_is_refused_before_anything_runs():
-    with pytest.raises(SettingsError) as refused:
+    with pytest.raises(SweepError) as refused:
         build_grid("base", ScenarioSettings(), {"range_cap": ["0", "2"], "max_supplier_share": ["1.5"]})
+    assert refused.value.exit_code == 2
     assert "range_cap" in str(refused.value) and "max_supplier_share" in str(refused.value)
 
 
