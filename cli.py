@@ -10,6 +10,7 @@ job, 2 an input file is unusable (nothing written), 3 an unknown code, name or p
 """
 
 import contextlib
+import contextvars
 import functools
 import json
 import math
@@ -72,20 +73,76 @@ def print_json(payload) -> None:
     click.echo(json.dumps(_jsonable(payload), indent=2, ensure_ascii=False))
 
 
+# The output format a read command was asked for (--format); print_table honours it.
+OUTPUT_FORMAT: contextvars.ContextVar[str] = contextvars.ContextVar("output_format", default="table")
+FORMATS = ("table", "csv", "tsv", "json")
+
+
+def _is_percent(column: str) -> bool:
+    return "discount" in column or column.endswith("_share") or column == "share"
+
+
+def _is_count(column: str) -> bool:
+    return "units" in column
+
+
 def print_table(
     df: pd.DataFrame, title: str | None = None, money: tuple[str, ...] = (), max_rows: int | None = None
 ) -> None:
+    """A table on a terminal (rich; cells are data, never markup; long cells fold to fit
+    80 columns), or CSV/TSV of the raw values under ``--format csv|tsv``.
+
+    Money columns read ``-£1,050,000.00``; discounts and shares as percentages; units as
+    whole numbers.
+    """
+    chosen = OUTPUT_FORMAT.get()
+    if chosen in ("csv", "tsv"):
+        click.echo(df.to_csv(sep="," if chosen == "csv" else "\t", index=False, lineterminator="\n"), nl=False)
+        return
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in df.columns:
         numeric = pd.api.types.is_numeric_dtype(df[column])
-        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
+        table.add_column(escape(str(column)), justify="right" if numeric else "left", overflow="fold")
     shown = df if max_rows is None else df.head(max_rows)
+    kinds = [
+        {"is_money": c in money, "is_percent": _is_percent(str(c)), "is_count": _is_count(str(c))} for c in df.columns
+    ]
     for row in shown.itertuples(index=False):  # printing: rows are few
         # Cell values are user data, never markup.
-        table.add_row(*(escape(fmt.cell(v, is_money=c in money)) for c, v in zip(df.columns, row, strict=True)))
+        table.add_row(*(escape(fmt.cell(v, **k)) for k, v in zip(kinds, row, strict=True)))
     out.print(table)
     if max_rows is not None and len(df) > max_rows:
         out.print(f"... {len(df) - max_rows} more")
+
+
+def format_option(fn):
+    """``--format table|csv|tsv|json`` on a read command; ``json`` is the same as ``--json``."""
+
+    @click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="Output: a table (default), csv or tsv of the tables, or json.",
+    )
+    @functools.wraps(fn)
+    def wrapper(*args, output_format: str | None = None, **kwargs):
+        if output_format == "json":
+            kwargs["as_json"] = True
+        token = OUTPUT_FORMAT.set(output_format or "table")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            OUTPUT_FORMAT.reset(token)
+
+    return wrapper
+
+
+def _fail(message: str, code: int, as_json: bool) -> None:
+    """Exit with ``code``; with --json also a JSON object on stdout (the message is on stderr)."""
+    if as_json:
+        click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
+    sys.exit(code)
 
 
 def _database_message(exc) -> str:
@@ -110,12 +167,13 @@ def handle_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
         except ProcureError as exc:
             # Messages quote user data (file names, cell values): never read them as markup.
             err.print("[bold red]Error:[/] " + escape(str(exc)), highlight=False)
-            sys.exit(exc.exit_code or 1)
+            _fail(str(exc), exc.exit_code or 1, as_json)
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -124,8 +182,9 @@ def handle_errors(fn):
             from sqlalchemy.exc import OperationalError
 
             if isinstance(exc, OperationalError):
-                err.print("[bold red]Error:[/] " + _database_message(exc), highlight=False)
-                sys.exit(1)
+                message = _database_message(exc)
+                err.print("[bold red]Error:[/] " + message, highlight=False)
+                _fail(message, 1, as_json)
             if os.environ.get("PROCURE_DEBUG"):
                 raise
             err.print(
@@ -133,7 +192,7 @@ def handle_errors(fn):
                 "This is a bug in procure; run again with PROCURE_DEBUG=1 for the details.",
                 highlight=False,
             )
-            sys.exit(EXIT_INTERNAL)
+            _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL, as_json)
 
     return wrapper
 
@@ -331,6 +390,7 @@ for _spec in IMPORT_COMMANDS:
 
 @main.command("imports")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def imports_cmd(app: AppContext, as_json: bool) -> None:
@@ -364,6 +424,7 @@ def imports_cmd(app: AppContext, as_json: bool) -> None:
 @main.command("rejects")
 @click.option("--import", "import_id", type=int, required=True, help="Import number (see `procure imports`).")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def rejects_cmd(app: AppContext, import_id: int, as_json: bool) -> None:
@@ -390,6 +451,7 @@ def rejects_cmd(app: AppContext, import_id: int, as_json: bool) -> None:
 )
 @click.option("--since", metavar="DATE", help="Only records made on or after DATE (YYYY-MM-DD, UTC).")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def audit_cmd(app: AppContext, kinds: tuple[str, ...], since: str | None, as_json: bool) -> None:
@@ -434,6 +496,7 @@ def audit_cmd(app: AppContext, kinds: tuple[str, ...], since: str | None, as_jso
 )
 @click.option("--trust", "trusts", multiple=True, help="Only these trusts (repeatable).")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def demand_cmd(app: AppContext, by: str, trusts: tuple[str, ...], as_json: bool) -> None:
@@ -481,6 +544,7 @@ def demand_cmd(app: AppContext, by: str, trusts: tuple[str, ...], as_json: bool)
 
 @main.command("profiles")
 @json_option
+@format_option
 @handle_errors
 def profiles_cmd(as_json: bool) -> None:
     """List the shipped catalogue mapping profiles.
@@ -672,6 +736,7 @@ def scenario_copy_cmd(app: AppContext, name: str, new: str, changes: tuple[str, 
 @click.argument("b")
 @click.option("--all", "every", is_flag=True, help="Every setting, not only those that differ.")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def scenario_diff_cmd(app: AppContext, a: str, b: str, every: bool, as_json: bool) -> None:
@@ -765,6 +830,7 @@ def scenario_run_cmd(app: AppContext, names: tuple[str, ...], explain: bool, as_
 @scenario_group.command("show")
 @click.argument("name")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
@@ -793,6 +859,7 @@ def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
 
 @scenario_group.command("list")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def scenario_list_cmd(app: AppContext, as_json: bool) -> None:
@@ -806,13 +873,19 @@ def scenario_list_cmd(app: AppContext, as_json: bool) -> None:
     if as_json:
         print_json(table)
     else:
-        print_table(table, money=("objective",))
+        # 80 columns: the name, the latest run and whether it is stale (--json has everything).
+        shown = table[["name", "run_id", "status", "objective", "run_at", "stale"]].rename(columns={"run_id": "run"})
+        shown["run_at"] = pd.to_datetime(shown["run_at"]).dt.strftime("%Y-%m-%d %H:%M").fillna("")
+        if OUTPUT_FORMAT.get() == "table":
+            shown["objective"] = [fmt.money(v) for v in shown["objective"]]
+        print_table(shown.fillna(""))
 
 
 @scenario_group.command("compare")
 @click.argument("names", nargs=-1)
 @click.option("--sweep", "sweep_base", metavar="BASE", help="Also every scenario of the sweep of BASE (BASE[...]).")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], sweep_base: str | None, as_json: bool) -> None:
@@ -1058,6 +1131,7 @@ def shortlist_import_cmd(app: AppContext, file: Path, as_json: bool) -> None:
 
 @main.command("db")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def db_cmd(app: AppContext, as_json: bool) -> None:

@@ -491,6 +491,7 @@ def list_scenarios(engine: Engine) -> pd.DataFrame:
         }  # fmt: skip
     table = scenarios.merge(latest, left_on="id", right_on="scenario_id", how="left").drop(columns=["scenario_id"])
     table["stale"] = table["id"].map(stale).fillna("")
+    table["run_id"] = table["run_id"].astype("Int64")  # ids are integers (a scenario never run has none)
     return table
 
 
