@@ -1047,9 +1047,11 @@ def export_cmd(app: AppContext, names: tuple[str, ...], out_file: Path, as_json:
         f"wrote {summary['path']}: {head['scenario']} net {fmt.money(head['objective_gbp'])} over the horizon, "
         f"in-year {fmt.money(head['in_year_gbp'])}, full-year {fmt.money(head['full_year_gbp'])}{others}",
         highlight=False,
+        markup=False,  # scenario names such as base[range_cap=1] are not markup
     )
+    out.print(f"  the file holds {summary['cached_values']}", highlight=False, markup=False)
     for warning in summary["warnings"]:
-        err.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False)
 
 
 # --------------------------------------------------------------------------- shortlists

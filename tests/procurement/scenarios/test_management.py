@@ -80,3 +80,19 @@ def test_a_run_is_stale_when_its_settings_or_its_data_change(url):
     assert "stale: settings changed" in result.output
     listed = json.loads(procure(url, "scenario", "list", "--json").output)
     assert listed[0]["stale"] == "settings changed"
+
+
+def test_names_with_brackets_print_literally_and_errors_are_json_with_json(url):
+    assert procure(url, "scenario", "define", "base[range_cap=1]", "--range-cap", "1").exit_code == 0
+    result = procure(url, "scenario", "run", "base[range_cap=1]")
+    assert result.exit_code == 0 and "base[range_cap=1] (run #" in result.output
+    listed = procure(url, "scenario", "list")
+    assert "base[range_cap=1]" in listed.output
+    result = procure(url, "scenario", "show", "nope", "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout) == {"error": json.loads(result.stdout)["error"], "exit_code": 3}
+    assert "no scenario named 'nope'" in result.stderr
+    csv = procure(url, "scenario", "list", "--format", "csv")
+    assert csv.output.splitlines()[0] == "name,run,status,objective,run_at,stale"
+    as_json = json.loads(procure(url, "scenario", "list", "--format", "json").output)
+    assert isinstance(as_json[0]["run_id"], int)
