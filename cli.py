@@ -705,19 +705,27 @@ def scenario_delete_cmd(app: AppContext, name: str, as_json: bool) -> None:
 @scenario_group.command("copy")
 @click.argument("name")
 @click.argument("new")
-@click.option("--set", "changes", multiple=True, metavar="KEY=VALUE",
-              help="Change a setting of the copy (repeatable); values as --vary reads them (trusts=RXA+RXB).")  # fmt: skip
+@click.option(
+    "--set",
+    "changes",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Change a setting of the copy (repeatable); values as --vary reads them (trusts=RXA+RXB).",
+)
 @click.option("--replace", is_flag=True, help="Overwrite NEW if it exists.")
 @json_option
 @pass_app
 @handle_errors
-def scenario_copy_cmd(app: AppContext, name: str, new: str, changes: tuple[str, ...], replace: bool, as_json: bool) -> None:
+def scenario_copy_cmd(
+    app: AppContext, name: str, new: str, changes: tuple[str, ...], replace: bool, as_json: bool
+) -> None:
     """Define scenario NEW as a copy of NAME, with some settings changed.
 
     Example: procure scenario copy all-six all-six-cap2 --set range_cap=2 --set odep_floor=7A
     """
-    from procurement.scenarios import copy_scenario, settings_diff, get_settings
     from sqlmodel import Session
+
+    from procurement.scenarios import copy_scenario, get_settings, settings_diff
 
     with Session(app.engine) as session:
         _, before = get_settings(session, name)

@@ -78,7 +78,11 @@ def settings_diff(before: ScenarioSettings | dict, after: ScenarioSettings | dic
     b = asdict(after) if isinstance(after, ScenarioSettings) else dict(after)
     keys = [k for k in dict.fromkeys([*a, *b]) if _comparable(a.get(k)) != _comparable(b.get(k))]
     return pd.DataFrame(
-        {"setting": keys, "before": [table_cell(a.get(k)) for k in keys], "after": [table_cell(b.get(k)) for k in keys]},
+        {
+            "setting": keys,
+            "before": [table_cell(a.get(k)) for k in keys],
+            "after": [table_cell(b.get(k)) for k in keys],
+        },
         dtype=object,
     )
 

@@ -64,7 +64,9 @@ class ScenarioSettings:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_mapping(cls, data: dict, *, where: str = "scenario", known: "KnownNames | None" = None) -> "ScenarioSettings":
+    def from_mapping(
+        cls, data: dict, *, where: str = "scenario", known: "KnownNames | None" = None
+    ) -> "ScenarioSettings":
         """Settings from a mapping (TOML table, options, stored JSON), checked by :func:`validate_settings`."""
         return validate_settings(data, where=where, known=known)
 

@@ -111,4 +111,10 @@ def write_finance_workbook(engine: Engine, names: list[str], out: Path) -> dict:
     cached = add_cached_values(out)  # so previews and data_only readers see the figures
     for f in figures:
         f["cells"] = cells[f["scenario"]]
-    return {"path": str(out), "sheets": wb.sheetnames, "scenarios": figures, "warnings": warnings, "cached_values": cached}
+    return {
+        "path": str(out),
+        "sheets": wb.sheetnames,
+        "scenarios": figures,
+        "warnings": warnings,
+        "cached_values": cached,
+    }

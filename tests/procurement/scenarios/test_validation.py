@@ -151,7 +151,9 @@ def test_define_refuses_bad_options_and_changes_nothing(demo_db, args, code, say
 def test_a_toml_file_with_bad_tables_is_refused_whole(demo_db, tmp_path):
     url = f"sqlite:///{demo_db}"
     path = tmp_path / "s.toml"
-    path.write_text('[scenarios.ok]\nrange_cap = 2\n[scenarios.a]\nrange_cap = "two"\n[scenarios.b]\ntrusts = ["NOPE"]\n')
+    path.write_text(
+        '[scenarios.ok]\nrange_cap = 2\n[scenarios.a]\nrange_cap = "two"\n[scenarios.b]\ntrusts = ["NOPE"]\n'
+    )
     result = CliRunner().invoke(main, ["--db", url, "scenario", "define", "--file", str(path)])
     assert result.exit_code == 2, result.output
     assert "[scenarios.a] range_cap: 'two' is text" in result.output
