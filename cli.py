@@ -11,6 +11,7 @@ job (including configuration errors: a missing database, a bad URL, a missing dr
 """
 
 import contextlib
+import contextvars
 import functools
 import json
 import math
@@ -84,20 +85,76 @@ def print_json(payload) -> None:
     click.echo(json.dumps(_jsonable(payload), indent=2, ensure_ascii=False))
 
 
+# The output format a read command was asked for (--format); print_table honours it.
+OUTPUT_FORMAT: contextvars.ContextVar[str] = contextvars.ContextVar("output_format", default="table")
+FORMATS = ("table", "csv", "tsv", "json")
+
+
+def _is_percent(column: str) -> bool:
+    return "discount" in column or column.endswith("_share") or column == "share"
+
+
+def _is_count(column: str) -> bool:
+    return "units" in column
+
+
 def print_table(
     df: pd.DataFrame, title: str | None = None, money: tuple[str, ...] = (), max_rows: int | None = None
 ) -> None:
+    """A table on a terminal (rich; cells are data, never markup; long cells fold to fit
+    80 columns), or CSV/TSV of the raw values under ``--format csv|tsv``.
+
+    Money columns read ``-£1,050,000.00``; discounts and shares as percentages; units as
+    whole numbers.
+    """
+    chosen = OUTPUT_FORMAT.get()
+    if chosen in ("csv", "tsv"):
+        click.echo(df.to_csv(sep="," if chosen == "csv" else "\t", index=False, lineterminator="\n"), nl=False)
+        return
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in df.columns:
         numeric = pd.api.types.is_numeric_dtype(df[column])
-        table.add_column(str(column), justify="right" if numeric else "left", overflow="fold")
+        table.add_column(escape(str(column)), justify="right" if numeric else "left", overflow="fold")
     shown = df if max_rows is None else df.head(max_rows)
+    kinds = [
+        {"is_money": c in money, "is_percent": _is_percent(str(c)), "is_count": _is_count(str(c))} for c in df.columns
+    ]
     for row in shown.itertuples(index=False):  # printing: rows are few
         # Cell values are user data, never markup.
-        table.add_row(*(escape(fmt.cell(v, is_money=c in money)) for c, v in zip(df.columns, row, strict=True)))
+        table.add_row(*(escape(fmt.cell(v, **k)) for k, v in zip(kinds, row, strict=True)))
     out.print(table)
     if max_rows is not None and len(df) > max_rows:
         out.print(f"... {len(df) - max_rows} more")
+
+
+def format_option(fn):
+    """``--format table|csv|tsv|json`` on a read command; ``json`` is the same as ``--json``."""
+
+    @click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="Output: a table (default), csv or tsv of the tables, or json.",
+    )
+    @functools.wraps(fn)
+    def wrapper(*args, output_format: str | None = None, **kwargs):
+        if output_format == "json":
+            kwargs["as_json"] = True
+        token = OUTPUT_FORMAT.set(output_format or "table")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            OUTPUT_FORMAT.reset(token)
+
+    return wrapper
+
+
+def _fail(message: str, code: int, as_json: bool) -> None:
+    """Exit with ``code``; with --json also a JSON object on stdout (the message is on stderr)."""
+    if as_json:
+        click.echo(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
+    sys.exit(code)
 
 
 def _database_message(exc) -> str:
@@ -122,12 +179,13 @@ def handle_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
         except ProcureError as exc:
             # Messages quote user data (file names, cell values): never read them as markup.
             err.print("[bold red]Error:[/] " + escape(str(exc)), highlight=False)
-            sys.exit(exc.exit_code or 1)
+            _fail(str(exc), exc.exit_code or 1, as_json)
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -136,8 +194,9 @@ def handle_errors(fn):
             from sqlalchemy.exc import OperationalError
 
             if isinstance(exc, OperationalError):
-                err.print("[bold red]Error:[/] " + _database_message(exc), highlight=False)
-                sys.exit(1)
+                message = _database_message(exc)
+                err.print("[bold red]Error:[/] " + message, highlight=False)
+                _fail(message, 1, as_json)
             if os.environ.get("PROCURE_DEBUG"):
                 raise
             err.print(
@@ -145,7 +204,7 @@ def handle_errors(fn):
                 "This is a bug in procure; run again with PROCURE_DEBUG=1 for the details.",
                 highlight=False,
             )
-            sys.exit(EXIT_INTERNAL)
+            _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL, as_json)
 
     return wrapper
 
@@ -358,6 +417,7 @@ for _spec in IMPORT_COMMANDS:
 
 @main.group("imports", invoke_without_command=True)
 @json_option
+@format_option
 @click.pass_context
 def imports_group(ctx: click.Context, as_json: bool) -> None:
     """List every imported file: kind, file, version, counts, who and when; `revert N` undoes one.
@@ -430,6 +490,7 @@ def imports_revert_cmd(app: AppContext, import_id: int, as_json: bool) -> None:
 @main.command("rejects")
 @click.option("--import", "import_id", type=int, required=True, help="Import number (see `procure imports`).")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def rejects_cmd(app: AppContext, import_id: int, as_json: bool) -> None:
@@ -456,6 +517,7 @@ def rejects_cmd(app: AppContext, import_id: int, as_json: bool) -> None:
 )
 @click.option("--since", metavar="DATE", help="Only records made on or after DATE (YYYY-MM-DD, UTC).")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def audit_cmd(app: AppContext, kinds: tuple[str, ...], since: str | None, as_json: bool) -> None:
@@ -549,6 +611,7 @@ def approvals_cmd(app: AppContext, trust: str | None, as_json: bool) -> None:
 )
 @click.option("--trust", "trusts", multiple=True, help="Only these trusts (repeatable).")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def demand_cmd(app: AppContext, by: str, trusts: tuple[str, ...], as_json: bool) -> None:
@@ -596,6 +659,7 @@ def demand_cmd(app: AppContext, by: str, trusts: tuple[str, ...], as_json: bool)
 
 @main.command("profiles")
 @json_option
+@format_option
 @handle_errors
 def profiles_cmd(as_json: bool) -> None:
     """List the shipped catalogue mapping profiles.
@@ -704,18 +768,22 @@ def _scenario_options(fn):
 @scenario_group.command("define")
 @click.argument("name", required=False)
 @click.option("--file", "file", type=click.Path(path_type=Path), help="TOML file of [scenarios.NAME] tables.")
+@click.option("--replace", is_flag=True, help="Change the settings of a scenario that exists.")
 @_scenario_options
 @pass_app
 @handle_errors
-def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, **options) -> None:
+def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, replace: bool, **options) -> None:
     """Define a scenario from options, or every scenario in a TOML file.
+
+    Every setting is checked at once (exit 2 for a value out of range, 3 for an unknown
+    setting, trust or group). A scenario that exists is refused unless --replace.
 
     Example: procure scenario define four-trusts --trusts RXA,RXB,RXC,RXD --range-cap 2
     """
     from procurement.scenarios import ScenarioSettings, runs
 
     if file:
-        names = runs.define_from_file(app.engine, file, user=app.user)
+        names = runs.define_from_file(app.engine, file, user=app.user, replace=replace)
         out.print(f"defined {len(names)} scenario(s): {', '.join(names)}", highlight=False)
         return
     if not name:
@@ -725,8 +793,89 @@ def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, **
         values["trusts"] = [t.strip() for t in values["trusts"].split(",") if t.strip()]
     if values.get("odep_floor", "").lower() == "none":
         values["odep_floor"] = None
-    runs.define_scenario(app.engine, name, ScenarioSettings.from_mapping(values, where=name), user=app.user)
-    out.print(f"defined scenario {name}", highlight=False)
+    settings = ScenarioSettings.from_mapping(values, where=name)
+    runs.define_scenario(app.engine, name, settings, user=app.user, replace=replace)
+    out.print(f"defined scenario {name}", highlight=False, markup=False)
+
+
+@scenario_group.command("delete")
+@click.argument("name")
+@json_option
+@pass_app
+@handle_errors
+def scenario_delete_cmd(app: AppContext, name: str, as_json: bool) -> None:
+    """Delete a scenario with its runs and their results.
+
+    Example: procure scenario delete old-draft
+    """
+    from procurement.scenarios import delete_scenario
+
+    n_runs = delete_scenario(app.engine, name)
+    if as_json:
+        print_json({"deleted": name, "runs_deleted": n_runs})
+    else:
+        out.print(f"deleted scenario {name} and {n_runs} run(s)", highlight=False, markup=False)
+
+
+@scenario_group.command("copy")
+@click.argument("name")
+@click.argument("new")
+@click.option(
+    "--set",
+    "changes",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Change a setting of the copy (repeatable); values as --vary reads them (trusts=RXA+RXB).",
+)
+@click.option("--replace", is_flag=True, help="Overwrite NEW if it exists.")
+@json_option
+@pass_app
+@handle_errors
+def scenario_copy_cmd(
+    app: AppContext, name: str, new: str, changes: tuple[str, ...], replace: bool, as_json: bool
+) -> None:
+    """Define scenario NEW as a copy of NAME, with some settings changed.
+
+    Example: procure scenario copy all-six all-six-cap2 --set range_cap=2 --set odep_floor=7A
+    """
+    from sqlmodel import Session
+
+    from procurement.scenarios import copy_scenario, get_settings, settings_diff
+
+    with Session(app.engine) as session:
+        _, before = get_settings(session, name)
+    after = copy_scenario(app.engine, name, new, changes, user=app.user, replace=replace)
+    diff = settings_diff(before, after).rename(columns={"before": name, "after": new})
+    if as_json:
+        print_json({"scenario": new, "copied_from": name, "changed": diff})
+        return
+    out.print(f"defined scenario {new} as a copy of {name}", highlight=False, markup=False)
+    if len(diff):
+        print_table(diff.astype(str), title="Settings changed")
+
+
+@scenario_group.command("diff")
+@click.argument("a")
+@click.argument("b")
+@click.option("--all", "every", is_flag=True, help="Every setting, not only those that differ.")
+@json_option
+@format_option
+@pass_app
+@handle_errors
+def scenario_diff_cmd(app: AppContext, a: str, b: str, every: bool, as_json: bool) -> None:
+    """Two scenarios' settings side by side (those that differ; --all for every one).
+
+    Example: procure scenario diff all-six four-trusts
+    """
+    from procurement.scenarios import diff_scenarios
+
+    table = diff_scenarios(app.engine, a, b, every=every)
+    if as_json:
+        print_json({"a": a, "b": b, "settings": table})
+    elif not len(table):
+        out.print(f"{a} and {b} have the same settings", highlight=False, markup=False)
+    else:
+        print_table(table.drop(columns=[] if every else ["differs"]).astype(str), title=f"Settings: {a} | {b}")
 
 
 def _print_run(summary: dict) -> None:
@@ -734,9 +883,9 @@ def _print_run(summary: dict) -> None:
     if status == "time_limit":
         limit = (summary.get("settings") or {}).get("time_limit")
         status += f" (stopped at the {limit:g} s time limit)" if limit else ""
-    out.print(f"[bold]{summary['scenario']}[/] (run #{summary['run_id']}): {status}", highlight=False)
+    out.print(f"[bold]{escape(summary['scenario'])}[/] (run #{summary['run_id']}): {status}", highlight=False)
     if summary.get("message"):
-        out.print(f"  {summary['message']}", highlight=False)
+        out.print(f"  {summary['message']}", highlight=False, markup=False)
     if summary["objective_gbp"] is None:
         return
     gap = summary["gap"]
@@ -804,6 +953,7 @@ def scenario_run_cmd(app: AppContext, names: tuple[str, ...], explain: bool, as_
 @scenario_group.command("show")
 @click.argument("name")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
@@ -818,6 +968,12 @@ def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
         print_json(summary)
         return
     _print_run(summary)
+    if summary.get("stale"):
+        out.print(
+            f"  stale: {summary['stale']} since this run; run it again: procure scenario run {summary['scenario']}",
+            highlight=False,
+            markup=False,
+        )
     if len(summary["joins"]):
         print_table(summary["joins"], title="Join dates", money=("exit_fee_paid", "bridging_cost"))
     if len(summary["tiers_reached"]):
@@ -830,6 +986,7 @@ def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
 
 @scenario_group.command("list")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def scenario_list_cmd(app: AppContext, as_json: bool) -> None:
@@ -843,13 +1000,19 @@ def scenario_list_cmd(app: AppContext, as_json: bool) -> None:
     if as_json:
         print_json(table)
     else:
-        print_table(table, money=("objective",))
+        # 80 columns: the name, the latest run and whether it is stale (--json has everything).
+        shown = table[["name", "run_id", "status", "objective", "run_at", "stale"]].rename(columns={"run_id": "run"})
+        shown["run_at"] = pd.to_datetime(shown["run_at"]).dt.strftime("%Y-%m-%d %H:%M").fillna("")
+        if OUTPUT_FORMAT.get() == "table":
+            shown["objective"] = [fmt.money(v) for v in shown["objective"]]
+        print_table(shown.fillna(""))
 
 
 @scenario_group.command("compare")
 @click.argument("names", nargs=-1)
 @click.option("--sweep", "sweep_base", metavar="BASE", help="Also every scenario of the sweep of BASE (BASE[...]).")
 @json_option
+@format_option
 @pass_app
 @handle_errors
 def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], sweep_base: str | None, as_json: bool) -> None:
@@ -1011,9 +1174,11 @@ def export_cmd(app: AppContext, names: tuple[str, ...], out_file: Path, as_json:
         f"wrote {summary['path']}: {head['scenario']} net {fmt.money(head['objective_gbp'])} over the horizon, "
         f"in-year {fmt.money(head['in_year_gbp'])}, full-year {fmt.money(head['full_year_gbp'])}{others}",
         highlight=False,
+        markup=False,  # scenario names such as base[range_cap=1] are not markup
     )
+    out.print(f"  the file holds {summary['cached_values']}", highlight=False, markup=False)
     for warning in summary["warnings"]:
-        err.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False)
 
 
 # --------------------------------------------------------------------------- shortlists
@@ -1104,6 +1269,7 @@ def shortlist_import_cmd(app: AppContext, file: Path, override: str | None, as_j
 
 @main.group("db", invoke_without_command=True)
 @json_option
+@format_option
 @click.pass_context
 def db_group(ctx: click.Context, as_json: bool) -> None:
     """Upgrade the database schema in place and show its revision and row counts; `init` creates one.

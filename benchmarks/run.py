@@ -129,7 +129,7 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
         for solver in solvers:
             name = f"bench-{solver}"
             settings = ScenarioSettings(start_date=files.start_date.isoformat(), solver=solver, time_limit=time_limit)
-            runs.define_scenario(engine, name, settings)
+            runs.define_scenario(engine, name, settings, replace=True)
             load_before = os.getloadavg()[0]
             tick = time.perf_counter()
             summary = runs.run_scenario(engine, name)

@@ -14,14 +14,21 @@ def is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT
 
 
+def _signed_pounds(value, places: int) -> str:
+    """The sign before the pound: ``-£1,050,000`` (not ``£-1,050,000``); no ``-£0``."""
+    text = f"{abs(value):,.{places}f}"
+    negative = value < 0 and any(ch not in "0,." for ch in text)
+    return f"{'-' if negative else ''}£{text}"
+
+
 def money(value) -> str:
-    """Whole pounds with thousands separators: ``£1,234,568``."""
-    return "" if is_missing(value) else f"£{value:,.0f}"
+    """Whole pounds with thousands separators, the sign first: ``£1,234,568``, ``-£1,050,000``."""
+    return "" if is_missing(value) else _signed_pounds(value, 0)
 
 
 def money_pence(value) -> str:
-    """Pounds and pence with thousands separators: ``£1,234.50``."""
-    return "" if is_missing(value) else f"£{value:,.2f}"
+    """Pounds and pence with thousands separators, the sign first: ``£1,234.50``, ``-£0.50``."""
+    return "" if is_missing(value) else _signed_pounds(value, 2)
 
 
 def percent(value, places: int = 3) -> str:
@@ -39,8 +46,9 @@ def decimal(value) -> str:
     return "" if is_missing(value) else f"{value:,.1f}"
 
 
-def cell(value, *, is_money: bool = False) -> str:
-    """One table cell: money in pounds and pence, other floats to one decimal, the rest as text.
+def cell(value, *, is_money: bool = False, is_percent: bool = False, is_count: bool = False) -> str:
+    """One table cell: money in pounds and pence, a fraction as a percentage, a count as a
+    whole number, other floats to one decimal, the rest as text.
 
     None and NaN are blank; any other value prints as ``str`` gives it.
     """
@@ -48,6 +56,10 @@ def cell(value, *, is_money: bool = False) -> str:
         return ""
     if is_money:
         return money_pence(value)
+    if is_percent and isinstance(value, int | float) and not isinstance(value, bool):
+        return percent(value, places=1)
+    if is_count and isinstance(value, int | float) and not isinstance(value, bool):
+        return count(value)
     if isinstance(value, float):
         return decimal(value)
     return str(value)

@@ -88,7 +88,7 @@ def test_a_bad_file_is_refused_or_its_rows_rejected_as_documented(case, catalogu
             assert f"{name}:" in message, message
         for fragment in case["message"]:
             assert fragment in message, (fragment, message)
-        assert result.stdout == ""
+        assert json.loads(result.stdout) == {"error": message.removeprefix("Error: "), "exit_code": case["exit"]}
         return
 
     # Usable: the good rows are stored, every bad one is listed with its row and column.

@@ -153,15 +153,17 @@ def _run_demo_scenarios(engine, start_date: str, user: str | None, say, out_dir:
 
     say("Scenarios:")
     base = ScenarioSettings(start_date=start_date)
-    scenarios.define_scenario(engine, "all-trusts", base, user=user)
+    scenarios.define_scenario(engine, "all-trusts", base, user=user, replace=True)
     everyone = scenarios.run_scenario(engine, "all-trusts", user=user)
     say(_scenario_line(everyone))
     by_trust = sorted(everyone["savings_by_trust"].items(), key=lambda kv: kv[1], reverse=True)
     top_four = tuple(sorted(t for t, _ in by_trust[:4])) or base.trusts
-    scenarios.define_scenario(engine, "top-four", ScenarioSettings(start_date=start_date, trusts=top_four), user=user)
+    scenarios.define_scenario(
+        engine, "top-four", ScenarioSettings(start_date=start_date, trusts=top_four), user=user, replace=True
+    )
     say(_scenario_line(scenarios.run_scenario(engine, "top-four", user=user)))
     one_line = ScenarioSettings(start_date=start_date, range_cap=1, trust_range_cap=1, min_suppliers=1)
-    scenarios.define_scenario(engine, "one-line-per-group", one_line, user=user)
+    scenarios.define_scenario(engine, "one-line-per-group", one_line, user=user, replace=True)
     say(_scenario_line(scenarios.run_scenario(engine, "one-line-per-group", user=user)))
     names = ["all-trusts", "top-four", "one-line-per-group"]
     comparison = scenarios.compare_scenarios(engine, names)

@@ -262,12 +262,17 @@ def build_problem(session: Session, settings: ScenarioSettings):
     else:
         contracts = pd.DataFrame(columns=["trust", "category", "end_month", "exit_fee", "extension_uplift"])
 
+    # A cap on a group or category no participating trust buys is moot (the solver
+    # refuses names it does not know): the validator has already refused unknown codes.
+    used = groups[groups["group"].isin(demanded_groups)]
     solver_settings = Settings(
         range_cap=settings.range_cap,
-        range_cap_by_group=dict(settings.range_cap_by_group),
+        range_cap_by_group={g: k for g, k in settings.range_cap_by_group.items() if g in set(used["group"])},
         trust_range_cap=settings.trust_range_cap,
         min_suppliers=settings.min_suppliers,
-        min_suppliers_by_category=dict(settings.min_suppliers_by_category),
+        min_suppliers_by_category={
+            c: k for c, k in settings.min_suppliers_by_category.items() if c in set(used["category"])
+        },
         min_supplier_share=settings.min_supplier_share,
         max_supplier_share=settings.max_supplier_share,
         year_one_cap=settings.year_one_cap,

@@ -52,7 +52,14 @@ from sqlmodel import Session
 
 from procurement.errors import ProcureError, UnknownReferenceError
 from procurement.scenarios.runs import define_scenario, get_settings, run_scenario
-from procurement.scenarios.settings import ALL_TRUSTS, ScenarioError, ScenarioSettings, label, table_cell
+from procurement.scenarios.settings import (
+    ALL_TRUSTS,
+    ScenarioError,
+    ScenarioSettings,
+    SettingsError,
+    label,
+    table_cell,
+)
 
 MAX_GRID = 1000
 RESULT_COLUMNS = [
@@ -218,10 +225,46 @@ def build_grid(base: str, settings: ScenarioSettings, vary: Mapping[str, list]) 
         name = sweep_name(base, point)
         try:
             new = ScenarioSettings.from_mapping({**base_values, **point}, where=name)
+        except SettingsError as exc:  # every problem listed; 3 when only names are unknown
+            error = SweepError(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from None
         except ScenarioError as exc:
             raise SweepError(str(exc)) from None
         grid.append(GridPoint(name, point, new))
     return grid
+
+
+def copy_scenario(
+    engine, name: str, new: str, changes: Iterable[str] = (), *, user: str | None = None, replace: bool = False
+) -> ScenarioSettings:
+    """Define scenario ``new`` as ``name``'s settings with ``changes`` (``KEY=VALUE`` texts,
+    read as ``--vary`` reads one value); returns the new settings."""
+    parsed: dict[str, object] = {}
+    problems: list[tuple[str, str, bool]] = []
+    fields = _fields()
+    for item in changes:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.append((item, "expected KEY=VALUE (e.g. --set range_cap=2)", False))
+        elif key not in fields:
+            problems.append((key, f"unknown setting (known: {', '.join(fields)})", True))
+        else:
+            try:
+                parsed[key] = _convert(key, fields[key].type, value)
+            except SweepError as exc:
+                problems.append((key, str(exc).removeprefix(f"--vary {key}: "), False))
+    with Session(engine) as session:
+        _, settings = get_settings(session, name)
+    try:
+        merged = ScenarioSettings.from_mapping({**dataclasses.asdict(settings), **parsed}, where=new)
+    except SettingsError as exc:
+        problems += exc.problems
+    if problems:
+        raise SettingsError(f"scenario copy {name} {new}", problems)
+    define_scenario(engine, new, merged, user=user, replace=replace)
+    return merged
 
 
 def _check_trusts(session: Session, grid: list[GridPoint]) -> None:
@@ -394,7 +437,7 @@ def run_sweep(
         client = _dask_client(scheduler) if scheduler is not None else None  # before anything is written
         try:
             for g in grid:
-                define_scenario(engine, g.name, g.settings, user=user)
+                define_scenario(engine, g.name, g.settings, user=user, replace=True)
             names = [g.name for g in grid]
             results: dict[str, dict] = {}
 
@@ -453,6 +496,7 @@ def sweep_members(engine, base: str) -> list[str]:
 
 
 __all__ = [
+    "copy_scenario",
     "MAX_GRID",
     "SweepError",
     "build_grid",

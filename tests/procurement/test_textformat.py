@@ -15,7 +15,9 @@ def test_a_missing_figure_reads_blank(missing):
 
 def test_figures_read_with_separators_and_the_right_places():
     assert fmt.money(1234567.5) == "£1,234,568"
-    assert fmt.money(-1500) == "£-1,500"  # as the commands always printed a loss
+    assert fmt.money(-1050000) == "-£1,050,000"  # the sign before the pound
+    assert fmt.money_pence(-0.5) == "-£0.50"
+    assert fmt.money(-0.4) == "£0"  # no -£0
     assert fmt.money_pence(1234.5) == "£1,234.50"
     assert fmt.percent(0.012345) == "1.234%"
     assert fmt.percent(0.5, places=0) == "50%"
@@ -27,5 +29,8 @@ def test_table_cells():
     assert fmt.cell(1234.5, is_money=True) == "£1,234.50"
     assert fmt.cell(2.25) == "2.2"  # a float to one place (round half to even)
     assert fmt.cell(7) == "7"  # an integer as it is
+    assert fmt.cell(-1050000.0, is_money=True) == "-£1,050,000.00"
+    assert fmt.cell(0.075, is_percent=True) == "7.5%"
+    assert fmt.cell(1234.6, is_count=True) == "1,235"
     assert fmt.cell("RXA") == "RXA"
     assert fmt.cell(None) == fmt.cell(math.nan) == ""

@@ -35,7 +35,7 @@ class RunData:
     years: pd.DataFrame  # trust, category, financial_year, amount
     joins: pd.DataFrame  # trust, category, joins, join_month, join_date, ... , contract_end, end_month
     lines: pd.DataFrame  # category, group, line, supplier, brand, status, units, current_units, ...
-    per_tc: pd.DataFrame  # trust, category, causes..., in_year, full_year
+    per_tc: pd.DataFrame  # trust, category, causes..., in_year, full_year, baseline, proposed
     # trust, supplier, category, line (None: a system cost), cost_gbp, kind: the switching costs paid
     switching: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -151,6 +151,10 @@ def _per_trust_category(
         first = first.groupby(["trust", "category"])["amount"].sum()
         out["in_year"] = first.reindex(keys).fillna(0.0).to_numpy()
     out["full_year"] = np.where(joins["joins"], joins["annual_baseline"] - joins["annual_regional_cost"], 0.0)
+    # A year's spend today and on the plan (a trust that stays out keeps its baseline):
+    # baseline - proposed is the full-year run rate.
+    out["baseline"] = joins["annual_baseline"].to_numpy(dtype=float)
+    out["proposed"] = out["baseline"] - out["full_year"]
     return out
 
 

@@ -25,7 +25,7 @@ def savings_sheet(ws: Worksheet, runs: list[RunData], key: str, key_label: str, 
     """
     parts = []
     for rd in runs:
-        per = rd.per_tc.groupby(key, as_index=False)[[*CAUSES, "in_year", "full_year"]].sum()
+        per = rd.per_tc.groupby(key, as_index=False)[[*CAUSES, "in_year", "full_year", "baseline", "proposed"]].sum()
         parts.append(per.assign(scenario=rd.name, name=per[key].map(names)))
     data = pd.concat(parts, ignore_index=True)
     extra = []
@@ -42,6 +42,8 @@ def savings_sheet(ws: Worksheet, runs: list[RunData], key: str, key_label: str, 
         ("Net savings over the horizon", None, GBP),
         ("In-year savings (first 12 months)", "in_year", GBP),
         ("Full-year run rate", "full_year", GBP),
+        ("Annual spend today (baseline)", "baseline", GBP),
+        ("Annual spend on the plan", "proposed", GBP),
         *extra,
     ]
     net = f"=SUM({get_column_letter(first_cause)}{{r}}:{get_column_letter(last_cause)}{{r}})"

@@ -7,6 +7,8 @@ with a column chart. Each figure is a ``SUMPRODUCT`` (or ``SUM``) over the detai
 sheets, and two check rows show £0 when Categories and Years agree with Trusts.
 """
 
+import datetime as dt
+
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Border, Font
 from openpyxl.utils import get_column_letter
@@ -14,13 +16,16 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from procurement.export.finance.kit import (
     COUNT,
+    DATETIME,
     GBP,
     GBP_PENCE,
     HELPER_FONT,
     NOTE_FONT,
     PERCENT,
+    PERCENT_SHORT,
     THIN,
     TITLE_FONT,
+    cell_value,
     column_range,
     header,
     landscape,
@@ -35,13 +40,22 @@ from procurement.scenarios.runs import CAUSES
 
 
 def summary_sheet(
-    ws: Worksheet, runs: list[RunData], trusts: dict, categories: dict, years: dict, rng: dict, solver: dict
+    ws: Worksheet,
+    runs: list[RunData],
+    trusts: dict,
+    categories: dict,
+    years: dict,
+    rng: dict,
+    solver: dict,
+    data_as_of: dt.datetime | None = None,
 ) -> dict:
     """The one-screen summary; every figure a formula over the detail sheets.
 
     ``trusts``, ``categories``, ``years``, ``rng`` and ``solver`` say where each detail
     table is (what their sheet functions return). Scenario ``k`` is column ``B + k``;
     each block's header row names the scenarios, and the formulas match on that name.
+    Under the years, a year's spend today and on the plan, the share saved, and when
+    the run was made and the data last imported (``data_as_of``).
     Returns per scenario the address of each figure (``Summary!B5``, ...).
     """
     n = len(runs)
@@ -68,14 +82,18 @@ def summary_sheet(
     h0 = 2 + n + 1  # the waterfall's helper columns, right of the scenarios and a gap column
     _waterfall_helpers(ws, h0, cause_rows, net_row)
     fy_header, fy_rows = blocks.financial_years(check_rows[1] + 2, years)
+    spend_header = (fy_rows[-1] if fy_rows else fy_header) + 3
+    blocks.spend(spend_header, trusts_sum, data_as_of)
     _add_charts(ws, first.name, n, h0, cause_rows, net_row, fy_header, fy_rows)
 
     ws.column_dimensions["A"].width = 46
     for col in cols:
-        ws.column_dimensions[col].width = 16
+        ws.column_dimensions[col].width = 18  # -£123,456,789 and a date-time fit: no ### cells
     ws.column_dimensions[get_column_letter(2 + n)].width = 3
     for k in range(3):
-        ws.column_dimensions[get_column_letter(h0 + k)].width = 11
+        # The waterfall's helper columns: hidden (the chart plots hidden cells, see _add_charts).
+        ws.column_dimensions[get_column_letter(h0 + k)].width = 14
+        ws.column_dimensions[get_column_letter(h0 + k)].hidden = True
     ws.row_dimensions[4].height = 30
     wrap_note(ws, h0 + 2)
     ws.freeze_panes = None
@@ -220,6 +238,32 @@ class _Blocks:
         )
         return fy_header, fy_rows
 
+    def spend(self, header_row: int, trusts_sum, data_as_of: dt.datetime | None) -> None:
+        """A year's spend today and on the plan, the share saved, the run's and the data's dates."""
+        ws = self.ws
+        self.header(header_row, "A year's spend (full year on the plan)")
+        base_row, plan_row, share_row, run_row, data_row = range(header_row + 1, header_row + 6)
+        ws.cell(row=base_row, column=1, value="Annual spend today (baseline)")
+        ws.cell(row=plan_row, column=1, value="Annual spend on the plan")
+        ws.cell(row=share_row, column=1, value="Saved (full-year run rate / baseline)").font = Font(bold=True)
+        ws.cell(row=run_row, column=1, value="Run made (UTC)")
+        ws.cell(row=data_row, column=1, value="Data as of (latest import, UTC)")
+        self.put(base_row, lambda col: "=" + trusts_sum("Annual spend today (baseline)", f"{col}$4"), GBP, "baseline")
+        self.put(plan_row, lambda col: "=" + trusts_sum("Annual spend on the plan", f"{col}$4"), GBP, "proposed")
+        self.put(
+            share_row,
+            lambda col: f"=IF({col}{base_row}=0,0,({col}{base_row}-{col}{plan_row})/{col}{base_row})",
+            PERCENT_SHORT,
+            "saved_share",
+            font=Font(bold=True),
+        )
+        for rd, col in zip(self.runs, self.cols, strict=True):
+            for row, when in ((run_row, rd.run.started_at), (data_row, data_as_of)):
+                cell = ws[f"{col}{row}"]
+                cell.value = cell_value(when)
+                cell.number_format = DATETIME
+                cell.alignment = Alignment(horizontal="right")
+
 
 def _waterfall_helpers(ws: Worksheet, h0: int, cause_rows: list[int], net_row: int) -> None:
     """The first scenario's waterfall as three stacked series from column ``h0``: an invisible
@@ -266,6 +310,7 @@ def _add_charts(
     money_axes(waterfall)
     waterfall.y_axis.majorGridlines = None
     waterfall.legend = None
+    waterfall.plotVisOnly = False  # its helper columns are hidden
     data = Reference(ws, min_col=h0, max_col=h0 + 2, min_row=11, max_row=net_row)
     waterfall.add_data(data, titles_from_data=True)
     waterfall.set_categories(Reference(ws, min_col=1, min_row=cause_rows[0], max_row=net_row))

@@ -9,13 +9,14 @@ recompute to, checked against each run's stored headline.
 from pathlib import Path
 
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from procurement.demand import usage_by_line
 from procurement.errors import ProcureError
 from procurement.export.finance.assumptions import assumptions_sheet
+from procurement.export.finance.cached_values import add_cached_values
 from procurement.export.finance.contracts import contracts_sheet
 from procurement.export.finance.data_quality import data_quality_sheet
 from procurement.export.finance.product_range import range_sheet
@@ -25,9 +26,9 @@ from procurement.export.finance.sensitivity import sensitivity_sheet
 from procurement.export.finance.solver_quality import solver_sheet
 from procurement.export.finance.summary import summary_sheet
 from procurement.export.finance.years import years_sheet
-from procurement.models import Category, Trust
-from procurement.scenarios import ScenarioError
+from procurement.models import Category, DataImport, Trust
 from procurement.scenarios.runs import CAUSES
+from procurement.scenarios import ScenarioError
 
 SHEETS = ("Summary", "Trusts", "Categories", "Years", "Range", "Contracts", "Assumptions", "Solver", "Data quality")
 
@@ -69,7 +70,8 @@ def write_finance_workbook(engine: Engine, names: list[str], out: Path) -> dict:
 
     The first name is the headline scenario. Returns a summary: ``path``, ``sheets``,
     ``scenarios`` (per scenario the figures the Summary's formulas recompute to, and
-    ``cells``: where each figure is on Summary) and ``warnings``.
+    ``cells``: where each figure is on Summary), ``warnings`` and ``cached_values``
+    (whether the formulas' values are in the file: see :mod:`.cached_values`).
     """
     names = list(dict.fromkeys(names))
     if not names:
@@ -95,7 +97,8 @@ def write_finance_workbook(engine: Engine, names: list[str], out: Path) -> dict:
         assumptions_sheet(sheets["Assumptions"], runs, warnings)
         solver = solver_sheet(sheets["Solver"], runs)
         data_quality_sheet(sheets["Data quality"], session)
-    cells = summary_sheet(sheets["Summary"], runs, trusts, categories, years, rng, solver)
+        data_as_of = session.scalars(select(func.max(DataImport.imported_at))).one()
+    cells = summary_sheet(sheets["Summary"], runs, trusts, categories, years, rng, solver, data_as_of=data_as_of)
     sensitivity_sheet(wb, runs, figures, cells)
     wb.properties.title = f"Savings case: {', '.join(names)}"
     wb.properties.creator = "procure"
@@ -105,6 +108,13 @@ def write_finance_workbook(engine: Engine, names: list[str], out: Path) -> dict:
         wb.save(out)
     except OSError as exc:
         raise ProcureError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    cached = add_cached_values(out)  # so previews and data_only readers see the figures
     for f in figures:
         f["cells"] = cells[f["scenario"]]
-    return {"path": str(out), "sheets": wb.sheetnames, "scenarios": figures, "warnings": warnings}
+    return {
+        "path": str(out),
+        "sheets": wb.sheetnames,
+        "scenarios": figures,
+        "warnings": warnings,
+        "cached_values": cached,
+    }

@@ -199,7 +199,7 @@ def test_detail_sheets_have_frozen_headers_filters_and_print_setup(workbook):
         assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage, name
         if name != "Assumptions":
             assert ws.auto_filter.ref or ws.tables, name
-    assert wb["Trusts"].auto_filter.ref.startswith("A1:O")  # L: full-year; M to O: switching costs
+    assert wb["Trusts"].auto_filter.ref.startswith("A1:Q")  # + spend today and on the plan; O to Q: switching costs
     assert set(wb["Data quality"].tables) == {"Imports", "RejectedRows", "Unclassified"}
     assert wb["Trusts"].column_dimensions["C"].width > 20
 
@@ -556,3 +556,59 @@ def test_the_trusts_sheet_breaks_switching_costs_down_and_assumptions_state_the_
     assert any(row[at["Switching costs"]] < 0 for row in rows)
     rules = {r[0]: r[1] for r in wb["Assumptions"].iter_rows(min_row=4, max_col=2, values_only=True) if r[0]}
     assert "once when it starts to use a line of a system it does not use today" in rules["Switching costs"]
+
+
+# --------------------------------------------------------------------------- cached values
+
+
+def test_summary_figures_are_cached_values_equal_to_the_engines(workbook, engine_figures):
+    """A preview or ``data_only=True`` reads the figures, not blanks (LibreOffice computed them)."""
+    from procurement.export.finance.cached_values import soffice_path
+
+    summary, _ = workbook
+    if soffice_path() is None:
+        assert summary["cached_values"].startswith("formulas only")
+        pytest.skip("LibreOffice (soffice) is not on PATH: the workbook holds formulas only")
+    assert summary["cached_values"] == "values computed by LibreOffice"
+    values = openpyxl.load_workbook(summary["path"], data_only=True)["Summary"]
+    formulas = openpyxl.load_workbook(summary["path"])["Summary"]
+    for figures in summary["scenarios"]:
+        engine = engine_figures[figures["scenario"]]
+        value = {key: values[address.split("!")[1]].value for key, address in figures["cells"].items()}
+        assert formulas[figures["cells"]["net"].split("!")[1]].value.startswith("=SUMPRODUCT(")  # still a formula
+        assert value["net"] == pytest.approx(engine["objective_gbp"], abs=PENNY)
+        assert value["in_year"] == pytest.approx(engine["in_year_gbp"], abs=PENNY)
+        assert value["full_year"] == pytest.approx(engine["full_year_gbp"], abs=PENNY)
+        for cause in CAUSES:
+            assert value[cause] == pytest.approx(engine["savings_by_cause"][cause], abs=PENNY)
+        assert value["baseline"] - value["proposed"] == pytest.approx(engine["full_year_gbp"], abs=PENNY)
+        assert value["saved_share"] == pytest.approx(engine["full_year_gbp"] / value["baseline"])
+
+
+def test_without_libreoffice_the_export_holds_formulas_and_says_so(demo, tmp_path, monkeypatch):
+    engine, _ = demo
+    monkeypatch.setenv("PROCURE_SOFFICE", "none")
+    summary = write_finance_workbook(engine, NAMES[:1], tmp_path / "plain.xlsx")
+    assert summary["cached_values"].startswith("formulas only: LibreOffice (soffice) not found")
+    ws = openpyxl.load_workbook(summary["path"], data_only=True)["Summary"]
+    assert ws["B5"].value is None
+    assert openpyxl.load_workbook(summary["path"])["Summary"]["B5"].value.startswith("=")
+
+
+def test_summary_has_spend_dates_hidden_helpers_and_no_cell_too_narrow(workbook):
+    summary, _ = workbook
+    ws = openpyxl.load_workbook(summary["path"])["Summary"]
+    labels = [ws.cell(row=r, column=1).value for r in range(1, ws.max_row + 1)]
+    for label in ("Annual spend today (baseline)", "Annual spend on the plan",
+                  "Saved (full-year run rate / baseline)", "Run made (UTC)", "Data as of (latest import, UTC)"):  # fmt: skip
+        assert label in labels
+    helper_cols = [c for c, d in ws.column_dimensions.items() if d.hidden]
+    assert len(helper_cols) == 3 and all(str(ws[f"{c}11"].value).startswith("Chart:") for c in helper_cols)
+    # No ### at default widths: every shown number's text fits its column (a GBP figure up to £999m).
+    for row in ws.iter_rows(min_row=4):
+        for cell in row:
+            width = ws.column_dimensions[cell.column_letter].width or 8.43
+            if cell.number_format.startswith("£") and not ws.column_dimensions[cell.column_letter].hidden:
+                assert width >= len("-£999,999,999") + 1, cell.coordinate
+            if cell.number_format.startswith("dd mmm yyyy hh"):
+                assert width >= len("04 Dec 2026 15:42") + 1, cell.coordinate

@@ -82,7 +82,9 @@ def test_a_time_limit_is_honoured_and_the_best_plan_kept_with_its_gap(region_url
 
 def _define_pair(url: str, **settings) -> None:
     engine = open_database(url)
-    runs.define_scenario(engine, "pair", ScenarioSettings(start_date=START, trusts=("RXA", "RXB"), **settings))
+    runs.define_scenario(
+        engine, "pair", ScenarioSettings(start_date=START, trusts=("RXA", "RXB"), **settings), replace=True
+    )
     engine.dispose()
 
 

@@ -174,7 +174,7 @@ def test_the_input_hash_identifies_the_data_solved(solved):
     engine, first = solved
     again = runs.run_scenario(engine, "base")
     assert again["input_hash"] == first["input_hash"] and again["run_id"] != first["run_id"]
-    runs.define_scenario(engine, "base", ScenarioSettings(start_date="2027-04-01", range_cap=2))
+    runs.define_scenario(engine, "base", ScenarioSettings(start_date="2027-04-01", range_cap=2), replace=True)
     changed = runs.run_scenario(engine, "base")
     assert changed["input_hash"] != first["input_hash"]
     assert changed["objective_gbp"] <= first["objective_gbp"] + 0.01  # a tighter cap never saves more

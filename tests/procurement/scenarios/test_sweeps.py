@@ -117,7 +117,7 @@ def test_vary_is_parsed_and_typed_and_names_are_readable():
         (["require_approval=maybe"], "true or false"),
         (["trusts=RXA++RXB"], "'+'-joined list"),
         (["odep_floor=11Z"], "not an ODEP rating"),
-        (["participation=sometimes"], "participation must be"),
+        (["participation=sometimes"], "'sometimes' is not one of all, optional"),
         (["range_cap_by_group=1"], "cannot be varied from the command line"),
     ],
 )
