@@ -152,7 +152,7 @@ def _cached(attrs: bytes, value: object) -> tuple[bytes, bytes]:
     text = str(value)
     if text.startswith("#"):  # an error value such as #DIV/0!
         return attrs + b' t="e"', f"<v>{escape(text)}</v>".encode()
-    return attrs + b' t="str"', f"<v>{escape(text)}</v>".encode("utf-8")
+    return attrs + b' t="str"', f"<v>{escape(text)}</v>".encode()
 
 
 def _write_cached_values(path: Path, values: dict[str, dict[str, object]]) -> None:

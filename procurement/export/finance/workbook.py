@@ -27,8 +27,8 @@ from procurement.export.finance.solver_quality import solver_sheet
 from procurement.export.finance.summary import summary_sheet
 from procurement.export.finance.years import years_sheet
 from procurement.models import Category, DataImport, Trust
-from procurement.scenarios.runs import CAUSES
 from procurement.scenarios import ScenarioError
+from procurement.scenarios.runs import CAUSES
 
 SHEETS = ("Summary", "Trusts", "Categories", "Years", "Range", "Contracts", "Assumptions", "Solver", "Data quality")
 

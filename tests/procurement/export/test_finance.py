@@ -599,8 +599,13 @@ def test_summary_has_spend_dates_hidden_helpers_and_no_cell_too_narrow(workbook)
     summary, _ = workbook
     ws = openpyxl.load_workbook(summary["path"])["Summary"]
     labels = [ws.cell(row=r, column=1).value for r in range(1, ws.max_row + 1)]
-    for label in ("Annual spend today (baseline)", "Annual spend on the plan",
-                  "Saved (full-year run rate / baseline)", "Run made (UTC)", "Data as of (latest import, UTC)"):  # fmt: skip
+    for label in (
+        "Annual spend today (baseline)",
+        "Annual spend on the plan",
+        "Saved (full-year run rate / baseline)",
+        "Run made (UTC)",
+        "Data as of (latest import, UTC)",
+    ):
         assert label in labels
     helper_cols = [c for c, d in ws.column_dimensions.items() if d.hidden]
     assert len(helper_cols) == 3 and all(str(ws[f"{c}11"].value).startswith("Chart:") for c in helper_cols)
