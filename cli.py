@@ -1043,5 +1043,60 @@ def db_cmd(app: AppContext, as_json: bool) -> None:
         print_table(pd.DataFrame({"table": list(counts), "rows": list(counts.values())}))
 
 
+# --------------------------------------------------------------------------- where to start: benchmark, opportunities, price to win
+
+
+@main.command("benchmark")
+@click.option(
+    "--by",
+    type=click.Choice(["line", "group", "sku"]),
+    default="line",
+    show_default=True,
+    help="Compare prices per product line, per equivalence group, or per SKU (like for like).",
+)
+@click.option("--trust", help="Show one trust against its peers (the regional figures still use every trust).")
+@click.option("--out", "out_file", type=click.Path(path_type=Path), help="Also write a workbook (.xlsx) with a chart.")
+@click.option("--top", type=int, default=25, show_default=True, help="Products shown in the table (not in JSON).")
+@json_option
+@pass_app
+@handle_errors
+def benchmark_cmd(app: AppContext, by: str, trust: str | None, out_file: Path | None, top: int, as_json: bool) -> None:
+    """What each trust pays against the region's best, median and worst, ranked by savings.
+
+    Example: procure benchmark --by line --trust RXE --out benchmark.xlsx
+    """
+    from procurement.benchmarking import benchmark
+
+    result = benchmark(app.engine, by=by, trust=trust)
+    if out_file:
+        from procurement.export.portfolio import write_benchmark_workbook
+
+        result["workbook"] = str(write_benchmark_workbook(result, out_file))
+    if as_json:
+        print_json(result)
+        return
+    totals = result["totals"]
+    key = {"line": "line", "group": "group", "sku": "sku"}[by]
+    shown = result["products"][
+        [key, "trusts", "units_per_year", "best", "best_trust", "median", "worst", "worst_trust",
+         "saving_at_best_gbp", "saving_at_median_gbp"]
+    ]  # fmt: skip
+    who = f" ({trust} against its peers)" if trust else ""
+    print_table(
+        shown,
+        title=f"Price benchmark by {by}{who}, ranked by the annual saving at the regional best",
+        money=("best", "median", "worst", "saving_at_best_gbp", "saving_at_median_gbp"),
+        max_rows=top,
+    )
+    out.print(
+        f"{totals['products']} products, £{totals['spend_per_year_gbp']:,.0f} a year: "
+        f"£{totals['saving_at_best_gbp']:,.0f} a year if every trust paid the regional best, "
+        f"£{totals['saving_at_median_gbp']:,.0f} at the median",
+        highlight=False,
+    )
+    if out_file:
+        out.print(f"wrote {result['workbook']}", highlight=False)
+
+
 if __name__ == "__main__":
     main()
