@@ -1043,7 +1043,7 @@ def db_cmd(app: AppContext, as_json: bool) -> None:
         print_table(pd.DataFrame({"table": list(counts), "rows": list(counts.values())}))
 
 
-# --------------------------------------------------------------------------- where to start: benchmark, opportunities, price to win
+# ------------------------------------------- where to start: benchmark, opportunities, price to win
 
 
 @main.command("benchmark")
@@ -1094,6 +1094,47 @@ def benchmark_cmd(app: AppContext, by: str, trust: str | None, out_file: Path | 
         f"£{totals['saving_at_median_gbp']:,.0f} at the median",
         highlight=False,
     )
+    if out_file:
+        out.print(f"wrote {result['workbook']}", highlight=False)
+
+
+@main.command("opportunities")
+@click.option("--scenario", help="Use this scenario's rules (trusts, ODEP floor, approvals) [default: the defaults].")
+@click.option("--out", "out_file", type=click.Path(path_type=Path), help="Also write a workbook (.xlsx) with a chart.")
+@json_option
+@pass_app
+@handle_errors
+def opportunities_cmd(app: AppContext, scenario: str | None, out_file: Path | None, as_json: bool) -> None:
+    """Where to start: per group, savings potential against effort: quick wins, big gains, low priority.
+
+    Example: procure opportunities --scenario all-trusts --out portfolio.xlsx
+    """
+    from procurement.benchmarking import opportunities
+
+    result = opportunities(app.engine, scenario=scenario)
+    if out_file:
+        from procurement.export.portfolio import write_opportunities_workbook
+
+        result["workbook"] = str(write_opportunities_workbook(result, out_file))
+    if as_json:
+        print_json(result)
+        return
+    shown = result["groups"][
+        ["rank", "class", "group", "savings_gbp", "effort", "price_harmonisation_gbp", "volume_tiers_gbp",
+         "standardisation_gbp", "trusts_changing", "new_instrument_sets", "contracts_locked", "odep_exceptions"]
+    ]  # fmt: skip
+    print_table(
+        shown,
+        title="Opportunity portfolio (annual savings potential, per-group bound)",
+        money=("savings_gbp", "price_harmonisation_gbp", "volume_tiers_gbp", "standardisation_gbp"),
+    )
+    print_table(
+        result["categories"][["category", "savings_gbp", "effort", "quick_wins", "big_gains", "low_priority"]],
+        title="Per category",
+        money=("savings_gbp",),
+    )
+    for row in result["groups"].head(3).itertuples():
+        out.print(f"{row.rank}. {row.group} ({row._2}): {row.reason}", highlight=False)
     if out_file:
         out.print(f"wrote {result['workbook']}", highlight=False)
 

@@ -29,7 +29,7 @@ from sqlmodel import Session
 
 from procurement.errors import ProcureError, UnknownReferenceError
 from procurement.models import CatalogueItem, Trust, Usage
-from procurement.reference import frame, lines_frame
+from procurement.reference import frame, groups_frame, lines_frame
 
 LEVELS = ("sku", "line", "group")
 KEY_COLUMNS = {
@@ -208,4 +208,255 @@ def benchmark(engine: Engine, *, by: str = "line", trust: str | None = None) -> 
     return {"by": by, "trust": trust, "products": products, "trusts": trusts, "totals": totals}
 
 
-__all__ = ["LEVELS", "BenchmarkError", "annual_usage_by_item", "benchmark", "benchmark_table"]
+# --------------------------------------------------------------------------- opportunities
+
+EFFORT_WEIGHTS = {
+    "trusts_changing": 1.0,
+    "clinicians": 0.5,
+    "new_instrument_sets": 1.0,
+    "contracts_locked": 2.0,
+    "odep_exceptions": 2.0,
+}
+"""Effort points per item: a trust that changes lines, a clinician on record there for
+the group, a new instrument set, a contract that cannot end within a year of the start
+without an exit fee, an ODEP exception the target needs."""
+
+CLASS_ORDER = {"quick win": 0, "big gain": 1, "low priority": 2}
+OPPORTUNITY_COLUMNS = [
+    "rank",
+    "class",
+    "category",
+    "group",
+    "savings_gbp",
+    "effort",
+    "price_harmonisation_gbp",
+    "volume_tiers_gbp",
+    "standardisation_gbp",
+    *EFFORT_WEIGHTS,
+    "units_moving",
+    "target_lines",
+    "reason",
+]
+
+
+def classify_portfolio(
+    groups: pd.DataFrame, savings_threshold: float | None = None, effort_threshold: float | None = None
+) -> pd.DataFrame:
+    """Sort opportunities into quick wins, big gains and low priority, with the reason.
+
+    ``groups`` has one row per opportunity with ``savings_gbp`` (annual) and ``effort``
+    (points, see :data:`EFFORT_WEIGHTS`) and the effort counts. Savings are *high* at or
+    above ``savings_threshold`` (default: the median over the opportunities) and above
+    zero; effort is *low* at or below ``effort_threshold`` (default: the median).
+    High savings and low effort is a quick win, high savings and high effort a big gain,
+    anything else low priority. Ranked by class (quick wins first), then by savings
+    per effort point within quick wins, and by savings within the others.
+    """
+    out = groups.copy()
+    if out.empty:
+        return out.assign(rank=pd.Series(dtype=int), **{"class": pd.Series(dtype=object)}, reason="")
+    s_cut = out["savings_gbp"].median() if savings_threshold is None else savings_threshold
+    e_cut = out["effort"].median() if effort_threshold is None else effort_threshold
+    high = (out["savings_gbp"] >= s_cut) & (out["savings_gbp"] > 0)
+    low_effort = out["effort"] <= e_cut
+    out["class"] = "low priority"
+    out.loc[high & low_effort, "class"] = "quick win"
+    out.loc[high & ~low_effort, "class"] = "big gain"
+
+    def plural(n: pd.Series, one: str, many: str) -> pd.Series:
+        return n.astype(int).astype(str) + " " + n.eq(1).map({True: one, False: many})
+
+    effort_words = (
+        plural(out["trusts_changing"], "trust changes lines", "trusts change lines")
+        + ", "
+        + plural(out["new_instrument_sets"], "new instrument set", "new instrument sets")
+        + ", "
+        + plural(out["contracts_locked"], "contract locked beyond a year", "contracts locked beyond a year")
+        + ", "
+        + plural(out["odep_exceptions"], "ODEP exception", "ODEP exceptions")
+    )
+    savings_words = (
+        "£" + out["savings_gbp"].map("{:,.0f}".format) + " a year, "
+        + high.map({True: "at or above", False: "below"}) + f" the £{s_cut:,.0f} cut"
+    )  # fmt: skip
+    effort_level = low_effort.map({True: "low", False: "high"})
+    out["reason"] = (
+        savings_words + "; effort " + out["effort"].map("{:g}".format) + " (" + effort_level
+        + f", cut {e_cut:g}): " + effort_words
+    )  # fmt: skip
+    value = out["savings_gbp"] / out["effort"].clip(lower=1.0)
+    out["_order"] = out["class"].map(CLASS_ORDER)
+    out["_key"] = -out["savings_gbp"].where(out["class"] != "quick win", value)
+    out = out.sort_values(["_order", "_key", "group"]).drop(columns=["_order", "_key"])
+    out["rank"] = range(1, len(out) + 1)
+    return out.reset_index(drop=True)
+
+
+def _per_group_targets(problem, usage: pd.DataFrame) -> pd.DataFrame:
+    """Each (trust, group)'s best usable line under the per-group bound, with its figures.
+
+    The bound relaxes everything that couples groups and trusts (range caps across
+    trusts, supplier count and share rules, tier thresholds) and puts each trust's whole
+    group demand D on the line l that saves most a year,
+    :math:`D (b - p_l (1 - \\bar d_l))`, with b the trust's average price paid today and
+    :math:`\\bar d_l` the deepest discount of the line's offer; one-off costs (switching,
+    exit fees) are effort, not savings. A trust also keeps the option of staying on its
+    lines at the region's best price (harmonisation). So the bound is at least the
+    optimiser's full-year run rate in the group.
+    """
+    from solver.data import prepare
+
+    full = prepare(problem)
+    pairs = full.pairs
+    deepest = full.tiers.groupby("offer")["discount"].max()
+    discount = pairs["offer"].map(deepest).astype(float).fillna(0.0)
+    tg = full.tg.set_index(["trust", "group"])
+    paid = (tg["baseline"] / tg["demand"]).reindex(pd.MultiIndex.from_frame(pairs[["trust", "group"]])).to_numpy()
+    options = pairs[["trust", "group", "category", "line", "demand", "is_new"]].assign(
+        tiers=pairs["demand"] * pairs["price"] * discount,
+        saving=pairs["demand"] * (paid - pairs["price"] * (1.0 - discount)),
+    )
+    best = options.sort_values(["trust", "group", "saving", "line"], ascending=[True, True, False, True])
+    best = best.drop_duplicates(["trust", "group"])
+    harmonisation = (
+        usage.assign(h=usage["spend_per_year"] - usage["best_price_in_region"] * usage["units_per_year"])
+        .groupby(["trust", "group"])["h"]
+        .sum()
+        .rename("harmonisation")
+    )
+    today = usage.set_index(["trust", "line"])["units_per_year"]
+    best = best.join(harmonisation, on=["trust", "group"])
+    best["harmonisation"] = best["harmonisation"].fillna(0.0).clip(lower=0.0)
+    on_target = today.reindex(pd.MultiIndex.from_frame(best[["trust", "line"]])).fillna(0.0).to_numpy()
+    best["units_moving"] = (best["demand"] - on_target).clip(lower=0.0)
+    # staying put at the region's best price beats the best move: no line changes
+    stay = best["harmonisation"] >= best["saving"]
+    best["total"] = best["saving"].where(~stay, best["harmonisation"]).clip(lower=0.0)
+    best.loc[stay, ["tiers", "units_moving"]] = 0.0
+    best.loc[stay, "is_new"] = False
+    best["harmonisation"] = best["harmonisation"].clip(upper=best["total"])
+    best["tiers"] = best["tiers"].clip(upper=best["total"] - best["harmonisation"]).clip(lower=0.0)
+    best["standardisation"] = best["total"] - best["harmonisation"] - best["tiers"]
+    best["changing"] = best["units_moving"] > 1e-6
+    best.loc[stay, "line"] = None
+    return best
+
+
+def opportunities(engine: Engine, *, scenario: str | None = None) -> dict:
+    """The opportunity portfolio: per group (and per category) savings against effort.
+
+    Savings potential per group (annual GBP) is the per-group bound of
+    :func:`_per_group_targets` under the scenario's rules (``scenario``'s settings, or
+    the defaults): split into price harmonisation (every trust paying the region's best
+    price for the SKUs it buys), volume tiers (the discount on the target line) and
+    standardisation (the rest: moving to a cheaper line). It bounds what the optimiser
+    can find in that group from above. Effort counts, for the trusts that would change
+    lines: the trusts, the clinicians on record for the group's lines there, the new
+    instrument sets (target lines a trust does not use today), the contracts that
+    cannot end within 12 months of the start without an exit fee, and the ODEP
+    exceptions the targets need; weighted by :data:`EFFORT_WEIGHTS`. The groups are
+    then classified by :func:`classify_portfolio`.
+
+    Returns ``{"scenario", "groups", "categories", "thresholds", "totals"}``.
+    """
+    from procurement.models import Approval, ClinicalRating, ProductLine
+    from procurement.ratings import odep_rank
+    from procurement.scenarios import ScenarioSettings, build_problem
+
+    with Session(engine) as session:
+        if scenario is not None:
+            from procurement.runs import get_settings
+
+            _, settings = get_settings(session, scenario)
+        else:
+            settings = ScenarioSettings()
+        problem, context = build_problem(session, settings)
+        clinicians = frame(
+            session,
+            select(Trust.code.label("trust"), Approval.clinician, ProductLine.code.label("line"))
+            .join(Trust, Trust.id == Approval.trust_id)
+            .join(ProductLine, ProductLine.id == Approval.product_line_id),
+        )
+        ratings = frame(session, select(ClinicalRating.product_line_id.label("line_id"), ClinicalRating.rank))
+        groups_ref = groups_frame(session)
+    targets = _per_group_targets(problem, context["usage"])
+
+    changing = targets[targets["changing"]]
+    lines = context["lines"].set_index("line")
+    clinicians["group"] = clinicians["line"].map(lines["group"])
+    seen = clinicians.merge(changing[["trust", "group"]], on=["trust", "group"])
+    n_clinicians = seen.drop_duplicates(["trust", "group", "clinician"]).groupby("group").size()
+    locked = problem.contracts[(problem.contracts["end_month"] > 12) & (problem.contracts["exit_fee"] > 0)]
+    locked_pairs = changing.merge(locked[["trust", "category"]], on=["trust", "category"])
+    floor = odep_rank(settings.odep_floor) if settings.odep_floor else None
+    pairs = context["pairs"]
+    rank = pairs["line_id"].map(ratings.groupby("line_id")["rank"].max()) if len(ratings) else pd.Series(dtype=float)
+    odep_categories = set(groups_ref.loc[groups_ref["odep_applies"].astype(bool), "category"])
+    below = pairs["category"].isin(odep_categories) & (rank.lt(floor) | rank.isna()) if floor else pairs["trust"].eq("")
+    exceptions = pairs.loc[below & pairs["odep_exception"], ["trust", "line"]]
+    needs_exception = changing.merge(exceptions, on=["trust", "line"])
+
+    groups = targets.groupby(["category", "group"]).agg(
+        savings_gbp=("total", "sum"),
+        price_harmonisation_gbp=("harmonisation", "sum"),
+        volume_tiers_gbp=("tiers", "sum"),
+        standardisation_gbp=("standardisation", "sum"),
+        units_moving=("units_moving", "sum"),
+    )
+    groups = groups.reset_index()
+    count = {
+        "trusts_changing": changing.groupby("group")["trust"].nunique(),
+        "clinicians": n_clinicians,
+        "new_instrument_sets": changing[changing["is_new"].astype(bool)].groupby("group").size(),
+        "contracts_locked": locked_pairs.groupby("group").size(),
+        "odep_exceptions": needs_exception.groupby("group").size(),
+    }
+    for name, series in count.items():
+        groups[name] = groups["group"].map(series).fillna(0).astype(int)
+    groups["effort"] = sum(groups[name] * weight for name, weight in EFFORT_WEIGHTS.items())
+    target_lines = changing.groupby("group")["line"].agg(lambda s: ", ".join(sorted(set(s))))
+    groups["target_lines"] = groups["group"].map(target_lines).fillna("")
+    ranked = classify_portfolio(groups)[OPPORTUNITY_COLUMNS]
+
+    categories = ranked.groupby("category").agg(
+        savings_gbp=("savings_gbp", "sum"),
+        effort=("effort", "sum"),
+        groups=("group", "size"),
+        quick_wins=("class", lambda c: int((c == "quick win").sum())),
+        big_gains=("class", lambda c: int((c == "big gain").sum())),
+        low_priority=("class", lambda c: int((c == "low priority").sum())),
+    )
+    categories = categories.sort_values("savings_gbp", ascending=False).reset_index()
+    categories["reason"] = (
+        "£" + categories["savings_gbp"].map("{:,.0f}".format) + " a year over "
+        + categories["groups"].astype(str) + " groups: " + categories["quick_wins"].astype(str)
+        + " quick win(s), " + categories["big_gains"].astype(str) + " big gain(s), "
+        + categories["low_priority"].astype(str) + " low priority"
+    )  # fmt: skip
+    return {
+        "scenario": scenario,
+        "source": "per-group bound (each trust on its best usable line at the deepest tier; see docs)",
+        "groups": ranked,
+        "categories": categories,
+        "thresholds": {
+            "savings_gbp": float(groups["savings_gbp"].median()),
+            "effort": float(groups["effort"].median()),
+        },
+        "totals": {
+            "savings_gbp": float(ranked["savings_gbp"].sum()),
+            "quick_wins": int((ranked["class"] == "quick win").sum()),
+            "big_gains": int((ranked["class"] == "big gain").sum()),
+            "low_priority": int((ranked["class"] == "low priority").sum()),
+        },
+    }
+
+
+__all__ = [
+    "LEVELS",
+    "BenchmarkError",
+    "annual_usage_by_item",
+    "benchmark",
+    "benchmark_table",
+    "classify_portfolio",
+    "opportunities",
+]

@@ -16,8 +16,10 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
+from openpyxl.chart.data_source import StrRef
 from openpyxl.chart.label import DataLabelList
 from openpyxl.chart.marker import Marker
+from openpyxl.chart.series import SeriesLabel
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -88,4 +90,57 @@ def write_benchmark_workbook(result: dict, path: Path) -> Path:
     return path
 
 
-__all__ = ["write_benchmark_workbook"]
+def write_opportunities_workbook(result: dict, path: Path) -> Path:
+    """Write :func:`procurement.benchmarking.opportunities`'s ``result`` to ``path`` (.xlsx).
+
+    The scatter chart has one series per group (a single point: effort, savings) so
+    that each point's data label is its group's name, coloured by its class.
+    """
+    groups, categories = result["groups"], result["categories"]
+    money = {"savings_gbp", "price_harmonisation_gbp", "volume_tiers_gbp", "standardisation_gbp"}
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Opportunities"
+    _write_frame(ws, groups, money)
+    cols = list(groups.columns)
+    x_col, y_col, name_col = cols.index("effort") + 1, cols.index("savings_gbp") + 1, cols.index("group") + 1
+    chart = ScatterChart()
+    chart.title = "Savings against effort: quick wins top left"
+    chart.style = 13
+    chart.x_axis.title = "Effort (points)"
+    chart.y_axis.title = "Savings potential (GBP a year)"
+    chart.y_axis.numFmt = MONEY_FORMAT
+    chart.legend = None  # the labels name the points
+    for i, klass in enumerate(groups["class"], start=2):
+        x = Reference(ws, min_col=x_col, min_row=i)
+        y = Reference(ws, min_col=y_col, min_row=i)
+        series = Series(y, x)
+        series.tx = SeriesLabel(strRef=StrRef(f"'{ws.title}'!${get_column_letter(name_col)}${i}"))
+        series.marker = Marker(symbol="circle", size=8)
+        colour = CLASS_COLOURS.get(klass, "9E9E9E")
+        series.marker.graphicalProperties.solidFill = colour
+        series.marker.graphicalProperties.line.solidFill = colour
+        series.graphicalProperties.line.noFill = True  # points, not a line
+        series.dLbls = DataLabelList()
+        series.dLbls.showSerName = True
+        series.dLbls.showVal = False
+        series.dLbls.position = "r"
+        chart.series.append(series)
+    chart.height, chart.width = 14, 24
+    ws.add_chart(chart, f"{get_column_letter(len(cols) + 2)}2")
+    _write_frame(wb.create_sheet("Categories"), categories, money)
+    about = wb.create_sheet("About")
+    about.append(["Scenario rules", result["scenario"] or "defaults"])
+    about.append(["Savings source", result["source"]])
+    for key, value in {**result["thresholds"], **result["totals"]}.items():
+        about.append([key, value])
+    about.append([])
+    about.append(["quick win: savings at or above the median and effort at or below the median"])
+    about.append(["big gain: savings at or above the median, effort above it; anything else: low priority"])
+    about.column_dimensions["A"].width = 30
+    path = Path(path)
+    wb.save(path)
+    return path
+
+
+__all__ = ["write_benchmark_workbook", "write_opportunities_workbook"]
