@@ -71,6 +71,7 @@ class ScenarioSettings:
     participation: str = "all"
     regional_price: str = "best_paid"
     price_change_pct: float = 0.0
+    line_prices: dict[str, float] = field(default_factory=dict)  # what-if: LINE -> regional unit price
     require_approval: bool = True
     solver: str = "highs"
     time_limit: float = 60.0
@@ -120,6 +121,9 @@ class ScenarioSettings:
             bad("switching_cost must be >= 0")
         if self.price_change_pct <= -100:
             bad("price_change_pct must be above -100")
+        for line, price in self.line_prices.items():
+            if isinstance(price, bool) or not isinstance(price, int | float) or not price > 0:
+                bad(f"line_prices: the price of {line} must be a number above 0, not {price!r}")
 
 
 def load_scenario_file(path: Path) -> dict[str, ScenarioSettings]:
@@ -228,6 +232,13 @@ def build_problem(session: Session, settings: ScenarioSettings):
         # A line nobody buys today has no paid price: its catalogue price stands in.
         lines["regional_price"] = lines["best_paid"].fillna(lines["catalogue_price"])
     lines["regional_price"] *= 1.0 + settings.price_change_pct / 100.0
+    if settings.line_prices:
+        # What-if prices replace a line's regional price outright (after price_change_pct).
+        unknown = sorted(set(settings.line_prices) - set(lines["line"]))
+        if unknown:
+            raise ScenarioError(f"line_prices: no product line {', '.join(unknown)} in the scenario's groups")
+        what_if = lines["line"].map(settings.line_prices)
+        lines["regional_price"] = what_if.fillna(lines["regional_price"]).astype(float)
     unpriced = lines["regional_price"].isna()
     if unpriced.any():
         notes.append(f"{int(unpriced.sum())} product lines without an active catalogue price left out")
