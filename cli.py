@@ -1163,7 +1163,7 @@ def opportunities_cmd(app: AppContext, scenario: str | None, out_file: Path | No
 
 @scenario_group.command("price-to-win")
 @click.argument("name")
-@click.option("--line", "lines", multiple=True, help="Only this product line (repeatable) [default: every usable line outside the range].")
+@click.option("--line", "lines", multiple=True, help="Only this line (repeatable) [default: all outside the range].")
 @click.option("--workers", type=int, default=2, show_default=True, help="Worker processes (one line each at a time).")
 @json_option
 @pass_app
@@ -1188,7 +1188,8 @@ def scenario_price_to_win_cmd(app: AppContext, name: str, lines: tuple[str, ...]
         title=f"Price to win in {name} (optimal plan saves £{result['objective_gbp']:,.0f} over the horizon)",
         money=("current_price", "price_to_win"),
     )
-    out.print(f"{len(result['lines'])} lines in {result['wall_seconds']:.0f} s on {result['workers']} workers", highlight=False)
+    n, seconds = len(result["lines"]), result["wall_seconds"]
+    out.print(f"{n} lines in {seconds:.0f} s on {result['workers']} workers", highlight=False)
 
 
 if __name__ == "__main__":
