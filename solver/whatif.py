@@ -11,9 +11,11 @@ enters exactly when :math:`W(p) > V_0`, i.e. below :math:`p^*`.
 the model at trial prices, each solve warm-started from the base plan (which stays
 feasible at any price of :math:`l`: it does not use it). To need few solves, it starts
 from an estimate, the price at which :math:`l` matches the cheapest net price kept in
-its group, then gallops away from it (steps doubling from the tolerance) until the
-answer changes, and bisects the bracket. Every conclusion comes from a solve: the
-estimate only orders the trials, so the result is as exact as the bisection. The
+its group, then works from it: if the line enters at the estimate and not one
+tolerance above it, that is the answer (two solves); otherwise it bisects the bracket
+the estimate leaves (the lowest price is checked last, only if nothing entered).
+Every conclusion comes from a solve: the estimate only orders the trials, so the
+result is as exact as the bisection. The
 re-solves use a tight relative gap (:data:`GAP_REL`) so that a plan within the
 scenario's usual gap of the optimum is not mistaken for it near :math:`p^*`.
 
@@ -153,33 +155,28 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
     if guess <= floor:
         guess = floor
     if enters(guess):
-        lo, step = guess, tol(guess)
-        while lo + step < hi:  # gallop up until it no longer enters
-            if enters(lo + step):
-                lo, step = lo + step, 2 * step
-            else:
-                hi = lo + step
-                break
+        lo = guess
+        if lo + tol(lo) < hi and not enters(lo + tol(lo)):  # the estimate was right: done
+            hi = lo + tol(lo)
+        elif lo + tol(lo) < hi:
+            lo = lo + tol(lo)
     else:
-        hi, step = guess, tol(guess)
-        while lo is None:  # gallop down until it enters, or the floor says it never does
-            trial = max(floor, hi - step)
-            if enters(trial):
-                lo = trial
-            elif trial <= floor:
-                result["reason"] = (
-                    f"does not enter even at £{floor:,.2f} a unit ({FLOOR_SHARE:.0%} of today's price): "
-                    "the rules (range caps, supplier count or share) or the switching costs keep it out"
-                )
-                return result
-            else:
-                hi, step = trial, 2 * step
+        hi = guess
+        lo = floor  # not yet proved: checked once the bracket is narrow
     while hi - lo > tol(lo):
         mid = (lo + hi) / 2
         if enters(mid):
             lo = mid
         else:
             hi = mid
+    if lo not in solutions:
+        enters(lo)
+    if not carries(solutions[lo], line):
+        result["reason"] = (
+            f"does not enter even at £{floor:,.2f} a unit ({FLOOR_SHARE:.0%} of today's price): "
+            "the rules (range caps, supplier count or share) or the switching costs keep it out"
+        )
+        return result
     result.update(
         status="wins",
         price_to_win=lo,
