@@ -103,8 +103,11 @@ def test_what_if_at_098_of_the_price_to_win_enters_and_at_102_does_not(db_url):
     engine = open_database(db_url)
     settings = ScenarioSettings()
     runs.define_scenario(engine, "base", settings)
-    lines = ["SUP-C:KNEE-INSERT-PS:ASHD-N-KNEE", "SUP-F:HIP-STEM-CEM:NORUM", "SUP-A:HIP-STEM-CEM:DORUM",
-             "SUP-G:HIP-STEM-CEM:ASHIX", "SUP-D:TRAUMA-SCREW-CORT:PELIS"]  # fmt: skip
+    with Session(engine) as session:
+        problem, _ = build_problem(session, settings)
+    base = solve(problem, quality=False)
+    usable = sorted(set(problem.candidates.loc[problem.candidates["approved"] & problem.candidates["odep_ok"], "line"]))
+    lines = [line for line in usable if not carries(base, line)][::7][:5]
     table = price_to_win(engine, "base", lines=lines)["lines"]
     wins = table[table["status"] == "wins"]
     assert len(wins) == 5, table
