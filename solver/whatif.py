@@ -3,36 +3,70 @@ r"""What-if prices: the price at which a line outside the optimal range would wi
 For a line :math:`l` outside the optimal plan at its regional price :math:`p_0`, the
 *price to win* is the highest price :math:`p^*` at which the optimal plan includes it
 (carries units on it). Plans without :math:`l` do not depend on its price, so their
-best value :math:`V_0` is the base optimum at every price; the best plan with
-:math:`l`, :math:`W(p)`, is a maximum of functions decreasing in :math:`p`, so :math:`l`
-enters exactly when :math:`W(p) > V_0`, i.e. below :math:`p^*`.
+best value is the base optimum :math:`V_0` at every price. Let :math:`W(p)` be the
+optimum of the *forced* model, the scenario's model with :math:`l` in the range and
+carrying at least :data:`FORCED_UNITS` units (:func:`forced_model`). Then :math:`l`
+enters at :math:`p` exactly when :math:`W(p) > V_0`, and :math:`p^*` is the root of
+:math:`W(p) = V_0`.
 
-:func:`price_to_win` finds :math:`p^*` to within :math:`\min(£1, 0.5\% p^*)` by re-solving
-the model at trial prices, each solve warm-started from the base plan (which stays
-feasible at any price of :math:`l`: it does not use it). To need few solves, it starts
-from an estimate, the price at which :math:`l` matches the cheapest net price kept in
-its group, then works from it: if the line enters at the estimate and not one
-tolerance above it, that is the answer (two solves); otherwise it bisects the bracket
-the estimate leaves (the lowest price is checked last, only if nothing entered).
-Every conclusion comes from a solve: the estimate only orders the trials, so the
-result is as exact as the bisection. The
-re-solves use a tight relative gap (:data:`GAP_REL`) so that a plan within the
-scenario's usual gap of the optimum is not mistaken for it near :math:`p^*`.
+For a fixed plan the net savings are linear in :math:`p`: a unit of :math:`l` bought by
+trust :math:`t` costs :math:`p (1 - d)` a year for the :math:`\rho_t = \text{months on}/12`
+years it is on the agreement (:math:`d` the discount of the tier its offer reached), so
+the plan's value is :math:`A - S p` with slope
 
-A line no trust may use (not approved, below the ODEP floor, no demand in its group)
-cannot win at any price: :func:`why_unusable` says why. A line that does not enter
-even at a small positive price (:data:`FLOOR_SHARE` of today's) is reported as such.
+.. math:: S = \sum_t x_{tl}\, \rho_t\, (1 - d_{o(l)}) > 0
+
+(:func:`plan_slope`, read from the solution's frames). When no constraint depends on
+:math:`p` (:func:`linear_in_price`: participation "all", and :math:`l`'s offer, if
+tiered, counts units rather than spend), every plan is feasible at every price and
+:math:`W` is the maximum of these lines: convex, piecewise linear and decreasing. Two
+bounds follow without another solve (this is Newton's method on :math:`W - V_0`, or
+Dinkelbach's for the ratio :math:`(A - V_0)/S`):
+
+- the *tangent* :math:`W(q) - S(q)(p - q)` lies below :math:`W`, so its root
+  :math:`n = q + (W(q) - V_0)/S(q)` is a price at which :math:`l` enters: a lower bound
+  of :math:`p^*`, from a trial on either side of the root;
+- the *chord* between a trial left of the root and one right of it lies above
+  :math:`W`, so its root is an upper bound.
+
+:func:`price_to_win` solves the forced model at a first trial (an estimate, the price
+at which :math:`l` matches the cheapest net price kept in its group), takes the
+tangent's root as the proven lower bound, and probes :math:`0.9` tolerance above it:
+if :math:`l` does not win there the bracket is closed, otherwise the probe is a new
+lower bound on a later linear piece and the next tangent starts from it. From the left
+the tangent roots increase to :math:`p^*` and reach it once a trial's plan is the plan
+optimal at :math:`p^*`, so a line takes one solve per linear piece crossed plus the
+probe: usually 2 to 4 solves, each warm-started from the previous forced plan (feasible
+at any price).
+
+When a constraint does depend on the price (a spend-basis tier of the line's offer: a
+lower price may lose a tier; optional participation: a higher price may make a trust
+worse off), :math:`W` need not be convex, and only solved trials count as proof: the
+tangent root is tried, not assumed, and the bracket falls back to bisection. Either
+way the answer ``price_to_win`` is a price at which :math:`l` is proved to enter and
+``not_at`` one within :math:`\min(£1, 0.5\% p^*)` above it at which it is proved not to
+(up to ties, and the solves' gap :data:`GAP_REL`: about £1 of net savings on the demo,
+a penny or less of price).
+
+The forced model is infeasible exactly when no plan obeying the scenario's rules can
+put units on :math:`l` at all (its price appears in no constraint that could exclude
+it): the line cannot win at any price. A line no trust may use (not approved, below
+the ODEP floor, no demand in its group) is reported by :func:`why_unusable` without a
+solve. A line that does not enter even at :data:`FLOOR_SHARE` of today's price is
+reported as such.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 
 import pandas as pd
+import pulp
 
 from solver.data import prepare, usable_mask
-from solver.model import build_model
+from solver.model import Model, build_model
 from solver.problem import ProblemData
 from solver.solution import Solution
 from solver.solve import solve_model
@@ -40,10 +74,16 @@ from solver.solve import solve_model
 ABS_TOL = 1.0
 """GBP: the price to win is found to within this and within :data:`REL_TOL` of it."""
 REL_TOL = 0.005
+PROBE_SHARE = 0.9
+"""A probe sits this share of the tolerance above the proven lower bound."""
 FLOOR_SHARE = 0.01
 """The lowest price tried, as a share of today's regional price."""
 GAP_REL = 1e-7
 """Relative gap of the re-solves (the scenario's 1e-4 of a £10m plan is £1,000)."""
+FORCED_UNITS = 1e-3
+"""Annual units the forced model must put on the line (any positive amount is a place)."""
+MAX_TANGENT_TRIALS = 12
+"""Trials led by tangents before the search only bisects (a guard; never reached on the demo)."""
 
 
 def with_line_price(problem: ProblemData, line: str, price: float) -> ProblemData:
@@ -59,10 +99,53 @@ def carries(solution: Solution, line: str) -> bool:
     return bool(rng.loc[rng["line"] == line, "kept"].astype(bool).any())
 
 
+def _tight(problem: ProblemData) -> ProblemData:
+    return problem.with_settings(gap_rel=min(problem.settings.gap_rel, GAP_REL))
+
+
 def solve_at(problem: ProblemData, line: str, price: float, start: Solution | None) -> Solution:
     """Solve ``problem`` with ``line`` at ``price``, warm-started from ``start``."""
-    tight = with_line_price(problem, line, price).with_settings(gap_rel=min(problem.settings.gap_rel, GAP_REL))
-    return solve_model(build_model(prepare(tight)), start=start)
+    return solve_model(build_model(prepare(_tight(with_line_price(problem, line, price)))), start=start)
+
+
+def forced_model(problem: ProblemData, line: str, price: float) -> Model:
+    r"""The scenario's model at ``price`` with ``line`` forced into the range.
+
+    Adds :math:`y_l = 1` and :math:`\sum_t x_{tl} \ge` :data:`FORCED_UNITS` (the
+    constraints ``whatif_in_range__l`` and ``whatif_carries__l``); :math:`x \le D u`
+    and :math:`u \le y` then make some trust use the line.
+    """
+    m = build_model(prepare(_tight(with_line_price(problem, line, price))))
+    x = m.var["x"]
+    on_line = x.index.get_level_values("line") == line
+    label = m.labels[line]  # the range variable y_l is named with it
+    m.prob.addConstraint(m.var["y"][line] == 1, f"whatif_in_range__{label}")
+    carried = pulp.lpSum_vars_coefs([(v, 1.0) for v in x[on_line]])
+    m.prob.addConstraint(carried >= FORCED_UNITS, f"whatif_carries__{label}")
+    return m
+
+
+def plan_slope(solution: Solution, line: str) -> float:
+    r""":math:`S = \sum_t x_{tl} \rho_t (1 - d)`: how much the plan's net savings fall per £1 on ``line``'s price."""
+    alloc = solution.allocation[solution.allocation["line"] == line]
+    years = alloc.merge(solution.joins[["trust", "category", "months_on"]], on=["trust", "category"])
+    return float((years["units"] * years["months_on"] / 12.0 * (1.0 - years["discount"])).sum())
+
+
+def linear_in_price(problem: ProblemData, line: str) -> bool:
+    """Whether no constraint of the model depends on ``line``'s price (so :math:`W` is convex).
+
+    The price enters the constraints through spend-basis tier volumes of the line's
+    own offer and, under optional participation, each trust's "no worse off" row.
+    """
+    if problem.settings.participation != "all":
+        return False
+    offer = problem.offer_lines.loc[problem.offer_lines["line"] == line, "offer"]
+    if offer.empty:
+        return True
+    spend = problem.offers.loc[problem.offers["offer"] == offer.iloc[0], "basis"].eq("spend").any()
+    tiered = (problem.tiers["offer"] == offer.iloc[0]).any()
+    return not (spend and tiered)
 
 
 def why_unusable(problem: ProblemData, line: str) -> str | None:
@@ -114,15 +197,47 @@ def _displaced(base: Solution, solution: Solution, line: str) -> list[str]:
     return [str(lost.idxmax())] if len(lost) else []
 
 
+@dataclass
+class Trial:
+    """One solve of the forced model: the best plan carrying the line at ``price``."""
+
+    price: float
+    value: float
+    """:math:`W(p)`, the plan's net savings (GBP): a lower bound of the optimum."""
+    bound: float
+    """An upper bound of :math:`W(p)` (the solver's best bound)."""
+    slope: float
+    solution: Solution
+
+
+def solve_forced(problem: ProblemData, line: str, price: float, start: Solution | None) -> Trial | None:
+    """Solve the forced model at ``price`` (warm-started from ``start``); None if infeasible."""
+    solution = solve_model(forced_model(problem, line, price), start=start)
+    if solution.status == "infeasible":
+        return None
+    if not solution.has_solution:
+        raise RuntimeError(f"forced solve at £{price:,.2f} for {line} found no plan ({solution.status})")
+    value = float(solution.objective)
+    bound = max(value, solution.best_bound if solution.best_bound is not None else value)
+    return Trial(price, value, bound, plan_slope(solution, line), solution)
+
+
+def _chord_root(left: Trial, right: Trial, target: float) -> float | None:
+    """Where the chord through the upper values of ``left`` and ``right`` meets ``target``."""
+    if not (left.bound > target >= right.bound) or right.price <= left.price:
+        return None
+    return left.price + (left.bound - target) * (right.price - left.price) / (left.bound - right.bound)
+
+
 def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
     """The highest regional unit price at which ``line`` enters the optimal range.
 
     ``base`` is the optimal plan at today's prices, which does not carry ``line``.
     Returns ``line``, ``current_price``, ``price_to_win`` (a price at which the line is
-    proved to enter; it does not at ``price_to_win`` plus the tolerance), ``cut_pct``,
-    ``displaces`` (lines of its group dropped from the range, or the one losing the
-    most units), ``solves``, ``status`` (``wins``, ``cannot_win``, ``in_range``) and
-    ``reason`` (why it cannot win).
+    proved to enter), ``not_at`` (a price at most the tolerance above it at which it is
+    proved not to), ``cut_pct``, ``displaces`` (lines of its group dropped from the
+    range, or the one losing the most units), ``solves`` (forced solves), ``status``
+    (``wins``, ``cannot_win``, ``in_range``) and ``reason`` (why it cannot win).
     """
     row = problem.lines.loc[problem.lines["line"] == line]
     current = float(row["regional_price"].iloc[0]) if len(row) else math.nan
@@ -138,53 +253,99 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
     def tol(price: float) -> float:
         return min(ABS_TOL, REL_TOL * price)
 
+    # the base plan's value: as found (it exists) and as bounded (nothing beats it by more)
+    v0 = float(base.objective)
+    v0_up = max(v0, base.best_bound if base.best_bound is not None else v0)
+    convex = linear_in_price(problem, line)
+    left_tangents = problem.settings.participation == "all"
     floor = FLOOR_SHARE * current
-    solutions: dict[float, Solution] = {}
+    lo: float | None = None  # the line is proved to enter at lo, by the plan lo_plan
+    lo_plan: Solution | None = None
+    hi = current  # proved not to: the base plan, optimal at today's price, leaves it out
+    best_left: Trial | None = None  # solved trials nearest the root on either side
+    best_right: Trial | None = None
+    tried: set[float] = set()
+    start: Solution | None = None
 
-    def enters(price: float) -> bool:
-        solution = solve_at(problem, line, price, base)
-        result["solves"] += 1
-        if not solution.has_solution:
-            raise RuntimeError(f"re-solve at £{price:,.2f} for {line} found no plan ({solution.status})")
-        solutions[price] = solution
-        return carries(solution, line)
-
-    lo, hi = None, current  # lo: the line is proved to enter; hi: proved not to
     guess = _estimate(problem, line, base)
-    guess = min(max(guess if guess is not None else current / 2, floor), current - tol(current))
-    if guess <= floor:
-        guess = floor
-    if enters(guess):
-        lo = guess
-        if lo + tol(lo) < hi and not enters(lo + tol(lo)):  # the estimate was right: done
-            hi = lo + tol(lo)
-        elif lo + tol(lo) < hi:
-            lo = lo + tol(lo)
-    else:
-        hi = guess
-        lo = floor  # not yet proved: checked once the bracket is narrow
-    while hi - lo > tol(lo):
-        mid = (lo + hi) / 2
-        if enters(mid):
-            lo = mid
+    price = min(max(guess if guess is not None else current / 2, floor), current - tol(current))
+    while True:
+        trial = solve_forced(problem, line, price, start)
+        result["solves"] += 1
+        tried.add(price)
+        if trial is None:
+            result["reason"] = (
+                "no plan that obeys the scenario's rules can put units on it (range caps, supplier count or "
+                "share, year-one cap), so no price wins"
+            )
+            return result
+        start = trial.solution
+        if trial.value > v0_up:  # a plan carrying the line beats the base plan
+            if lo is None or price > lo:
+                lo, lo_plan = price, trial.solution
+            if best_left is None or price > best_left.price:
+                best_left = trial
         else:
-            hi = mid
-    if lo not in solutions:
-        enters(lo)
-    if not carries(solutions[lo], line):
-        result["reason"] = (
-            f"does not enter even at £{floor:,.2f} a unit ({FLOOR_SHARE:.0%} of today's price): "
-            "the rules (range caps, supplier count or share) or the switching costs keep it out"
-        )
-        return result
+            hi = min(hi, price)
+            if best_right is None or price < best_right.price:
+                best_right = trial
+        tangent = price + (trial.value - v0_up) / trial.slope if trial.slope > 0 else None
+        # the tangent lies below W everywhere (convex), or right of a winning trial
+        proved = tangent is not None and (convex or (trial.value > v0_up and left_tangents))
+        if proved and (lo is None or tangent > lo) and tangent < hi:
+            lo, lo_plan = tangent, trial.solution  # its plan beats the base plan there
+        if convex:
+            if best_left is not None and best_right is not None:
+                chord = _chord_root(best_left, best_right, v0)
+                if chord is not None and chord < hi:
+                    hi = chord  # the chord lies above W
+        if lo is not None and hi - lo <= tol(lo):
+            break
+        price = _next_price(lo, hi, None if proved else tangent, floor, len(tried) < MAX_TANGENT_TRIALS, tol)
+        if price is None or price in tried:
+            result["reason"] = (
+                f"does not enter even at £{floor:,.2f} a unit ({FLOOR_SHARE:.0%} of today's price): "
+                "the rules (range caps, supplier count or share) or the switching costs keep it out"
+            )
+            return result
     result.update(
         status="wins",
         price_to_win=lo,
         cut_pct=100.0 * (1.0 - lo / current),
-        displaces=_displaced(base, solutions[lo], line),
+        displaces=_displaced(base, lo_plan, line),
         not_at=hi,
     )
     return result
 
 
-__all__ = ["carries", "price_to_win", "solve_at", "why_unusable", "with_line_price"]
+def _next_price(lo, hi, tangent, floor, use_tangent, tol) -> float | None:
+    """The next trial price in the bracket (lo, hi); None when the floor has already failed.
+
+    ``tangent`` is an unproved tangent root (None once proved: it is then ``lo``). The
+    next trial is just above a proven lower bound (a probe that closes the bracket if
+    the line loses there), else at the unproved tangent root, else the midpoint.
+    """
+    if lo is None:
+        if use_tangent and tangent is not None and floor < tangent < hi:
+            return tangent
+        return floor if hi > floor else None  # is there any price at all at which it enters?
+    if not use_tangent:
+        return (lo + hi) / 2
+    if tangent is None or tangent <= lo + tol(lo):
+        return lo + PROBE_SHARE * tol(lo)
+    if tangent < hi - tol(lo):
+        return tangent
+    return (lo + hi) / 2
+
+
+__all__ = [
+    "carries",
+    "forced_model",
+    "linear_in_price",
+    "plan_slope",
+    "price_to_win",
+    "solve_at",
+    "solve_forced",
+    "why_unusable",
+    "with_line_price",
+]
