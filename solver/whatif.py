@@ -125,11 +125,130 @@ def forced_model(problem: ProblemData, line: str, price: float) -> Model:
     return m
 
 
+@dataclass
+class Trial:
+    """One solve of the forced model: the best plan carrying the line at ``price``."""
+
+    price: float
+    value: float
+    """:math:`W(p)`, the plan's net savings (GBP): a lower bound of the optimum."""
+    bound: float
+    """An upper bound of :math:`W(p)` (the solver's best bound)."""
+    slope: float
+    solution: Solution
+
+
+PRICED_ROWS = ("discount_split", "tier_reach", "tier_within", "no_worse_off")
+"""Constraint families in which a line's variables can have coefficients proportional to its price."""
+
+
+class ForcedModel:
+    r"""The forced model of ``line``, built once at today's price and repriced in place.
+
+    Every coefficient of the model that depends on :math:`p_l` is proportional to it
+    and sits on the line's own variables: :math:`-\rho_m p_l` on :math:`x_{tlm}` in the
+    objective (and, under optional participation, in "no worse off"), :math:`-d_k p_l`
+    on :math:`\xi_{tlk}` in the discount split, and :math:`p_l` on :math:`\xi_{tlk}` in
+    a spend-basis offer's tier volume. :meth:`reprice` scales exactly those, so a trial
+    costs a solve and not a rebuild. Two parts of the build depend on the price without
+    being coefficients, and both stay valid below today's price, the highest one tried:
+    the bound :math:`\bar\Delta_{tc}` on a trust's discount (an upper bound, looser at a
+    lower price) and the spend tiers kept as reachable (a tier unreachable at today's
+    price is unreachable below it).
+    """
+
+    def __init__(self, problem: ProblemData, line: str) -> None:
+        self.line = line
+        self.top = float(problem.lines.loc[problem.lines["line"] == line, "regional_price"].iloc[0])
+        self.model = m = forced_model(problem, line, self.top)
+        self.data = m.data
+        self.price = self.top
+
+        def own(family: str) -> list:
+            variables = m.var.get(family, pd.Series([], dtype=object))
+            return list(variables[variables.index.get_level_values("line") == line]) if len(variables) else []
+
+        self.variables = own("x_month") + own("x_tier")
+        objective = m.prob.objective
+        self.objective = [(v, objective[v]) for v in own("x_month")]
+        spend = m.data.pairs.loc[m.data.pairs["line"] == line, "basis"].eq("spend").any()
+        families = PRICED_ROWS if spend else tuple(f for f in PRICED_ROWS if not f.startswith("tier_"))
+        self.rows = [
+            (row, v, row[v])
+            for row in m.prob.constraints()
+            if row.name.split("__", 1)[0] in families
+            for v in self.variables
+            if v in row
+        ]
+
+    def reprice(self, price: float) -> None:
+        """Set the line's price to ``price`` (at most today's) in the model and its data."""
+        if price > self.top * (1 + 1e-12):
+            raise ValueError(f"the forced model of {self.line} is valid up to £{self.top:,.2f}, not £{price:,.2f}")
+        ratio = price / self.top
+        objective = self.model.prob.objective
+        for v, coef in self.objective:
+            objective[v] = coef * ratio
+        self.model.prob.setObjective(objective)
+        for row, v, coef in self.rows:
+            row[v] = coef * ratio
+        pairs = self.data.pairs.copy()
+        pairs.loc[pairs["line"] == self.line, "price"] = price
+        current = self.data.current.copy()
+        current.loc[current["line"] == self.line, "regional_price"] = price
+        self.model.data = dataclasses.replace(self.data, pairs=pairs, current=current)
+        self.price = price
+
+    def solve(self, price: float, start: Solution | None) -> Trial | None:
+        """Solve at ``price`` (warm-started from ``start``); None if no plan can carry the line."""
+        self.reprice(price)
+        solution = solve_model(self.model, start=start)
+        if solution.status == "infeasible":
+            return None
+        if not solution.has_solution:
+            raise RuntimeError(f"forced solve at £{price:,.2f} for {self.line} found no plan ({solution.status})")
+        value = float(solution.objective)
+        bound = max(value, solution.best_bound if solution.best_bound is not None else value)
+        return Trial(price, value, bound, plan_slope(solution, self.line), solution)
+
+
 def plan_slope(solution: Solution, line: str) -> float:
     r""":math:`S = \sum_t x_{tl} \rho_t (1 - d)`: how much the plan's net savings fall per £1 on ``line``'s price."""
     alloc = solution.allocation[solution.allocation["line"] == line]
     years = alloc.merge(solution.joins[["trust", "category", "months_on"]], on=["trust", "category"])
     return float((years["units"] * years["months_on"] / 12.0 * (1.0 - years["discount"])).sum())
+
+
+def plan_holds(problem: ProblemData, line: str, trial: Trial, price: float) -> bool:
+    """Whether ``trial``'s plan obeys every rule with ``line`` at ``price`` (keeping its
+    allocation and joins, and its tiers or deeper ones), so that its net savings there
+    are ``trial.value - trial.slope * (price - trial.price)`` or more.
+
+    Only two rules involve the price. A lower price lowers the volume of a spend-basis
+    offer, which must still reach the tier the plan picked (at a higher price the volume
+    can only reach a deeper tier, which saves more). Under optional participation a
+    higher price lowers the net savings of the trusts buying the line, which must stay
+    no worse off.
+    """
+    solution = trial.solution
+    mine = solution.allocation[solution.allocation["line"] == line]
+    if price < trial.price:
+        offer = problem.offer_lines.loc[problem.offer_lines["line"] == line, "offer"]
+        if offer.empty:
+            return True
+        tier = solution.tiers_reached[solution.tiers_reached["offer"] == offer.iloc[0]]
+        spend = problem.offers.loc[problem.offers["offer"] == offer.iloc[0], "basis"].eq("spend").any()
+        if not spend or tier.empty:
+            return True
+        volume = float(tier["volume"].iloc[0]) - (trial.price - price) * float(mine["units"].sum())
+        return volume >= float(tier["threshold"].iloc[0]) * (1 - 1e-9)
+    if problem.settings.participation != "optional":
+        return True
+    years = mine.merge(solution.joins[["trust", "category", "months_on"]], on=["trust", "category"])
+    loss = (years["units"] * years["months_on"] / 12.0 * (1.0 - years["discount"]) * (price - trial.price))
+    loss = loss.groupby(years["trust"]).sum()
+    net = solution.savings.groupby("trust")["amount"].sum().reindex(loss.index).fillna(0.0)
+    return bool((net - loss >= -1e-6).all())
 
 
 def linear_in_price(problem: ProblemData, line: str) -> bool:
@@ -146,6 +265,63 @@ def linear_in_price(problem: ProblemData, line: str) -> bool:
     spend = problem.offers.loc[problem.offers["offer"] == offer.iloc[0], "basis"].eq("spend").any()
     tiered = (problem.tiers["offer"] == offer.iloc[0]).any()
     return not (spend and tiered)
+
+
+def coupled_categories(problem: ProblemData, line: str) -> set[str]:
+    """The categories whose plans interact with those of ``line``'s category.
+
+    The model couples categories only through an offer whose lines span several (its
+    tier volume), the year-one cap (per trust, over its categories) and optional
+    participation (a trust's net over its categories). Without those, the optimum is
+    the sum of the categories' optima, and the line's price to win depends on its own
+    category alone: the rest of the plan stays as it is.
+    """
+    s = problem.settings
+    everything = set(problem.groups["category"])
+    if s.participation == "optional" or (s.year_one_cap is not None and s.active("year_one_cap")):
+        return everything
+    spans = (
+        problem.offer_lines.merge(problem.lines[["line", "group"]], on="line")
+        .merge(problem.groups, on="group")[["offer", "category"]]
+        .drop_duplicates()
+    )
+    group = problem.lines.loc[problem.lines["line"] == line, "group"].iloc[0]
+    component = set(problem.groups.loc[problem.groups["group"] == group, "category"])
+    while True:
+        offers = spans.loc[spans["category"].isin(component), "offer"]
+        grown = component | set(spans.loc[spans["offer"].isin(offers), "category"])
+        if grown == component:
+            return component
+        component = grown
+
+
+def restrict_to_categories(problem: ProblemData, categories: set[str]) -> ProblemData:
+    """``problem`` over ``categories`` only (their groups, lines, demand, offers, contracts)."""
+    if categories >= set(problem.groups["category"]):
+        return problem
+    groups = problem.groups[problem.groups["category"].isin(categories)]
+    lines = problem.lines[problem.lines["group"].isin(groups["group"])]
+    offer_lines = problem.offer_lines[problem.offer_lines["line"].isin(lines["line"])]
+    offers = problem.offers[problem.offers["offer"].isin(offer_lines["offer"])]
+    s = problem.settings
+    settings = dataclasses.replace(
+        s,
+        range_cap_by_group={g: k for g, k in s.range_cap_by_group.items() if g in set(groups["group"])},
+        min_suppliers_by_category={c: k for c, k in s.min_suppliers_by_category.items() if c in categories},
+    )
+    return dataclasses.replace(
+        problem,
+        groups=groups,
+        lines=lines,
+        demand=problem.demand[problem.demand["group"].isin(groups["group"])],
+        current=problem.current[problem.current["line"].isin(lines["line"])],
+        candidates=problem.candidates[problem.candidates["line"].isin(lines["line"])],
+        offers=offers,
+        offer_lines=offer_lines,
+        tiers=problem.tiers[problem.tiers["offer"].isin(offers["offer"])],
+        contracts=problem.contracts[problem.contracts["category"].isin(categories)],
+        settings=settings,
+    )
 
 
 def why_unusable(problem: ProblemData, line: str) -> str | None:
@@ -197,31 +373,6 @@ def _displaced(base: Solution, solution: Solution, line: str) -> list[str]:
     return [str(lost.idxmax())] if len(lost) else []
 
 
-@dataclass
-class Trial:
-    """One solve of the forced model: the best plan carrying the line at ``price``."""
-
-    price: float
-    value: float
-    """:math:`W(p)`, the plan's net savings (GBP): a lower bound of the optimum."""
-    bound: float
-    """An upper bound of :math:`W(p)` (the solver's best bound)."""
-    slope: float
-    solution: Solution
-
-
-def solve_forced(problem: ProblemData, line: str, price: float, start: Solution | None) -> Trial | None:
-    """Solve the forced model at ``price`` (warm-started from ``start``); None if infeasible."""
-    solution = solve_model(forced_model(problem, line, price), start=start)
-    if solution.status == "infeasible":
-        return None
-    if not solution.has_solution:
-        raise RuntimeError(f"forced solve at £{price:,.2f} for {line} found no plan ({solution.status})")
-    value = float(solution.objective)
-    bound = max(value, solution.best_bound if solution.best_bound is not None else value)
-    return Trial(price, value, bound, plan_slope(solution, line), solution)
-
-
 def _chord_root(left: Trial, right: Trial, target: float) -> float | None:
     """Where the chord through the upper values of ``left`` and ``right`` meets ``target``."""
     if not (left.bound > target >= right.bound) or right.price <= left.price:
@@ -253,11 +404,13 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
     def tol(price: float) -> float:
         return min(ABS_TOL, REL_TOL * price)
 
-    # the base plan's value: as found (it exists) and as bounded (nothing beats it by more)
-    v0 = float(base.objective)
-    v0_up = max(v0, base.best_bound if base.best_bound is not None else v0)
-    convex = linear_in_price(problem, line)
-    left_tangents = problem.settings.participation == "all"
+    # only the line's own category (and any coupled to it) can change: solve over those
+    categories = coupled_categories(problem, line)
+    part = restrict_to_categories(problem, categories)
+    # the base plan's value there: as found, and as bounded (no plan beats it by more)
+    v0 = float(base.savings.loc[base.savings["category"].isin(categories), "amount"].sum())
+    v0_up = v0 + max(0.0, (base.best_bound if base.best_bound is not None else v0) - float(base.objective))
+    convex = linear_in_price(part, line)
     floor = FLOOR_SHARE * current
     lo: float | None = None  # the line is proved to enter at lo, by the plan lo_plan
     lo_plan: Solution | None = None
@@ -266,11 +419,12 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
     best_right: Trial | None = None
     tried: set[float] = set()
     start: Solution | None = None
+    forced = ForcedModel(part, line)
 
     guess = _estimate(problem, line, base)
     price = min(max(guess if guess is not None else current / 2, floor), current - tol(current))
     while True:
-        trial = solve_forced(problem, line, price, start)
+        trial = forced.solve(price, start)
         result["solves"] += 1
         tried.add(price)
         if trial is None:
@@ -290,10 +444,11 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
             if best_right is None or price < best_right.price:
                 best_right = trial
         tangent = price + (trial.value - v0_up) / trial.slope if trial.slope > 0 else None
-        # the tangent lies below W everywhere (convex), or right of a winning trial
-        proved = tangent is not None and (convex or (trial.value > v0_up and left_tangents))
-        if proved and (lo is None or tangent > lo) and tangent < hi:
-            lo, lo_plan = tangent, trial.solution  # its plan beats the base plan there
+        # the tangent is the trial plan's value: a lower bound of W wherever that plan holds
+        proved = tangent is not None and plan_holds(part, line, trial, tangent)
+        if proved and (lo is None or tangent > lo):
+            # its plan beats the base plan below the root (a root at hi is a tie there)
+            lo, lo_plan = min(tangent, hi), trial.solution
         if convex:
             if best_left is not None and best_right is not None:
                 chord = _chord_root(best_left, best_right, v0)
@@ -302,7 +457,9 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
         if lo is not None and hi - lo <= tol(lo):
             break
         price = _next_price(lo, hi, None if proved else tangent, floor, len(tried) < MAX_TANGENT_TRIALS, tol)
-        if price is None or price in tried:
+        if price in tried:  # never expected: fall back to bisection
+            price = ((lo if lo is not None else floor) + hi) / 2
+        if price is None:
             result["reason"] = (
                 f"does not enter even at £{floor:,.2f} a unit ({FLOOR_SHARE:.0%} of today's price): "
                 "the rules (range caps, supplier count or share) or the switching costs keep it out"
@@ -340,12 +497,15 @@ def _next_price(lo, hi, tangent, floor, use_tangent, tol) -> float | None:
 
 __all__ = [
     "carries",
+    "coupled_categories",
+    "restrict_to_categories",
     "forced_model",
     "linear_in_price",
+    "plan_holds",
     "plan_slope",
     "price_to_win",
     "solve_at",
-    "solve_forced",
+    "ForcedModel",
     "why_unusable",
     "with_line_price",
 ]
