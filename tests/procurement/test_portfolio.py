@@ -88,27 +88,37 @@ def test_line_prices_override_a_lines_regional_price(db_url):
         runs.run_scenario(engine, "w")
 
 
+@pytest.fixture(scope="module")
+def solved_demo_url(tmp_path_factory):
+    root = tmp_path_factory.mktemp("solved-region")
+    run_demo(root, size="S", echo=None)
+    return f"sqlite:///{root / 'procure.db'}"
+
+
 @pytest.mark.slow
-def test_what_if_at_098_of_the_price_to_win_enters_and_at_102_does_not(db_url):
-    """The issue's check: five excluded demo lines, each run as what-if scenarios."""
+def test_what_if_at_098_of_the_price_to_win_enters_and_at_102_does_not(solved_demo_url):
+    """The issue's check: five excluded lines of the demo's all-trusts scenario, each
+    priced by the command, then run as what-if scenarios (``line_prices``) at 0.98 and
+    1.02 times its price to win, solved as the scenario is (its own gap)."""
     import dataclasses
 
     from sqlmodel import Session
 
-    from procurement.price_to_win import price_to_win
     from procurement.scenarios import build_problem
     from solver.solve import solve
     from solver.whatif import carries
 
-    engine = open_database(db_url)
-    settings = ScenarioSettings()
-    runs.define_scenario(engine, "base", settings)
+    engine = open_database(solved_demo_url)
     with Session(engine) as session:
+        _, settings = runs.get_settings(session, "all-trusts")
         problem, _ = build_problem(session, settings)
     base = solve(problem, quality=False)
     usable = sorted(set(problem.candidates.loc[problem.candidates["approved"] & problem.candidates["odep_ok"], "line"]))
     lines = [line for line in usable if not carries(base, line)][::7][:5]
-    table = price_to_win(engine, "base", lines=lines)["lines"]
+    args = ["--db", solved_demo_url, "scenario", "price-to-win", "all-trusts", "--json"]
+    result = CliRunner().invoke(main, args + [a for line in lines for a in ("--line", line)])
+    assert result.exit_code == 0, result.output
+    table = pd.DataFrame(json.loads(result.output)["lines"])
     wins = table[table["status"] == "wins"]
     assert len(wins) == 5, table
     for row in wins.itertuples():
