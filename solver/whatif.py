@@ -36,8 +36,11 @@ if :math:`l` does not win there the bracket is closed, otherwise the probe is a 
 lower bound on a later linear piece and the next tangent starts from it. From the left
 the tangent roots increase to :math:`p^*` and reach it once a trial's plan is the plan
 optimal at :math:`p^*`, so a line takes one solve per linear piece crossed plus the
-probe: usually 2 to 4 solves, each warm-started from the previous forced plan (feasible
-at any price).
+probe: 1 to 5 solves on the demo (3 at the median), each warm-started from the previous
+forced plan (feasible at any price). The forced model is built once per line and repriced
+in place (:class:`ForcedModel`), over the line's category and any coupled to it
+(:func:`coupled_categories`): the plans of other categories cannot change, so their
+part of :math:`V_0` cancels.
 
 When a constraint does depend on the price (a spend-basis tier of the line's offer: a
 lower price may lose a tier; optional participation: a higher price may make a trust
@@ -245,7 +248,7 @@ def plan_holds(problem: ProblemData, line: str, trial: Trial, price: float) -> b
     if problem.settings.participation != "optional":
         return True
     years = mine.merge(solution.joins[["trust", "category", "months_on"]], on=["trust", "category"])
-    loss = (years["units"] * years["months_on"] / 12.0 * (1.0 - years["discount"]) * (price - trial.price))
+    loss = years["units"] * years["months_on"] / 12.0 * (1.0 - years["discount"]) * (price - trial.price)
     loss = loss.groupby(years["trust"]).sum()
     net = solution.savings.groupby("trust")["amount"].sum().reindex(loss.index).fillna(0.0)
     return bool((net - loss >= -1e-6).all())
@@ -449,11 +452,10 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
         if proved and (lo is None or tangent > lo):
             # its plan beats the base plan below the root (a root at hi is a tie there)
             lo, lo_plan = min(tangent, hi), trial.solution
-        if convex:
-            if best_left is not None and best_right is not None:
-                chord = _chord_root(best_left, best_right, v0)
-                if chord is not None and chord < hi:
-                    hi = chord  # the chord lies above W
+        if convex and best_left is not None and best_right is not None:
+            chord = _chord_root(best_left, best_right, v0)
+            if chord is not None and chord < hi:
+                hi = chord  # the chord lies above W
         if lo is not None and hi - lo <= tol(lo):
             break
         price = _next_price(lo, hi, None if proved else tangent, floor, len(tried) < MAX_TANGENT_TRIALS, tol)
