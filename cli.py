@@ -756,6 +756,13 @@ def _scenario_options(fn):
         click.option("--participation", type=click.Choice(["all", "optional"]), help="Must every trust join?"),
         click.option("--regional-price", type=click.Choice(["best_paid", "catalogue"])),
         click.option("--price-change", "price_change_pct", type=float, help="Sensitivity: regional prices +X%."),
+        click.option(
+            "--line-price",
+            "line_prices",
+            multiple=True,
+            metavar="LINE=PRICE",
+            help="What-if: this line's regional unit price (repeatable).",
+        ),  # fmt: skip
         click.option("--solver", type=click.Choice(["highs", "cbc"])),
         click.option("--time-limit", type=float, help="Solver time limit in seconds [60]."),
         click.option("--gap", "gap_rel", type=float, help="Relative optimality gap to stop at [1e-4]."),
@@ -763,6 +770,20 @@ def _scenario_options(fn):
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _parse_line_prices(items: tuple[str, ...]) -> dict[str, float]:
+    """``("SUP-A:HIP-STEM-CEM:EXETER=812.5", ...)`` -> ``{line: price}``."""
+    prices = {}
+    for item in items:
+        line, sep, price = item.rpartition("=")
+        try:
+            prices[line.strip()] = float(price)
+        except ValueError:
+            sep = ""
+        if not sep or not line.strip():
+            raise click.UsageError(f"--line-price {item!r}: expected LINE=PRICE, e.g. SUP-A:HIP-STEM-CEM:EXETER=812.50")
+    return prices
 
 
 @scenario_group.command("define")
@@ -789,6 +810,10 @@ def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, re
     if not name:
         raise click.UsageError("give a scenario NAME or --file")
     values = {k: v for k, v in options.items() if v is not None}
+    if values.get("line_prices") == ():
+        del values["line_prices"]
+    elif "line_prices" in values:
+        values["line_prices"] = _parse_line_prices(values["line_prices"])
     if "trusts" in values:
         values["trusts"] = [t.strip() for t in values["trusts"].split(",") if t.strip()]
     if values.get("odep_floor", "").lower() == "none":
@@ -1377,6 +1402,133 @@ def track_cmd(app: AppContext, scenario: str, as_of: str | None, out_path: Path 
         out.print(f"! {alert}", highlight=False)
     if out_path is not None:
         out.print(f"Tracking workbook: {payload['path']}", highlight=False)
+
+
+# ------------------------------------------- where to start: benchmark, opportunities, price to win
+
+
+@main.command("benchmark")
+@click.option(
+    "--by",
+    type=click.Choice(["line", "group", "sku"]),
+    default="line",
+    show_default=True,
+    help="Compare prices per product line, per equivalence group, or per SKU (like for like).",
+)
+@click.option("--trust", help="Show one trust against its peers (the regional figures still use every trust).")
+@click.option("--out", "out_file", type=click.Path(path_type=Path), help="Also write a workbook (.xlsx) with a chart.")
+@click.option("--top", type=int, default=25, show_default=True, help="Products shown in the table (not in JSON).")
+@json_option
+@pass_app
+@handle_errors
+def benchmark_cmd(app: AppContext, by: str, trust: str | None, out_file: Path | None, top: int, as_json: bool) -> None:
+    """What each trust pays against the region's best, median and worst, ranked by savings.
+
+    Example: procure benchmark --by line --trust RXE --out benchmark.xlsx
+    """
+    from procurement.benchmarking import benchmark
+
+    result = benchmark(app.engine, by=by, trust=trust)
+    if out_file:
+        from procurement.export.portfolio import write_benchmark_workbook
+
+        result["workbook"] = str(write_benchmark_workbook(result, out_file))
+    if as_json:
+        print_json(result)
+        return
+    totals = result["totals"]
+    key = {"line": "line", "group": "group", "sku": "sku"}[by]
+    shown = result["products"][
+        [key, "trusts", "units_per_year", "best", "best_trust", "median", "worst", "worst_trust",
+         "saving_at_best_gbp", "saving_at_median_gbp"]
+    ]  # fmt: skip
+    who = f" ({trust} against its peers)" if trust else ""
+    print_table(
+        shown,
+        title=f"Price benchmark by {by}{who}, ranked by the annual saving at the regional best",
+        money=("best", "median", "worst", "saving_at_best_gbp", "saving_at_median_gbp"),
+        max_rows=top,
+    )
+    out.print(
+        f"{totals['products']} products, £{totals['spend_per_year_gbp']:,.0f} a year: "
+        f"£{totals['saving_at_best_gbp']:,.0f} a year if every trust paid the regional best, "
+        f"£{totals['saving_at_median_gbp']:,.0f} at the median",
+        highlight=False,
+    )
+    if out_file:
+        out.print(f"wrote {result['workbook']}", highlight=False)
+
+
+@main.command("opportunities")
+@click.option("--scenario", help="Use this scenario's rules (trusts, ODEP floor, approvals) [default: the defaults].")
+@click.option("--out", "out_file", type=click.Path(path_type=Path), help="Also write a workbook (.xlsx) with a chart.")
+@json_option
+@pass_app
+@handle_errors
+def opportunities_cmd(app: AppContext, scenario: str | None, out_file: Path | None, as_json: bool) -> None:
+    """Where to start: per group, savings potential against effort: quick wins, big gains, low priority.
+
+    Example: procure opportunities --scenario all-trusts --out portfolio.xlsx
+    """
+    from procurement.benchmarking import opportunities
+
+    result = opportunities(app.engine, scenario=scenario)
+    if out_file:
+        from procurement.export.portfolio import write_opportunities_workbook
+
+        result["workbook"] = str(write_opportunities_workbook(result, out_file))
+    if as_json:
+        print_json(result)
+        return
+    shown = result["groups"][
+        ["rank", "class", "group", "savings_gbp", "effort", "price_harmonisation_gbp", "volume_tiers_gbp",
+         "standardisation_gbp", "trusts_changing", "new_instrument_sets", "contracts_locked", "odep_exceptions"]
+    ]  # fmt: skip
+    print_table(
+        shown,
+        title="Opportunity portfolio (annual savings potential, per-group bound)",
+        money=("savings_gbp", "price_harmonisation_gbp", "volume_tiers_gbp", "standardisation_gbp"),
+    )
+    print_table(
+        result["categories"][["category", "savings_gbp", "effort", "quick_wins", "big_gains", "low_priority"]],
+        title="Per category",
+        money=("savings_gbp",),
+    )
+    for row in result["groups"].head(3).itertuples():
+        out.print(f"{row.rank}. {row.group} ({row._2}): {row.reason}", highlight=False)
+    if out_file:
+        out.print(f"wrote {result['workbook']}", highlight=False)
+
+
+@scenario_group.command("price-to-win")
+@click.argument("name")
+@click.option("--line", "lines", multiple=True, help="Only this line (repeatable) [default: all outside the range].")
+@click.option("--workers", type=int, default=2, show_default=True, help="Worker processes (one line each at a time).")
+@json_option
+@pass_app
+@handle_errors
+def scenario_price_to_win_cmd(app: AppContext, name: str, lines: tuple[str, ...], workers: int, as_json: bool) -> None:
+    """For each line outside the optimal range, the highest regional price at which it would be taken.
+
+    Found by re-solving (warm-started bisection) to within £1 and 0.5%; check an answer
+    with a what-if scenario: procure scenario define NAME --line-price LINE=PRICE.
+
+    Example: procure scenario price-to-win all-trusts --line SUP-B:TRAUMA-SHS:GRYUM
+    """
+    from procurement.price_to_win import price_to_win
+
+    with working(f"Re-solving {name} at trial prices ...", as_json):
+        result = price_to_win(app.engine, name, lines=list(lines) or None, workers=workers)
+    if as_json:
+        print_json(result)
+        return
+    print_table(
+        result["lines"],
+        title=f"Price to win in {name} (optimal plan saves £{result['objective_gbp']:,.0f} over the horizon)",
+        money=("current_price", "price_to_win"),
+    )
+    n, seconds = len(result["lines"]), result["wall_seconds"]
+    out.print(f"{n} lines in {seconds:.0f} s on {result['workers']} workers", highlight=False)
 
 
 if __name__ == "__main__":

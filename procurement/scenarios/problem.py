@@ -129,6 +129,13 @@ def build_problem(session: Session, settings: ScenarioSettings):
         # A line nobody buys today has no paid price: its catalogue price stands in.
         lines["regional_price"] = lines["best_paid"].fillna(lines["catalogue_price"])
     lines["regional_price"] *= 1.0 + settings.price_change_pct / 100.0
+    if settings.line_prices:
+        # What-if prices replace a line's regional price outright (after price_change_pct).
+        unknown = sorted(set(settings.line_prices) - set(lines["line"]))
+        if unknown:
+            raise ScenarioError(f"line_prices: no product line {', '.join(unknown)} in the scenario's groups")
+        what_if = lines["line"].map(settings.line_prices)
+        lines["regional_price"] = what_if.fillna(lines["regional_price"]).astype(float)
     unpriced = lines["regional_price"].isna()
     if unpriced.any():
         notes.append(f"{int(unpriced.sum())} product lines without an active catalogue price left out")

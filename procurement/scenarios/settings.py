@@ -52,6 +52,7 @@ class ScenarioSettings:
     participation: str = "all"
     regional_price: str = "best_paid"
     price_change_pct: float = 0.0
+    line_prices: dict[str, float] = field(default_factory=dict)  # what-if: LINE -> regional unit price
     require_approval: bool = True
     solver: str = "highs"
     time_limit: float = 60.0
@@ -99,7 +100,7 @@ class Rule:
     """How one setting is checked.
 
     ``kind``: ``int``, ``float``, ``bool``, ``text``, ``date``, ``odep``, ``codes`` (a list
-    of codes), ``caps`` (a table code -> whole number); ``test`` the allowed range of a
+    of codes), ``caps`` (a table code -> whole number), ``prices`` (a table code -> number); ``test`` the allowed range of a
     number (or of each value of a ``caps`` table) and ``allowed`` the same in words;
     ``choices`` the allowed texts; ``names`` the ``KnownNames`` field codes must be in.
     """
@@ -136,6 +137,7 @@ RULES: dict[str, Rule] = {
     "participation": Rule("text", "", choices=("all", "optional")),
     "regional_price": Rule("text", "", choices=("best_paid", "catalogue")),
     "price_change_pct": Rule("float", "above -100", lambda v: v > -100),
+    "line_prices": Rule("prices", "product line code -> regional unit price above 0 (GBP)", lambda v: v > 0),
     "require_approval": Rule("bool", "true or false"),
     "solver": Rule("text", "", choices=("highs", "cbc")),
     "time_limit": Rule("float", "> 0 seconds, at most a week", lambda v: 0 < v <= 604_800),
@@ -237,6 +239,17 @@ def _read(rule: Rule, value: object) -> tuple[object, str | None]:
         if bad:
             return None, f"{', '.join(bad)}: not a whole number"
         return {str(k): int(v) for k, v in value.items()}, None
+    elif kind == "prices":
+        if not isinstance(value, dict):
+            return None, f"{value!r} is not a table of code = price"
+        bad = [
+            f"{k} = {v!r}"
+            for k, v in value.items()
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+        ]
+        if bad:
+            return None, f"{', '.join(bad)}: not a number"
+        return {str(k): float(v) for k, v in value.items()}, None
     if rule.choices and value not in rule.choices:
         return None, f"{value!r} is not one of {', '.join(rule.choices)}"
     return value, None
