@@ -100,8 +100,9 @@ class Rule:
     """How one setting is checked.
 
     ``kind``: ``int``, ``float``, ``bool``, ``text``, ``date``, ``odep``, ``codes`` (a list
-    of codes), ``caps`` (a table code -> whole number), ``prices`` (a table code -> number); ``test`` the allowed range of a
-    number (or of each value of a ``caps`` table) and ``allowed`` the same in words;
+    of codes), ``caps`` (a table code -> whole number), ``prices`` (a table code ->
+    number); ``test`` the allowed range of a number (or of each value of a ``caps`` or
+    ``prices`` table) and ``allowed`` the same in words;
     ``choices`` the allowed texts; ``names`` the ``KnownNames`` field codes must be in.
     """
 
