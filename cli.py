@@ -580,6 +580,16 @@ def _scenario_options(fn):
         click.option("--solver", type=click.Choice(["highs", "cbc"])),
         click.option("--time-limit", type=float, help="Solver time limit in seconds [60]."),
         click.option("--gap", "gap_rel", type=float, help="Relative optimality gap to stop at [1e-4]."),
+        click.option(
+            "--decision-date",
+            help="When notice on current contracts can first be served, YYYY-MM-DD"
+            " [start minus 6 months, or today if later].",
+        ),
+        click.option(
+            "--max-joins-per-quarter",
+            type=click.IntRange(min=1),
+            help="Programme capacity: at most N (trust, category) pairs join the agreement a quarter [no limit].",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)

@@ -7,7 +7,10 @@ cannot be used with a ``ScenarioError`` naming where it came from.
 
 Calendar: months count from the scenario's ``start_date``; :func:`month_offset` turns a
 date into that month number (rounded up) and :func:`financial_year` a month number
-into its NHS financial year (April to March).
+into its NHS financial year (April to March). The regional agreement ends for every
+trust on one date, :meth:`ScenarioSettings.common_end` (start + horizon). Notice on
+current contracts can be served from :meth:`ScenarioSettings.decision` (the setting
+``decision_date``; default the start minus 6 months, or today if that is later).
 """
 
 import dataclasses
@@ -50,9 +53,26 @@ class ScenarioSettings:
     solver: str = "highs"
     time_limit: float = 60.0
     gap_rel: float = 1e-4
+    decision_date: str | None = None  # None: start minus 6 months, or today if later
+    max_joins_per_quarter: int | None = None  # None: no limit on (trust, category) joins a quarter
 
     def start(self) -> dt.date:
         return dt.date.fromisoformat(self.start_date)
+
+    def common_end(self) -> dt.date:
+        """The date the regional agreement ends for every trust: start + horizon."""
+        return add_months(self.start(), self.horizon_months)
+
+    def decision(self, today: dt.date | None = None) -> dt.date:
+        """When the region can first serve notice on current contracts.
+
+        ``decision_date`` if set; else six months before the start, or ``today`` if
+        that is later (notice cannot be served in the past).
+        """
+        if self.decision_date:
+            return dt.date.fromisoformat(self.decision_date)
+        today = today or dt.date.today()
+        return max(add_months(self.start(), -6), today)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -66,8 +86,9 @@ class ScenarioSettings:
         values = {k: v for k, v in data.items() if k in known}
         if "trusts" in values:
             values["trusts"] = tuple(str(t) for t in values["trusts"])
-        if isinstance(values.get("start_date"), dt.date):
-            values["start_date"] = values["start_date"].isoformat()
+        for name in ("start_date", "decision_date"):
+            if isinstance(values.get(name), dt.date):
+                values[name] = values[name].isoformat()
         settings = cls(**values)
         settings.check(where)
         return settings
@@ -95,6 +116,14 @@ class ScenarioSettings:
             bad("switching_cost must be >= 0")
         if self.price_change_pct <= -100:
             bad("price_change_pct must be above -100")
+        if self.decision_date is not None:
+            try:
+                dt.date.fromisoformat(str(self.decision_date))
+            except (TypeError, ValueError):
+                bad(f"decision_date {self.decision_date!r} is not a date (YYYY-MM-DD)")
+        cap = self.max_joins_per_quarter
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            bad(f"max_joins_per_quarter must be a whole number >= 1 (or absent for no limit), got {cap!r}")
 
 
 def load_scenario_file(path: Path) -> dict[str, ScenarioSettings]:
@@ -119,6 +148,12 @@ def month_offset(start: dt.date, when: dt.date) -> int:
     is free from the next month)."""
     months = (when.year - start.year) * 12 + (when.month - start.month)
     return months + (1 if when.day > start.day else 0)
+
+
+def add_months(start: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` after ``start``'s month (may be negative)."""
+    total = start.month - 1 + months
+    return dt.date(start.year + total // 12, total % 12 + 1, 1)
 
 
 def financial_year(start: dt.date, month: int) -> str:
@@ -159,6 +194,7 @@ __all__ = [
     "ALL_TRUSTS",
     "ScenarioError",
     "ScenarioSettings",
+    "add_months",
     "financial_year",
     "label",
     "load_scenario_file",
