@@ -8,7 +8,7 @@ cannot be used with a ``ScenarioError`` naming where it came from.
 Calendar: months count from the scenario's ``start_date``; :func:`month_offset` turns a
 date into that month number (rounded up) and :func:`financial_year` a month number
 into its NHS financial year (April to March). The regional agreement ends for every
-trust on one date, :meth:`ScenarioSettings.common_end` (start + horizon). Notice on
+trust on one date, :meth:`ScenarioSettings.common_end` (start + horizon, less a day). Notice on
 current contracts can be served from :meth:`ScenarioSettings.decision` (the setting
 ``decision_date``; default the start minus 6 months, or today if that is later).
 """
@@ -60,8 +60,9 @@ class ScenarioSettings:
         return dt.date.fromisoformat(self.start_date)
 
     def common_end(self) -> dt.date:
-        """The date the regional agreement ends for every trust: start + horizon."""
-        return add_months(self.start(), self.horizon_months)
+        """The day the regional agreement ends for every trust: start + horizon, less a day
+        (its last day; the finance workbook's "common end date" too)."""
+        return add_months(self.start(), self.horizon_months) - dt.timedelta(days=1)
 
     def decision(self, today: dt.date | None = None) -> dt.date:
         """When the region can first serve notice on current contracts.
