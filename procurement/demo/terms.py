@@ -33,12 +33,14 @@ class CommercialTerms:
     def _contracts(self) -> None:
         """One contract per trust, supplier and category in use, with terms like real ones.
 
-        PARAMETERS.md: trust contracts are staggered (ends spread over the three years
-        from the start, a few already ended and bridged), notice 3 to 6 months,
-        extensions of 0, 6 or 12 months; about a third cannot be ended early; the others
-        carry an exit fee, half as a fixed sum (10-35% of the contract's annual spend, at least £5,000:
-        tens to hundreds of thousands at a large trust) and half as a share (10-30%) of
-        the remaining value, a clawback of the discount received.
+        PARAMETERS.md: trust contracts are staggered, ending from three months before the
+        start to 30 months after it (a few already ended and bridged; the last ones end
+        before the last join month even for a start a quarter later, so a contract that
+        cannot end early never makes "every trust joins" infeasible); notice 3 to 6
+        months; extensions of 0, 6 or 12 months; about a third cannot be ended early; the
+        others carry an exit fee, half as a fixed sum (10-35% of the contract's annual
+        spend, at least £5,000: tens to hundreds of thousands at a large trust) and half
+        as a share (10-30%) of the remaining value, a clawback of the discount received.
         """
         rng = self.r_terms
         used = self.trust_lines[["trust", "supplier", "category"]].drop_duplicates()
@@ -46,7 +48,7 @@ class CommercialTerms:
         used = used.sort_values(["trust", "cat_order", "supplier"]).reset_index(drop=True)
         n = len(used)
         spend = self._contract_spend(used)
-        end_offset = rng.integers(-3, 34, n)
+        end_offset = rng.integers(-3, 31, n)
         years = rng.integers(2, 5, n)
         notice = rng.integers(3, 7, n)
         no_exit = rng.random(n) < 1 / 3
