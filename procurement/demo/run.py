@@ -189,13 +189,14 @@ def _staggered_line(summary: dict) -> str:
         return "  contracts: none in the register"
     codes = contracts["reason_code"]
     dates = sorted({str(d) for d in contracts["join_date"].dropna()})
-    waiting = int(codes.isin(["no_early_exit", "notice", "at_end", "bridged", "capacity"]).sum())
+    at_end = int(codes.isin(["no_early_exit", "at_end", "bridged"]).sum())
+    held = int(codes.isin(["notice", "capacity"]).sum())
     early = int((codes == "leaves_early").sum())
     return (
         f"  contracts: {len(contracts)} current contracts join on {len(dates)} dates ({dates[0]} to {dates[-1]}):"
-        f" {waiting} wait for their end or notice, {early} leave early paying"
-        f" £{contracts['exit_fee_gbp'].sum():,.0f} in exit fees; agreement ends for all on"
-        f" {summary['common_end_date']} (procure scenario show all-trusts)"
+        f" {at_end} at or after their end, {early} leave early paying £{contracts['exit_fee_gbp'].sum():,.0f}"
+        f" in exit fees" + (f", {held} held by notice or capacity" if held else "") + ";"
+        f" the agreement ends for all on {summary['common_end_date']} (reasons: procure scenario show all-trusts)"
     )
 
 
