@@ -55,14 +55,20 @@ def reason_words(row: dict) -> str:
     if code == "no_early_exit":
         return f"cannot end early: waits for {day(end)}"
     if code == "notice":
-        text = f"{months(row['notice_months'])}' notice from the decision date: leaves at the earliest, {month(join)}"
+        text = f"notice of {months(row['notice_months'])} from the decision date: leaves at the earliest, {month(join)}"
         return text + (f", paying an exit fee of {fmt.money(fee)}" if fee > 0.005 else "")
     if code == "leaves_early":
         months_early = max(int(row["end_month"]) - int(row["join_month"]), 0)
-        if fee > 0.005:
-            text = f"exit fee {fmt.money(fee)} below {months(months_early)} of savings: leaves early"
-        else:
+        saved = row["monthly_savings_gbp"] * months_early
+        if fee <= 0.005:
             text = f"no exit fee: leaves early, {months(months_early)} before its end"
+        elif fee <= saved:
+            text = f"exit fee {fmt.money(fee)} below {months(months_early)} of savings: leaves early"
+        else:  # the category's own savings do not pay for it: the region's plan does (tiers, range)
+            text = (
+                f"exit fee {fmt.money(fee)} above its {months(months_early)} of savings ({fmt.money(saved)}):"
+                " leaves early for the region's plan"
+            )
         return text + (f"; {wait}" if wait else "")
     if code == "at_end" and row["end_month"] <= 0:
         return f"ended {day(end)}, before the agreement starts: joins {month(join)}" + (f"; {wait}" if wait else "")

@@ -215,3 +215,25 @@ def test_cli_json_and_show_carry_contracts_range_and_allocation(region_db, tmp_p
     assert text_out.exit_code == 0
     assert "Kept range per group" in text_out.stdout and "Current contracts: when each joins" in text_out.stdout
     assert "2030-03-31" in text_out.stdout
+
+
+def test_reasons_in_words():
+    from procurement.scenarios.contracts import reason_words
+
+    row = {
+        "reason_code": "leaves_early", "current_end": dt.date(2028, 3, 31), "join_date": dt.date(2027, 10, 1),
+        "wait_reason": None, "exit_fee_gbp": 120_000.0, "end_month": 12, "join_month": 6,
+        "monthly_savings_gbp": 30_000.0, "notice_months": 6, "bridging_months": 0, "off_contract_months": 0,
+        "extension_uplift_pct": 0.0,
+    }
+    assert reason_words(row) == "exit fee £120,000 below 6 months of savings: leaves early"
+    assert "above its 6 months of savings (£180,000)" in reason_words(row | {"exit_fee_gbp": 200_000.0})
+    assert reason_words(row | {"exit_fee_gbp": 0.0}) == "no exit fee: leaves early, 6 months before its end"
+    assert reason_words(row | {"reason_code": "no_early_exit"}) == "cannot end early: waits for 31 Mar 2028"
+    bridged = row | {"reason_code": "bridged", "bridging_months": 6, "off_contract_months": 1,
+                     "extension_uplift_pct": 3.0, "wait_reason": "other_contract"}
+    assert reason_words(bridged) == (
+        "ends 31 Mar 2028, extended 6 months at +3%, 1 month off contract at list prices; joins Oct 2027:"
+        " waits for the trust's other contract in the category"
+    )
+    assert reason_words(row | {"reason_code": "not_joined"}).startswith("stays on its current contract")
