@@ -161,8 +161,9 @@ def test_every_summary_figure_is_a_formula(workbook):
     # Nothing numeric on Summary is a typed-in value.
     constants = [c.coordinate for row in ws.iter_rows() for c in row if isinstance(c.value, int | float)]
     assert constants == []
+    # Net: the column after the seven causes
     net = ws[summary["scenarios"][0]["cells"]["net"].split("!")[1]].value
-    assert net.startswith("=SUMPRODUCT((Trusts!$A$2:$A$") and "=B$4)*Trusts!$K$2:$K$" in net  # Net: after the seven causes
+    assert net.startswith("=SUMPRODUCT((Trusts!$A$2:$A$") and "=B$4)*Trusts!$K$2:$K$" in net
 
 
 def test_summary_has_a_waterfall_and_a_chart_by_year(workbook):

@@ -174,8 +174,15 @@ def test_cli_json_and_show_carry_contracts_range_and_allocation(region_db, tmp_p
         return result
 
     defined = procure(
-        "scenario", "define", "capped", "--start", "2027-04-01", "--decision-date", "2026-10-01",
-        "--max-joins-per-quarter", "4",
+        "scenario",
+        "define",
+        "capped",
+        "--start",
+        "2027-04-01",
+        "--decision-date",
+        "2026-10-01",
+        "--max-joins-per-quarter",
+        "4",
     )
     assert defined.exit_code == 0, defined.output
     assert procure("scenario", "define", "bad", "--max-joins-per-quarter", "0").exit_code != 0
@@ -190,16 +197,29 @@ def test_cli_json_and_show_carry_contracts_range_and_allocation(region_db, tmp_p
         assert data["bound_gbp"] >= data["objective_gbp"] - 0.01
         assert data["baseline_gbp"] > data["objective_gbp"] > 0
         contract = data["contracts"][0]
-        fields = ["trust", "supplier", "category", "reference", "current_end", "notice_by", "join_date",
-                  "exit_fee_gbp", "bridging_months", "bridging_gbp", "off_contract_gbp", "reason"]
+        fields = [
+            "trust",
+            "supplier",
+            "category",
+            "reference",
+            "current_end",
+            "notice_by",
+            "join_date",
+            "exit_fee_gbp",
+            "bridging_months",
+            "bridging_gbp",
+            "off_contract_gbp",
+            "reason",
+        ]
         assert list(contract)[: len(fields)] == fields
         for row in data["contracts"]:
             for field in ("current_end", "join_date", "notice_by"):
                 dt.date.fromisoformat(row[field])  # ISO dates
         # Capacity: at most 4 (trust, category) pairs join in any quarter of the agreement.
         firsts = {(c["trust"], c["category"]): c["join_date"] for c in data["contracts"]}
-        quarters = pd.Series([(dt.date.fromisoformat(d).year, (dt.date.fromisoformat(d).month - 4) % 12 // 3)
-                              for d in firsts.values()]).value_counts()
+        quarters = pd.Series(
+            [(dt.date.fromisoformat(d).year, (dt.date.fromisoformat(d).month - 4) % 12 // 3) for d in firsts.values()]
+        ).value_counts()
         assert quarters.max() <= 4
         line = data["range"][0]
         assert list(line) == ["group", "supplier", "brand", "line", "units", "trusts"]
@@ -221,17 +241,30 @@ def test_reasons_in_words():
     from procurement.scenarios.contracts import reason_words
 
     row = {
-        "reason_code": "leaves_early", "current_end": dt.date(2028, 3, 31), "join_date": dt.date(2027, 10, 1),
-        "wait_reason": None, "exit_fee_gbp": 120_000.0, "end_month": 12, "join_month": 6,
-        "monthly_savings_gbp": 30_000.0, "notice_months": 6, "bridging_months": 0, "off_contract_months": 0,
+        "reason_code": "leaves_early",
+        "current_end": dt.date(2028, 3, 31),
+        "join_date": dt.date(2027, 10, 1),
+        "wait_reason": None,
+        "exit_fee_gbp": 120_000.0,
+        "end_month": 12,
+        "join_month": 6,
+        "monthly_savings_gbp": 30_000.0,
+        "notice_months": 6,
+        "bridging_months": 0,
+        "off_contract_months": 0,
         "extension_uplift_pct": 0.0,
     }
     assert reason_words(row) == "exit fee £120,000 below 6 months of savings: leaves early"
     assert "above its 6 months of savings (£180,000)" in reason_words(row | {"exit_fee_gbp": 200_000.0})
     assert reason_words(row | {"exit_fee_gbp": 0.0}) == "no exit fee: leaves early, 6 months before its end"
     assert reason_words(row | {"reason_code": "no_early_exit"}) == "cannot end early: waits for 31 Mar 2028"
-    bridged = row | {"reason_code": "bridged", "bridging_months": 6, "off_contract_months": 1,
-                     "extension_uplift_pct": 3.0, "wait_reason": "other_contract"}
+    bridged = row | {
+        "reason_code": "bridged",
+        "bridging_months": 6,
+        "off_contract_months": 1,
+        "extension_uplift_pct": 3.0,
+        "wait_reason": "other_contract",
+    }
     assert reason_words(bridged) == (
         "ends 31 Mar 2028, extended 6 months at +3%, 1 month off contract at list prices; joins Oct 2027:"
         " waits for the trust's other contract in the category"
