@@ -766,6 +766,16 @@ def _scenario_options(fn):
         click.option("--solver", type=click.Choice(["highs", "cbc"])),
         click.option("--time-limit", type=float, help="Solver time limit in seconds [60]."),
         click.option("--gap", "gap_rel", type=float, help="Relative optimality gap to stop at [1e-4]."),
+        click.option(
+            "--decision-date",
+            help="When notice on current contracts can first be served, YYYY-MM-DD"
+            " [start minus 6 months, or today if later].",
+        ),
+        click.option(
+            "--max-joins-per-quarter",
+            type=click.IntRange(min=1),
+            help="Programme capacity: at most N (trust, category) pairs join the agreement a quarter [no limit].",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -982,7 +992,7 @@ def scenario_run_cmd(app: AppContext, names: tuple[str, ...], explain: bool, as_
 @pass_app
 @handle_errors
 def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
-    """Show the latest run of a scenario: savings, range, tiers, join dates.
+    """Show the latest run of a scenario: savings, kept range, join dates, contracts, tiers.
 
     Example: procure scenario show all-six
     """
@@ -999,8 +1009,35 @@ def scenario_show_cmd(app: AppContext, name: str, as_json: bool) -> None:
             highlight=False,
             markup=False,
         )
+    if summary.get("common_end_date"):
+        out.print(f"  the regional agreement ends for every trust on {summary['common_end_date']}", highlight=False)
+    kept = summary["range"]
+    if len(kept):
+        kept = kept.assign(trusts=kept["trusts"].map(lambda t: ", ".join(t)))
+        print_table(kept[["group", "supplier", "brand", "line", "units", "trusts"]], title="Kept range per group")
     if len(summary["joins"]):
-        print_table(summary["joins"], title="Join dates", money=("exit_fee_paid", "bridging_cost"))
+        print_table(summary["joins"], title="Join dates", money=("exit_fee_paid", "bridging_cost", "off_contract_cost"))
+    contracts = summary["contracts"]
+    if len(contracts):
+        print_table(
+            contracts[
+                [
+                    "trust",
+                    "category",
+                    "supplier",
+                    "reference",
+                    "current_end",
+                    "notice_by",
+                    "join_date",
+                    "exit_fee_gbp",
+                    "bridging_gbp",
+                    "off_contract_gbp",
+                    "reason",
+                ]
+            ],
+            title="Current contracts: when each joins, and why",
+            money=("exit_fee_gbp", "bridging_gbp", "off_contract_gbp"),
+        )
     if len(summary["tiers_reached"]):
         print_table(summary["tiers_reached"], title="Tiers reached")
     if len(summary["switching"]):

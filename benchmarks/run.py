@@ -89,6 +89,7 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
     from procurement.demo import SIZES, generate_region
     from procurement.models import CatalogueItem, ProductLine, Usage
     from procurement.scenarios import ScenarioSettings, build_problem, runs
+    from procurement.scenarios.settings import add_months
 
     profiler = cProfile.Profile() if profile_path else None
     rows = []
@@ -122,13 +123,18 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
             skus = session.scalar(select(func.count()).select_from(CatalogueItem))
             lines = session.scalar(select(func.count()).select_from(ProductLine))
             usage_rows = session.scalar(select(func.count()).select_from(Usage))
+            # the demo's decision date (six months ahead of the start), not today's default:
+            # the same problem whatever day the benchmark runs
+            decision = add_months(files.start_date, -6).isoformat()
             tick = time.perf_counter()
-            build_problem(session, ScenarioSettings(start_date=files.start_date.isoformat()))
+            build_problem(session, ScenarioSettings(start_date=files.start_date.isoformat(), decision_date=decision))
             problem_s = time.perf_counter() - tick
 
         for solver in solvers:
             name = f"bench-{solver}"
-            settings = ScenarioSettings(start_date=files.start_date.isoformat(), solver=solver, time_limit=time_limit)
+            settings = ScenarioSettings(
+                start_date=files.start_date.isoformat(), decision_date=decision, solver=solver, time_limit=time_limit
+            )
             runs.define_scenario(engine, name, settings, replace=True)
             load_before = os.getloadavg()[0]
             tick = time.perf_counter()

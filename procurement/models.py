@@ -229,9 +229,12 @@ class Usage(SQLModel, table=True):
 class Contract(SQLModel, table=True):
     """A trust's current contract with a supplier for a category.
 
-    ``exit_fee`` is paid to leave before ``end``; a contract ending before the trust
-    joins the regional agreement is bridged for up to ``extension_months`` at
-    ``extension_uplift_pct`` on its prices.
+    Leaving before ``end`` needs ``notice_months`` of notice and is impossible when
+    ``early_exit`` is False; it costs ``exit_fee`` GBP plus ``exit_fee_pct`` percent of
+    the remaining value (the trust's monthly spend on the contract times the months
+    left). A contract ending before the trust joins the regional agreement is bridged
+    for up to ``extension_months`` at ``extension_uplift_pct`` on its prices; after
+    that the trust buys off contract at the supplier's catalogue prices.
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -242,7 +245,9 @@ class Contract(SQLModel, table=True):
     start: dt.date
     end: dt.date
     notice_months: int = 0
+    early_exit: bool = True
     exit_fee: float = 0.0
+    exit_fee_pct: float = 0.0
     extension_months: int = 0
     extension_uplift_pct: float = 0.0
     import_id: int = Field(foreign_key="dataimport.id")
@@ -353,6 +358,7 @@ class ScenarioRun(SQLModel, table=True):
     full_year_savings: float | None = None
     n_variables: int | None = None
     n_constraints: int | None = None
+    common_end_date: dt.date | None = None  # the regional agreement ends for every trust then
 
 
 # --------------------------------------------------------------------------- run results
@@ -409,8 +415,52 @@ class RunJoin(SQLModel, table=True):
     months_on: int = 0
     exit_fee_paid: float = 0.0
     bridging_cost: float = 0.0
+    off_contract_cost: float = 0.0
     annual_baseline: float = 0.0
     annual_regional_cost: float = 0.0
+
+
+class RunContract(SQLModel, table=True):
+    """One current contract in a run: its terms as solved, when its volume joins, and what it costs.
+
+    The terms are a copy of the register's at the time of the run (a later register
+    replaces ``Contract`` rows), so a stored run can be re-checked on its own: months
+    count from the scenario's start; ``earliest_exit_month`` is the decision month plus
+    the notice (None: no early exit); ``notice_by_month`` the last month notice can be
+    served for the chosen join (negative: before the start). ``reason_code`` and
+    ``wait_reason`` are the solver's (``solver.solution.contract_report``), ``reason``
+    the same in words.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scenariorun.id", index=True)
+    trust_id: int = Field(foreign_key="trust.id")
+    category_id: int = Field(foreign_key="category.id")
+    supplier_id: int | None = Field(default=None, foreign_key="supplier.id")
+    reference: str = ""
+    current_end: dt.date
+    end_month: int
+    notice_months: int = 0
+    early_exit: bool = True
+    exit_fee: float = 0.0
+    exit_fee_pct: float = 0.0
+    extension_months: int | None = None
+    extension_uplift_pct: float = 0.0
+    earliest_exit_month: int | None = None
+    join_month: int | None = None
+    join_date: dt.date | None = None
+    notice_by_month: int | None = None
+    notice_by: dt.date | None = None
+    exit_fee_gbp: float = 0.0
+    bridging_months: int = 0
+    bridging_gbp: float = 0.0
+    off_contract_months: int = 0
+    off_contract_gbp: float = 0.0
+    monthly_spend_gbp: float = 0.0
+    monthly_savings_gbp: float = 0.0
+    reason_code: str = ""
+    wait_reason: str | None = None
+    reason: str = ""
 
 
 class RunSaving(SQLModel, table=True):

@@ -35,7 +35,8 @@ usage/<TRUST>.csv   what each trust bought, month by month, from its purchasing 
                     layouts differ by trust (GTIN or product code, date styles). A few rows
                     carry item codes found in no catalogue (see manifest.json).
 contracts.csv       each trust's current contract per supplier and category (dates,
-                    notice, exit fee, extension terms)
+                    notice, whether it can end early, exit fee as a sum or a share of
+                    the remaining value, extension terms)
 tiers.csv           suppliers' regional volume/spend tier offers (all-units discounts)
 ratings.csv         ODEP ratings per supplier and brand (hip and knee; unrated lines absent)
 approvals.csv       clinical decisions: the regional panel (REGIONAL) and each trust

@@ -1,4 +1,13 @@
-"""The contracts register: each trust's current contracts (a file replaces the trusts it lists)."""
+"""The contracts register: each trust's current contracts (a file replaces the trusts it lists).
+
+Terms a contract carries (docs/formats.md): ``notice_months`` (notice needed to leave
+before ``end``), ``early_exit`` (``no``: it cannot be ended before ``end``),
+``exit_fee`` (GBP) and ``exit_fee_pct`` (percent of the remaining value: the trust's
+monthly spend on it times the months left) for leaving early, ``extension_months`` and
+``extension_uplift_pct`` (how long, and at what uplift, it can bridge to a later join).
+Every term is optional: an old register without the new columns imports as before,
+with ``early_exit`` yes and no percentage fee.
+"""
 
 from pathlib import Path
 
@@ -8,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from catalogues.classify import Taxonomy
-from catalogues.normalise import clean_text, parse_date, parse_money
+from catalogues.normalise import clean_text, parse_bool, parse_date, parse_money
 from catalogues.read import TableSpec
 from procurement.importers.core import (
     FileImporter,
@@ -26,7 +35,15 @@ from procurement.reference import suppliers_by_code, trusts_by_code
 CONTRACTS_SPEC = TableSpec(
     "contracts",
     required=["trust", "supplier", "category", "start", "end"],
-    optional=["reference", "notice_months", "exit_fee", "extension_months", "extension_uplift_pct"],
+    optional=[
+        "reference",
+        "notice_months",
+        "early_exit",
+        "exit_fee",
+        "exit_fee_pct",
+        "extension_months",
+        "extension_uplift_pct",
+    ],
     aliases={
         "trust": ["trust_code"],
         "supplier": ["supplier_code"],
@@ -35,7 +52,9 @@ CONTRACTS_SPEC = TableSpec(
         "end": ["end_date", "contract_end", "expiry"],
         "reference": ["contract_reference", "contract_ref", "ref"],
         "notice_months": ["notice", "notice_period_months"],
+        "early_exit": ["can_exit_early", "early_termination"],
         "exit_fee": ["termination_fee"],
+        "exit_fee_pct": ["termination_fee_pct", "exit_fee_percent"],
         "extension_months": ["extension"],
         "extension_uplift_pct": ["extension_uplift", "uplift_pct"],
     },
@@ -84,6 +103,10 @@ class _ContractsImport(FileImporter):
         end = parse_date(table["end"], what="end date")
         problems.add_parsed("start", start)
         problems.add_parsed("end", end)
+        # early_exit: blank means yes (the default); parse_bool reads blank as no
+        exit_text = clean_text(table["early_exit"])
+        early_exit = parse_bool(exit_text.where(exit_text != "", "yes"), what="early exit")
+        problems.add_parsed("early_exit", early_exit)
         both = (start.errors == "") & (end.errors == "")
         problems.add(
             both & (pd.to_datetime(end.values) < pd.to_datetime(start.values)),
@@ -99,7 +122,9 @@ class _ContractsImport(FileImporter):
                 "start": start.values,
                 "end": end.values,
                 "notice_months": _optional_number(table, "notice_months", problems, integer=True, maximum=120),
+                "early_exit": early_exit.values.astype(bool),
                 "exit_fee": _optional_number(table, "exit_fee", problems, maximum=100_000_000, money=True),
+                "exit_fee_pct": _optional_number(table, "exit_fee_pct", problems, maximum=100),
                 "extension_months": _optional_number(table, "extension_months", problems, integer=True, maximum=120),
                 "extension_uplift_pct": _optional_number(table, "extension_uplift_pct", problems, maximum=100),
             }

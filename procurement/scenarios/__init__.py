@@ -5,6 +5,7 @@ One module per job, each importing only the ones listed before it:
 * :mod:`.settings`: ``ScenarioSettings`` (from TOML or options), ``ScenarioError``,
   the scenario calendar;
 * :mod:`.problem`: ``build_problem``, the solver's ``ProblemData`` from the database;
+* :mod:`.contracts`: a run's current contracts as dated rows with reasons in words;
 * :mod:`.runs`: define, run (build -> solve -> store in one transaction) and read back
   scenario runs;
 * :mod:`.compare`: the latest runs side by side, and the sensitivity view;

@@ -15,8 +15,15 @@ solver's validated ``ProblemData``:
   hip and knee lines (the taxonomy's ``odep_applies`` categories) need a rating at or
   above the floor unless the deciding clinician recorded an ODEP exception;
 * tiers: each supplier offer's lines (its category or group scope);
-* contracts: per (trust, category) the latest end of the trust's contracts in that
-  category, the sum of their exit fees, and the highest extension uplift;
+* contracts: one solver contract per register row, keyed ``TRUST/CATEGORY/SUPPLIER``
+  (the solver's unit is (trust, category, contract); its supplier tells the solver
+  which of the trust's spend the contract covers). Dates become months from the start
+  (``month_offset``: a contract ending mid-month is free from the next month); the
+  scenario's ``decision_date`` becomes ``decision_month``. Two register rows for the
+  same (trust, category, supplier) are one contract to the solver: the one ending
+  last stands (the other is an earlier contract), with a note;
+* list prices: a line's catalogue price (mean of its active SKUs), what a trust pays
+  off contract once a contract and its extension have run out.
 * switching costs: the imported figures in force, ``ALL`` expanded to the scenario's
   trusts, the scenario default per new line where no row applies
   (``procurement.scenarios.switching``).
@@ -30,6 +37,7 @@ from procurement.demand import usage_by_line
 from procurement.models import (
     Approval,
     CatalogueItem,
+    Category,
     ClinicalRating,
     Contract,
     Supplier,
@@ -70,6 +78,72 @@ def _latest_decisions(session: Session) -> pd.DataFrame:
     return approvals.drop_duplicates(["trust", "line_id"], keep="last")[
         ["trust", "line_id", "decision", "odep_exception"]
     ]
+
+
+SOLVER_CONTRACT_COLUMNS = [
+    "trust",
+    "category",
+    "contract",
+    "supplier",
+    "end_month",
+    "notice_months",
+    "early_exit",
+    "exit_fee",
+    "exit_fee_pct",
+    "extension_months",
+    "extension_uplift",
+]
+
+
+def _contracts(
+    session: Session, settings: ScenarioSettings, trusts: list[str], categories: set[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The solver's ``contracts`` table (plus ``reference`` and ``end``) and notes.
+
+    One row per register contract of a participating trust in a category it has
+    demand in. Percentages become shares (``exit_fee_pct`` 10 -> 0.1).
+    """
+    notes: list[str] = []
+    register = frame(
+        session,
+        select(
+            Trust.code.label("trust"),
+            Category.code.label("category"),
+            Supplier.code.label("supplier"),
+            Contract.reference,
+            Contract.end,
+            Contract.notice_months,
+            Contract.early_exit,
+            Contract.exit_fee,
+            Contract.exit_fee_pct,
+            Contract.extension_months,
+            Contract.extension_uplift_pct,
+        )
+        .join(Trust, Trust.id == Contract.trust_id)
+        .join(Category, Category.id == Contract.category_id)
+        .join(Supplier, Supplier.id == Contract.supplier_id),
+    )
+    register = register[register["trust"].isin(trusts) & register["category"].isin(categories)]
+    if register.empty:
+        return pd.DataFrame(columns=[*SOLVER_CONTRACT_COLUMNS, "reference", "end"]), notes
+    register["end"] = pd.to_datetime(register["end"]).dt.date
+    register = register.sort_values(["trust", "category", "supplier", "end", "reference"])
+    earlier = register.duplicated(["trust", "category", "supplier"], keep="last")
+    if earlier.any():
+        notes.append(
+            f"{int(earlier.sum())} contract(s) with a supplier the trust has a later contract with in the same"
+            " category left out: the later contract's terms apply"
+        )
+    ct = register[~earlier].copy()
+    start = settings.start()
+    ct["contract"] = ct["trust"] + "/" + ct["category"] + "/" + ct["supplier"]
+    ct["end_month"] = [month_offset(start, e) for e in ct["end"]]  # a date per contract, a few hundred
+    ct["early_exit"] = ct["early_exit"].astype(bool)
+    ct["exit_fee_pct"] = ct["exit_fee_pct"] / 100.0
+    ct["extension_uplift"] = ct["extension_uplift_pct"] / 100.0
+    ct["notice_months"] = ct["notice_months"].astype(int)
+    ct["extension_months"] = ct["extension_months"].astype(int)
+    return ct[[*SOLVER_CONTRACT_COLUMNS, "reference", "end"]].reset_index(drop=True), notes
 
 
 def build_problem(session: Session, settings: ScenarioSettings):
@@ -240,34 +314,12 @@ def build_problem(session: Session, settings: ScenarioSettings):
         tier_rows = tiers[tiers["offer"].isin(offers["offer"])].assign(discount=lambda t: t["discount_pct"] / 100.0)
         tier_rows = tier_rows.sort_values(["offer", "threshold"])[["offer", "threshold", "discount"]]
 
-    # Contracts per (trust, category).
-    contracts = frame(
-        session,
-        select(
-            Trust.code.label("trust"),
-            Contract.category_id,
-            Contract.end,
-            Contract.exit_fee,
-            Contract.extension_uplift_pct,
-        ).join(Trust, Trust.id == Contract.trust_id),
+    contracts, contract_notes = _contracts(
+        session, settings, trusts, set(groups.loc[groups["group"].isin(demanded_groups), "category"])
     )
-    contracts = contracts[contracts["trust"].isin(trusts)]
+    notes.extend(contract_notes)
     start = settings.start()
-    if len(contracts):
-        contracts = contracts.merge(
-            groups.drop_duplicates("category_id")[["category_id", "category"]], on="category_id"
-        )
-        contracts["end_month"] = [month_offset(start, e) for e in contracts["end"]]  # a date per contract
-        contracts["live_fee"] = contracts["exit_fee"].where(contracts["end_month"] > 0, 0.0)
-        contracts = contracts.groupby(["trust", "category"], as_index=False).agg(
-            end_month=("end_month", "max"),
-            exit_fee=("live_fee", "sum"),
-            extension_uplift=("extension_uplift_pct", "max"),
-        )
-        contracts["extension_uplift"] /= 100.0
-        contracts["end_month"] = contracts["end_month"].clip(lower=0)
-    else:
-        contracts = pd.DataFrame(columns=["trust", "category", "end_month", "exit_fee", "extension_uplift"])
+    decision_month = month_offset(start, settings.decision())
 
     # A cap on a group or category no participating trust buys is moot (the solver
     # refuses names it does not know): the validator has already refused unknown codes.
@@ -289,6 +341,8 @@ def build_problem(session: Session, settings: ScenarioSettings):
         solver=settings.solver,
         time_limit=settings.time_limit,
         gap_rel=settings.gap_rel,
+        decision_month=int(decision_month),
+        max_joins_per_quarter=settings.max_joins_per_quarter,
     )
     used_groups = groups[groups["group"].isin(demanded_groups)][["group", "category"]]
     # Sums and averages computed by the database differ in the last bits between SQLite
@@ -297,16 +351,16 @@ def build_problem(session: Session, settings: ScenarioSettings):
     problem = ProblemData(
         trusts=pd.DataFrame({"trust": trusts}),
         groups=used_groups,
-        lines=lines[["line", "supplier", "group", "regional_price"]].round({"regional_price": 6}),
+        lines=lines.assign(list_price=lines["catalogue_price"].fillna(lines["regional_price"]))[
+            ["line", "supplier", "group", "regional_price", "list_price"]
+        ].round({"regional_price": 6, "list_price": 6}),
         demand=demand.round({"units": 6}),
         current=current.round({"units": 6, "unit_price": 6}),
         candidates=pairs[["trust", "line", "approved", "odep_ok", "switch_cost"]],
         offers=offers,
         offer_lines=offer_lines,
         tiers=tier_rows,
-        contracts=contracts[["trust", "category", "end_month", "exit_fee", "extension_uplift"]].round(
-            {"exit_fee": 6, "extension_uplift": 9}
-        ),
+        contracts=contracts[SOLVER_CONTRACT_COLUMNS].round({"exit_fee": 6, "exit_fee_pct": 9, "extension_uplift": 9}),
         switching=switching.round({"cost": 6}),
         settings=solver_settings,
     )
@@ -316,6 +370,8 @@ def build_problem(session: Session, settings: ScenarioSettings):
         "pairs": pairs,
         "usage": usage,
         "start": start,
+        "decision_month": decision_month,
+        "contracts": contracts,
     }
     return problem, context
 

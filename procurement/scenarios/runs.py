@@ -30,6 +30,7 @@ from procurement.models import (
     EquivalenceGroup,
     ProductLine,
     RunAllocation,
+    RunContract,
     RunJoin,
     RunLine,
     RunSaving,
@@ -43,11 +44,13 @@ from procurement.models import (
     Trust,
 )
 from procurement.reference import code_map, frame
+from procurement.scenarios.contracts import contract_rows
 from procurement.scenarios.problem import build_problem
 from procurement.scenarios.settings import (
     KnownNames,
     ScenarioError,
     ScenarioSettings,
+    add_months,
     financial_year,
     label,
     load_scenario_file,
@@ -61,7 +64,25 @@ CAUSES = (
     "switching_costs",
     "exit_fees",
     "bridging_costs",
+    "off_contract_costs",
 )
+
+
+CONTRACT_FIELDS = (
+    "trust",
+    "supplier",
+    "category",
+    "reference",
+    "current_end",
+    "notice_by",
+    "join_date",
+    "exit_fee_gbp",
+    "bridging_months",
+    "bridging_gbp",
+    "off_contract_gbp",
+    "reason",
+)
+"""The fields of a run's ``contracts`` every report shows first (the others follow)."""
 
 
 def known_names(session: Session) -> KnownNames:
@@ -231,6 +252,7 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
             settings=settings.to_json(),
             n_variables=solution.n_variables,
             n_constraints=solution.n_constraints,
+            common_end_date=settings.common_end(),
         )
         if solution.objective is not None:
             run.in_year_savings = solution.headline_amount("in_year")
@@ -238,14 +260,14 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
         session.add(run)
         session.flush()
         if solution.objective is not None:
-            _store_results(session, run.id, solution, settings)
+            _store_results(session, run.id, solution, settings, context)
         run_id = run.id
     summary = show_run(engine, run_id)
     summary["notes"] = context["notes"]
     return summary
 
 
-def _store_results(session: Session, run_id: int, solution, settings: ScenarioSettings) -> None:
+def _store_results(session: Session, run_id: int, solution, settings: ScenarioSettings, context: dict) -> None:
     trust_id = code_map(session, Trust)
     line_id = code_map(session, ProductLine)
     category_id = code_map(session, Category)
@@ -294,7 +316,7 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
     j = solution.joins
     start = settings.start()
     join_month = j["join_month"].astype("Int64")
-    join_date = join_month.map(lambda m: None if pd.isna(m) else _add_months(start, int(m)))
+    join_date = join_month.map(lambda m: None if pd.isna(m) else add_months(start, int(m)))
     put(
         RunJoin,
         pd.DataFrame(
@@ -307,11 +329,22 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
                 "months_on": j["months_on"].astype(int),
                 "exit_fee_paid": j["exit_fee_paid"],
                 "bridging_cost": j["bridging_cost"],
+                "off_contract_cost": j["off_contract_cost"],
                 "annual_baseline": j["annual_baseline"],
                 "annual_regional_cost": j["annual_regional_cost"],
             }
         ),
     )
+    c = contract_rows(solution.contracts, context["contracts"], start)
+    if len(c):
+        put(
+            RunContract,
+            c.assign(
+                trust_id=c["trust"].map(trust_id),
+                category_id=c["category"].map(category_id),
+                supplier_id=c["supplier"].map(supplier_id),
+            )[[col for col in RunContract.model_fields if col not in ("id", "run_id")]],
+        )
     s = solution.savings
     put(
         RunSaving,
@@ -354,11 +387,6 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
     )
 
 
-def _add_months(start, months: int):
-    total = start.month - 1 + months
-    return start.replace(year=start.year + total // 12, month=total % 12 + 1, day=1)
-
-
 # --------------------------------------------------------------------------- reading runs
 
 
@@ -386,6 +414,9 @@ def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
     * ``tiers``: offer, threshold, discount, volume
     * ``switching``: trust, supplier, category, line (None: a system cost), cost_gbp,
       kind; per (trust, category) they add up to minus the ``switching_costs`` cause
+    * ``contracts``: trust, category, supplier (None: none), reference, current_end,
+      the terms and the per-contract figures of ``RunContract``
+    * ``allocation``: trust, group, line, supplier, brand, units, is_new
     """
 
     def by_trust_category(table, *columns) -> pd.DataFrame:
@@ -408,6 +439,7 @@ def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
             RunJoin.months_on,
             RunJoin.exit_fee_paid,
             RunJoin.bridging_cost,
+            RunJoin.off_contract_cost,
             RunJoin.annual_baseline,
             RunJoin.annual_regional_cost,
         ),
@@ -434,6 +466,36 @@ def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
             select(RunTier.offer, RunTier.threshold, RunTier.discount, RunTier.volume).where(RunTier.run_id == run_id),
         ),
         "switching": _switching_paid(session, run_id),
+        "contracts": frame(
+            session,
+            select(
+                Trust.code.label("trust"),
+                Category.code.label("category"),
+                Supplier.code.label("supplier"),
+                *[getattr(RunContract, c) for c in RunContract.model_fields if not c.endswith("id")],
+            )
+            .join(Trust, Trust.id == RunContract.trust_id)
+            .join(Category, Category.id == RunContract.category_id)
+            .outerjoin(Supplier, Supplier.id == RunContract.supplier_id)
+            .where(RunContract.run_id == run_id),
+        ),
+        "allocation": frame(
+            session,
+            select(
+                Trust.code.label("trust"),
+                EquivalenceGroup.code.label("group"),
+                ProductLine.code.label("line"),
+                Supplier.code.label("supplier"),
+                ProductLine.brand,
+                RunAllocation.units,
+                RunAllocation.is_new,
+            )
+            .join(Trust, Trust.id == RunAllocation.trust_id)
+            .join(ProductLine, ProductLine.id == RunAllocation.line_id)
+            .join(Supplier, Supplier.id == ProductLine.supplier_id)
+            .join(EquivalenceGroup, EquivalenceGroup.id == ProductLine.group_id)
+            .where(RunAllocation.run_id == run_id),
+        ),
     }
 
 
@@ -475,13 +537,50 @@ def switching_totals(paid: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def show_run(engine: Engine, run_id: int) -> dict:
-    """Everything about one run, as frames and figures, read back from the result tables."""
+    """Everything about one run, as frames and figures, read back from the result tables.
+
+    Besides the run's figures: ``bound_gbp`` (the solver's best bound, also under its
+    older name ``best_bound_gbp``), ``baseline_gbp`` (today's spend of the trusts and
+    categories in the run over the horizon: the annual baselines times horizon / 12),
+    ``common_end_date`` (when the regional agreement ends for everyone), ``range`` (one
+    row per kept line: group, supplier, brand, line, units, trusts using it),
+    ``allocation`` (one row per trust, group and line used: units, ``new_at_trust``)
+    and ``contracts`` (one row per current contract, see
+    :func:`procurement.scenarios.contracts.contract_rows`).
+    """
     with Session(engine) as session:
         run = session.get(ScenarioRun, run_id)
         scenario = session.get(Scenario, run.scenario_id)
         results = run_results(session, run_id)
     savings, by_year, kept, tiers = (results[k] for k in ("savings", "years", "lines", "tiers"))
-    joins = results["joins"][["trust", "category", "joins", "join_date", "exit_fee_paid", "bridging_cost"]]
+    settings = json.loads(run.settings or "{}")
+    horizon = settings.get("horizon_months", ScenarioSettings.horizon_months)
+    baseline = float(results["joins"]["annual_baseline"].sum()) * horizon / 12.0 if len(results["joins"]) else None
+    used = results["allocation"]
+    used = used[used["units"] > 1e-6]
+    allocation = (
+        used.groupby(["trust", "group", "line"], as_index=False)
+        .agg(units=("units", "sum"), new_at_trust=("is_new", "max"))
+        .sort_values(["trust", "group", "line"])
+        .reset_index(drop=True)
+    )
+    allocation["new_at_trust"] = allocation["new_at_trust"].astype(bool)
+    trusts_on = used.groupby("line")["trust"].agg(lambda t: sorted(set(t)))
+    chosen = kept[kept["kept"].astype(bool)] if len(kept) else kept
+    range_rows = (
+        chosen.assign(trusts=chosen["line"].map(trusts_on))[["group", "supplier", "brand", "line", "units", "trusts"]]
+        .sort_values(["group", "supplier", "line"])
+        .reset_index(drop=True)
+    )
+    range_rows["trusts"] = range_rows["trusts"].map(lambda t: t if isinstance(t, list) else [])
+    contracts = results["contracts"]
+    if len(contracts):
+        first = [c for c in CONTRACT_FIELDS if c in contracts.columns]
+        contracts = contracts[first + [c for c in contracts.columns if c not in first]]
+        contracts = contracts.sort_values(["trust", "category", "supplier"]).reset_index(drop=True)
+    joins = results["joins"][
+        ["trust", "category", "joins", "join_date", "exit_fee_paid", "bridging_cost", "off_contract_cost"]
+    ]
     kept_lines = kept[kept["kept"].astype(bool)] if len(kept) else kept
     by_cause = (
         savings.groupby("cause")["amount"].sum().reindex(list(CAUSES), fill_value=0.0)
@@ -496,6 +595,9 @@ def show_run(engine: Engine, run_id: int) -> dict:
         "solver": run.solver,
         "objective_gbp": run.objective,
         "best_bound_gbp": run.best_bound,
+        "bound_gbp": run.best_bound,
+        "baseline_gbp": baseline,
+        "common_end_date": run.common_end_date,
         "gap": run.gap,
         "lp_bound_gbp": run.lp_bound,
         "greedy_gbp": run.greedy_objective,
@@ -508,7 +610,7 @@ def show_run(engine: Engine, run_id: int) -> dict:
         "input_hash": run.input_hash,
         "run_by": run.run_by,
         "started_at": run.started_at,
-        "settings": json.loads(run.settings or "{}"),
+        "settings": settings,
         "savings_by_cause": by_cause.to_dict(),
         "savings_by_trust": savings.groupby("trust")["amount"].sum().to_dict() if len(savings) else {},
         "savings_by_category": savings.groupby("category")["amount"].sum().to_dict() if len(savings) else {},
@@ -518,6 +620,9 @@ def show_run(engine: Engine, run_id: int) -> dict:
         "tiers_reached": tiers,
         "joins": joins,
         "switching": results["switching"],
+        "range": range_rows,
+        "allocation": allocation,
+        "contracts": contracts,
     }
 
 
@@ -580,7 +685,7 @@ def delete_scenario(engine: Engine, name: str) -> int:
                 f"scenario {name!r} is named by shortlist workbook(s) sent out "
                 f"(export #{', #'.join(map(str, shortlists))}); it is kept so their returns can be read"
             )
-        for table in (RunAllocation, RunLine, RunTier, RunJoin, RunSaving, RunSavingYear):
+        for table in (RunAllocation, RunLine, RunTier, RunJoin, RunContract, RunSaving, RunSavingYear):
             session.execute(delete(table).where(table.run_id.in_(run_ids)))
         session.execute(delete(ScenarioRun).where(ScenarioRun.scenario_id == scenario.id))
         session.delete(scenario)

@@ -9,7 +9,10 @@ unknown name).
 
 Calendar: months count from the scenario's ``start_date``; :func:`month_offset` turns a
 date into that month number (rounded up) and :func:`financial_year` a month number
-into its NHS financial year (April to March).
+into its NHS financial year (April to March). The regional agreement ends for every
+trust on one date, :meth:`ScenarioSettings.common_end` (start + horizon, less a day). Notice on
+current contracts can be served from :meth:`ScenarioSettings.decision` (the setting
+``decision_date``; default the start minus 6 months, or today if that is later).
 """
 
 import dataclasses
@@ -57,9 +60,27 @@ class ScenarioSettings:
     solver: str = "highs"
     time_limit: float = 60.0
     gap_rel: float = 1e-4
+    decision_date: str | None = None  # None: start minus 6 months, or today if later
+    max_joins_per_quarter: int | None = None  # None: no limit on (trust, category) joins a quarter
 
     def start(self) -> dt.date:
         return dt.date.fromisoformat(self.start_date)
+
+    def common_end(self) -> dt.date:
+        """The day the regional agreement ends for every trust: start + horizon, less a day
+        (its last day; the finance workbook's "common end date" too)."""
+        return add_months(self.start(), self.horizon_months) - dt.timedelta(days=1)
+
+    def decision(self, today: dt.date | None = None) -> dt.date:
+        """When the region can first serve notice on current contracts.
+
+        ``decision_date`` if set; else six months before the start, or ``today`` if
+        that is later (notice cannot be served in the past).
+        """
+        if self.decision_date:
+            return dt.date.fromisoformat(self.decision_date)
+        today = today or dt.date.today()
+        return max(add_months(self.start(), -6), today)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -121,6 +142,10 @@ def _within(low: float, high: float) -> Callable[[Any], bool]:
 RULES: dict[str, Rule] = {
     "trusts": Rule("codes", "trust codes (an empty list: every trust with usage)", names="trusts"),
     "start_date": Rule("date", "a date, YYYY-MM-DD"),
+    "decision_date": Rule(
+        "date", "a date (YYYY-MM-DD) or none: 6 months before the start, or today if later", optional=True
+    ),
+    "max_joins_per_quarter": Rule("int", ">= 1, or none (no limit)", lambda v: v >= 1, optional=True),
     "horizon_months": Rule("int", "1 to 120", _within(1, 120)),
     "join_grid_months": Rule("int", "1 to 12", _within(1, 12)),
     "range_cap": Rule("int", ">= 1", lambda v: v >= 1),
@@ -348,6 +373,12 @@ def month_offset(start: dt.date, when: dt.date) -> int:
     return months + (1 if when.day > start.day else 0)
 
 
+def add_months(start: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` after ``start``'s month (may be negative)."""
+    total = start.month - 1 + months
+    return dt.date(start.year + total // 12, total % 12 + 1, 1)
+
+
 def financial_year(start: dt.date, month: int) -> str:
     """NHS financial year label (April to March) of month ``month`` after ``start``."""
     total = start.month - 1 + month
@@ -390,6 +421,7 @@ __all__ = [
     "ScenarioError",
     "ScenarioSettings",
     "SettingsError",
+    "add_months",
     "financial_year",
     "label",
     "load_scenario_file",

@@ -485,12 +485,23 @@ def test_contracts_tiers_ratings_and_approvals(region, expected):
     for c in contracts:
         start, end = date.fromisoformat(c["start"]), date.fromisoformat(c["end"])
         assert start < end and c["supplier"] in suppliers
-        assert date(2026, 9, 30) <= end <= date(2029, 10, 1)
-        assert 3 <= int(c["notice_months"]) <= 6 and 0 <= float(c["exit_fee"]) <= 60_000
+        assert date(2026, 12, 31) <= end <= date(2029, 10, 1)
+        assert 3 <= int(c["notice_months"]) <= 6 and 0 <= float(c["exit_fee"]) <= 1_000_000
+        assert c["early_exit"] in ("yes", "no") and 0 <= float(c["exit_fee_pct"]) <= 30
+        if c["early_exit"] == "no" or end < START:  # no fee where there is nothing to leave early
+            assert float(c["exit_fee"]) == 0 and float(c["exit_fee_pct"]) == 0
         assert int(c["extension_months"]) in (0, 6, 12) and 0 <= float(c["extension_uplift_pct"]) <= 5
         ends.append(end)
     assert len(set(ends)) >= len(ends) // 3  # staggered, not co-terminous
-    assert min(ends) < START < max(ends)
+    assert min(ends) < START < max(ends) and (max(ends) - min(ends)).days > 2.5 * 365
+    # Terms like real ones (PARAMETERS.md): about a third cannot end early; fees as fixed
+    # sums and as shares of the remaining value; several contracts per (trust, category).
+    no_exit = sum(c["early_exit"] == "no" for c in contracts) / len(contracts)
+    assert 0.2 <= no_exit <= 0.45
+    assert any(float(c["exit_fee"]) >= 10_000 for c in contracts)
+    assert any(float(c["exit_fee_pct"]) > 0 for c in contracts)
+    per_pair = Counter((c["trust"], c["category"]) for c in contracts)
+    assert max(per_pair.values()) >= 2
 
     groups = {r["group"] for r in expected.values()}
     tiers = read_csv(files.tiers)

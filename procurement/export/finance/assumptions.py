@@ -18,6 +18,39 @@ from procurement.export.finance.switching import SWITCHING_RULE
 from procurement.export.finance.terms import BASELINE, CAUSE_DEFINITIONS, CAUSE_LABELS, SETTING_LABELS, setting_value
 from procurement.scenarios.runs import CAUSES
 
+CONTRACT_RULES = (
+    (
+        "Unit of joining",
+        "A trust moves a whole category (hip, knee, trauma) onto the regional agreement at one join date; "
+        "every contract it holds in that category (one per supplier) must allow that date.",
+    ),
+    (
+        "Contract rules: notice",
+        "Leaving a contract before its end needs its notice period served; notice can be served from the "
+        "scenario's decision date, so the earliest early exit is the decision date plus the notice.",
+    ),
+    (
+        "Contract rules: no early exit",
+        "A contract marked as not ending early cannot be left before its end date: the trust's category "
+        "joins on or after it.",
+    ),
+    (
+        "Contract rules: exit fees",
+        "Leaving early pays the contract's fixed exit fee plus its percentage of the remaining value "
+        "(the trust's monthly spend on the contract times the months left to its end).",
+    ),
+    (
+        "Contract rules: extensions",
+        "A contract ending before the trust joins is extended at its uplift for at most its extension "
+        "months; beyond that the trust buys off contract at the supplier's catalogue prices until it joins.",
+    ),
+    (
+        "Programme capacity",
+        "With a maximum number of joins per quarter, at most that many (trust, category) pairs move onto "
+        "the agreement in any quarter of the agreement.",
+    ),
+)
+
 
 def assumptions_sheet(ws: Worksheet, runs: list[RunData], warnings: list[str]) -> None:
     first = runs[0]
@@ -46,6 +79,7 @@ def assumptions_sheet(ws: Worksheet, runs: list[RunData], warnings: list[str]) -
             "The regional agreement ends for every trust on the same day, the day before start + horizon, so "
             "the region's contracts become co-terminous.",
         ),
+        *CONTRACT_RULES,
         (
             "Regional price",
             "best_paid: a line's regional SKU mix at the lowest price any participating trust pays for each "

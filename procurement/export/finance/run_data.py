@@ -36,6 +36,8 @@ class RunData:
     joins: pd.DataFrame  # trust, category, joins, join_month, join_date, ... , contract_end, end_month
     lines: pd.DataFrame  # category, group, line, supplier, brand, status, units, current_units, ...
     per_tc: pd.DataFrame  # trust, category, causes..., in_year, full_year, baseline, proposed
+    contracts: pd.DataFrame  # one row per current contract (RunContract; empty for runs before 0005)
+    common_end: dt.date  # the regional agreement's last day, for every trust
     # trust, supplier, category, line (None: a system cost), cost_gbp, kind: the switching costs paid
     switching: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -70,15 +72,35 @@ def load_run(session: Session, name: str, usage: pd.DataFrame | None = None) -> 
     years = results["years"].sort_values(["trust", "category", "financial_year"]).reset_index(drop=True)
     joins = results["joins"].sort_values(["trust", "category"]).reset_index(drop=True)
     joins["joins"] = joins["joins"].astype(bool)
-    joins = joins.merge(
-        _contract_ends(session, start, list(joins["trust"].unique())), on=["trust", "category"], how="left"
-    )
+    contracts = results["contracts"].sort_values(["trust", "category", "supplier"]).reset_index(drop=True)
+    if len(contracts):
+        # the run's own copy of the contracts it was solved with (a later register may differ)
+        ends = contracts.groupby(["trust", "category"], as_index=False).agg(
+            contract_end=("current_end", "max"), end_month=("end_month", "max")
+        )
+        ends["end_month"] = ends["end_month"].clip(lower=0)
+    else:  # a run stored before per-contract results: today's register
+        ends = _contract_ends(session, start, list(joins["trust"].unique()))
+    joins = joins.merge(ends, on=["trust", "category"], how="left")
     joins["end_month"] = joins["end_month"].fillna(0).astype(int)
     usage = usage_by_line(session) if usage is None else usage
     lines = _range_lines(session, run.id, results["lines"], usage[usage["trust"].isin(set(joins["trust"]))])
-    per_tc = _per_trust_category(savings, joins, years, start, horizon)
+    per_tc = _per_trust_category(savings, joins, years, start, horizon, contracts)
+    common_end = run.common_end_date or month_start(start, horizon) - dt.timedelta(days=1)
     return RunData(
-        name, run, settings, start, horizon, savings, years, joins, lines, per_tc, switching=results["switching"]
+        name,
+        run,
+        settings,
+        start,
+        horizon,
+        savings,
+        years,
+        joins,
+        lines,
+        per_tc,
+        contracts,
+        common_end,
+        switching=results["switching"],
     )
 
 
@@ -103,13 +125,43 @@ def _contract_ends(session: Session, start: dt.date, trusts: list[str]) -> pd.Da
     )
 
 
-def in_year_from_contracts(joins: pd.DataFrame, switching: pd.Series, horizon: int) -> pd.Series:
+def contract_costs_in_year(contracts: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Bridging and off-contract costs falling in months ``[0, year)``, per (trust, category).
+
+    The solver's timeline, contract by contract: a contract's bridging cost is spread
+    evenly over its ``bridging_months`` from ``max(end_month, 0)``; its off-contract
+    cost over its ``off_contract_months`` just before the join month. Returns trust,
+    category, cost.
+    """
+    c = contracts[contracts["join_month"].notna()]
+    b0 = c["end_month"].clip(lower=0).to_numpy(dtype=float)
+    bm = c["bridging_months"].to_numpy(dtype=float)
+    om = c["off_contract_months"].to_numpy(dtype=float)
+    jm = c["join_month"].to_numpy(dtype=float)
+
+    def share(first: np.ndarray, n: np.ndarray) -> np.ndarray:
+        inside = np.clip(np.minimum(first + n, year) - first, 0, None)
+        return np.divide(inside, n, out=np.zeros(len(n)), where=n > 0)
+
+    cost = c["bridging_gbp"].to_numpy() * share(b0, bm) + c["off_contract_gbp"].to_numpy() * share(jm - om, om)
+    return (
+        pd.DataFrame({"trust": c["trust"], "category": c["category"], "cost": cost})
+        .groupby(["trust", "category"], as_index=False)["cost"]
+        .sum()
+    )
+
+
+def in_year_from_contracts(
+    joins: pd.DataFrame, switching: pd.Series, horizon: int, contracts: pd.DataFrame | None = None
+) -> pd.Series:
     """Net savings in the first 12 months per row of ``joins``, rebuilt from the join decisions.
 
     The solver's timeline, month by month: the annual rate (baseline minus regional
     cost) / 12 from the join month on; the exit fee and switching costs in the join
-    month; the bridging uplift, spread evenly over the months from the contract end
-    (``end_month``) to the join month.
+    month; with the run's ``contracts``, each contract's bridging and off-contract
+    costs in the months they cover (:func:`contract_costs_in_year`); without (runs
+    stored before per-contract results), the bridging uplift spread evenly over the
+    months from the contract end (``end_month``) to the join month.
     """
     year = min(12, horizon)
     joined = joins["joins"].to_numpy(dtype=bool)
@@ -126,11 +178,20 @@ def in_year_from_contracts(joins: pd.DataFrame, switching: pd.Series, horizon: i
         out=np.zeros(len(joins)),
         where=bridged > 0,
     )
+    if contracts is not None and len(contracts):
+        per_tc = contract_costs_in_year(contracts, year).set_index(["trust", "category"])["cost"]
+        keys = pd.MultiIndex.from_frame(joins[["trust", "category"]])
+        bridging = per_tc.reindex(keys).fillna(0.0).to_numpy()
     return pd.Series(rate * on_in_year / 12.0 - one_off - np.where(joined, bridging, 0.0), index=joins.index)
 
 
 def _per_trust_category(
-    savings: pd.DataFrame, joins: pd.DataFrame, years: pd.DataFrame, start: dt.date, horizon: int
+    savings: pd.DataFrame,
+    joins: pd.DataFrame,
+    years: pd.DataFrame,
+    start: dt.date,
+    horizon: int,
+    contracts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Causes, in-year and full-year per (trust, category)."""
     causes = (
@@ -143,7 +204,7 @@ def _per_trust_category(
     out = joins[["trust", "category"]].copy()
     for cause in CAUSES:
         out[cause] = causes[cause].reindex(keys).fillna(0.0).to_numpy()
-    out["in_year"] = in_year_from_contracts(joins, -out["switching_costs"], horizon).to_numpy()
+    out["in_year"] = in_year_from_contracts(joins, -out["switching_costs"], horizon, contracts).to_numpy()
     if start.month == 4 and horizon >= 12 and len(years):
         # An April start: the first 12 months are exactly the first NHS financial year,
         # read straight from the run's stored results (independent of today's contracts).

@@ -17,6 +17,7 @@ CAUSE_LABELS = {
     "switching_costs": "Less: switching costs",
     "exit_fees": "Less: exit fees",
     "bridging_costs": "Less: bridging costs",
+    "off_contract_costs": "Less: off-contract costs",
 }
 CAUSE_DEFINITIONS = {
     "price_harmonisation": (
@@ -41,7 +42,12 @@ CAUSE_DEFINITIONS = {
     "exit_fees": "Fees paid to leave a current contract before its end date (shown negative).",
     "bridging_costs": (
         "Uplift paid to extend a contract that ends before the trust joins the regional agreement, for the "
-        "months in between (shown negative)."
+        "months in between, up to the contract's extension limit (shown negative)."
+    ),
+    "off_contract_costs": (
+        "Once a contract and its extension have run out before the trust joins, the trust buys off contract "
+        "at the supplier's catalogue (list) prices: the difference to what it paid, for those months "
+        "(shown negative)."
     ),
 }
 # A cause as a table column: (header label, data column, number format).
@@ -74,6 +80,8 @@ SETTING_LABELS = {
     "solver": "Solver",
     "time_limit": "Solver time limit (s)",
     "gap_rel": "Optimality gap to stop at",
+    "decision_date": "Decision date (notice can be served from)",
+    "max_joins_per_quarter": "Max (trust, category) joins per quarter",
 }
 
 
@@ -87,7 +95,7 @@ def setting_value(key: str, value: object) -> tuple[object, str | None]:
         return (", ".join(str(v) for v in value) or "all trusts with usage"), None
     if isinstance(value, dict):
         return (", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "none"), None
-    if key == "start_date":
+    if key in ("start_date", "decision_date"):
         return dt.date.fromisoformat(str(value)), DATE
     if key in ("min_supplier_share", "max_supplier_share", "year_one_cap"):
         return value, PERCENT_SHORT

@@ -161,8 +161,9 @@ def test_every_summary_figure_is_a_formula(workbook):
     # Nothing numeric on Summary is a typed-in value.
     constants = [c.coordinate for row in ws.iter_rows() for c in row if isinstance(c.value, int | float)]
     assert constants == []
+    # Net: the column after the seven causes
     net = ws[summary["scenarios"][0]["cells"]["net"].split("!")[1]].value
-    assert net.startswith("=SUMPRODUCT((Trusts!$A$2:$A$") and "=B$4)*Trusts!$J$2:$J$" in net
+    assert net.startswith("=SUMPRODUCT((Trusts!$A$2:$A$") and "=B$4)*Trusts!$K$2:$K$" in net
 
 
 def test_summary_has_a_waterfall_and_a_chart_by_year(workbook):
@@ -180,7 +181,7 @@ def test_numbers_dates_and_percentages_are_typed(workbook):
     trusts = wb["Trusts"]
     for cell in trusts["D"][1:]:
         assert isinstance(cell.value, int | float) and "£" in cell.number_format
-    assert all(c.data_type == "f" for c in trusts["J"][1:])
+    assert all(c.data_type == "f" for c in trusts["K"][1:])
     contracts = wb["Contracts"]
     joined = [r for r in contracts.iter_rows(min_row=2) if r[3].value == "yes"]
     assert joined and all(isinstance(r[4].value, dt.datetime) and "yy" in r[4].number_format for r in joined)
@@ -199,7 +200,9 @@ def test_detail_sheets_have_frozen_headers_filters_and_print_setup(workbook):
         assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage, name
         if name != "Assumptions":
             assert ws.auto_filter.ref or ws.tables, name
-    assert wb["Trusts"].auto_filter.ref.startswith("A1:Q")  # + spend today and on the plan; O to Q: switching costs
+    assert wb["Trusts"].auto_filter.ref.startswith(
+        "A1:R"
+    )  # + off-contract cause, spend today and on the plan; P to R: switching
     assert set(wb["Data quality"].tables) == {"Imports", "RejectedRows", "Unclassified"}
     assert wb["Trusts"].column_dimensions["C"].width > 20
 
@@ -230,7 +233,7 @@ def test_summary_formulas_recompute_to_the_engine_figures(workbook, engine_figur
 def test_detail_sheets_add_up_to_the_run(workbook, engine_figures):
     _, wb = workbook
     trusts, categories, years = table(wb["Trusts"]), table(wb["Categories"]), table(wb["Years"])
-    causes = trusts.columns[3:9]
+    causes = trusts.columns[3:10]  # the seven causes, off-contract costs last
     for name in NAMES:
         engine = engine_figures[name]
         mine = trusts[trusts["Scenario"] == name]
@@ -269,7 +272,7 @@ def test_contracts_calendar_shows_join_dates_and_the_common_end(workbook, demo):
     assert months[0] == dt.datetime(2027, 4, 1) and len(months) == 36
     last = int(re.sub(r"[A-Z]", "", ws.auto_filter.ref.split(":")[1]))
     for row in ws.iter_rows(min_row=2, max_row=last):
-        assert row[12].value == dt.datetime(2030, 3, 31)  # start + 36 months, less a day
+        assert row[17].value == dt.datetime(2030, 3, 31)  # start + 36 months, less a day
         if row[3].value == "yes":
             join = row[4].value
             k = (join.year - 2027) * 12 + join.month - 4
@@ -283,13 +286,21 @@ def test_a_late_joiner_is_drawn_with_its_bridging_months(demo, engine_figures):
     summary = write_finance_workbook(engine, [LATE], root / "late.xlsx")
     wb = openpyxl.load_workbook(summary["path"])
     contracts = table(wb["Contracts"])
-    rxa_hip = contracts[(contracts["Trust"] == "RXA") & (contracts["Category"] == "hip")].iloc[0]
-    assert rxa_hip["Exit fee paid"] == 0 and rxa_hip["Bridging cost"] > 0
-    assert rxa_hip["Join date"] > rxa_hip["Current contract ends"]
+    rxa_hip = contracts[(contracts["Trust"] == "RXA") & (contracts["Category"] == "hip")]
+    assert (rxa_hip["Exit fee paid"] == 0).all()  # every RXA hip contract too dear to leave early
+    bridged = rxa_hip[rxa_hip["Bridging cost"] > 0]
+    assert len(bridged) and (bridged["Join date"] > bridged["Current contract ends"]).all()
     ws = wb["Contracts"]
-    row = next(r for r in ws.iter_rows(min_row=2) if r[1].value == "RXA" and r[2].value == "hip")
-    fills = {c.fill.fgColor.rgb[-6:] for c in row[14:]}
-    assert {"70AD47", "F4B183", "D9D9D9"} <= fills  # own contract, bridging, then regional
+    header = [c.value for c in ws[1]]
+    first_month = next(i for i, v in enumerate(header) if isinstance(v, dt.datetime))
+    row = next(
+        r
+        for r in ws.iter_rows(min_row=2)
+        if r[1].value == "RXA" and r[2].value == "hip" and r[6].value == bridged["Contract reference"].iloc[0]
+    )
+    fills = {c.fill.fgColor.rgb[-6:] for c in row[first_month:]}
+    assert {"70AD47", "F4B183"} <= fills  # bridging, then regional
+    assert {"J", "E"} <= {c.value for c in row[first_month:]}  # its end and the join month are marked
     # A January start: in-year is rebuilt from the join decisions, not a financial year.
     engine_run = engine_figures[LATE]
     figures = summary["scenarios"][0]

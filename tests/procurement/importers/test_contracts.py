@@ -81,3 +81,50 @@ def test_contracts(catalogues, files, rows):
     )
     import_contracts(catalogues, again)
     assert rows(catalogues, "SELECT reference FROM contract") == [{"reference": "RXA/HIP/26"}]
+
+
+TERMS_HEADER = ("trust", "supplier", "category", "start", "end", "early_exit", "exit_fee_pct", "notice_months")
+
+
+def test_contract_terms_early_exit_and_percentage_fee(catalogues, files, rows):
+    path = files.csv(
+        "contracts-terms.csv",
+        [
+            TERMS_HEADER,
+            ("RXA", "SUP-A", "hip", "2024-04-01", "2028-03-31", "no", "", "6"),
+            ("RXA", "SUP-B", "hip", "2024-04-01", "2028-03-31", "", "10%", "3"),
+            ("RXA", "SUP-A", "knee", "2024-04-01", "2028-03-31", "Yes", "2.5", ""),
+            ("RXB", "SUP-A", "hip", "2024-04-01", "2028-03-31", "maybe", "0", "0"),
+            ("RXB", "SUP-B", "hip", "2024-04-01", "2028-03-31", "yes", "120", "0"),
+            ("RXB", "SUP-A", "knee", "2024-04-01", "2028-03-31", "yes", "-5", "0"),
+        ],
+    )
+    report = import_contracts(catalogues, path)
+    assert stored_rejects(rows, catalogues, report.import_id) == [
+        (5, "early_exit", "maybe", "early exit must be yes or no"),
+        (6, "exit_fee_pct", "120", "implausible exit fee pct (over 100)"),
+        (7, "exit_fee_pct", "-5", "negative exit fee pct"),
+    ]
+    stored = rows(
+        catalogues,
+        "SELECT s.code AS supplier, c.code AS category, k.early_exit, k.exit_fee_pct, k.notice_months "
+        "FROM contract k JOIN supplier s ON s.id = k.supplier_id JOIN category c ON c.id = k.category_id "
+        "ORDER BY c.code, s.code",
+    )
+    assert stored == [
+        {"supplier": "SUP-A", "category": "hip", "early_exit": 0, "exit_fee_pct": 0.0, "notice_months": 6},
+        {"supplier": "SUP-B", "category": "hip", "early_exit": 1, "exit_fee_pct": 10.0, "notice_months": 3},
+        {"supplier": "SUP-A", "category": "knee", "early_exit": 1, "exit_fee_pct": 2.5, "notice_months": 0},
+    ]
+
+
+def test_old_register_without_terms_imports_with_defaults(catalogues, files, rows):
+    path = files.csv(
+        "contracts-old.csv",
+        [("trust", "supplier", "category", "start", "end"), ("RXA", "SUP-A", "hip", "2024-04-01", "2028-03-31")],
+    )
+    report = import_contracts(catalogues, path)
+    assert report.rows_accepted == 1
+    assert rows(catalogues, "SELECT early_exit, exit_fee_pct, extension_months FROM contract") == [
+        {"early_exit": 1, "exit_fee_pct": 0.0, "extension_months": 0}
+    ]

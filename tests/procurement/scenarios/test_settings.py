@@ -37,3 +37,22 @@ def test_financial_years_and_month_offsets():
     assert month_offset(start, dt.date(2027, 4, 1)) == 0
     assert month_offset(start, dt.date(2027, 9, 30)) == 6  # ends mid-month: free from October
     assert month_offset(start, dt.date(2026, 10, 1)) == -6
+
+
+def test_decision_date_defaults_to_six_months_before_the_start_or_today(tmp_path):
+    settings = ScenarioSettings(start_date="2027-04-01")
+    assert settings.decision(today=dt.date(2026, 1, 15)) == dt.date(2026, 10, 1)
+    assert settings.decision(today=dt.date(2026, 12, 4)) == dt.date(2026, 12, 4)  # later: today
+    pinned = ScenarioSettings(start_date="2027-04-01", decision_date="2026-07-01")
+    assert pinned.decision(today=dt.date(2026, 12, 4)) == dt.date(2026, 7, 1)
+    assert settings.common_end() == dt.date(2030, 3, 31)
+    with pytest.raises(ScenarioError, match="decision_date"):
+        ScenarioSettings.from_mapping({"decision_date": "soon"})
+    for bad in (0, 1.5, True):
+        with pytest.raises(ScenarioError, match="max_joins_per_quarter"):
+            ScenarioSettings.from_mapping({"max_joins_per_quarter": bad})
+    path = tmp_path / "s.toml"
+    path.write_text("[scenarios.capped]\ndecision_date = 2026-09-01\nmax_joins_per_quarter = 3\n")
+    capped = load_scenario_file(path)["capped"]
+    assert capped.decision_date == "2026-09-01" and capped.max_joins_per_quarter == 3
+    assert ScenarioSettings().max_joins_per_quarter is None

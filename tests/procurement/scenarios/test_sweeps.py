@@ -342,7 +342,7 @@ def test_the_finance_workbook_gets_a_sensitivity_sheet_with_a_chart(region, tmp_
     cells = {f["scenario"]: f["cells"] for f in summary["scenarios"]}
     for r, cap in zip(rows, CAPS, strict=True):
         single = region["singles"][cap]
-        assert ws[f"{net}{r}"].value == f"=SUM(E{r}:J{r})"  # the total is a formula over the causes
+        assert ws[f"{net}{r}"].value == f"=SUM(E{r}:K{r})"  # the total is a formula over the seven causes
         assert _evaluate(ws, f"{net}{r}") == pytest.approx(single["objective_gbp"], abs=PENNY)
         assert isinstance(ws[f"{col['In-year savings (first 12 months)']}{r}"].value, float)
         assert ws[f"{col['Full-year run rate']}{r}"].value == pytest.approx(single["full_year_gbp"], abs=PENNY)
@@ -378,8 +378,8 @@ def test_libreoffice_recalculates_the_sensitivity_sheet(region, tmp_path):
     assert converted.exists()
     ws = openpyxl.load_workbook(converted, data_only=True)["Sensitivity"]
     for r, cap in zip(range(5, 8), CAPS, strict=True):
-        assert ws[f"K{r}"].value == pytest.approx(region["singles"][cap]["objective_gbp"], abs=PENNY)
-        assert ws[f"O{r}"].value == pytest.approx(0.0, abs=PENNY)  # Summary agrees
+        assert ws[f"L{r}"].value == pytest.approx(region["singles"][cap]["objective_gbp"], abs=PENNY)
+        assert ws[f"P{r}"].value == pytest.approx(0.0, abs=PENNY)  # Summary agrees
 
 
 # --------------------------------------------------------------------------- Dask
