@@ -18,7 +18,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.errors import UnknownReferenceError
 from procurement.importers import REGIONAL_PANEL
@@ -46,27 +46,27 @@ def _history(session: Session) -> pd.DataFrame:
     table = frame(
         session,
         select(
-            Approval.id.label("approval_id"),
-            Approval.trust_id,
-            Trust.code.label("trust"),
-            Approval.product_line_id.label("line_id"),
-            ProductLine.code.label("product_line"),
-            Approval.decision,
-            Approval.odep_exception,
-            Approval.clinician,
-            Approval.role,
-            Approval.decided_at,
-            Approval.comment,
-            DataImport.file_name.label("source_file"),
-            Approval.import_id,
-            DataImport.imported_by.label("recorded_by"),
-            Approval.recorded_at,
-            ApprovalOverride.reason.label("override_reason"),
+            col(Approval.id).label("approval_id"),
+            col(Approval.trust_id),
+            col(Trust.code).label("trust"),
+            col(Approval.product_line_id).label("line_id"),
+            col(ProductLine.code).label("product_line"),
+            col(Approval.decision),
+            col(Approval.odep_exception),
+            col(Approval.clinician),
+            col(Approval.role),
+            col(Approval.decided_at),
+            col(Approval.comment),
+            col(DataImport.file_name).label("source_file"),
+            col(Approval.import_id),
+            col(DataImport.imported_by).label("recorded_by"),
+            col(Approval.recorded_at),
+            col(ApprovalOverride.reason).label("override_reason"),
         )
-        .join(ProductLine, ProductLine.id == Approval.product_line_id)
-        .outerjoin(Trust, Trust.id == Approval.trust_id)
-        .outerjoin(DataImport, DataImport.id == Approval.import_id)
-        .outerjoin(ApprovalOverride, ApprovalOverride.approval_id == Approval.id),
+        .join(ProductLine, col(ProductLine.id) == col(Approval.product_line_id))
+        .outerjoin(Trust, col(Trust.id) == col(Approval.trust_id))
+        .outerjoin(DataImport, col(DataImport.id) == col(Approval.import_id))
+        .outerjoin(ApprovalOverride, col(ApprovalOverride.approval_id) == col(Approval.id)),
     )
     table["trust"] = table["trust"].fillna(REGIONAL_PANEL)
     for column in ("source_file", "recorded_by", "override_reason"):
@@ -108,22 +108,22 @@ def stale_decisions(
     """
     if not line_ids:
         return pd.DataFrame(columns=["line_id"])
-    owner = Approval.trust_id.is_(None) if trust_id is None else Approval.trust_id == trust_id
+    owner = col(Approval.trust_id).is_(None) if trust_id is None else col(Approval.trust_id) == trust_id
     newer = frame(
         session,
         select(
-            Approval.product_line_id.label("line_id"),
-            Approval.id.label("approval_id"),
-            ProductLine.code.label("product_line"),
-            Approval.decision,
-            Approval.clinician,
-            Approval.recorded_at,
-            DataImport.file_name.label("source_file"),
-            DataImport.profile,
+            col(Approval.product_line_id).label("line_id"),
+            col(Approval.id).label("approval_id"),
+            col(ProductLine.code).label("product_line"),
+            col(Approval.decision),
+            col(Approval.clinician),
+            col(Approval.recorded_at),
+            col(DataImport.file_name).label("source_file"),
+            col(DataImport.profile),
         )
-        .join(ProductLine, ProductLine.id == Approval.product_line_id)
-        .outerjoin(DataImport, DataImport.id == Approval.import_id)
-        .where(owner, Approval.product_line_id.in_(line_ids), Approval.recorded_at > exported_at),
+        .join(ProductLine, col(ProductLine.id) == col(Approval.product_line_id))
+        .outerjoin(DataImport, col(DataImport.id) == col(Approval.import_id))
+        .where(owner, col(Approval.product_line_id).in_(line_ids), col(Approval.recorded_at) > exported_at),
     )
     newer = newer[newer["profile"].fillna("") != same_export]
     return newer.sort_values(["recorded_at", "approval_id"]).drop_duplicates("line_id", keep="last")

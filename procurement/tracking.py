@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.errors import ProcureError
 from procurement.models import (
@@ -68,6 +68,7 @@ from procurement.models import (
     RunJoin,
     RunLine,
     RunTier,
+    Scenario,
     ScenarioRun,
     Supplier,
     Trust,
@@ -127,17 +128,17 @@ def load_plan(session: Session, run_id: int) -> dict:
     run = session.get(ScenarioRun, run_id)
     lines = lines_frame(session)
     line_code = lines.set_index("line_id")["line"]
-    trust_code = pd.Series(dict(session.execute(select(Trust.id, Trust.code)).all()))
+    trust_code = pd.Series(dict(session.execute(select(col(Trust.id), col(Trust.code))).all()))
     alloc = frame(
         session,
         select(
-            RunAllocation.trust_id,
-            RunAllocation.line_id,
-            RunAllocation.units,
-            RunAllocation.regional_price,
-            RunAllocation.net_price,
-            RunAllocation.annual_cost,
-        ).where(RunAllocation.run_id == run_id),
+            col(RunAllocation.trust_id),
+            col(RunAllocation.line_id),
+            col(RunAllocation.units),
+            col(RunAllocation.regional_price),
+            col(RunAllocation.net_price),
+            col(RunAllocation.annual_cost),
+        ).where(col(RunAllocation.run_id) == run_id),
     )
     alloc = alloc.merge(lines[["line_id", "line", "group", "category", "supplier"]], on="line_id")
     alloc["trust"] = alloc["trust_id"].map(trust_code)
@@ -146,18 +147,22 @@ def load_plan(session: Session, run_id: int) -> dict:
     groups["np"] = groups["cost"] / groups["units"]
     joins = frame(
         session,
-        select(RunJoin.trust_id, RunJoin.category_id, RunJoin.joins, RunJoin.join_month).where(
-            RunJoin.run_id == run_id
+        select(col(RunJoin.trust_id), col(RunJoin.category_id), col(RunJoin.joins), col(RunJoin.join_month)).where(
+            col(RunJoin.run_id) == run_id
         ),
     )
     cats = groups_frame(session).drop_duplicates("category_id").set_index("category_id")["category"]
     joins["trust"] = joins["trust_id"].map(trust_code)
     joins["category"] = joins["category_id"].map(cats)
     joins["joins"] = joins["joins"].astype(bool)
-    kept = frame(session, select(RunLine.line_id).where(RunLine.run_id == run_id, RunLine.kept.is_(True)))
+    kept = frame(
+        session, select(col(RunLine.line_id)).where(col(RunLine.run_id) == run_id, col(RunLine.kept).is_(True))
+    )
     tiers = frame(
         session,
-        select(RunTier.offer, RunTier.threshold, RunTier.discount, RunTier.volume).where(RunTier.run_id == run_id),
+        select(col(RunTier.offer), col(RunTier.threshold), col(RunTier.discount), col(RunTier.volume)).where(
+            col(RunTier.run_id) == run_id
+        ),
     )
     return {
         "run": run,
@@ -181,14 +186,14 @@ def offer_lines(session: Session, lines: pd.DataFrame) -> tuple[pd.DataFrame, pd
     offers = frame(
         session,
         select(
-            VolumeTier.offer_code,
-            Supplier.code.label("supplier"),
-            VolumeTier.category_id,
-            VolumeTier.group_id,
-            VolumeTier.basis,
-            VolumeTier.threshold,
-            VolumeTier.discount_pct,
-        ).join(Supplier, Supplier.id == VolumeTier.supplier_id),
+            col(VolumeTier.offer_code),
+            col(Supplier.code).label("supplier"),
+            col(VolumeTier.category_id),
+            col(VolumeTier.group_id),
+            col(VolumeTier.basis),
+            col(VolumeTier.threshold),
+            col(VolumeTier.discount_pct),
+        ).join(Supplier, col(Supplier.id) == col(VolumeTier.supplier_id)),
     )
     if offers.empty:
         return pd.DataFrame(columns=["offer", "basis", "line"]), pd.DataFrame(
@@ -224,21 +229,21 @@ def _usage_by_month(
     )
     query = (
         select(
-            Trust.code.label("trust"),
-            CatalogueItem.product_line_id.label("line_id"),
+            col(Trust.code).label("trust"),
+            col(CatalogueItem.product_line_id).label("line_id"),
             month.label("month"),
-            func.sum(Usage.quantity).label("units"),
-            func.sum(Usage.quantity * Usage.unit_price_paid).label("spend"),
+            func.sum(col(Usage.quantity)).label("units"),
+            func.sum(col(Usage.quantity) * col(Usage.unit_price_paid)).label("spend"),
         )
-        .join(Trust, Trust.id == Usage.trust_id)
-        .join(CatalogueItem, CatalogueItem.id == Usage.item_id)
-        .where(Trust.code.in_(trusts))
+        .join(Trust, col(Trust.id) == col(Usage.trust_id))
+        .join(CatalogueItem, col(CatalogueItem.id) == col(Usage.item_id))
+        .where(col(Trust.code).in_(trusts))
         .group_by("trust", "line_id", "month")
     )
     if since is not None:
-        query = query.where(Usage.period >= since)
+        query = query.where(col(Usage.period) >= since)
     if until is not None:
-        query = query.where(Usage.period <= until)
+        query = query.where(col(Usage.period) <= until)
     return frame(session, query)
 
 
@@ -374,10 +379,9 @@ def track_run(engine: Engine, run_id: int, *, as_of: dt.date | None = None) -> d
         run = session.get(ScenarioRun, run_id)
         if run is None or run.objective is None:
             raise TrackingError("the scenario's latest run has no solution to track: run it again")
-        scenario_name = session.execute(select(ScenarioRun.scenario_id).where(ScenarioRun.id == run_id)).scalar_one()
-        from procurement.models import Scenario
-
-        scenario_name = session.get(Scenario, scenario_name).name
+        scenario = session.get(Scenario, run.scenario_id)
+        assert scenario is not None, "a run's scenario_id is a foreign key to its scenario"
+        scenario_name = scenario.name
         start = dt.date.fromisoformat(_run_start(run))
         plan = load_plan(session, run_id)
         trusts = sorted(set(plan["joins"]["trust"]))

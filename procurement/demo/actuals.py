@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.models import CatalogueItem, Supplier, Trust, Usage
 from procurement.reference import frame
@@ -54,19 +54,25 @@ def write_actuals(engine: Engine, run_id: int, out_dir: Path, *, start: dt.date,
         items = frame(
             session,
             select(
-                CatalogueItem.id.label("item_id"),
-                CatalogueItem.product_line_id.label("line_id"),
-                CatalogueItem.supplier_code,
-                Supplier.code.label("supplier"),
+                col(CatalogueItem.id).label("item_id"),
+                col(CatalogueItem.product_line_id).label("line_id"),
+                col(CatalogueItem.supplier_code),
+                col(Supplier.code).label("supplier"),
             )
-            .join(Supplier, Supplier.id == CatalogueItem.supplier_id)
-            .where(CatalogueItem.active.is_(True)),
+            .join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
+            .where(col(CatalogueItem.active).is_(True)),
         )
         before = frame(
             session,
-            select(Trust.code.label("trust"), Usage.item_id, Usage.period, Usage.quantity, Usage.unit_price_paid)
-            .join(Trust, Trust.id == Usage.trust_id)
-            .where(Usage.period < start),
+            select(
+                col(Trust.code).label("trust"),
+                col(Usage.item_id),
+                col(Usage.period),
+                col(Usage.quantity),
+                col(Usage.unit_price_paid),
+            )
+            .join(Trust, col(Trust.id) == col(Usage.trust_id))
+            .where(col(Usage.period) < start),
         )
     lines = plan["catalogue_lines"][["line_id", "line", "group", "category"]]
     items = items.merge(lines, on="line_id")

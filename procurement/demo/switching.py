@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from procurement.demo.data import CATEGORIES, GROUPS
+from procurement.demo.state import GeneratorState
 
 LINE_EXTRAS = 4  # line-level consignment rows
 
 
-class SwitchingCosts:
+class SwitchingCosts(GeneratorState):
     def _switching_costs(self) -> None:
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(13,)))
         valid = [ln for i, ln in enumerate(self.lines) if self.line_valid[i]]

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.normalise import clean_text
 from catalogues.read import FileFormatError, TableSpec, heading_key, read_table
@@ -65,10 +65,15 @@ def _how_to(trust: str, file: str) -> str:
 
 def _same_file(session: Session, sha: str, trust_id: int) -> tuple[int, str] | None:
     row = session.execute(
-        select(DataImport.id, Trust.code)
-        .join(Trust, Trust.id == DataImport.trust_id)
-        .where(DataImport.kind == "usage", DataImport.sha256 == sha, DataImport.trust_id != trust_id, not_reverted())
-        .order_by(DataImport.id)
+        select(col(DataImport.id), col(Trust.code))
+        .join(Trust, col(Trust.id) == col(DataImport.trust_id))
+        .where(
+            col(DataImport.kind) == "usage",
+            col(DataImport.sha256) == sha,
+            col(DataImport.trust_id) != trust_id,
+            not_reverted(),
+        )
+        .order_by(col(DataImport.id))
     ).first()
     return None if row is None else (row[0], row[1])
 
@@ -79,19 +84,19 @@ def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tu
     stored = frame(
         session,
         select(
-            Trust.code.label("trust"),
-            Usage.item_id,
-            Usage.period,
-            Usage.quantity,
-            Usage.unit_price_paid,
-            Usage.import_id,
+            col(Trust.code).label("trust"),
+            col(Usage.item_id),
+            col(Usage.period),
+            col(Usage.quantity),
+            col(Usage.unit_price_paid),
+            col(Usage.import_id),
         )  # fmt: skip
-        .join(Trust, Trust.id == Usage.trust_id)
+        .join(Trust, col(Trust.id) == col(Usage.trust_id))
         .where(
-            Usage.trust_id != trust_id,
-            Usage.item_id.in_(items),
-            Usage.period >= min(rows["period"]),
-            Usage.period <= max(rows["period"]),
+            col(Usage.trust_id) != trust_id,
+            col(Usage.item_id).in_(items),
+            col(Usage.period) >= min(rows["period"]),
+            col(Usage.period) <= max(rows["period"]),
         ),
     )
     if stored.empty:
@@ -121,10 +126,10 @@ def _mix_similarity(session: Session, rows: pd.DataFrame) -> tuple[pd.Series, pd
     first = pd.to_datetime(rows["period"]).min().date()
     history = frame(
         session,
-        select(Trust.code.label("trust"), Usage.item_id, func.sum(Usage.quantity).label("units"))
-        .join(Trust, Trust.id == Usage.trust_id)
-        .where(Usage.period < first)
-        .group_by(Trust.code, Usage.item_id),
+        select(col(Trust.code).label("trust"), col(Usage.item_id), func.sum(col(Usage.quantity)).label("units"))
+        .join(Trust, col(Trust.id) == col(Usage.trust_id))
+        .where(col(Usage.period) < first)
+        .group_by(col(Trust.code), col(Usage.item_id)),
     )
     if history.empty:
         return pd.Series(dtype=float), pd.Series(dtype=int)
@@ -228,8 +233,8 @@ def check_reference_codes(session: Session, kind: str, codes: pd.Series, file: s
         return
     own_model, other_model = (Trust, Supplier) if kind == "trusts" else (Supplier, Trust)
     other = "suppliers" if kind == "trusts" else "trusts"
-    theirs = codes & set(session.scalars(select(other_model.code)))
-    ours = codes & set(session.scalars(select(own_model.code)))
+    theirs = codes & set(session.scalars(select(col(other_model.code))))
+    ours = codes & set(session.scalars(select(col(own_model.code))))
     if len(theirs) / len(codes) >= SHARE_OF_OTHER_CODES and not ours:
         shown = ", ".join(sorted(theirs)[:5]) + (" ..." if len(theirs) > 5 else "")
         raise InputFileError(

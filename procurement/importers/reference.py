@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.normalise import clean_text
 from catalogues.read import TableSpec
@@ -69,10 +69,10 @@ class _ReferenceImport(FileImporter):
         new = rows[rows["id"].isna()].drop(columns="id")
         old = rows[rows["id"].notna()].drop(columns=self.absent)
         # What it was, and what is new: kept for a revert.
-        keep_rows(session, import_id, self.model, self.model.code.in_(list(old["code"])), "updated")
+        keep_rows(session, import_id, self.model, col(self.model.code).in_(list(old["code"])), "updated")
         if len(new):
             session.execute(insert(self.model), sql_records(new))
-            keep_rows(session, import_id, self.model, self.model.code.in_(list(new["code"])), "inserted")
+            keep_rows(session, import_id, self.model, col(self.model.code).in_(list(new["code"])), "inserted")
         if len(old):
             session.execute(update(self.model), sql_records(old, ints=["id"]))
         report.new_items = len(new)

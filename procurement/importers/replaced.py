@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.models import DataImport, ImportRevert, ReplacedRows
 from procurement.reference import frame
@@ -34,7 +34,7 @@ ACTIONS = ("deleted", "updated", "inserted")
 
 def not_reverted():
     """SQL condition: the ``DataImport`` has not been reverted (reverted imports are history only)."""
-    return DataImport.id.not_in(select(ImportRevert.import_id))
+    return col(DataImport.id).not_in(select(col(ImportRevert.import_id)))
 
 
 def _plain(value):
@@ -103,12 +103,14 @@ def delete_keeping(session: Session, import_id: int, model, where) -> int:
     kept = keep_rows(session, import_id, model, where, "deleted")
     if kept.empty:
         return 0
-    return session.execute(delete(model).where(where)).rowcount
+    return session.exec(delete(model).where(where)).rowcount
 
 
 def with_reverts(session: Session, table: pd.DataFrame, id_column: str) -> pd.DataFrame:
     """``table`` of imports plus ``reverted``: "YYYY-MM-DD HH:MM by WHO" for a reverted import, else ""."""
-    reverts = frame(session, select(ImportRevert.import_id, ImportRevert.reverted_at, ImportRevert.reverted_by))
+    reverts = frame(
+        session, select(col(ImportRevert.import_id), col(ImportRevert.reverted_at), col(ImportRevert.reverted_by))
+    )
     when = pd.to_datetime(reverts["reverted_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
     label = pd.Series((when + " by " + reverts["reverted_by"]).to_numpy(), index=reverts["import_id"].to_numpy())
     reverted = table[id_column].map(label).astype(object)

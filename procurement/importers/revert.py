@@ -34,7 +34,7 @@ import json
 import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from procurement.db import lock_for_write, transaction
 from procurement.errors import ProcureError, UnknownReferenceError
@@ -71,7 +71,7 @@ ROWS_OF_IMPORT = (ClinicalRating, Usage, Contract, VolumeTier, SwitchingCost, Ap
 ORDERED_KINDS = {"trusts", "suppliers", "catalogue"}
 # Kinds that only add rows: nothing to restore, so revertible even if made before 0007.
 APPEND_ONLY_KINDS = {"approvals", "shortlist"}
-REFERENCE_MODELS = {"trusts": Trust, "suppliers": Supplier}
+REFERENCE_MODELS: dict[str, type[Trust] | type[Supplier]] = {"trusts": Trust, "suppliers": Supplier}
 
 
 class RevertRefused(ProcureError):
@@ -81,18 +81,22 @@ class RevertRefused(ProcureError):
 
 
 def _later_same_kind(session: Session, record: DataImport) -> list[int]:
-    query = select(DataImport.id).where(DataImport.kind == record.kind, DataImport.id > record.id, not_reverted())
+    query = select(col(DataImport.id)).where(
+        col(DataImport.kind) == record.kind, col(DataImport.id) > record.id, not_reverted()
+    )
     if record.kind == "catalogue":
-        query = query.where(DataImport.supplier_id == record.supplier_id)
-    return list(session.scalars(query.order_by(DataImport.id)))
+        query = query.where(col(DataImport.supplier_id) == record.supplier_id)
+    return list(session.scalars(query.order_by(col(DataImport.id))))
 
 
 def _replaced_later(session: Session, record: DataImport) -> list[int]:
     """Later (not reverted) imports that deleted or updated rows this import wrote."""
     query = (
-        select(ReplacedRows.import_id)
-        .join(DataImport, DataImport.id == ReplacedRows.import_id)
-        .where(ReplacedRows.source_import_id == record.id, ReplacedRows.import_id != record.id, not_reverted())
+        select(col(ReplacedRows.import_id))
+        .join(DataImport, col(DataImport.id) == col(ReplacedRows.import_id))
+        .where(
+            col(ReplacedRows.source_import_id) == record.id, col(ReplacedRows.import_id) != record.id, not_reverted()
+        )
         .distinct()
     )
     return sorted(session.scalars(query))
@@ -101,13 +105,13 @@ def _replaced_later(session: Session, record: DataImport) -> list[int]:
 def _kept(session: Session, import_id: int, model, action: str) -> pd.DataFrame:
     """The rows import ``import_id`` kept of ``model`` as ``action``, as one frame."""
     texts = session.scalars(
-        select(ReplacedRows.rows)
+        select(col(ReplacedRows.rows))
         .where(
-            ReplacedRows.import_id == import_id,
-            ReplacedRows.table_name == model.__tablename__,
-            ReplacedRows.action == action,
+            col(ReplacedRows.import_id) == import_id,
+            col(ReplacedRows.table_name) == model.__tablename__,
+            col(ReplacedRows.action) == action,
         )
-        .order_by(ReplacedRows.id)
+        .order_by(col(ReplacedRows.id))
     ).all()
     parts = [rows_from_json(model, text) for text in texts]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -115,17 +119,19 @@ def _kept(session: Session, import_id: int, model, action: str) -> pd.DataFrame:
 
 def _catalogue_introduced(session: Session, record: DataImport) -> tuple[list[int], list[int]]:
     """(SKU ids, product line ids) that catalogue import ``record`` added."""
+    assert record.id is not None, "a stored import has an id"
     before = _kept(session, record.id, CatalogueItem, "updated")
     known = set(before["id"].astype(int)) if len(before) else set()
-    items = session.scalars(select(CatalogueItem.id).where(CatalogueItem.source_import_id == record.id)).all()
-    lines = session.scalars(select(ProductLine.id).where(ProductLine.first_import_id == record.id)).all()
-    return sorted(set(items) - known), sorted(lines)
+    items = session.scalars(select(col(CatalogueItem.id)).where(col(CatalogueItem.source_import_id) == record.id)).all()
+    lines = session.scalars(select(col(ProductLine.id)).where(col(ProductLine.first_import_id) == record.id)).all()
+    # Primary keys read back from the database are never NULL.
+    return sorted({i for i in items if i is not None} - known), sorted(i for i in lines if i is not None)
 
 
 def _snapshot_lines(session: Session) -> dict[int, set[int]]:
     """Product line ids named by each shortlist export's snapshot (its decision rows)."""
     used: dict[int, set[int]] = {}
-    for export_id, snapshot in session.execute(select(ShortlistExport.id, ShortlistExport.snapshot)):
+    for export_id, snapshot in session.execute(select(col(ShortlistExport.id), col(ShortlistExport.snapshot))):
         sheets = json.loads(snapshot or "{}").get("sheets", [])
         used[export_id] = {int(r["line_id"]) for s in sheets for r in s.get("rows", {}).values() if "line_id" in r}
     return used
@@ -150,9 +156,12 @@ def _referencing_columns(model) -> list:
 
 def _dependents(session: Session, record: DataImport) -> list[str]:
     """Why import ``record`` cannot be reverted now (empty: it can)."""
+    assert record.id is not None, "a stored import has an id"
     reasons = []
     untracked = session.scalars(
-        select(ReplacedRows.id).where(ReplacedRows.import_id == record.id, ReplacedRows.action == "untracked")
+        select(col(ReplacedRows.id)).where(
+            col(ReplacedRows.import_id) == record.id, col(ReplacedRows.action) == "untracked"
+        )
     ).first()
     if untracked is not None and record.kind not in APPEND_ONLY_KINDS:
         reasons.append(
@@ -171,18 +180,24 @@ def _dependents(session: Session, record: DataImport) -> list[str]:
         )
     if record.kind == "catalogue":
         items, lines = _catalogue_introduced(session, record)
-        for column, ids, what in (
-            (Usage.item_id, items, "usage rows buy SKUs it introduced"),
-            (ClinicalRating.item_id, items, "ODEP ratings rate SKUs it introduced"),
-            (ClinicalRating.product_line_id, lines, "ODEP ratings rate product lines it introduced"),
-            (Approval.product_line_id, lines, "clinical decisions are on product lines it introduced"),
+        for holder, column, ids, what in (
+            (Usage, col(Usage.item_id), items, "usage rows buy SKUs it introduced"),
+            (ClinicalRating, col(ClinicalRating.item_id), items, "ODEP ratings rate SKUs it introduced"),
+            (
+                ClinicalRating,
+                col(ClinicalRating.product_line_id),
+                lines,
+                "ODEP ratings rate product lines it introduced",
+            ),
+            (Approval, col(Approval.product_line_id), lines, "clinical decisions are on product lines it introduced"),
         ):
             n = _count_where_in(session, column, ids)
             if n:
-                imports = sorted(
-                    {int(i) for i in session.scalars(select(column.table.c.import_id).where(column.in_(ids)))}
-                )
-                reasons.append(f"{n} {what} (import #{', #'.join(map(str, imports))}): revert those first")
+                # Approval.import_id is nullable (a decision kept without its import): no import to name.
+                holders = session.scalars(select(col(holder.import_id)).where(column.in_(ids)))
+                imports = sorted({int(i) for i in holders if i is not None})
+                source = f" (import #{', #'.join(map(str, imports))})" if imports else ""
+                reasons.append(f"{n} {what}{source}: revert those first")
         exports = sorted(e for e, used in _snapshot_lines(session).items() if used & set(lines))
         if exports:
             reasons.append(
@@ -205,46 +220,50 @@ def _dependents(session: Session, record: DataImport) -> list[str]:
 
 def _undo(session: Session, record: DataImport) -> dict[str, int]:
     """Remove what ``record`` wrote and put back what it replaced; counts by what was done."""
+    assert record.id is not None, "a stored import has an id"
     counts: dict[str, int] = {}
-    approvals = select(Approval.id).where(Approval.import_id == record.id)
-    session.execute(delete(ApprovalOverride).where(ApprovalOverride.approval_id.in_(approvals)))
+    approvals = select(col(Approval.id)).where(col(Approval.import_id) == record.id)
+    session.execute(delete(ApprovalOverride).where(col(ApprovalOverride.approval_id).in_(approvals)))
     for model in ROWS_OF_IMPORT:
-        n = session.execute(delete(model).where(model.import_id == record.id)).rowcount
+        n = session.exec(delete(model).where(col(model.import_id) == record.id)).rowcount
         if n and model is not RejectedRow:
             counts[f"{model.__tablename__} rows removed"] = n
     if record.kind == "catalogue":
         items, lines = _catalogue_introduced(session, record)
         if items:
-            session.execute(delete(CatalogueItem).where(CatalogueItem.id.in_(items)))
+            session.execute(delete(CatalogueItem).where(col(CatalogueItem.id).in_(items)))
             counts["SKUs removed"] = len(items)
-        in_runs = set(session.scalars(select(RunLine.line_id).where(RunLine.line_id.in_(lines)))) | set(
-            session.scalars(select(RunAllocation.line_id).where(RunAllocation.line_id.in_(lines)))
+        in_runs = set(session.scalars(select(col(RunLine.line_id)).where(col(RunLine.line_id).in_(lines)))) | set(
+            session.scalars(select(col(RunAllocation.line_id)).where(col(RunAllocation.line_id).in_(lines)))
         )
         gone = [line for line in lines if line not in in_runs]
         if gone:
-            session.execute(delete(ProductLine).where(ProductLine.id.in_(gone)))
+            session.execute(delete(ProductLine).where(col(ProductLine.id).in_(gone)))
             counts["product lines removed"] = len(gone)
         if in_runs:
             counts["product lines kept for the scenario runs that refer to them"] = len(in_runs)
-    for model in (CatalogueItem, Trust, Supplier):
-        before = _kept(session, record.id, model, "updated")
+    for restored in (CatalogueItem, Trust, Supplier):
+        before = _kept(session, record.id, restored, "updated")
         if len(before):
             # Only rows that still exist: a SKU the import introduced was never "before".
-            exists = set(session.scalars(select(model.id).where(model.id.in_([int(i) for i in before["id"]]))))
+            exists = set(
+                session.scalars(select(col(restored.id)).where(col(restored.id).in_([int(i) for i in before["id"]])))
+            )
             before = before[before["id"].isin(exists)]
-            session.execute(update(model), sql_records(before, ints=["id"]))
-            counts[f"{model.__tablename__} rows restored"] = len(before)
-        added = _kept(session, record.id, model, "inserted")
+            session.execute(update(restored), sql_records(before, ints=["id"]))
+            counts[f"{restored.__tablename__} rows restored"] = len(before)
+        added = _kept(session, record.id, restored, "inserted")
         if len(added):
-            session.execute(delete(model).where(model.id.in_([int(i) for i in added["id"]])))
-            counts[f"{model.__tablename__} rows removed"] = len(added)
-    for model in (Usage, Contract, VolumeTier, ClinicalRating):
-        deleted = _kept(session, record.id, model, "deleted")
+            session.execute(delete(restored).where(col(restored.id).in_([int(i) for i in added["id"]])))
+            counts[f"{restored.__tablename__} rows removed"] = len(added)
+    reinserted_models: tuple[type[SQLModel], ...] = (Usage, Contract, VolumeTier, ClinicalRating)
+    for reinserted in reinserted_models:
+        deleted = _kept(session, record.id, reinserted, "deleted")
         if len(deleted):
-            ints = [c.name for c in model.__table__.columns if c.name.endswith("_id") and c.name in deleted]
-            session.execute(insert(model.__table__), sql_records(deleted.drop(columns="id"), ints=ints))
-            counts[f"{model.__tablename__} rows restored"] = len(deleted)
-    session.execute(delete(ReplacedRows).where(ReplacedRows.import_id == record.id))
+            ints = [c.name for c in reinserted.__table__.columns if c.name.endswith("_id") and c.name in deleted]
+            session.execute(insert(reinserted.__table__), sql_records(deleted.drop(columns="id"), ints=ints))
+            counts[f"{reinserted.__tablename__} rows restored"] = len(deleted)
+    session.execute(delete(ReplacedRows).where(col(ReplacedRows.import_id) == record.id))
     return counts
 
 
@@ -260,7 +279,7 @@ def revert_import(engine: Engine, import_id: int, *, user: str | None = None) ->
         record = session.get(DataImport, import_id)
         if record is None:
             raise UnknownReferenceError(f"no import #{import_id} (see `procure imports`)")
-        done = session.scalars(select(ImportRevert).where(ImportRevert.import_id == import_id)).first()
+        done = session.scalars(select(ImportRevert).where(col(ImportRevert.import_id) == import_id)).first()
         if done is not None:
             raise RevertRefused(
                 f"import #{import_id} ({record.kind} {record.file_name}) was already reverted "
@@ -291,7 +310,10 @@ def reverted_imports(session: Session) -> pd.DataFrame:
     """import_id, reverted_at, reverted_by, note of every reverted import."""
     return frame(
         session,
-        select(ImportRevert.import_id, ImportRevert.reverted_at, ImportRevert.reverted_by, ImportRevert.note).order_by(
-            ImportRevert.import_id
-        ),
+        select(
+            col(ImportRevert.import_id),
+            col(ImportRevert.reverted_at),
+            col(ImportRevert.reverted_by),
+            col(ImportRevert.note),
+        ).order_by(col(ImportRevert.import_id)),
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy
 from catalogues.normalise import clean_text, parse_money, slug
@@ -153,7 +153,7 @@ class _SwitchingImport(FileImporter):
         )
         self._reject_repeats(rows, table, problems)
 
-        previous = session.execute(select(func.count()).where(DataImport.kind == KIND)).scalar_one()
+        previous = session.execute(select(func.count()).where(col(DataImport.kind) == KIND)).scalar_one()
         report.version = previous + 1
         if previous:
             report.notes.append(f"replaces the switching costs of the {previous} earlier file(s); they stay on record")

@@ -685,7 +685,7 @@ def delete_scenario(engine: Engine, name: str) -> int:
                 f"scenario {name!r} is named by shortlist workbook(s) sent out "
                 f"(export #{', #'.join(map(str, shortlists))}); it is kept so their returns can be read"
             )
-        for table in (RunAllocation, RunLine, RunTier, RunJoin, RunContract, RunSaving, RunSavingYear):
+        for table in (RunAllocation, RunLine, RunTier, RunJoin, RunContract, RunSaving, RunSavingYear, RunSwitching):
             session.execute(delete(table).where(table.run_id.in_(run_ids)))
         session.execute(delete(ScenarioRun).where(ScenarioRun.scenario_id == scenario.id))
         session.delete(scenario)

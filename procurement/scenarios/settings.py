@@ -21,7 +21,7 @@ import json
 import math
 import tomllib
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
@@ -199,9 +199,11 @@ def rule_of(name: str) -> Rule | None:
     if get_origin(annotation) in (Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
         optional, annotation = len(args) < len(get_args(annotation)), args[0]
-    kind = {int: "int", float: "float", bool: "bool", str: "text"}.get(annotation)
+    scalar_kinds: dict[object, str] = {int: "int", float: "float", bool: "bool", str: "text"}
+    container_kinds: dict[object, str] = {tuple: "codes", dict: "caps"}
+    kind = scalar_kinds.get(annotation)
     if kind is None:
-        kind = {tuple: "codes", dict: "caps"}.get(get_origin(annotation), "any")
+        kind = container_kinds.get(get_origin(annotation), "any")
     return Rule(kind, optional=optional)
 
 
@@ -293,12 +295,13 @@ def _unknown_codes(rule: Rule, value: object, known: KnownNames | None) -> str |
     allowed = getattr(known, rule.names, None) if (known is not None and rule.names) else None
     if allowed is None or not value:
         return None
-    codes = list(value) if isinstance(value, tuple | list) else list(value)
+    # Codes come as a tuple (a list of names) or a dict keyed by code (caps).
+    codes = list(value) if isinstance(value, Iterable) else [value]
     unknown = [c for c in codes if c not in allowed]
     if not unknown:
         return None
     listed = ", ".join(sorted(allowed)) or "none imported yet"
-    return f"unknown {rule.names} {', '.join(unknown)} (known: {listed})"
+    return f"unknown {rule.names} {', '.join(map(str, unknown))} (known: {listed})"
 
 
 def validate_settings(
@@ -311,7 +314,7 @@ def validate_settings(
     categories it names exist. Dates become ISO text, lists of codes tuples.
     """
     problems: list[tuple[str, str, bool]] = []
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # each checked against its field's rule above
     for name, raw in data.items():
         if name in IGNORED_KEYS:
             continue

@@ -16,7 +16,7 @@ same supplier, system or line, and kind.
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.models import Category, ProductLine, Supplier, SwitchingCost, Trust
 from procurement.reference import frame
@@ -31,27 +31,27 @@ def costs_in_force(session: Session) -> pd.DataFrame:
     Codes, not ids; ``line`` None for a system cost. Empty (with these columns) when no
     switching-costs file was imported.
     """
-    newest = session.execute(select(func.max(SwitchingCost.import_id))).scalar_one_or_none()
+    newest = session.execute(select(func.max(col(SwitchingCost.import_id)))).scalar_one_or_none()
     columns = [*COLUMNS, "note"]
     if newest is None:
         return pd.DataFrame(columns=columns)
     rows = frame(
         session,
         select(
-            Trust.code.label("trust"),
-            Supplier.code.label("supplier"),
-            Category.code.label("category"),
-            ProductLine.code.label("line"),
-            SwitchingCost.kind,
-            SwitchingCost.cost,
-            SwitchingCost.note,
+            col(Trust.code).label("trust"),
+            col(Supplier.code).label("supplier"),
+            col(Category.code).label("category"),
+            col(ProductLine.code).label("line"),
+            col(SwitchingCost.kind),
+            col(SwitchingCost.cost),
+            col(SwitchingCost.note),
         )
-        .outerjoin(Trust, Trust.id == SwitchingCost.trust_id)
-        .join(Supplier, Supplier.id == SwitchingCost.supplier_id)
-        .join(Category, Category.id == SwitchingCost.category_id)
-        .outerjoin(ProductLine, ProductLine.id == SwitchingCost.product_line_id)
-        .where(SwitchingCost.import_id == newest)
-        .order_by(SwitchingCost.id),
+        .outerjoin(Trust, col(Trust.id) == col(SwitchingCost.trust_id))
+        .join(Supplier, col(Supplier.id) == col(SwitchingCost.supplier_id))
+        .join(Category, col(Category.id) == col(SwitchingCost.category_id))
+        .outerjoin(ProductLine, col(ProductLine.id) == col(SwitchingCost.product_line_id))
+        .where(col(SwitchingCost.import_id) == newest)
+        .order_by(col(SwitchingCost.id)),
     )
     return rows[columns]
 

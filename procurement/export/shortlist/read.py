@@ -273,6 +273,7 @@ def import_shortlist(
         )
         session.add(record)
         session.flush()
+        assert record.id is not None, "flushed: the import has its id"
         decisions, overridden = hold_back_stale(session, export, decisions, record.id, report, override)
         now = utcnow()
         approvals = [
