@@ -25,7 +25,7 @@ usage month), as in :mod:`procurement.demand`.
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.errors import ProcureError, UnknownReferenceError
 from procurement.models import CatalogueItem, Trust, Usage
@@ -83,14 +83,14 @@ def annual_usage_by_item(session: Session) -> pd.DataFrame:
     usage = frame(
         session,
         select(
-            Trust.code.label("trust"),
-            Usage.item_id,
+            col(Trust.code).label("trust"),
+            col(Usage.item_id),
             month.label("month"),
             func.sum(Usage.quantity).label("units"),
             func.sum(Usage.quantity * Usage.unit_price_paid).label("spend"),
         )
-        .join(Trust, Trust.id == Usage.trust_id)
-        .group_by("trust", Usage.item_id, "month"),
+        .join(Trust, col(Trust.id) == col(Usage.trust_id))
+        .group_by("trust", col(Usage.item_id), "month"),
     )
     columns = ["trust", "item_id", "sku", "description", "line", "supplier", "group", "category"]
     if usage.empty:
@@ -105,10 +105,10 @@ def annual_usage_by_item(session: Session) -> pd.DataFrame:
     items = frame(
         session,
         select(
-            CatalogueItem.id.label("item_id"),
-            CatalogueItem.supplier_code.label("sku"),
-            CatalogueItem.description,
-            CatalogueItem.product_line_id.label("line_id"),
+            col(CatalogueItem.id).label("item_id"),
+            col(CatalogueItem.supplier_code).label("sku"),
+            col(CatalogueItem.description),
+            col(CatalogueItem.product_line_id).label("line_id"),
         ),
     )
     lines = lines_frame(session)[["line_id", "line", "supplier", "group", "category"]]
@@ -373,11 +373,11 @@ def opportunities(engine: Engine, *, scenario: str | None = None) -> dict:
         problem, context = build_problem(session, settings)
         clinicians = frame(
             session,
-            select(Trust.code.label("trust"), Approval.clinician, ProductLine.code.label("line"))
-            .join(Trust, Trust.id == Approval.trust_id)
-            .join(ProductLine, ProductLine.id == Approval.product_line_id),
+            select(col(Trust.code).label("trust"), col(Approval.clinician), col(ProductLine.code).label("line"))
+            .join(Trust, col(Trust.id) == col(Approval.trust_id))
+            .join(ProductLine, col(ProductLine.id) == col(Approval.product_line_id)),
         )
-        ratings = frame(session, select(ClinicalRating.product_line_id.label("line_id"), ClinicalRating.rank))
+        ratings = frame(session, select(col(ClinicalRating.product_line_id).label("line_id"), col(ClinicalRating.rank)))
         groups_ref = groups_frame(session)
     targets = _per_group_targets(problem, context["usage"])
 

@@ -64,6 +64,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import pulp
@@ -173,6 +174,7 @@ class ForcedModel:
 
         self.variables = own("x_month") + own("x_tier")
         objective = m.prob.objective
+        assert objective is not None  # build_model always sets one
         self.objective = [(v, objective[v]) for v in own("x_month")]
         spend = m.data.pairs.loc[m.data.pairs["line"] == line, "basis"].eq("spend").any()
         families = PRICED_ROWS if spend else tuple(f for f in PRICED_ROWS if not f.startswith("tier_"))
@@ -190,6 +192,7 @@ class ForcedModel:
             raise ValueError(f"the forced model of {self.line} is valid up to £{self.top:,.2f}, not £{price:,.2f}")
         ratio = price / self.top
         objective = self.model.prob.objective
+        assert objective is not None
         for v, coef in self.objective:
             objective[v] = coef * ratio
         self.model.prob.setObjective(objective)
@@ -210,6 +213,7 @@ class ForcedModel:
             return None
         if not solution.has_solution:
             raise RuntimeError(f"forced solve at £{price:,.2f} for {self.line} found no plan ({solution.status})")
+        assert solution.objective is not None  # has_solution
         value = float(solution.objective)
         bound = max(value, solution.best_bound if solution.best_bound is not None else value)
         return Trial(price, value, bound, plan_slope(solution, self.line), solution)
@@ -395,7 +399,7 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
     """
     row = problem.lines.loc[problem.lines["line"] == line]
     current = float(row["regional_price"].iloc[0]) if len(row) else math.nan
-    result = {"line": line, "current_price": current, "price_to_win": None, "cut_pct": None,
+    result: dict[str, Any] = {"line": line, "current_price": current, "price_to_win": None, "cut_pct": None,
               "displaces": [], "solves": 0, "status": "cannot_win", "reason": ""}  # fmt: skip
     reason = why_unusable(problem, line)
     if reason:
@@ -411,6 +415,7 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
     categories = coupled_categories(problem, line)
     part = restrict_to_categories(problem, categories)
     # the base plan's value there: as found, and as bounded (no plan beats it by more)
+    assert base.objective is not None  # the caller solved the base plan
     v0 = float(base.savings.loc[base.savings["category"].isin(categories), "amount"].sum())
     v0_up = v0 + max(0.0, (base.best_bound if base.best_bound is not None else v0) - float(base.objective))
     convex = linear_in_price(part, line)
@@ -449,7 +454,7 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
         tangent = price + (trial.value - v0_up) / trial.slope if trial.slope > 0 else None
         # the tangent is the trial plan's value: a lower bound of W wherever that plan holds
         proved = tangent is not None and plan_holds(part, line, trial, tangent)
-        if proved and (lo is None or tangent > lo):
+        if proved and tangent is not None and (lo is None or tangent > lo):
             # its plan beats the base plan below the root (a root at hi is a tie there)
             lo, lo_plan = min(tangent, hi), trial.solution
         if convex and best_left is not None and best_right is not None:
@@ -458,15 +463,17 @@ def price_to_win(problem: ProblemData, line: str, base: Solution) -> dict:
                 hi = chord  # the chord lies above W
         if lo is not None and hi - lo <= tol(lo):
             break
-        price = _next_price(lo, hi, None if proved else tangent, floor, len(tried) < MAX_TANGENT_TRIALS, tol)
-        if price in tried:  # never expected: fall back to bisection
-            price = ((lo if lo is not None else floor) + hi) / 2
-        if price is None:
+        following = _next_price(lo, hi, None if proved else tangent, floor, len(tried) < MAX_TANGENT_TRIALS, tol)
+        if following in tried:  # never expected: fall back to bisection
+            following = ((lo if lo is not None else floor) + hi) / 2
+        if following is None:
             result["reason"] = (
                 f"does not enter even at £{floor:,.2f} a unit ({FLOOR_SHARE:.0%} of today's price): "
                 "the rules (range caps, supplier count or share) or the switching costs keep it out"
             )
             return result
+        price = following
+    assert lo is not None and lo_plan is not None  # the loop ends only once lo is proved
     result.update(
         status="wins",
         price_to_win=lo,

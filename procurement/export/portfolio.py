@@ -32,7 +32,9 @@ MONEY_FORMAT = "£#,##0"
 PRICE_FORMAT = "£#,##0.00"
 
 
-def _write_frame(ws: Worksheet, data: pd.DataFrame, money: set[str] = frozenset(), start_row: int = 1) -> None:
+def _write_frame(
+    ws: Worksheet, data: pd.DataFrame, money: frozenset[str] | set[str] = frozenset(), start_row: int = 1
+) -> None:
     """``data`` as a table from ``start_row``: a bold header, then one row per record."""
     columns = list(data.columns)
     for j, column in enumerate(columns, start=1):
