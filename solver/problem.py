@@ -110,6 +110,10 @@ class ProblemDataError(ValueError):
             where += f", column '{column}'"
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self):
+        # picklable, so a worker process can report it (the default would call __init__ with one argument)
+        return (type(self), (self.table, self.key, self.column, self.problem))
+
 
 @dataclass(frozen=True)
 class Settings:

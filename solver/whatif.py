@@ -303,7 +303,8 @@ def coupled_categories(problem: ProblemData, line: str) -> set[str]:
 
 
 def restrict_to_categories(problem: ProblemData, categories: set[str]) -> ProblemData:
-    """``problem`` over ``categories`` only (their groups, lines, demand, offers, contracts)."""
+    """``problem`` over ``categories`` only (their groups, lines, demand, offers, contracts,
+    switching costs)."""
     if categories >= set(problem.groups["category"]):
         return problem
     groups = problem.groups[problem.groups["category"].isin(categories)]
@@ -327,6 +328,7 @@ def restrict_to_categories(problem: ProblemData, categories: set[str]) -> Proble
         offer_lines=offer_lines,
         tiers=problem.tiers[problem.tiers["offer"].isin(offers["offer"])],
         contracts=problem.contracts[problem.contracts["category"].isin(categories)],
+        switching=problem.switching[problem.switching["category"].isin(categories)],
         settings=settings,
     )
 

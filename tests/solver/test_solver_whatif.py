@@ -4,9 +4,12 @@ just above it it does not (checked by independent re-solves through ``solve``)."
 from __future__ import annotations
 
 import math
+import pickle
 
 import pytest
+from solver_testdata import with_switching
 
+from solver.problem import ProblemDataError
 from solver.solve import solve
 from solver.whatif import (
     ForcedModel,
@@ -166,3 +169,20 @@ def test_only_coupled_categories_are_solved(small_problem, frames):
     assert coupled_categories(small_problem(frames), "SUP-B:HIP-STEM-CEM:Exeter") == {"hip", "knee"}
     part = restrict_to_categories(problem, {"knee"})
     assert set(part.lines["group"]) == {"KNEE-TRAY"} and set(part.contracts["category"]) <= {"knee"}
+
+
+def test_restricting_to_a_category_keeps_only_its_switching_costs(small_problem):
+    """Switching rows of another category would name suppliers with no line left (a worker crashed on it)."""
+    problem = with_switching(small_problem(), share=1.0)
+    assert {"hip", "knee"} <= set(problem.switching["category"])
+    part = restrict_to_categories(problem, {"knee"})  # validated again: raises if a row dangles
+    assert set(part.switching["category"]) == {"knee"}
+
+
+def test_problem_data_errors_survive_a_worker_process():
+    error = pickle.loads(pickle.dumps(ProblemDataError("switching", "(trust='T')", "supplier", "unknown supplier")))
+    assert (error.table, error.column, str(error)) == (
+        "switching",
+        "supplier",
+        "table 'switching', row (trust='T'), column 'supplier': unknown supplier",
+    )
