@@ -8,6 +8,10 @@ Domain errors become a one-line message and a documented exit code:
 job (including configuration errors: a missing database, a bad URL, a missing driver),
 2 an input file is unusable (nothing written), 3 an unknown code, name or profile,
 70 an internal error (a bug: set PROCURE_DEBUG=1 to see the traceback).
+
+Why one file of about 1,600 lines: the design card fixes ``cli.py`` at the top level,
+and every command in it is a thin table row or a parse-call-print function; the logic
+lives in ``procurement``.
 """
 
 import contextlib

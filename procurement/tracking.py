@@ -53,6 +53,10 @@ and an offer is at risk when it is below the planned threshold (:func:`_tier_for
 Compliance per trust and category counts months from the planned join: the share of
 units and of spend on the regional range, and on contract (range line at no more than
 the agreed price); the plan's share is 1.
+
+Why one module of about 700 lines: tracking is one computation (plan, cells, causes,
+tiers, compliance) over shared frames, and the maths above reads as one; the tier
+forecast (``_year_volumes``, ``_tier_forecasts``) is the part that could stand alone.
 """
 
 import datetime as dt

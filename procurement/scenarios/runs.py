@@ -7,6 +7,12 @@ explanation, and no result rows: values are never read from a failed solve. A so
 that is missing or crashes gives a run with status ``error`` and the reason in its
 message; a run stopped by its time limit keeps its best plan, with status
 ``time_limit`` and the gap still open.
+
+Why one module of about 800 lines: every function here reads or writes the run and
+scenario tables through the same queries (``run_results`` is the one reader the
+reports share). Scenario management (define with ``--replace``, copy, delete, diff,
+staleness) is the next room to split off, into ``scenarios/manage.py``, once its
+callers import it from the package rather than as ``runs.define_scenario``.
 """
 
 import hashlib
