@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from procurement.demand import usage_month
 from procurement.errors import ProcureError, UnknownReferenceError
 from procurement.models import CatalogueItem, Trust, Usage
 from procurement.reference import frame, groups_frame, lines_frame
@@ -75,11 +76,7 @@ def annual_usage_by_item(session: Session) -> pd.DataFrame:
     Columns: trust, item_id, sku (supplier code), description, line, supplier, group,
     category, units_per_year, spend_per_year.
     """
-    month = (
-        func.strftime("%Y-%m", Usage.period)
-        if session.get_bind().dialect.name == "sqlite"
-        else func.to_char(Usage.period, "YYYY-MM")
-    )
+    month = usage_month(session)
     usage = frame(
         session,
         select(

@@ -40,6 +40,13 @@ GROUP_COLUMNS = [
 ]
 
 
+def usage_month(session: Session):
+    """The SQL expression of a usage row's month as ``YYYY-MM``, in the database's dialect."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m", Usage.period)
+    return func.to_char(Usage.period, "YYYY-MM")
+
+
 def usage_by_line(session: Session, trusts: list[str] | None = None, before: dt.date | None = None) -> pd.DataFrame:
     """Annual units, spend and average price paid per (trust, product line).
 
@@ -52,11 +59,7 @@ def usage_by_line(session: Session, trusts: list[str] | None = None, before: dt.
     ``premium_pct`` how much more the trust pays than that. Comparing SKU by SKU
     keeps a line whose SKUs differ in price (a lag screw and a barrel plate) honest.
     """
-    month = (
-        func.strftime("%Y-%m", Usage.period)
-        if session.get_bind().dialect.name == "sqlite"
-        else func.to_char(Usage.period, "YYYY-MM")
-    )
+    month = usage_month(session)
     query = (
         select(
             Trust.code.label("trust"),

@@ -67,6 +67,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from procurement.demand import usage_month
 from procurement.errors import ProcureError
 from procurement.models import (
     CatalogueItem,
@@ -228,11 +229,7 @@ def _usage_by_month(
     session: Session, trusts: list[str], *, since: dt.date | None, until: dt.date | None
 ) -> pd.DataFrame:
     """Units and spend per (trust, item, month) of ``trusts``, aggregated by the database."""
-    month = (
-        func.strftime("%Y-%m", Usage.period)
-        if session.get_bind().dialect.name == "sqlite"
-        else func.to_char(Usage.period, "YYYY-MM")
-    )
+    month = usage_month(session)
     query = (
         select(
             col(Trust.code).label("trust"),

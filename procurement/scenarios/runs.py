@@ -62,17 +62,7 @@ from procurement.scenarios.settings import (
     load_scenario_file,
     table_cell,
 )
-
-CAUSES = (
-    "price_harmonisation",
-    "volume_tiers",
-    "standardisation",
-    "switching_costs",
-    "exit_fees",
-    "bridging_costs",
-    "off_contract_costs",
-)
-
+from solver.solution import CAUSES  # the causes a run stores are the solver's
 
 CONTRACT_FIELDS = (
     "trust",
