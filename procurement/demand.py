@@ -102,6 +102,14 @@ def usage_by_line(session: Session, trusts: list[str] | None = None, before: dt.
     return out[LINE_COLUMNS].sort_values(["trust", "group", "line"]).reset_index(drop=True)
 
 
+def best_paid_by_line(usage: pd.DataFrame) -> pd.Series:
+    """The region's best price per line code: each trust's SKU mix of the line at the lowest
+    price any trust pays for each SKU, weighted by units (from ``usage_by_line``)."""
+    at_best = usage.assign(cost=usage["best_price_in_region"] * usage["units_per_year"])
+    sums = at_best.groupby("line")[["cost", "units_per_year"]].sum()
+    return (sums["cost"] / sums["units_per_year"]).rename("best_paid")
+
+
 def demand_by_group(by_line: pd.DataFrame) -> pd.DataFrame:
     """Annual units and baseline spend per (trust, group), from ``usage_by_line``."""
     if by_line.empty:

@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from catalogues.classify import Taxonomy
 from procurement.db import lock_for_write
-from procurement.models import Category, EquivalenceGroup, ProductLine, Supplier, Trust
+from procurement.models import CatalogueItem, Category, EquivalenceGroup, ProductLine, Supplier, Trust
 
 
 def sync_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
@@ -109,3 +109,14 @@ def lines_frame(session: Session) -> pd.DataFrame:
         ).join(Supplier, Supplier.id == ProductLine.supplier_id),
     )
     return lines.merge(groups_frame(session)[["group_id", "group", "category"]], on="group_id")
+
+
+def catalogue_prices(session: Session) -> pd.Series:
+    """Each product line's catalogue (list) price: the mean unit price of its active SKUs, by line_id."""
+    items = frame(
+        session,
+        select(CatalogueItem.product_line_id.label("line_id"), CatalogueItem.unit_price).where(
+            CatalogueItem.active.is_(True)
+        ),
+    )
+    return items.groupby("line_id")["unit_price"].mean()

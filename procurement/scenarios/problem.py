@@ -33,10 +33,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from procurement.demand import usage_by_line
+from procurement.demand import best_paid_by_line, usage_by_line
 from procurement.models import (
     Approval,
-    CatalogueItem,
     Category,
     ClinicalRating,
     Contract,
@@ -45,7 +44,7 @@ from procurement.models import (
     VolumeTier,
 )
 from procurement.ratings import odep_rank
-from procurement.reference import frame, groups_frame, lines_frame
+from procurement.reference import catalogue_prices, frame, groups_frame, lines_frame
 from procurement.scenarios.settings import ScenarioError, ScenarioSettings, month_offset
 from procurement.scenarios.switching import switching_for_problem
 
@@ -180,22 +179,10 @@ def build_problem(session: Session, settings: ScenarioSettings):
     lines = lines[lines["group"].isin(demanded_groups)]
 
     # Regional price per line.
-    prices = (
-        frame(
-            session,
-            select(CatalogueItem.product_line_id.label("line_id"), CatalogueItem.unit_price).where(
-                CatalogueItem.active.is_(True)
-            ),
-        )
-        .groupby("line_id")["unit_price"]
-        .mean()
-        .rename("catalogue_price")
-    )
+    prices = catalogue_prices(session).rename("catalogue_price")
     # The region's best price for a line: its regional SKU mix at the lowest price any
     # trust pays for each SKU (see demand.usage_by_line).
-    at_best = usage.assign(cost=usage["best_price_in_region"] * usage["units_per_year"])
-    sums = at_best.groupby("line")[["cost", "units_per_year"]].sum()
-    best_paid = (sums["cost"] / sums["units_per_year"]).rename("best_paid")
+    best_paid = best_paid_by_line(usage)
     lines = lines.join(prices, on="line_id").join(best_paid, on="line")
     if settings.regional_price == "catalogue":
         lines["regional_price"] = lines["catalogue_price"]

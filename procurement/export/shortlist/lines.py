@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from procurement.demand import usage_by_line
+from procurement.demand import best_paid_by_line, usage_by_line
 from procurement.errors import ProcureError, UnknownReferenceError
 from procurement.importers import REGIONAL_PANEL
 from procurement.models import (
@@ -33,7 +33,7 @@ from procurement.models import (
     Supplier,
     Trust,
 )
-from procurement.reference import frame, groups_frame, lines_frame, trusts_by_code
+from procurement.reference import catalogue_prices, frame, groups_frame, lines_frame, trusts_by_code
 
 BANDS = np.array(["£", "££", "£££"])
 
@@ -65,20 +65,9 @@ def latest_solved_run(session: Session, name: str) -> tuple[Scenario, ScenarioRu
 
 def _regional_price(session: Session, lines: pd.DataFrame, usage: pd.DataFrame) -> pd.Series:
     """Regional price per line_id, as scenarios price it by default (``best_paid``)."""
-    catalogue = (
-        frame(
-            session,
-            select(CatalogueItem.product_line_id.label("line_id"), CatalogueItem.unit_price).where(
-                CatalogueItem.active.is_(True)
-            ),
-        )
-        .groupby("line_id")["unit_price"]
-        .mean()
-    )
+    catalogue = catalogue_prices(session)
     if len(usage):
-        at_best = usage.assign(cost=usage["best_price_in_region"] * usage["units_per_year"])
-        sums = at_best.groupby("line")[["cost", "units_per_year"]].sum()
-        best = (sums["cost"] / sums["units_per_year"]).rename("best")
+        best = best_paid_by_line(usage)
         best_by_id = lines.set_index("line")["line_id"].reindex(best.index)
         best = pd.Series(best.to_numpy(), index=best_by_id.to_numpy())
     else:
