@@ -22,7 +22,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Select, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.errors import ProcureError
 from procurement.importers import REGIONAL_PANEL
@@ -66,23 +66,23 @@ def _oldest_first(session: Session, query: Select, *, key, made_at, since: dt.da
 
 def audit_imports(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
     """One row per imported file, oldest first."""
-    query = (
+    query: Select = (
         select(
-            DataImport.id.label("import_id"),
-            DataImport.kind,
-            DataImport.file_name.label("file"),
-            DataImport.sha256,
-            Supplier.code.label("supplier"),
-            Trust.code.label("trust"),
-            DataImport.version,
-            DataImport.rows_read,
-            DataImport.rows_accepted,
-            DataImport.rows_rejected,
-            DataImport.imported_by.label("who"),
-            DataImport.imported_at.label("when"),
+            col(DataImport.id).label("import_id"),
+            col(DataImport.kind),
+            col(DataImport.file_name).label("file"),
+            col(DataImport.sha256),
+            col(Supplier.code).label("supplier"),
+            col(Trust.code).label("trust"),
+            col(DataImport.version),
+            col(DataImport.rows_read),
+            col(DataImport.rows_accepted),
+            col(DataImport.rows_rejected),
+            col(DataImport.imported_by).label("who"),
+            col(DataImport.imported_at).label("when"),
         )
-        .outerjoin(Supplier, Supplier.id == DataImport.supplier_id)
-        .outerjoin(Trust, Trust.id == DataImport.trust_id)
+        .outerjoin(Supplier, col(Supplier.id) == col(DataImport.supplier_id))
+        .outerjoin(Trust, col(Trust.id) == col(DataImport.trust_id))
     )
     table = _oldest_first(session, query, key=DataImport.id, made_at=DataImport.imported_at, since=since)
     return with_reverts(session, table, "import_id")  # a reverted import stays, marked
@@ -90,26 +90,26 @@ def audit_imports(session: Session, since: dt.datetime | None = None) -> pd.Data
 
 def audit_approvals(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
     """One row per clinical decision recorded, oldest first; ``recorded_by`` from its import."""
-    query = (
+    query: Select = (
         select(
-            Approval.id.label("approval_id"),
-            Trust.code.label("trust"),
-            ProductLine.code.label("product_line"),
-            Approval.decision,
-            Approval.odep_exception,
-            Approval.clinician,
-            Approval.role,
-            Approval.comment,
-            Approval.decided_at,
-            Approval.source_sha256,
-            Approval.import_id,
-            DataImport.file_name.label("source_file"),
-            DataImport.imported_by.label("recorded_by"),
-            Approval.recorded_at,
+            col(Approval.id).label("approval_id"),
+            col(Trust.code).label("trust"),
+            col(ProductLine.code).label("product_line"),
+            col(Approval.decision),
+            col(Approval.odep_exception),
+            col(Approval.clinician),
+            col(Approval.role),
+            col(Approval.comment),
+            col(Approval.decided_at),
+            col(Approval.source_sha256),
+            col(Approval.import_id),
+            col(DataImport.file_name).label("source_file"),
+            col(DataImport.imported_by).label("recorded_by"),
+            col(Approval.recorded_at),
         )
-        .join(ProductLine, ProductLine.id == Approval.product_line_id)
-        .outerjoin(Trust, Trust.id == Approval.trust_id)
-        .outerjoin(DataImport, DataImport.id == Approval.import_id)
+        .join(ProductLine, col(ProductLine.id) == col(Approval.product_line_id))
+        .outerjoin(Trust, col(Trust.id) == col(Approval.trust_id))
+        .outerjoin(DataImport, col(DataImport.id) == col(Approval.import_id))
     )
     table = _oldest_first(session, query, key=Approval.id, made_at=Approval.recorded_at, since=since)
     table["trust"] = table["trust"].fillna(REGIONAL_PANEL)
@@ -119,18 +119,18 @@ def audit_approvals(session: Session, since: dt.datetime | None = None) -> pd.Da
 
 def audit_runs(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
     """One row per scenario run, oldest first."""
-    query = select(
-        ScenarioRun.id.label("run_id"),
-        Scenario.name.label("scenario"),
-        ScenarioRun.status,
-        ScenarioRun.objective,
-        ScenarioRun.gap,
-        ScenarioRun.solver,
-        ScenarioRun.input_hash,
-        ScenarioRun.run_by.label("who"),
-        ScenarioRun.started_at.label("when"),
-        ScenarioRun.message,
-    ).join(Scenario, Scenario.id == ScenarioRun.scenario_id)
+    query: Select = select(
+        col(ScenarioRun.id).label("run_id"),
+        col(Scenario.name).label("scenario"),
+        col(ScenarioRun.status),
+        col(ScenarioRun.objective),
+        col(ScenarioRun.gap),
+        col(ScenarioRun.solver),
+        col(ScenarioRun.input_hash),
+        col(ScenarioRun.run_by).label("who"),
+        col(ScenarioRun.started_at).label("when"),
+        col(ScenarioRun.message),
+    ).join(Scenario, col(Scenario.id) == col(ScenarioRun.scenario_id))
     return _oldest_first(session, query, key=ScenarioRun.id, made_at=ScenarioRun.started_at, since=since)
 
 

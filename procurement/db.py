@@ -20,9 +20,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, inspect, text
+from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from procurement.errors import ProcureError
 
@@ -32,6 +32,16 @@ DEFAULT_TIMEOUT_S = 30.0
 TIMEOUT_ENV = "PROCURE_DB_TIMEOUT"
 # pg_advisory_lock key held while migrating a PostgreSQL database (any fixed bigint).
 MIGRATION_LOCK_KEY = 7_361_200_004
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core ``Table`` of SQLModel table class ``model``, for Core inserts of whole rows.
+
+    The same object as ``model.__table__``, which SQLModel does not declare for type checkers.
+    """
+    table = inspect(model).local_table
+    assert isinstance(table, Table), f"{model.__name__} is not a table class"
+    return table
 
 
 def resolve_url(url: str | None = None) -> str:

@@ -11,7 +11,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.models import CatalogueItem, Trust, Usage
 from procurement.reference import frame, lines_frame
@@ -43,8 +43,8 @@ GROUP_COLUMNS = [
 def usage_month(session: Session):
     """The SQL expression of a usage row's month as ``YYYY-MM``, in the database's dialect."""
     if session.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m", Usage.period)
-    return func.to_char(Usage.period, "YYYY-MM")
+        return func.strftime("%Y-%m", col(Usage.period))
+    return func.to_char(col(Usage.period), "YYYY-MM")
 
 
 def usage_by_line(session: Session, trusts: list[str] | None = None, before: dt.date | None = None) -> pd.DataFrame:
@@ -62,19 +62,19 @@ def usage_by_line(session: Session, trusts: list[str] | None = None, before: dt.
     month = usage_month(session)
     query = (
         select(
-            Trust.code.label("trust"),
-            Usage.item_id,
-            CatalogueItem.product_line_id.label("line_id"),
+            col(Trust.code).label("trust"),
+            col(Usage.item_id),
+            col(CatalogueItem.product_line_id).label("line_id"),
             month.label("month"),
-            func.sum(Usage.quantity).label("units"),
+            func.sum(col(Usage.quantity)).label("units"),
             func.sum(Usage.quantity * Usage.unit_price_paid).label("spend"),
         )
-        .join(Trust, Trust.id == Usage.trust_id)
-        .join(CatalogueItem, CatalogueItem.id == Usage.item_id)
-        .group_by("trust", Usage.item_id, "line_id", "month")
+        .join(Trust, col(Trust.id) == col(Usage.trust_id))
+        .join(CatalogueItem, col(CatalogueItem.id) == col(Usage.item_id))
+        .group_by("trust", col(Usage.item_id), "line_id", "month")
     )
     if before is not None:
-        query = query.where(Usage.period < before)
+        query = query.where(col(Usage.period) < before)
     usage = frame(session, query)
     if trusts:
         usage = usage[usage["trust"].isin(trusts)]

@@ -2,7 +2,7 @@
 
 import pandas as pd
 from sqlalchemy import insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy
 from procurement.db import lock_for_write
@@ -17,8 +17,8 @@ def sync_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
     lock makes the second one wait and then find them.
     """
     if not (
-        set(taxonomy.categories["code"]) <= set(session.scalars(select(Category.code)))
-        and set(taxonomy.groups["code"]) <= set(session.scalars(select(EquivalenceGroup.code)))
+        set(taxonomy.categories["code"]) <= set(session.scalars(select(col(Category.code))))
+        and set(taxonomy.groups["code"]) <= set(session.scalars(select(col(EquivalenceGroup.code))))
     ):
         lock_for_write(session, "taxonomy")
     existing = {c.code: c for c in session.scalars(select(Category))}
@@ -34,10 +34,10 @@ def sync_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
     known = frame(
         session,
         select(
-            EquivalenceGroup.id,
-            EquivalenceGroup.code,
-            EquivalenceGroup.name.label("old_name"),
-            EquivalenceGroup.category_id.label("old_category_id"),
+            col(EquivalenceGroup.id),
+            col(EquivalenceGroup.code),
+            col(EquivalenceGroup.name).label("old_name"),
+            col(EquivalenceGroup.category_id).label("old_category_id"),
         ),
     )
     merged = groups.merge(known, on="code", how="left")
@@ -85,13 +85,13 @@ def groups_frame(session: Session) -> pd.DataFrame:
     return frame(
         session,
         select(
-            EquivalenceGroup.id.label("group_id"),
-            EquivalenceGroup.code.label("group"),
-            EquivalenceGroup.name.label("group_name"),
-            Category.id.label("category_id"),
-            Category.code.label("category"),
-            Category.odep_applies,
-        ).join(Category, Category.id == EquivalenceGroup.category_id),
+            col(EquivalenceGroup.id).label("group_id"),
+            col(EquivalenceGroup.code).label("group"),
+            col(EquivalenceGroup.name).label("group_name"),
+            col(Category.id).label("category_id"),
+            col(Category.code).label("category"),
+            col(Category.odep_applies),
+        ).join(Category, col(Category.id) == col(EquivalenceGroup.category_id)),
     )
 
 
@@ -100,13 +100,13 @@ def lines_frame(session: Session) -> pd.DataFrame:
     lines = frame(
         session,
         select(
-            ProductLine.id.label("line_id"),
-            ProductLine.code.label("line"),
-            ProductLine.supplier_id,
-            Supplier.code.label("supplier"),
-            ProductLine.brand,
-            ProductLine.group_id,
-        ).join(Supplier, Supplier.id == ProductLine.supplier_id),
+            col(ProductLine.id).label("line_id"),
+            col(ProductLine.code).label("line"),
+            col(ProductLine.supplier_id),
+            col(Supplier.code).label("supplier"),
+            col(ProductLine.brand),
+            col(ProductLine.group_id),
+        ).join(Supplier, col(Supplier.id) == col(ProductLine.supplier_id)),
     )
     return lines.merge(groups_frame(session)[["group_id", "group", "category"]], on="group_id")
 
@@ -115,8 +115,8 @@ def catalogue_prices(session: Session) -> pd.Series:
     """Each product line's catalogue (list) price: the mean unit price of its active SKUs, by line_id."""
     items = frame(
         session,
-        select(CatalogueItem.product_line_id.label("line_id"), CatalogueItem.unit_price).where(
-            CatalogueItem.active.is_(True)
+        select(col(CatalogueItem.product_line_id).label("line_id"), col(CatalogueItem.unit_price)).where(
+            col(CatalogueItem.active).is_(True)
         ),
     )
     return items.groupby("line_id")["unit_price"].mean()

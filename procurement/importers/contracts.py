@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy
 from catalogues.normalise import clean_text, parse_bool, parse_date, parse_money
@@ -137,7 +137,7 @@ class _ContractsImport(FileImporter):
         if not len(rows):
             return
         replaced = delete_keeping(  # kept for a revert
-            session, import_id, Contract, Contract.trust_id.in_([int(t) for t in rows["trust_id"].unique()])
+            session, import_id, Contract, col(Contract.trust_id).in_([int(t) for t in rows["trust_id"].unique()])
         )
         if replaced:
             report.notes.append(f"replaced {replaced} earlier contracts of the trusts in this file")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.normalise import clean_text
 from catalogues.read import TableSpec
@@ -41,9 +41,9 @@ class _RatingsImport(FileImporter):
         items = frame(
             session,
             select(
-                CatalogueItem.id.label("item_id"),
-                CatalogueItem.product_line_id.label("line_id"),
-                CatalogueItem.supplier_code,
+                col(CatalogueItem.id).label("item_id"),
+                col(CatalogueItem.product_line_id).label("line_id"),
+                col(CatalogueItem.supplier_code),
             ),
         )
         matched = matched.assign(item_code=code.loc[matched["index"]].to_numpy())
@@ -70,10 +70,10 @@ class _RatingsImport(FileImporter):
             session,
             import_id,
             ClinicalRating,
-            ClinicalRating.product_line_id.in_(line_ids) & ClinicalRating.item_id.is_(None),
+            col(ClinicalRating.product_line_id).in_(line_ids) & col(ClinicalRating.item_id).is_(None),
         )
         if item_ids:
-            delete_keeping(session, import_id, ClinicalRating, ClinicalRating.item_id.in_(item_ids))
+            delete_keeping(session, import_id, ClinicalRating, col(ClinicalRating.item_id).in_(item_ids))
         records = pd.DataFrame(
             {
                 "product_line_id": rows["line_id"],

@@ -64,7 +64,7 @@ class _ReferenceImport(FileImporter):
         self, session: Session, rows: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
     ) -> None:
         rows = rows[good]
-        known = dict(session.execute(select(self.model.code, self.model.id)).all())
+        known = dict(session.execute(select(col(self.model.code), col(self.model.id))).all())
         rows = rows.assign(id=rows["code"].map(known))
         new = rows[rows["id"].isna()].drop(columns="id")
         old = rows[rows["id"].notna()].drop(columns=self.absent)

@@ -36,7 +36,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col
 
-from procurement.db import lock_for_write, transaction
+from procurement.db import lock_for_write, table_of, transaction
 from procurement.errors import ProcureError, UnknownReferenceError
 from procurement.importers.core import current_user, sql_records
 from procurement.importers.replaced import not_reverted, rows_from_json
@@ -260,8 +260,9 @@ def _undo(session: Session, record: DataImport) -> dict[str, int]:
     for reinserted in reinserted_models:
         deleted = _kept(session, record.id, reinserted, "deleted")
         if len(deleted):
-            ints = [c.name for c in reinserted.__table__.columns if c.name.endswith("_id") and c.name in deleted]
-            session.execute(insert(reinserted.__table__), sql_records(deleted.drop(columns="id"), ints=ints))
+            table = table_of(reinserted)
+            ints = [c.name for c in table.columns if c.name.endswith("_id") and c.name in deleted]
+            session.execute(insert(table), sql_records(deleted.drop(columns="id"), ints=ints))
             counts[f"{reinserted.__tablename__} rows restored"] = len(deleted)
     session.execute(delete(ReplacedRows).where(col(ReplacedRows.import_id) == record.id))
     return counts

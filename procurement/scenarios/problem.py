@@ -31,7 +31,7 @@ solver's validated ``ProblemData``:
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.demand import best_paid_by_line, usage_by_line
 from procurement.models import (
@@ -54,15 +54,15 @@ def _latest_decisions(session: Session) -> pd.DataFrame:
     approvals = frame(
         session,
         select(
-            Approval.id,
-            Approval.trust_id,
-            Approval.product_line_id.label("line_id"),
-            Approval.decision,
-            Approval.odep_exception,
-            Approval.decided_at,
-            Approval.recorded_at,
-            Trust.code.label("trust"),
-        ).outerjoin(Trust, Trust.id == Approval.trust_id),
+            col(Approval.id),
+            col(Approval.trust_id),
+            col(Approval.product_line_id).label("line_id"),
+            col(Approval.decision),
+            col(Approval.odep_exception),
+            col(Approval.decided_at),
+            col(Approval.recorded_at),
+            col(Trust.code).label("trust"),
+        ).outerjoin(Trust, col(Trust.id) == col(Approval.trust_id)),
     )
     if approvals.empty:
         return pd.DataFrame(columns=["trust", "line_id", "decision", "odep_exception"])
@@ -106,21 +106,21 @@ def _contracts(
     register = frame(
         session,
         select(
-            Trust.code.label("trust"),
-            Category.code.label("category"),
-            Supplier.code.label("supplier"),
-            Contract.reference,
-            Contract.end,
-            Contract.notice_months,
-            Contract.early_exit,
-            Contract.exit_fee,
-            Contract.exit_fee_pct,
-            Contract.extension_months,
-            Contract.extension_uplift_pct,
+            col(Trust.code).label("trust"),
+            col(Category.code).label("category"),
+            col(Supplier.code).label("supplier"),
+            col(Contract.reference),
+            col(Contract.end),
+            col(Contract.notice_months),
+            col(Contract.early_exit),
+            col(Contract.exit_fee),
+            col(Contract.exit_fee_pct),
+            col(Contract.extension_months),
+            col(Contract.extension_uplift_pct),
         )
-        .join(Trust, Trust.id == Contract.trust_id)
-        .join(Category, Category.id == Contract.category_id)
-        .join(Supplier, Supplier.id == Contract.supplier_id),
+        .join(Trust, col(Trust.id) == col(Contract.trust_id))
+        .join(Category, col(Category.id) == col(Contract.category_id))
+        .join(Supplier, col(Supplier.id) == col(Contract.supplier_id)),
     )
     register = register[register["trust"].isin(trusts) & register["category"].isin(categories)]
     if register.empty:
@@ -232,10 +232,10 @@ def build_problem(session: Session, settings: ScenarioSettings):
     ratings = frame(
         session,
         select(
-            ClinicalRating.product_line_id.label("line_id"),
-            ClinicalRating.rank,
-            ClinicalRating.rating,
-            ClinicalRating.item_id,
+            col(ClinicalRating.product_line_id).label("line_id"),
+            col(ClinicalRating.rank),
+            col(ClinicalRating.rating),
+            col(ClinicalRating.item_id),
         ),
     )
     line_rank = (
@@ -261,14 +261,14 @@ def build_problem(session: Session, settings: ScenarioSettings):
     tiers = frame(
         session,
         select(
-            VolumeTier.offer_code,
-            Supplier.code.label("supplier"),
-            VolumeTier.category_id,
-            VolumeTier.group_id,
-            VolumeTier.basis,
-            VolumeTier.threshold,
-            VolumeTier.discount_pct,
-        ).join(Supplier, Supplier.id == VolumeTier.supplier_id),
+            col(VolumeTier.offer_code),
+            col(Supplier.code).label("supplier"),
+            col(VolumeTier.category_id),
+            col(VolumeTier.group_id),
+            col(VolumeTier.basis),
+            col(VolumeTier.threshold),
+            col(VolumeTier.discount_pct),
+        ).join(Supplier, col(Supplier.id) == col(VolumeTier.supplier_id)),
     )
     offers = pd.DataFrame(columns=["offer", "supplier", "basis"])
     offer_lines = pd.DataFrame(columns=["offer", "line"])

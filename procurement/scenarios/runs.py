@@ -24,7 +24,7 @@ from time import perf_counter
 import pandas as pd
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.db import transaction
 from procurement.errors import UnknownReferenceError
@@ -84,9 +84,9 @@ CONTRACT_FIELDS = (
 def known_names(session: Session) -> KnownNames:
     """The trusts, groups and categories a scenario may name: those in the database."""
     return KnownNames(
-        trusts=frozenset(session.scalars(select(Trust.code)).all()),
-        groups=frozenset(session.scalars(select(EquivalenceGroup.code)).all()),
-        categories=frozenset(session.scalars(select(Category.code)).all()),
+        trusts=frozenset(session.scalars(select(col(Trust.code))).all()),
+        groups=frozenset(session.scalars(select(col(EquivalenceGroup.code))).all()),
+        categories=frozenset(session.scalars(select(col(Category.code))).all()),
     )
 
 
@@ -119,7 +119,7 @@ def define_scenario(
     """
     with transaction(engine) as session:
         settings.check(name, known=known_names(session))
-        scenario = session.scalars(select(Scenario).where(Scenario.name == name)).first()
+        scenario = session.scalars(select(Scenario).where(col(Scenario.name) == name)).first()
         if scenario is None:
             scenario = Scenario(name=name, parameters=settings.to_json(), created_by=current_user(user))
             session.add(scenario)
@@ -128,6 +128,7 @@ def define_scenario(
         else:
             scenario.parameters = settings.to_json()
         session.flush()
+        assert scenario.id is not None  # assigned by the flush
         return scenario.id
 
 
@@ -148,7 +149,7 @@ def define_from_file(engine: Engine, path: Path, *, user: str | None = None, rep
     all of them, or (any refused) none."""
     with Session(engine) as session:
         known = known_names(session)
-        existing = set(session.scalars(select(Scenario.name)).all())
+        existing = set(session.scalars(select(col(Scenario.name))).all())
     defined = load_scenario_file(path, known=known)
     clash = sorted(set(defined) & existing)
     if clash and not replace:
@@ -158,7 +159,7 @@ def define_from_file(engine: Engine, path: Path, *, user: str | None = None, rep
         )
     with transaction(engine) as session:
         for name, settings in defined.items():
-            scenario = session.scalars(select(Scenario).where(Scenario.name == name)).first()
+            scenario = session.scalars(select(Scenario).where(col(Scenario.name) == name)).first()
             if scenario is None:
                 session.add(Scenario(name=name, parameters=settings.to_json(), created_by=current_user(user)))
             else:
@@ -167,9 +168,9 @@ def define_from_file(engine: Engine, path: Path, *, user: str | None = None, rep
 
 
 def get_settings(session: Session, name: str) -> tuple[Scenario, ScenarioSettings]:
-    scenario = session.scalars(select(Scenario).where(Scenario.name == name)).first()
+    scenario = session.scalars(select(Scenario).where(col(Scenario.name) == name)).first()
     if scenario is None:
-        known = ", ".join(session.scalars(select(Scenario.name)).all()) or "none yet"
+        known = ", ".join(session.scalars(select(col(Scenario.name))).all()) or "none yet"
         raise UnknownReferenceError(f"no scenario named {name!r} (defined: {known})")
     return scenario, ScenarioSettings.from_mapping(json.loads(scenario.parameters), where=name)
 
@@ -207,6 +208,7 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
     with Session(engine) as session:
         scenario, settings = get_settings(session, name)
         problem, context = build_problem(session, settings)
+    assert scenario.id is not None  # a stored scenario
     digest = input_hash(problem)
     tick = perf_counter()
     try:
@@ -227,6 +229,7 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
             session.add(run)
             session.flush()
             run_id = run.id
+            assert run_id is not None  # assigned by the flush
         summary = show_run(engine, run_id)
         summary["notes"] = context["notes"]
         return summary
@@ -255,9 +258,10 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
             run.full_year_savings = solution.headline_amount("full_year_run_rate")
         session.add(run)
         session.flush()
-        if solution.objective is not None:
-            _store_results(session, run.id, solution, settings, context)
         run_id = run.id
+        assert run_id is not None  # assigned by the flush
+        if solution.objective is not None:
+            _store_results(session, run_id, solution, settings, context)
     summary = show_run(engine, run_id)
     summary["notes"] = context["notes"]
     return summary
@@ -389,7 +393,9 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
 def latest_run_id(session: Session, name: str) -> int:
     scenario, _ = get_settings(session, name)
     run_id = session.scalars(
-        select(ScenarioRun.id).where(ScenarioRun.scenario_id == scenario.id).order_by(ScenarioRun.id.desc())
+        select(col(ScenarioRun.id))
+        .where(col(ScenarioRun.scenario_id) == scenario.id)
+        .order_by(col(ScenarioRun.id).desc())
     ).first()
     if run_id is None:
         raise ScenarioError(f"scenario {name!r} has not been run yet: procure scenario run {name}")
@@ -418,9 +424,9 @@ def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
     def by_trust_category(table, *columns) -> pd.DataFrame:
         return frame(
             session,
-            select(Trust.code.label("trust"), Category.code.label("category"), *columns)
-            .join(Trust, Trust.id == table.trust_id)
-            .join(Category, Category.id == table.category_id)
+            select(col(Trust.code).label("trust"), col(Category.code).label("category"), *columns)
+            .join(Trust, col(Trust.id) == table.trust_id)
+            .join(Category, col(Category.id) == table.category_id)
             .where(table.run_id == run_id),
         )
 
@@ -442,55 +448,57 @@ def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
         "lines": frame(
             session,
             select(
-                RunLine.line_id,
-                Category.code.label("category"),
-                EquivalenceGroup.code.label("group"),
-                ProductLine.code.label("line"),
-                Supplier.code.label("supplier"),
-                ProductLine.brand,
-                RunLine.kept,
-                RunLine.units,
+                col(RunLine.line_id),
+                col(Category.code).label("category"),
+                col(EquivalenceGroup.code).label("group"),
+                col(ProductLine.code).label("line"),
+                col(Supplier.code).label("supplier"),
+                col(ProductLine.brand),
+                col(RunLine.kept),
+                col(RunLine.units),
             )
-            .join(ProductLine, ProductLine.id == RunLine.line_id)
-            .join(Supplier, Supplier.id == ProductLine.supplier_id)
-            .join(EquivalenceGroup, EquivalenceGroup.id == ProductLine.group_id)
-            .join(Category, Category.id == EquivalenceGroup.category_id)
-            .where(RunLine.run_id == run_id),
+            .join(ProductLine, col(ProductLine.id) == col(RunLine.line_id))
+            .join(Supplier, col(Supplier.id) == col(ProductLine.supplier_id))
+            .join(EquivalenceGroup, col(EquivalenceGroup.id) == col(ProductLine.group_id))
+            .join(Category, col(Category.id) == col(EquivalenceGroup.category_id))
+            .where(col(RunLine.run_id) == run_id),
         ),
         "tiers": frame(
             session,
-            select(RunTier.offer, RunTier.threshold, RunTier.discount, RunTier.volume).where(RunTier.run_id == run_id),
+            select(col(RunTier.offer), col(RunTier.threshold), col(RunTier.discount), col(RunTier.volume)).where(
+                col(RunTier.run_id) == run_id
+            ),
         ),
         "switching": _switching_paid(session, run_id),
         "contracts": frame(
             session,
             select(
-                Trust.code.label("trust"),
-                Category.code.label("category"),
-                Supplier.code.label("supplier"),
+                col(Trust.code).label("trust"),
+                col(Category.code).label("category"),
+                col(Supplier.code).label("supplier"),
                 *[getattr(RunContract, c) for c in RunContract.model_fields if not c.endswith("id")],
             )
-            .join(Trust, Trust.id == RunContract.trust_id)
-            .join(Category, Category.id == RunContract.category_id)
-            .outerjoin(Supplier, Supplier.id == RunContract.supplier_id)
-            .where(RunContract.run_id == run_id),
+            .join(Trust, col(Trust.id) == col(RunContract.trust_id))
+            .join(Category, col(Category.id) == col(RunContract.category_id))
+            .outerjoin(Supplier, col(Supplier.id) == col(RunContract.supplier_id))
+            .where(col(RunContract.run_id) == run_id),
         ),
         "allocation": frame(
             session,
             select(
-                Trust.code.label("trust"),
-                EquivalenceGroup.code.label("group"),
-                ProductLine.code.label("line"),
-                Supplier.code.label("supplier"),
-                ProductLine.brand,
-                RunAllocation.units,
-                RunAllocation.is_new,
+                col(Trust.code).label("trust"),
+                col(EquivalenceGroup.code).label("group"),
+                col(ProductLine.code).label("line"),
+                col(Supplier.code).label("supplier"),
+                col(ProductLine.brand),
+                col(RunAllocation.units),
+                col(RunAllocation.is_new),
             )
-            .join(Trust, Trust.id == RunAllocation.trust_id)
-            .join(ProductLine, ProductLine.id == RunAllocation.line_id)
-            .join(Supplier, Supplier.id == ProductLine.supplier_id)
-            .join(EquivalenceGroup, EquivalenceGroup.id == ProductLine.group_id)
-            .where(RunAllocation.run_id == run_id),
+            .join(Trust, col(Trust.id) == col(RunAllocation.trust_id))
+            .join(ProductLine, col(ProductLine.id) == col(RunAllocation.line_id))
+            .join(Supplier, col(Supplier.id) == col(ProductLine.supplier_id))
+            .join(EquivalenceGroup, col(EquivalenceGroup.id) == col(ProductLine.group_id))
+            .where(col(RunAllocation.run_id) == run_id),
         ),
     }
 
@@ -500,19 +508,19 @@ def _switching_paid(session: Session, run_id: int) -> pd.DataFrame:
     paid = frame(
         session,
         select(
-            Trust.code.label("trust"),
-            Supplier.code.label("supplier"),
-            Category.code.label("category"),
-            ProductLine.code.label("line"),
-            RunSwitching.cost.label("cost_gbp"),
-            RunSwitching.kind,
+            col(Trust.code).label("trust"),
+            col(Supplier.code).label("supplier"),
+            col(Category.code).label("category"),
+            col(ProductLine.code).label("line"),
+            col(RunSwitching.cost).label("cost_gbp"),
+            col(RunSwitching.kind),
         )
-        .join(Trust, Trust.id == RunSwitching.trust_id)
-        .join(Supplier, Supplier.id == RunSwitching.supplier_id)
-        .join(Category, Category.id == RunSwitching.category_id)
-        .outerjoin(ProductLine, ProductLine.id == RunSwitching.line_id)
-        .where(RunSwitching.run_id == run_id)
-        .order_by(RunSwitching.id),
+        .join(Trust, col(Trust.id) == col(RunSwitching.trust_id))
+        .join(Supplier, col(Supplier.id) == col(RunSwitching.supplier_id))
+        .join(Category, col(Category.id) == col(RunSwitching.category_id))
+        .outerjoin(ProductLine, col(ProductLine.id) == col(RunSwitching.line_id))
+        .where(col(RunSwitching.run_id) == run_id)
+        .order_by(col(RunSwitching.id)),
     )
     # None, not NaN, for "no line" and "no kind": the JSON says null.
     return paid.astype({"line": object, "kind": object}).where(paid.notna(), None)
@@ -545,8 +553,8 @@ def show_run(engine: Engine, run_id: int) -> dict:
     :func:`procurement.scenarios.contracts.contract_rows`).
     """
     with Session(engine) as session:
-        run = session.get(ScenarioRun, run_id)
-        scenario = session.get(Scenario, run.scenario_id)
+        run = session.get_one(ScenarioRun, run_id)
+        scenario = session.get_one(Scenario, run.scenario_id)
         results = run_results(session, run_id)
     savings, by_year, kept, tiers = (results[k] for k in ("savings", "years", "lines", "tiers"))
     settings = json.loads(run.settings or "{}")
@@ -626,8 +634,8 @@ def show_scenario(engine: Engine, name: str) -> dict:
     """``show_run`` of the latest run, and ``stale``: why it no longer reflects the scenario ("" if current)."""
     with Session(engine) as session:
         run_id = latest_run_id(session, name)
-        scenario = session.scalars(select(Scenario).where(Scenario.name == name)).one()
-        stale = staleness(session, scenario, session.get(ScenarioRun, run_id))
+        scenario = session.scalars(select(Scenario).where(col(Scenario.name) == name)).one()
+        stale = staleness(session, scenario, session.get_one(ScenarioRun, run_id))
     summary = show_run(engine, run_id)
     summary["stale"] = stale
     return summary
@@ -635,22 +643,24 @@ def show_scenario(engine: Engine, name: str) -> dict:
 
 def list_scenarios(engine: Engine) -> pd.DataFrame:
     with Session(engine) as session:
-        scenarios = frame(session, select(Scenario.id, Scenario.name, Scenario.created_at, Scenario.created_by))
+        scenarios = frame(
+            session, select(col(Scenario.id), col(Scenario.name), col(Scenario.created_at), col(Scenario.created_by))
+        )
         runs = frame(
             session,
             select(
-                ScenarioRun.scenario_id,
-                ScenarioRun.id.label("run_id"),
-                ScenarioRun.status,
-                ScenarioRun.objective,
-                ScenarioRun.started_at.label("run_at"),
+                col(ScenarioRun.scenario_id),
+                col(ScenarioRun.id).label("run_id"),
+                col(ScenarioRun.status),
+                col(ScenarioRun.objective),
+                col(ScenarioRun.started_at).label("run_at"),
             ),
         )
         latest = runs.sort_values("run_id").drop_duplicates("scenario_id", keep="last")
         # The cheap check for a list (no problem rebuilt); `scenario show` checks exactly.
         stale = {
-            int(r.scenario_id): staleness(session, session.get(Scenario, int(r.scenario_id)),
-                                          session.get(ScenarioRun, int(r.run_id)), exact=False)
+            int(r.scenario_id): staleness(session, session.get_one(Scenario, int(r.scenario_id)),
+                                          session.get_one(ScenarioRun, int(r.run_id)), exact=False)
             for r in latest.itertuples()
         }  # fmt: skip
     table = scenarios.merge(latest, left_on="id", right_on="scenario_id", how="left").drop(columns=["scenario_id"])
@@ -670,10 +680,12 @@ def delete_scenario(engine: Engine, name: str) -> int:
     """
     with transaction(engine) as session:
         scenario, _ = get_settings(session, name)
-        run_ids = list(session.scalars(select(ScenarioRun.id).where(ScenarioRun.scenario_id == scenario.id)).all())
+        run_ids = list(
+            session.scalars(select(col(ScenarioRun.id)).where(col(ScenarioRun.scenario_id) == scenario.id)).all()
+        )
         shortlists = session.scalars(
-            select(ShortlistExport.id).where(
-                (ShortlistExport.scenario_id == scenario.id) | ShortlistExport.run_id.in_(run_ids)
+            select(col(ShortlistExport.id)).where(
+                (col(ShortlistExport.scenario_id) == scenario.id) | col(ShortlistExport.run_id).in_(run_ids)
             )
         ).all()
         if shortlists:
@@ -682,8 +694,8 @@ def delete_scenario(engine: Engine, name: str) -> int:
                 f"(export #{', #'.join(map(str, shortlists))}); it is kept so their returns can be read"
             )
         for table in (RunAllocation, RunLine, RunTier, RunJoin, RunContract, RunSaving, RunSavingYear, RunSwitching):
-            session.execute(delete(table).where(table.run_id.in_(run_ids)))
-        session.execute(delete(ScenarioRun).where(ScenarioRun.scenario_id == scenario.id))
+            session.execute(delete(table).where(col(table.run_id).in_(run_ids)))
+        session.execute(delete(ScenarioRun).where(col(ScenarioRun.scenario_id) == scenario.id))
         session.delete(scenario)
     return len(run_ids)
 
@@ -729,8 +741,8 @@ def staleness(session: Session, scenario: Scenario, run: ScenarioRun, *, exact: 
             reasons.append(f"cannot be rebuilt now: {exc}")
     else:
         later = [
-            session.scalars(select(func.count()).where(DataImport.imported_at > run.started_at)).one(),
-            session.scalars(select(func.count()).where(Approval.recorded_at > run.started_at)).one(),
+            session.scalars(select(func.count()).where(col(DataImport.imported_at) > run.started_at)).one(),
+            session.scalars(select(func.count()).where(col(Approval.recorded_at) > run.started_at)).one(),
         ]
         if any(later):
             reasons.append("data changed")

@@ -48,7 +48,7 @@ from typing import Union, get_args, get_origin
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.errors import ProcureError, UnknownReferenceError
 from procurement.scenarios.runs import define_scenario, get_settings, run_scenario
@@ -273,7 +273,9 @@ def _check_trusts(session: Session, grid: list[GridPoint]) -> None:
     wanted = {t for g in grid for t in g.settings.trusts}
     if not wanted:
         return
-    with_usage = set(session.scalars(select(Trust.code).join(Usage, Usage.trust_id == Trust.id).distinct()).all())
+    with_usage = set(
+        session.scalars(select(col(Trust.code)).join(Usage, col(Usage.trust_id) == col(Trust.id)).distinct()).all()
+    )
     missing = sorted(wanted - with_usage)
     if missing:
         raise UnknownReferenceError(
@@ -467,7 +469,7 @@ def run_sweep(
 
     rows = []
     for g in grid:
-        row = {"scenario": g.name}
+        row: dict[str, object] = {"scenario": g.name}
         row.update({k: table_cell(v) for k, v in g.point.items()})
         result = results.get(g.name, {})
         row.update({c: result.get(c) for c in RESULT_COLUMNS})
@@ -485,7 +487,7 @@ def sweep_members(engine, base: str) -> list[str]:
     from procurement.models import Scenario
 
     with Session(engine) as session:
-        rows = session.execute(select(Scenario.id, Scenario.name).order_by(Scenario.id)).all()
+        rows = session.execute(select(col(Scenario.id), col(Scenario.name)).order_by(col(Scenario.id))).all()
     members = [name for _, name in rows if name.startswith(f"{base}[") and name.endswith("]")]
     if not members:
         raise UnknownReferenceError(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.demand import usage_by_line
 from procurement.models import Category, Contract, RunAllocation, ScenarioRun, Trust
@@ -60,14 +60,15 @@ def load_run(session: Session, name: str, usage: pd.DataFrame | None = None) -> 
 
     ``usage`` is ``demand.usage_by_line`` for every trust (read once for many scenarios).
     """
-    run = session.get(ScenarioRun, latest_run_id(session, name))
+    run_id = latest_run_id(session, name)
+    run = session.get_one(ScenarioRun, run_id)
     if run.objective is None:
         why = f": {run.message}" if run.message else ""
         raise ScenarioError(
             f"scenario {name!r}: its latest run (#{run.id}) is {run.status} with no solution to export{why}"
         )
     settings, start, horizon = _settings_of(run)
-    results = run_results(session, run.id)
+    results = run_results(session, run_id)
     savings = results["savings"]
     years = results["years"].sort_values(["trust", "category", "financial_year"]).reset_index(drop=True)
     joins = results["joins"].sort_values(["trust", "category"]).reset_index(drop=True)
@@ -84,7 +85,7 @@ def load_run(session: Session, name: str, usage: pd.DataFrame | None = None) -> 
     joins = joins.merge(ends, on=["trust", "category"], how="left")
     joins["end_month"] = joins["end_month"].fillna(0).astype(int)
     usage = usage_by_line(session) if usage is None else usage
-    lines = _range_lines(session, run.id, results["lines"], usage[usage["trust"].isin(set(joins["trust"]))])
+    lines = _range_lines(session, run_id, results["lines"], usage[usage["trust"].isin(set(joins["trust"]))])
     per_tc = _per_trust_category(savings, joins, years, start, horizon, contracts)
     common_end = run.common_end_date or month_start(start, horizon) - dt.timedelta(days=1)
     return RunData(
@@ -112,9 +113,9 @@ def _contract_ends(session: Session, start: dt.date, trusts: list[str]) -> pd.Da
     """
     contracts = frame(
         session,
-        select(Trust.code.label("trust"), Category.code.label("category"), Contract.end)
-        .join(Trust, Trust.id == Contract.trust_id)
-        .join(Category, Category.id == Contract.category_id),
+        select(col(Trust.code).label("trust"), col(Category.code).label("category"), col(Contract.end))
+        .join(Trust, col(Trust.id) == col(Contract.trust_id))
+        .join(Category, col(Category.id) == col(Contract.category_id)),
     )
     contracts = contracts[contracts["trust"].isin(trusts)]
     if contracts.empty:
@@ -224,9 +225,9 @@ def _range_lines(session: Session, run_id: int, lines: pd.DataFrame, usage: pd.D
     lines = lines.copy()
     alloc = frame(
         session,
-        select(RunAllocation.line_id, RunAllocation.trust_id, RunAllocation.units, RunAllocation.is_new).where(
-            RunAllocation.run_id == run_id
-        ),
+        select(
+            col(RunAllocation.line_id), col(RunAllocation.trust_id), col(RunAllocation.units), col(RunAllocation.is_new)
+        ).where(col(RunAllocation.run_id) == run_id),
     )
     used = alloc[alloc["units"] > 0]
     trusts_on = used.groupby("line_id")["trust_id"].nunique()

@@ -242,6 +242,7 @@ def export_shortlist(
         session.add(record)
         session.flush()
         export_id = record.id
+        assert export_id is not None  # assigned by the flush
         trust_code = trust_row.code if trust_row else REGIONAL_PANEL
         who = f"{trust_row.code} {trust_row.name}" if trust_row else "Regional clinical panel"
         columns = _columns(trust_row, scenario)
@@ -250,7 +251,7 @@ def export_shortlist(
         facts = [
             ("For", who),
             ("Exported", f"{record.created_at:%d %B %Y %H:%M} UTC by {who_by}"),
-            ("Scenario", f"{scenario} (run #{run.id} of {run.started_at:%d %B %Y})" if scenario else "none"),
+            ("Scenario", f"{scenario} (run #{run.id} of {run.started_at:%d %B %Y})" if run else "none"),
             ("Lines", f"{len(lines)} candidate product lines in {lines['group'].nunique()} clinical groups"),
             (
                 "What to do",

@@ -16,7 +16,7 @@ are not disclosed to another's clinicians.
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.demand import best_paid_by_line, usage_by_line
 from procurement.errors import ProcureError, UnknownReferenceError
@@ -43,7 +43,7 @@ def resolve_trust(session: Session, trust: str) -> Trust | None:
     code = trust.strip().upper()
     if code == REGIONAL_PANEL:
         return None
-    row = session.scalars(select(Trust).where(Trust.code == code)).first()
+    row = session.scalars(select(Trust).where(col(Trust.code) == code)).first()
     if row is None:
         known = ", ".join(sorted(trusts_by_code(session))) or "none imported"
         raise UnknownReferenceError(f"unknown trust {trust!r} (known: {known}; or {REGIONAL_PANEL} for the panel)")
@@ -54,7 +54,7 @@ def latest_solved_run(session: Session, name: str) -> tuple[Scenario, ScenarioRu
     from procurement.scenarios.runs import get_settings, latest_run_id
 
     scenario, _ = get_settings(session, name)
-    run = session.get(ScenarioRun, latest_run_id(session, name))
+    run = session.get_one(ScenarioRun, latest_run_id(session, name))
     if run.objective is None:
         raise ProcureError(
             f"the latest run of scenario {name!r} (#{run.id}) found no solution ({run.status}): "
@@ -93,10 +93,10 @@ def _odep_labels(session: Session, lines: pd.DataFrame) -> pd.Series:
     ratings = frame(
         session,
         select(
-            ClinicalRating.product_line_id.label("line_id"),
-            ClinicalRating.item_id,
-            ClinicalRating.rank,
-            ClinicalRating.rating,
+            col(ClinicalRating.product_line_id).label("line_id"),
+            col(ClinicalRating.item_id),
+            col(ClinicalRating.rank),
+            col(ClinicalRating.rating),
         ),
     )
     labels = pd.Series("unrated", index=lines.index, dtype=object)
@@ -114,12 +114,12 @@ def _decisions_in_force(session: Session, lines: pd.DataFrame, trust: Trust | No
     approvals = frame(
         session,
         select(
-            Approval.id,
-            Approval.trust_id,
-            Approval.product_line_id.label("line_id"),
-            Approval.decision,
-            Approval.clinician,
-            Approval.decided_at,
+            col(Approval.id),
+            col(Approval.trust_id),
+            col(Approval.product_line_id).label("line_id"),
+            col(Approval.decision),
+            col(Approval.clinician),
+            col(Approval.decided_at),
         ),
     )
     out = pd.DataFrame({"decision": "none yet", "by": None, "on": None}, index=lines.index, dtype=object)
@@ -145,7 +145,7 @@ def _decisions_in_force(session: Session, lines: pd.DataFrame, trust: Trust | No
 
 
 def _scenario_status(session: Session, lines: pd.DataFrame, run_id: int, trust: Trust | None) -> pd.Series:
-    kept = frame(session, select(RunLine.line_id, RunLine.kept).where(RunLine.run_id == run_id))
+    kept = frame(session, select(col(RunLine.line_id), col(RunLine.kept)).where(col(RunLine.run_id) == run_id))
     kept = kept.set_index("line_id")["kept"].astype(bool)
     status = pd.Series("not assessed", index=lines.index, dtype=object)
     in_run = lines["line_id"].isin(kept.index)
@@ -156,8 +156,8 @@ def _scenario_status(session: Session, lines: pd.DataFrame, run_id: int, trust: 
         return status
     allocated = frame(
         session,
-        select(RunAllocation.line_id, RunAllocation.units).where(
-            RunAllocation.run_id == run_id, RunAllocation.trust_id == trust.id
+        select(col(RunAllocation.line_id), col(RunAllocation.units)).where(
+            col(RunAllocation.run_id) == run_id, col(RunAllocation.trust_id) == trust.id
         ),
     )
     here = set(allocated.loc[allocated["units"] > 1e-6, "line_id"])
@@ -204,18 +204,18 @@ def shortlist_lines(session: Session, trust: Trust | None, run_id: int | None = 
     Candidates: every product line with at least one active (orderable) SKU.
     """
     lines = lines_frame(session)
-    active = set(session.scalars(select(CatalogueItem.product_line_id).where(CatalogueItem.active.is_(True))))
+    active = set(session.scalars(select(col(CatalogueItem.product_line_id)).where(col(CatalogueItem.active).is_(True))))
     lines = lines[lines["line_id"].isin(active)].copy()
     if lines.empty:
         raise ProcureError("no product lines with an active SKU: import the suppliers' catalogues first")
-    suppliers = frame(session, select(Supplier.id.label("supplier_id"), Supplier.name.label("supplier_name")))
+    suppliers = frame(session, select(col(Supplier.id).label("supplier_id"), col(Supplier.name).label("supplier_name")))
     categories = frame(
         session,
         select(
-            Category.id.label("category_id"),
-            Category.code.label("category"),
-            Category.name.label("category_name"),
-            Category.odep_applies,
+            col(Category.id).label("category_id"),
+            col(Category.code).label("category"),
+            col(Category.name).label("category_name"),
+            col(Category.odep_applies),
         ),
     )
     groups = groups_frame(session)[["group_id", "group_name"]]

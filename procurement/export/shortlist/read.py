@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import load_workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from procurement.db import transaction
 from procurement.errors import InputFileError, UnknownReferenceError
@@ -99,7 +100,7 @@ def _show(value) -> str:
     return "empty" if value is None else repr(value)
 
 
-def _actual_cells(ws) -> dict[tuple[int, int], object]:
+def _actual_cells(ws) -> dict[tuple[int, int], Cell]:
     return {(cell.row, cell.column): cell for row in ws.iter_rows() for cell in row if norm(cell.value) is not None}
 
 
@@ -259,7 +260,7 @@ def import_shortlist(
             profile=f"shortlist #{export_id}",
         )
         earlier = session.scalars(
-            select(DataImport.id).where(DataImport.kind == KIND, DataImport.profile == report.profile)
+            select(col(DataImport.id)).where(col(DataImport.kind) == KIND, col(DataImport.profile) == report.profile)
         ).all()
         record = DataImport(
             kind=KIND,
@@ -327,13 +328,13 @@ def _dated_later(session: Session, trust_id: int | None, line_ids: list[int], no
     """Codes of lines on which this trust (or the panel) has a decision dated after ``now``."""
     if not line_ids:
         return []
-    owner = Approval.trust_id.is_(None) if trust_id is None else Approval.trust_id == trust_id
+    owner = col(Approval.trust_id).is_(None) if trust_id is None else col(Approval.trust_id) == trust_id
     return sorted(
         set(
             session.scalars(
-                select(ProductLine.code)
-                .join(Approval, Approval.product_line_id == ProductLine.id)
-                .where(owner, Approval.product_line_id.in_(line_ids), Approval.decided_at > now)
+                select(col(ProductLine.code))
+                .join(Approval, col(Approval.product_line_id) == col(ProductLine.id))
+                .where(owner, col(Approval.product_line_id).in_(line_ids), col(Approval.decided_at) > now)
             )
         )
     )

@@ -9,6 +9,7 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from procurement.approvals import stale_decisions
+from procurement.db import table_of
 from procurement.importers import ImportReport
 from procurement.importers.core import REJECT_COLUMNS
 from procurement.models import Approval, ApprovalOverride, RejectedRow, ShortlistExport
@@ -64,7 +65,7 @@ def hold_back_stale(
         columns=REJECT_COLUMNS,
     )
     session.execute(
-        insert(RejectedRow.__table__),
+        insert(table_of(RejectedRow)),
         rejects.rename(columns={"row": "row_number"}).assign(import_id=import_id, raw="").to_dict("records"),
     )
     report.rejects = rejects
@@ -86,4 +87,4 @@ def record_overrides(
         if d["line_id"] in overridden
     ]
     if rows:
-        session.execute(insert(ApprovalOverride.__table__), rows)
+        session.execute(insert(table_of(ApprovalOverride)), rows)
