@@ -29,6 +29,8 @@ solver's validated ``ProblemData``:
   (``procurement.scenarios.switching``).
 """
 
+from typing import Literal, cast
+
 import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -324,8 +326,9 @@ def build_problem(session: Session, settings: ScenarioSettings):
         year_one_cap=settings.year_one_cap,
         horizon_months=settings.horizon_months,
         join_grid_months=settings.join_grid_months,
-        participation=settings.participation,
-        solver=settings.solver,
+        # ScenarioSettings keeps these as text; validation has refused anything but these choices
+        participation=cast(Literal["all", "optional"], settings.participation),
+        solver=cast(Literal["highs", "cbc"], settings.solver),
         time_limit=settings.time_limit,
         gap_rel=settings.gap_rel,
         decision_month=int(decision_month),

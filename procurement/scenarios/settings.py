@@ -24,7 +24,7 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Union, get_args, get_origin
 
 from procurement.errors import InputFileError, ProcureError
 from procurement.ratings import odep_rank
@@ -52,12 +52,12 @@ class ScenarioSettings:
     max_supplier_share: float = 1.0
     year_one_cap: float | None = None
     switching_cost: float = 15_000.0
-    participation: Literal["all", "optional"] = "all"
+    participation: str = "all"
     regional_price: str = "best_paid"
     price_change_pct: float = 0.0
     line_prices: dict[str, float] = field(default_factory=dict)  # what-if: LINE -> regional unit price
     require_approval: bool = True
-    solver: Literal["highs", "cbc"] = "highs"
+    solver: str = "highs"
     time_limit: float = 60.0
     gap_rel: float = 1e-4
     decision_date: str | None = None  # None: start minus 6 months, or today if later
