@@ -815,10 +815,10 @@ def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, re
 
     Example: procure scenario define four-trusts --trusts RXA,RXB,RXC,RXD --range-cap 2
     """
-    from procurement.scenarios import ScenarioSettings, runs
+    from procurement.scenarios import ScenarioSettings, manage
 
     if file:
-        names = runs.define_from_file(app.engine, file, user=app.user, replace=replace)
+        names = manage.define_from_file(app.engine, file, user=app.user, replace=replace)
         out.print(f"defined {len(names)} scenario(s): {', '.join(names)}", highlight=False)
         return
     if not name:
@@ -833,7 +833,7 @@ def scenario_define_cmd(app: AppContext, name: str | None, file: Path | None, re
     if values.get("odep_floor", "").lower() == "none":
         values["odep_floor"] = None
     settings = ScenarioSettings.from_mapping(values, where=name)
-    runs.define_scenario(app.engine, name, settings, user=app.user, replace=replace)
+    manage.define_scenario(app.engine, name, settings, user=app.user, replace=replace)
     out.print(f"defined scenario {name}", highlight=False, markup=False)
 
 
@@ -1060,9 +1060,9 @@ def scenario_list_cmd(app: AppContext, as_json: bool) -> None:
 
     Example: procure scenario list
     """
-    from procurement.scenarios import runs
+    from procurement.scenarios import manage
 
-    table = runs.list_scenarios(app.engine)
+    table = manage.list_scenarios(app.engine)
     if as_json:
         print_json(table)
     else:

@@ -88,7 +88,7 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
     from procurement.db import open_database
     from procurement.demo import SIZES, generate_region
     from procurement.models import CatalogueItem, ProductLine, Usage
-    from procurement.scenarios import ScenarioSettings, build_problem, runs
+    from procurement.scenarios import ScenarioSettings, build_problem, manage, runs
     from procurement.scenarios.settings import add_months
 
     profiler = cProfile.Profile() if profile_path else None
@@ -135,7 +135,7 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
             settings = ScenarioSettings(
                 start_date=files.start_date.isoformat(), decision_date=decision, solver=solver, time_limit=time_limit
             )
-            runs.define_scenario(engine, name, settings, replace=True)
+            manage.define_scenario(engine, name, settings, replace=True)
             load_before = os.getloadavg()[0]
             tick = time.perf_counter()
             summary = runs.run_scenario(engine, name)

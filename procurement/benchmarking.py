@@ -362,7 +362,7 @@ def opportunities(engine: Engine, *, scenario: str | None = None) -> dict:
 
     with Session(engine) as session:
         if scenario is not None:
-            from procurement.scenarios.runs import get_settings
+            from procurement.scenarios.manage import get_settings
 
             _, settings = get_settings(session, scenario)
         else:

@@ -29,7 +29,7 @@ def price_to_win(engine, name: str, *, lines: list[str] | None = None, workers: 
     Returns ``{"scenario", "objective_gbp", "lines" (a frame of COLUMNS, winnable lines
     first by the cut needed), "wall_seconds", "workers"}``.
     """
-    from procurement.scenarios.runs import get_settings
+    from procurement.scenarios.manage import get_settings
     from solver.data import prepare
     from solver.solve import solve
     from solver.whatif import GAP_REL, carries

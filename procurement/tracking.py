@@ -83,7 +83,8 @@ from procurement.models import (
     VolumeTier,
 )
 from procurement.reference import frame, groups_frame, lines_frame
-from procurement.scenarios.runs import get_settings, latest_run_id
+from procurement.scenarios.manage import get_settings
+from procurement.scenarios.runs import latest_run_id
 
 CAUSES = ("late_joins", "off_range", "price_premium", "range_mix", "lower_volume", "lost_tier", "outside_plan")
 CAUSE_LABELS = {

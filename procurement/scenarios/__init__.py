@@ -4,14 +4,16 @@ One module per job, each importing only the ones listed before it:
 
 * :mod:`.settings`: ``ScenarioSettings`` (from TOML or options), ``ScenarioError``,
   the scenario calendar;
-* :mod:`.problem`: ``build_problem``, the solver's ``ProblemData`` from the database;
+* :mod:`.problem`: ``build_problem``, the solver's ``ProblemData`` from the database,
+  and ``input_hash``, its fingerprint;
 * :mod:`.contracts`: a run's current contracts as dated rows with reasons in words;
-* :mod:`.runs`: define, run (build -> solve -> store in one transaction) and read back
+* :mod:`.manage`: define, list, diff and delete scenarios; whether a run is stale;
+* :mod:`.runs`: run (build -> solve -> store in one transaction) and read back
   scenario runs;
 * :mod:`.compare`: the latest runs side by side, and the sensitivity view;
 * :mod:`.sweeps`: a grid of scenarios run on worker processes or a Dask cluster.
 
-The public names of all five are re-exported here: ``from procurement.scenarios
+The public names of these modules are re-exported here: ``from procurement.scenarios
 import run_scenario``.
 """
 
@@ -22,25 +24,26 @@ from procurement.scenarios.compare import (
     value_order,
     varied_setting,
 )
-from procurement.scenarios.problem import build_problem
-from procurement.scenarios.runs import (
-    CAUSES,
+from procurement.scenarios.manage import (
     ScenarioExistsError,
     define_from_file,
     define_scenario,
     delete_scenario,
     diff_scenarios,
     get_settings,
-    input_hash,
     known_names,
-    latest_run_id,
     list_scenarios,
+    settings_diff,
+    staleness,
+)
+from procurement.scenarios.problem import build_problem, input_hash
+from procurement.scenarios.runs import (
+    CAUSES,
+    latest_run_id,
     price_of_rules,
     run_scenario,
-    settings_diff,
     show_run,
     show_scenario,
-    staleness,
 )
 from procurement.scenarios.settings import (
     ALL_TRUSTS,

@@ -1,4 +1,7 @@
-"""The optimisation problem of a scenario, built from the database.
+"""The optimisation problem of a scenario, built from the database, and its fingerprint.
+
+``input_hash`` is the sha256 of a built problem's tables and settings: a run stores it,
+and a run is stale when the problem rebuilt now hashes differently.
 
 ``build_problem`` turns the database plus a scenario's ``ScenarioSettings`` into the
 solver's validated ``ProblemData``:
@@ -29,6 +32,9 @@ solver's validated ``ProblemData``:
   (``procurement.scenarios.switching``).
 """
 
+import hashlib
+import json
+from dataclasses import asdict
 from typing import Literal, cast
 
 import pandas as pd
@@ -367,3 +373,29 @@ def build_problem(session: Session, settings: ScenarioSettings):
 
 
 __all__ = ["build_problem"]
+
+
+def input_hash(problem) -> str:
+    """sha256 over the problem's tables (sorted, as CSV) and settings: the data solved."""
+    digest = hashlib.sha256()
+    for table in (
+        "trusts",
+        "groups",
+        "lines",
+        "demand",
+        "current",
+        "candidates",
+        "offers",
+        "offer_lines",
+        "tiers",
+        "contracts",
+        "switching",
+    ):
+        data = getattr(problem, table)
+        if table == "switching" and data.empty:
+            continue  # no switching-costs file: the hash of a problem from before they existed
+        data = data.sort_values(list(data.columns)).reset_index(drop=True)
+        digest.update(table.encode())
+        digest.update(data.to_csv(index=False, float_format="%.6f").encode())
+    digest.update(json.dumps(asdict(problem.settings), sort_keys=True, default=sorted).encode())
+    return digest.hexdigest()

@@ -1,4 +1,4 @@
-"""Define, run and show scenarios: database -> problem -> solver -> result tables.
+"""Run scenarios and read runs back: database -> problem -> solver -> result tables.
 
 ``run_scenario`` follows the solver's five steps (check, build, solve, read the
 solution, report) and stores one ``ScenarioRun`` with its result tables in one
@@ -8,31 +8,24 @@ that is missing or crashes gives a run with status ``error`` and the reason in i
 message; a run stopped by its time limit keeps its best plan, with status
 ``time_limit`` and the gap still open.
 
-Why one module of about 800 lines: every function here reads or writes the run and
-scenario tables through the same queries (``run_results`` is the one reader the
-reports share). Scenario management (define with ``--replace``, copy, delete, diff,
-staleness) is the next room to split off, into ``scenarios/manage.py``, once its
-callers import it from the package rather than as ``runs.define_scenario``.
+``run_results`` is the one reader of a run's result tables that every report shares
+(``show_run``, the finance workbook, the shortlist, tracking). Defining, listing,
+diffing and deleting scenarios, and whether a run is stale, are
+:mod:`procurement.scenarios.manage`.
 """
 
-import hashlib
 import json
-from dataclasses import asdict
-from pathlib import Path
 from time import perf_counter
 
 import pandas as pd
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from procurement.db import transaction
-from procurement.errors import UnknownReferenceError
 from procurement.importers import current_user
 from procurement.models import (
-    Approval,
     Category,
-    DataImport,
     EquivalenceGroup,
     ProductLine,
     RunAllocation,
@@ -45,22 +38,18 @@ from procurement.models import (
     RunTier,
     Scenario,
     ScenarioRun,
-    ShortlistExport,
     Supplier,
     Trust,
 )
 from procurement.reference import code_map, frame
 from procurement.scenarios.contracts import contract_rows
-from procurement.scenarios.problem import build_problem
+from procurement.scenarios.manage import get_settings, staleness
+from procurement.scenarios.problem import build_problem, input_hash
 from procurement.scenarios.settings import (
-    KnownNames,
     ScenarioError,
     ScenarioSettings,
     add_months,
     financial_year,
-    label,
-    load_scenario_file,
-    table_cell,
 )
 from solver.solution import CAUSES  # the causes a run stores are the solver's
 
@@ -79,126 +68,6 @@ CONTRACT_FIELDS = (
     "reason",
 )
 """The fields of a run's ``contracts`` every report shows first (the others follow)."""
-
-
-def known_names(session: Session) -> KnownNames:
-    """The trusts, groups and categories a scenario may name: those in the database."""
-    return KnownNames(
-        trusts=frozenset(session.scalars(select(col(Trust.code))).all()),
-        groups=frozenset(session.scalars(select(col(EquivalenceGroup.code))).all()),
-        categories=frozenset(session.scalars(select(col(Category.code))).all()),
-    )
-
-
-def settings_diff(before: ScenarioSettings | dict, after: ScenarioSettings | dict) -> pd.DataFrame:
-    """The settings that differ: ``setting``, ``before``, ``after`` (as a table shows them)."""
-    a = asdict(before) if isinstance(before, ScenarioSettings) else dict(before)
-    b = asdict(after) if isinstance(after, ScenarioSettings) else dict(after)
-    keys = [k for k in dict.fromkeys([*a, *b]) if _comparable(a.get(k)) != _comparable(b.get(k))]
-    return pd.DataFrame(
-        {
-            "setting": keys,
-            "before": [table_cell(a.get(k)) for k in keys],
-            "after": [table_cell(b.get(k)) for k in keys],
-        },
-        dtype=object,
-    )
-
-
-def _comparable(value):
-    return list(value) if isinstance(value, tuple) else value
-
-
-def define_scenario(
-    engine: Engine, name: str, settings: ScenarioSettings, *, user: str | None = None, replace: bool = False
-) -> int:
-    """Create scenario ``name`` (or, with ``replace``, change its settings); returns its id.
-
-    The settings are validated against the database (trusts, groups and categories must
-    exist). An existing scenario is refused unless ``replace``, with what would change.
-    """
-    with transaction(engine) as session:
-        settings.check(name, known=known_names(session))
-        scenario = session.scalars(select(Scenario).where(col(Scenario.name) == name)).first()
-        if scenario is None:
-            scenario = Scenario(name=name, parameters=settings.to_json(), created_by=current_user(user))
-            session.add(scenario)
-        elif not replace:
-            raise ScenarioExistsError(name, settings_diff(json.loads(scenario.parameters), settings))
-        else:
-            scenario.parameters = settings.to_json()
-        session.flush()
-        assert scenario.id is not None  # assigned by the flush
-        return scenario.id
-
-
-class ScenarioExistsError(ScenarioError):
-    """Defining a scenario that exists: refused unless replaced; the message says what would change."""
-
-    def __init__(self, name: str, changes: pd.DataFrame):
-        self.changes = changes
-        if len(changes):
-            what = "; ".join(f"{r.setting}: {label(r.before)} -> {label(r.after)}" for r in changes.itertuples())
-        else:
-            what = "no setting would change"
-        super().__init__(f"scenario {name!r} exists; --replace to change it ({what})")
-
-
-def define_from_file(engine: Engine, path: Path, *, user: str | None = None, replace: bool = False) -> list[str]:
-    """Define every scenario of a TOML file (``[scenarios.NAME]`` tables) in one transaction:
-    all of them, or (any refused) none."""
-    with Session(engine) as session:
-        known = known_names(session)
-        existing = set(session.scalars(select(col(Scenario.name))).all())
-    defined = load_scenario_file(path, known=known)
-    clash = sorted(set(defined) & existing)
-    if clash and not replace:
-        raise ScenarioError(
-            f"{Path(path).name}: scenario(s) {', '.join(clash)} exist; --replace to change them "
-            "(procure scenario diff shows settings side by side)"
-        )
-    with transaction(engine) as session:
-        for name, settings in defined.items():
-            scenario = session.scalars(select(Scenario).where(col(Scenario.name) == name)).first()
-            if scenario is None:
-                session.add(Scenario(name=name, parameters=settings.to_json(), created_by=current_user(user)))
-            else:
-                scenario.parameters = settings.to_json()
-    return list(defined)
-
-
-def get_settings(session: Session, name: str) -> tuple[Scenario, ScenarioSettings]:
-    scenario = session.scalars(select(Scenario).where(col(Scenario.name) == name)).first()
-    if scenario is None:
-        known = ", ".join(session.scalars(select(col(Scenario.name))).all()) or "none yet"
-        raise UnknownReferenceError(f"no scenario named {name!r} (defined: {known})")
-    return scenario, ScenarioSettings.from_mapping(json.loads(scenario.parameters), where=name)
-
-
-def input_hash(problem) -> str:
-    """sha256 over the problem's tables (sorted, as CSV) and settings: the data solved."""
-    digest = hashlib.sha256()
-    for table in (
-        "trusts",
-        "groups",
-        "lines",
-        "demand",
-        "current",
-        "candidates",
-        "offers",
-        "offer_lines",
-        "tiers",
-        "contracts",
-        "switching",
-    ):
-        data = getattr(problem, table)
-        if table == "switching" and data.empty:
-            continue  # no switching-costs file: the hash of a problem from before they existed
-        data = data.sort_values(list(data.columns)).reset_index(drop=True)
-        digest.update(table.encode())
-        digest.update(data.to_csv(index=False, float_format="%.6f").encode())
-    digest.update(json.dumps(asdict(problem.settings), sort_keys=True, default=sorted).encode())
-    return digest.hexdigest()
 
 
 def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality: bool = True) -> dict:
@@ -641,119 +510,6 @@ def show_scenario(engine: Engine, name: str) -> dict:
     return summary
 
 
-def list_scenarios(engine: Engine) -> pd.DataFrame:
-    with Session(engine) as session:
-        scenarios = frame(
-            session, select(col(Scenario.id), col(Scenario.name), col(Scenario.created_at), col(Scenario.created_by))
-        )
-        runs = frame(
-            session,
-            select(
-                col(ScenarioRun.scenario_id),
-                col(ScenarioRun.id).label("run_id"),
-                col(ScenarioRun.status),
-                col(ScenarioRun.objective),
-                col(ScenarioRun.started_at).label("run_at"),
-            ),
-        )
-        latest = runs.sort_values("run_id").drop_duplicates("scenario_id", keep="last")
-        # The cheap check for a list (no problem rebuilt); `scenario show` checks exactly.
-        stale = {
-            int(r.scenario_id): staleness(session, session.get_one(Scenario, int(r.scenario_id)),
-                                          session.get_one(ScenarioRun, int(r.run_id)), exact=False)
-            for r in latest.itertuples()
-        }  # fmt: skip
-    table = scenarios.merge(latest, left_on="id", right_on="scenario_id", how="left").drop(columns=["scenario_id"])
-    table["stale"] = table["id"].map(stale).fillna("")
-    table["run_id"] = table["run_id"].astype("Int64")  # ids are integers (a scenario never run has none)
-    return table
-
-
-# --------------------------------------------------------------------------- managing scenarios
-
-
-def delete_scenario(engine: Engine, name: str) -> int:
-    """Delete scenario ``name`` with its runs and their result tables; returns the runs deleted.
-
-    Refused while a shortlist workbook sent out names one of its runs (the import of
-    the returned workbook reads that record).
-    """
-    with transaction(engine) as session:
-        scenario, _ = get_settings(session, name)
-        run_ids = list(
-            session.scalars(select(col(ScenarioRun.id)).where(col(ScenarioRun.scenario_id) == scenario.id)).all()
-        )
-        shortlists = session.scalars(
-            select(col(ShortlistExport.id)).where(
-                (col(ShortlistExport.scenario_id) == scenario.id) | col(ShortlistExport.run_id).in_(run_ids)
-            )
-        ).all()
-        if shortlists:
-            raise ScenarioError(
-                f"scenario {name!r} is named by shortlist workbook(s) sent out "
-                f"(export #{', #'.join(map(str, shortlists))}); it is kept so their returns can be read"
-            )
-        for table in (RunAllocation, RunLine, RunTier, RunJoin, RunContract, RunSaving, RunSavingYear, RunSwitching):
-            session.execute(delete(table).where(col(table.run_id).in_(run_ids)))
-        session.execute(delete(ScenarioRun).where(col(ScenarioRun.scenario_id) == scenario.id))
-        session.delete(scenario)
-    return len(run_ids)
-
-
-def diff_scenarios(engine: Engine, a: str, b: str, *, every: bool = False) -> pd.DataFrame:
-    """Settings of scenarios ``a`` and ``b`` side by side: ``setting``, ``a``, ``b``, ``differs``;
-    only the settings that differ unless ``every``."""
-    with Session(engine) as session:
-        _, first = get_settings(session, a)
-        _, second = get_settings(session, b)
-    x, y = asdict(first), asdict(second)
-    table = pd.DataFrame(
-        {
-            "setting": list(x),
-            a: [table_cell(v) for v in x.values()],
-            b: [table_cell(y[k]) for k in x],
-            "differs": [_comparable(x[k]) != _comparable(y[k]) for k in x],
-        },
-        dtype=object,
-    )
-    return table if every else table[table["differs"]].reset_index(drop=True)
-
-
-def staleness(session: Session, scenario: Scenario, run: ScenarioRun, *, exact: bool = True) -> str:
-    """Why run ``run`` no longer reflects its scenario ("" when it is current).
-
-    The settings changed when the scenario's settings differ from the run's. The data
-    changed when the input hash recomputed now differs from the stored one (``exact``:
-    the problem is rebuilt, about half a second for a region), or, cheaply, when any
-    file was imported or clinical decision recorded after the run started.
-    """
-    reasons = []
-    current = json.loads(scenario.parameters)
-    if run.settings and _canonical(json.loads(run.settings)) != _canonical(current):
-        reasons.append("settings changed")
-    if exact:
-        try:
-            settings = ScenarioSettings.from_mapping(current, where=scenario.name)
-            problem, _ = build_problem(session, settings)
-            if input_hash(problem) != run.input_hash and not reasons:
-                reasons.append("data changed")
-        except ScenarioError as exc:
-            reasons.append(f"cannot be rebuilt now: {exc}")
-    else:
-        later = [
-            session.scalars(select(func.count()).where(col(DataImport.imported_at) > run.started_at)).one(),
-            session.scalars(select(func.count()).where(col(Approval.recorded_at) > run.started_at)).one(),
-        ]
-        if any(later):
-            reasons.append("data changed")
-    return "; ".join(reasons)
-
-
-def _canonical(settings: dict) -> dict:
-    """Settings as JSON compares them: defaults filled in, lists and tuples alike."""
-    return json.loads(json.dumps({**asdict(ScenarioSettings()), **settings}, sort_keys=True))
-
-
 def price_of_rules(engine: Engine, name: str) -> pd.DataFrame:
     """For each active rule family, the savings given up because of it (re-solved relaxed)."""
     from solver.rule_prices import price_of_rules as solver_price_of_rules
@@ -766,19 +522,10 @@ def price_of_rules(engine: Engine, name: str) -> pd.DataFrame:
 
 __all__ = [
     "CAUSES",
-    "ScenarioExistsError",
-    "define_from_file",
-    "define_scenario",
-    "delete_scenario",
-    "diff_scenarios",
-    "known_names",
-    "settings_diff",
-    "staleness",
-    "get_settings",
-    "input_hash",
+    "CONTRACT_FIELDS",
     "latest_run_id",
-    "list_scenarios",
     "price_of_rules",
+    "run_results",
     "run_scenario",
     "show_run",
     "show_scenario",

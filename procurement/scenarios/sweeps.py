@@ -51,7 +51,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, col
 
 from procurement.errors import ProcureError, UnknownReferenceError
-from procurement.scenarios.runs import define_scenario, get_settings, run_scenario
+from procurement.scenarios.manage import define_scenario, get_settings
+from procurement.scenarios.runs import run_scenario
 from procurement.scenarios.settings import (
     ALL_TRUSTS,
     ScenarioError,

@@ -13,7 +13,7 @@ from cli import main
 from procurement.benchmarking import classify_portfolio
 from procurement.db import open_database
 from procurement.demo import run_demo
-from procurement.scenarios import ScenarioError, ScenarioSettings, runs
+from procurement.scenarios import ScenarioError, ScenarioSettings, manage, runs
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_what_if_at_098_of_the_price_to_win_enters_and_at_102_does_not(solved_de
 
     engine = open_database(solved_demo_url)
     with Session(engine) as session:
-        _, settings = runs.get_settings(session, "all-trusts")
+        _, settings = manage.get_settings(session, "all-trusts")
         problem, _ = build_problem(session, settings)
     base = solve(problem, quality=False)
     usable = sorted(set(problem.candidates.loc[problem.candidates["approved"] & problem.candidates["odep_ok"], "line"]))

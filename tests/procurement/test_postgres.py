@@ -29,7 +29,7 @@ from procurement import importers as imp
 from procurement.db import alembic_config, current_revision, make_engine, open_database, table_names, upgrade
 from procurement.demo import run_demo
 from procurement.models import DataImport, RunSaving, Scenario, ScenarioRun
-from procurement.scenarios import ScenarioSettings, runs
+from procurement.scenarios import ScenarioSettings, manage, runs
 
 pytestmark = pytest.mark.postgres
 
@@ -119,7 +119,7 @@ def test_a_postgres_database_at_0001_upgrades_in_place_keeping_its_rows(
         engine, files.catalogue("b.xlsx", catalogue_items["SUP-B"]), supplier="SUP-B", profile=profile
     )
     assert report.import_id == 4 and report.rows_accepted == 6
-    runs.define_scenario(engine, "after upgrade", ScenarioSettings())
+    manage.define_scenario(engine, "after upgrade", ScenarioSettings())
     with Session(engine) as session:
         assert session.scalars(select(Scenario.id)).all() == [1]
     engine.dispose()
@@ -166,7 +166,7 @@ def test_a_scenario_run_on_postgres_equals_the_same_run_on_sqlite(pg_region, dem
     results = {}
     for backend, url in (("postgresql", pg_region), ("sqlite", f"sqlite:///{copy}")):
         engine = open_database(url)
-        runs.define_scenario(engine, "four", settings)
+        manage.define_scenario(engine, "four", settings)
         results[backend] = runs.run_scenario(engine, "four", quality=False)
         engine.dispose()
     pg, lite = results["postgresql"], results["sqlite"]
@@ -202,7 +202,7 @@ def _procure(url: str, *args: str) -> subprocess.Popen:
 
 def test_two_scenario_runs_at_once_both_store_complete_separate_results(pg_region):
     engine = open_database(pg_region)
-    runs.define_scenario(engine, "pair", ScenarioSettings(start_date="2027-04-01", trusts=("RXA", "RXB")))
+    manage.define_scenario(engine, "pair", ScenarioSettings(start_date="2027-04-01", trusts=("RXA", "RXB")))
     started = time.perf_counter()
     workers = [_procure(pg_region, "scenario", "run", "pair", "--json") for _ in range(2)]
     outputs = [w.communicate(timeout=120) for w in workers]

@@ -51,7 +51,8 @@ def resolve_trust(session: Session, trust: str) -> Trust | None:
 
 
 def latest_solved_run(session: Session, name: str) -> tuple[Scenario, ScenarioRun]:
-    from procurement.scenarios.runs import get_settings, latest_run_id
+    from procurement.scenarios.manage import get_settings
+    from procurement.scenarios.runs import latest_run_id
 
     scenario, _ = get_settings(session, name)
     run = session.get_one(ScenarioRun, latest_run_id(session, name))

@@ -32,7 +32,7 @@ from procurement.models import (
     ShortlistExport,
     Trust,
 )
-from procurement.scenarios import build_problem, runs
+from procurement.scenarios import build_problem, manage, runs
 
 TRUST = "RXA"
 SCENARIO = "all-trusts"
@@ -542,7 +542,7 @@ def test_the_next_scenario_run_respects_a_surgeons_rejection_and_the_audit_trail
     engine, path = fresh
     with Session(engine) as session:
         run_id = runs.latest_run_id(session, SCENARIO)
-        _, settings = runs.get_settings(session, SCENARIO)
+        _, settings = manage.get_settings(session, SCENARIO)
         problem, _ = build_problem(session, settings)
         rxa = session.scalars(select(Trust).where(Trust.code == TRUST)).one()
         allocated = session.execute(

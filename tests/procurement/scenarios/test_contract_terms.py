@@ -23,7 +23,7 @@ from cli import main
 from procurement.db import open_database
 from procurement.demo import run_demo
 from procurement.reference import frame
-from procurement.scenarios import ScenarioSettings, build_problem, runs
+from procurement.scenarios import ScenarioSettings, build_problem, manage, runs
 from procurement.scenarios.settings import month_offset
 
 DEMO = {"start_date": "2027-04-01", "decision_date": "2026-10-01"}  # as procure demo defines all-trusts
@@ -42,7 +42,7 @@ def solved(region_db, tmp_path_factory):
     copy = tmp_path_factory.mktemp("solved") / "procure.db"
     shutil.copy(region_db, copy)
     engine = open_database(f"sqlite:///{copy}")
-    runs.define_scenario(engine, "all-trusts", ScenarioSettings(**DEMO))
+    manage.define_scenario(engine, "all-trusts", ScenarioSettings(**DEMO))
     summary = runs.run_scenario(engine, "all-trusts", quality=False)
     yield engine, summary
     engine.dispose()

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from cli import main
 from procurement.db import open_database
 from procurement.models import RunAllocation, RunContract, RunSaving, ScenarioRun
-from procurement.scenarios import ScenarioSettings, runs
+from procurement.scenarios import ScenarioSettings, manage, runs
 
 START = "2027-04-01"
 
@@ -84,7 +84,7 @@ def test_a_time_limit_is_honoured_and_the_best_plan_kept_with_its_gap(region_url
 
 def _define_pair(url: str, **settings) -> None:
     engine = open_database(url)
-    runs.define_scenario(
+    manage.define_scenario(
         engine, "pair", ScenarioSettings(start_date=START, trusts=("RXA", "RXB"), **settings), replace=True
     )
     engine.dispose()

@@ -20,7 +20,7 @@ from procurement.db import open_database
 from procurement.demo import run_demo
 from procurement.models import Approval, ProductLine, Trust
 from procurement.reference import frame
-from procurement.scenarios import ScenarioSettings, build_problem, runs
+from procurement.scenarios import ScenarioSettings, build_problem, manage, runs
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_odep_floor_applies_to_hips_and_knees_only(engine):
 
 @pytest.fixture
 def solved(engine):
-    runs.define_scenario(engine, "base", ScenarioSettings(start_date="2027-04-01"))
+    manage.define_scenario(engine, "base", ScenarioSettings(start_date="2027-04-01"))
     summary = runs.run_scenario(engine, "base")
     return engine, summary
 
@@ -174,14 +174,14 @@ def test_the_input_hash_identifies_the_data_solved(solved):
     engine, first = solved
     again = runs.run_scenario(engine, "base")
     assert again["input_hash"] == first["input_hash"] and again["run_id"] != first["run_id"]
-    runs.define_scenario(engine, "base", ScenarioSettings(start_date="2027-04-01", range_cap=2), replace=True)
+    manage.define_scenario(engine, "base", ScenarioSettings(start_date="2027-04-01", range_cap=2), replace=True)
     changed = runs.run_scenario(engine, "base")
     assert changed["input_hash"] != first["input_hash"]
     assert changed["objective_gbp"] <= first["objective_gbp"] + 0.01  # a tighter cap never saves more
 
 
 def test_an_infeasible_scenario_is_explained_in_words_and_stores_no_results(engine):
-    runs.define_scenario(engine, "impossible", ScenarioSettings(odep_floor="15A*"))
+    manage.define_scenario(engine, "impossible", ScenarioSettings(odep_floor="15A*"))
     summary = runs.run_scenario(engine, "impossible")
     assert summary["status"] == "infeasible"
     assert summary["objective_gbp"] is None

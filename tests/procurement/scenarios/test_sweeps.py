@@ -31,6 +31,7 @@ from procurement.scenarios import (
     ScenarioSettings,
     SweepError,
     build_grid,
+    manage,
     parse_vary,
     run_sweep,
     runs,
@@ -63,14 +64,14 @@ def region(demo_region_db, tmp_path_factory):
     three scenarios run one by one in this process."""
     url, path = _copy_region(demo_region_db, tmp_path_factory.mktemp("sweep"))
     engine = open_database(url)
-    runs.define_scenario(engine, "base", ScenarioSettings())
+    manage.define_scenario(engine, "base", ScenarioSettings())
     tick = time.perf_counter()
     swept = procure(url, "scenario", "sweep", "base", "--vary", "range_cap=1,2,3", "--workers", "2", "--json")
     sweep_seconds = time.perf_counter() - tick
     assert swept.exit_code == 0, swept.output
     singles = {}
     for cap in CAPS:
-        runs.define_scenario(engine, f"single-{cap}", ScenarioSettings(range_cap=cap))
+        manage.define_scenario(engine, f"single-{cap}", ScenarioSettings(range_cap=cap))
         singles[cap] = runs.run_scenario(engine, f"single-{cap}", quality=False)  # the bounds are not compared
     yield {"url": url, "path": path, "engine": engine, "sweep": json.loads(swept.stdout), "singles": singles,
            "sweep_seconds": sweep_seconds}  # fmt: skip
@@ -395,7 +396,7 @@ def test_a_dask_sweep_of_trusts_equals_one_by_one_and_exports_a_column_chart(dem
 
     url, _ = _copy_region(demo_region_db, tmp_path / "dask")
     engine = open_database(url)
-    runs.define_scenario(engine, "base", ScenarioSettings())
+    manage.define_scenario(engine, "base", ScenarioSettings())
     sets = ["RXA+RXB", "RXA+RXB+RXC"]
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=logging.ERROR) as cluster:  # fmt: skip
@@ -406,7 +407,7 @@ def test_a_dask_sweep_of_trusts_equals_one_by_one_and_exports_a_column_chart(dem
     assert not any(w.endswith(f":{os.getpid()}") for w in table["worker"])
     for row, trusts in zip(table.itertuples(), sets, strict=True):
         name = f"one-{trusts}"
-        runs.define_scenario(engine, name, ScenarioSettings(trusts=tuple(trusts.split("+"))))
+        manage.define_scenario(engine, name, ScenarioSettings(trusts=tuple(trusts.split("+"))))
         single = runs.run_scenario(engine, name, quality=False)
         assert row.status == single["status"] == "optimal"
         assert row.objective_gbp == pytest.approx(single["objective_gbp"], abs=PENNY)

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from cli import main
 from procurement.db import open_database
-from procurement.scenarios import ScenarioSettings, build_problem, runs
+from procurement.scenarios import ScenarioSettings, build_problem, manage, runs
 from procurement.scenarios.switching import costs_in_force
 
 START = "2027-04-01"
@@ -106,7 +106,7 @@ def test_a_system_row_for_one_trust_stops_the_default_for_that_systems_lines_onl
 
 def test_run_json_lists_every_switching_cost_and_they_add_up_to_the_cause(demo):
     engine, _ = demo
-    runs.define_scenario(engine, "all-trusts", ScenarioSettings(start_date=START))
+    manage.define_scenario(engine, "all-trusts", ScenarioSettings(start_date=START))
     payload = json.loads(procure(engine, "scenario", "run", "all-trusts", "--json").stdout)
     switching = payload["switching"]
     assert switching and {tuple(sorted(r)) for r in switching} == {
@@ -128,7 +128,7 @@ def test_run_json_lists_every_switching_cost_and_they_add_up_to_the_cause(demo):
 
 def test_raising_a_trusts_cost_of_a_new_system_avoids_it_there_or_pays_exactly_that(demo, tmp_path):
     engine, folder = demo
-    runs.define_scenario(engine, "all-trusts", ScenarioSettings(start_date=START))
+    manage.define_scenario(engine, "all-trusts", ScenarioSettings(start_date=START))
     first = runs.run_scenario(engine, "all-trusts")
     paid = first["switching"]
     adopted = paid[paid["line"].isna() & (paid["kind"] == "instruments")].iloc[0]
