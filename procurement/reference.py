@@ -1,7 +1,11 @@
-"""Reference data in the database: taxonomy sync and code-to-id look-ups as frames."""
+"""Reference data in the database: taxonomy sync, code-to-id look-ups as frames, and the
+two helpers that name a row's trust, supplier, category, group or line by code in a query."""
+
+from collections.abc import Collection, Mapping
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select, update
+from sqlalchemy import Label, Select, insert, select, update
 from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy
@@ -58,6 +62,45 @@ def sync_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
             old.assign(id=old["id"].astype(int))[["id", "name", "category_id"]].to_dict("records"),
         )
     session.flush()
+
+
+CODED: dict[str, type[Trust | Supplier | Category | EquivalenceGroup | ProductLine]] = {
+    "trust": Trust,
+    "supplier": Supplier,
+    "category": Category,
+    "group": EquivalenceGroup,
+    "line": ProductLine,
+}
+"""The reference tables a query names rows of by ``code``, by the role the code plays."""
+
+
+def codes(*roles: str) -> list[Label[str]]:
+    """The ``code`` column of each reference table named, labelled by its role:
+    ``select(*codes("trust", "category"), ...)`` selects columns ``trust`` and ``category``."""
+    return [col(CODED[role].code).label(role) for role in roles]
+
+
+def join_codes(query: Select, keys: Mapping[str, Any], *, outer: Collection[str] = ()) -> Select:
+    """``query`` joined, in order, to the reference table of each role in ``keys`` (role -> the
+    column holding that table's id), so that ``codes(...)`` can be selected.
+
+    An inner join unless the role is in ``outer``: an optional key (a null id gives a null code).
+    """
+    for role, key in keys.items():
+        table = CODED[role]
+        on = col(table.id) == key
+        query = query.outerjoin(table, on) if role in outer else query.join(table, on)
+    return query
+
+
+def line_keys(line_id: Any) -> dict[str, Any]:
+    """``join_codes`` keys naming a product line (``line_id``), its supplier, group and category."""
+    return {
+        "line": line_id,
+        "supplier": ProductLine.supplier_id,
+        "group": ProductLine.group_id,
+        "category": EquivalenceGroup.category_id,
+    }
 
 
 def frame(session: Session, statement) -> pd.DataFrame:

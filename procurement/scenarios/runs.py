@@ -26,7 +26,6 @@ from procurement.db import transaction
 from procurement.importers import current_user
 from procurement.models import (
     Category,
-    EquivalenceGroup,
     ProductLine,
     RunAllocation,
     RunContract,
@@ -41,7 +40,7 @@ from procurement.models import (
     Supplier,
     Trust,
 )
-from procurement.reference import code_map, frame
+from procurement.reference import code_map, codes, frame, join_codes, line_keys
 from procurement.scenarios.contracts import contract_rows
 from procurement.scenarios.manage import get_settings, staleness
 from procurement.scenarios.problem import build_problem, input_hash
@@ -290,14 +289,13 @@ def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
     * ``allocation``: trust, group, line, supplier, brand, units, is_new
     """
 
+    def of_run(table, keys: dict, *columns, outer: tuple[str, ...] = ()) -> pd.DataFrame:
+        """Run ``run_id``'s rows of ``table``: the codes named by ``keys``, then ``columns``."""
+        query = select(*codes(*keys), *columns).where(table.run_id == run_id)
+        return frame(session, join_codes(query, keys, outer=outer))
+
     def by_trust_category(table, *columns) -> pd.DataFrame:
-        return frame(
-            session,
-            select(col(Trust.code).label("trust"), col(Category.code).label("category"), *columns)
-            .join(Trust, col(Trust.id) == table.trust_id)
-            .join(Category, col(Category.id) == table.category_id)
-            .where(table.run_id == run_id),
-        )
+        return of_run(table, {"trust": table.trust_id, "category": table.category_id}, *columns)
 
     return {
         "savings": by_trust_category(RunSaving, RunSaving.cause, RunSaving.amount),
@@ -316,21 +314,16 @@ def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
         ),
         "lines": frame(
             session,
-            select(
-                col(RunLine.line_id),
-                col(Category.code).label("category"),
-                col(EquivalenceGroup.code).label("group"),
-                col(ProductLine.code).label("line"),
-                col(Supplier.code).label("supplier"),
-                col(ProductLine.brand),
-                col(RunLine.kept),
-                col(RunLine.units),
-            )
-            .join(ProductLine, col(ProductLine.id) == col(RunLine.line_id))
-            .join(Supplier, col(Supplier.id) == col(ProductLine.supplier_id))
-            .join(EquivalenceGroup, col(EquivalenceGroup.id) == col(ProductLine.group_id))
-            .join(Category, col(Category.id) == col(EquivalenceGroup.category_id))
-            .where(col(RunLine.run_id) == run_id),
+            join_codes(
+                select(
+                    col(RunLine.line_id),
+                    *codes("category", "group", "line", "supplier"),
+                    col(ProductLine.brand),
+                    col(RunLine.kept),
+                    col(RunLine.units),
+                ).where(col(RunLine.run_id) == run_id),
+                line_keys(RunLine.line_id),
+            ),
         ),
         "tiers": frame(
             session,
@@ -339,58 +332,41 @@ def run_results(session: Session, run_id: int) -> dict[str, pd.DataFrame]:
             ),
         ),
         "switching": _switching_paid(session, run_id),
-        "contracts": frame(
-            session,
-            select(
-                col(Trust.code).label("trust"),
-                col(Category.code).label("category"),
-                col(Supplier.code).label("supplier"),
-                *[getattr(RunContract, c) for c in RunContract.model_fields if not c.endswith("id")],
-            )
-            .join(Trust, col(Trust.id) == col(RunContract.trust_id))
-            .join(Category, col(Category.id) == col(RunContract.category_id))
-            .outerjoin(Supplier, col(Supplier.id) == col(RunContract.supplier_id))
-            .where(col(RunContract.run_id) == run_id),
+        "contracts": of_run(
+            RunContract,
+            {"trust": RunContract.trust_id, "category": RunContract.category_id, "supplier": RunContract.supplier_id},
+            *[getattr(RunContract, c) for c in RunContract.model_fields if not c.endswith("id")],
+            outer=("supplier",),  # a contract with no current supplier
         ),
         "allocation": frame(
             session,
-            select(
-                col(Trust.code).label("trust"),
-                col(EquivalenceGroup.code).label("group"),
-                col(ProductLine.code).label("line"),
-                col(Supplier.code).label("supplier"),
-                col(ProductLine.brand),
-                col(RunAllocation.units),
-                col(RunAllocation.is_new),
-            )
-            .join(Trust, col(Trust.id) == col(RunAllocation.trust_id))
-            .join(ProductLine, col(ProductLine.id) == col(RunAllocation.line_id))
-            .join(Supplier, col(Supplier.id) == col(ProductLine.supplier_id))
-            .join(EquivalenceGroup, col(EquivalenceGroup.id) == col(ProductLine.group_id))
-            .where(col(RunAllocation.run_id) == run_id),
+            join_codes(
+                select(
+                    *codes("trust", "group", "line", "supplier"),
+                    col(ProductLine.brand),
+                    col(RunAllocation.units),
+                    col(RunAllocation.is_new),
+                ).where(col(RunAllocation.run_id) == run_id),
+                {"trust": RunAllocation.trust_id, **line_keys(RunAllocation.line_id)},
+            ),
         ),
     }
 
 
 def _switching_paid(session: Session, run_id: int) -> pd.DataFrame:
     """The switching costs run ``run_id`` pays, one row each (see ``run_results``)."""
-    paid = frame(
-        session,
-        select(
-            col(Trust.code).label("trust"),
-            col(Supplier.code).label("supplier"),
-            col(Category.code).label("category"),
-            col(ProductLine.code).label("line"),
-            col(RunSwitching.cost).label("cost_gbp"),
-            col(RunSwitching.kind),
-        )
-        .join(Trust, col(Trust.id) == col(RunSwitching.trust_id))
-        .join(Supplier, col(Supplier.id) == col(RunSwitching.supplier_id))
-        .join(Category, col(Category.id) == col(RunSwitching.category_id))
-        .outerjoin(ProductLine, col(ProductLine.id) == col(RunSwitching.line_id))
+    keys = {
+        "trust": RunSwitching.trust_id,
+        "supplier": RunSwitching.supplier_id,
+        "category": RunSwitching.category_id,
+        "line": RunSwitching.line_id,
+    }
+    query = (
+        select(*codes(*keys), col(RunSwitching.cost).label("cost_gbp"), col(RunSwitching.kind))
         .where(col(RunSwitching.run_id) == run_id)
-        .order_by(col(RunSwitching.id)),
+        .order_by(col(RunSwitching.id))
     )
+    paid = frame(session, join_codes(query, keys, outer=("line",)))  # no line: a system cost
     # None, not NaN, for "no line" and "no kind": the JSON says null.
     return paid.astype({"line": object, "kind": object}).where(paid.notna(), None)
 

@@ -18,8 +18,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from procurement.models import Category, ProductLine, Supplier, SwitchingCost, Trust
-from procurement.reference import frame
+from procurement.models import SwitchingCost
+from procurement.reference import codes, frame, join_codes
 
 COLUMNS = ["trust", "supplier", "category", "line", "kind", "cost"]
 _KEY = ["supplier", "category", "line", "kind"]
@@ -35,24 +35,19 @@ def costs_in_force(session: Session) -> pd.DataFrame:
     columns = [*COLUMNS, "note"]
     if newest is None:
         return pd.DataFrame(columns=columns)
-    rows = frame(
-        session,
-        select(
-            col(Trust.code).label("trust"),
-            col(Supplier.code).label("supplier"),
-            col(Category.code).label("category"),
-            col(ProductLine.code).label("line"),
-            col(SwitchingCost.kind),
-            col(SwitchingCost.cost),
-            col(SwitchingCost.note),
-        )
-        .outerjoin(Trust, col(Trust.id) == col(SwitchingCost.trust_id))
-        .join(Supplier, col(Supplier.id) == col(SwitchingCost.supplier_id))
-        .join(Category, col(Category.id) == col(SwitchingCost.category_id))
-        .outerjoin(ProductLine, col(ProductLine.id) == col(SwitchingCost.product_line_id))
+    keys = {
+        "trust": SwitchingCost.trust_id,
+        "supplier": SwitchingCost.supplier_id,
+        "category": SwitchingCost.category_id,
+        "line": SwitchingCost.product_line_id,
+    }
+    query = (
+        select(*codes(*keys), col(SwitchingCost.kind), col(SwitchingCost.cost), col(SwitchingCost.note))
         .where(col(SwitchingCost.import_id) == newest)
-        .order_by(col(SwitchingCost.id)),
+        .order_by(col(SwitchingCost.id))
     )
+    # no trust: every trust (ALL); no line: a cost of the supplier's system
+    rows = frame(session, join_codes(query, keys, outer=("trust", "line")))
     return rows[columns]
 
 
