@@ -30,13 +30,10 @@ from procurement.importers.replaced import with_reverts
 from procurement.models import (
     Approval,
     DataImport,
-    ProductLine,
     Scenario,
     ScenarioRun,
-    Supplier,
-    Trust,
 )
-from procurement.reference import frame
+from procurement.reference import codes, frame, join_codes
 
 KINDS = ("import", "approval", "run")
 
@@ -66,23 +63,22 @@ def _oldest_first(session: Session, query: Select, *, key, made_at, since: dt.da
 
 def audit_imports(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
     """One row per imported file, oldest first."""
-    query: Select = (
+    query = join_codes(
         select(
             col(DataImport.id).label("import_id"),
             col(DataImport.kind),
             col(DataImport.file_name).label("file"),
             col(DataImport.sha256),
-            col(Supplier.code).label("supplier"),
-            col(Trust.code).label("trust"),
+            *codes("supplier", "trust"),
             col(DataImport.version),
             col(DataImport.rows_read),
             col(DataImport.rows_accepted),
             col(DataImport.rows_rejected),
             col(DataImport.imported_by).label("who"),
             col(DataImport.imported_at).label("when"),
-        )
-        .outerjoin(Supplier, col(Supplier.id) == col(DataImport.supplier_id))
-        .outerjoin(Trust, col(Trust.id) == col(DataImport.trust_id))
+        ),
+        {"supplier": DataImport.supplier_id, "trust": DataImport.trust_id},
+        outer=("supplier", "trust"),  # a file of one supplier's or one trust's, or of neither
     )
     table = _oldest_first(session, query, key=DataImport.id, made_at=DataImport.imported_at, since=since)
     return with_reverts(session, table, "import_id")  # a reverted import stays, marked
@@ -90,11 +86,10 @@ def audit_imports(session: Session, since: dt.datetime | None = None) -> pd.Data
 
 def audit_approvals(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
     """One row per clinical decision recorded, oldest first; ``recorded_by`` from its import."""
-    query: Select = (
+    query = join_codes(
         select(
             col(Approval.id).label("approval_id"),
-            col(Trust.code).label("trust"),
-            col(ProductLine.code).label("product_line"),
+            *codes("trust", product_line="line"),
             col(Approval.decision),
             col(Approval.odep_exception),
             col(Approval.clinician),
@@ -106,11 +101,10 @@ def audit_approvals(session: Session, since: dt.datetime | None = None) -> pd.Da
             col(DataImport.file_name).label("source_file"),
             col(DataImport.imported_by).label("recorded_by"),
             col(Approval.recorded_at),
-        )
-        .join(ProductLine, col(ProductLine.id) == col(Approval.product_line_id))
-        .outerjoin(Trust, col(Trust.id) == col(Approval.trust_id))
-        .outerjoin(DataImport, col(DataImport.id) == col(Approval.import_id))
-    )
+        ),
+        {"line": Approval.product_line_id, "trust": Approval.trust_id},
+        outer=("trust",),  # no trust: the regional panel's decision
+    ).outerjoin(DataImport, col(DataImport.id) == col(Approval.import_id))
     table = _oldest_first(session, query, key=Approval.id, made_at=Approval.recorded_at, since=since)
     table["trust"] = table["trust"].fillna(REGIONAL_PANEL)
     table["recorded_by"] = table["recorded_by"].fillna("")

@@ -74,10 +74,12 @@ CODED: dict[str, type[Trust | Supplier | Category | EquivalenceGroup | ProductLi
 """The reference tables a query names rows of by ``code``, by the role the code plays."""
 
 
-def codes(*roles: str) -> list[Label[str]]:
-    """The ``code`` column of each reference table named, labelled by its role:
-    ``select(*codes("trust", "category"), ...)`` selects columns ``trust`` and ``category``."""
-    return [col(CODED[role].code).label(role) for role in roles]
+def codes(*roles: str, **labelled: str) -> list[Label[str]]:
+    """The ``code`` column of each reference table named, labelled by its role or, for the
+    keyword ones, by the keyword: ``select(*codes("trust", product_line="line"), ...)``
+    selects columns ``trust`` (the trust's code) and ``product_line`` (the line's)."""
+    named = {role: role for role in roles} | {label: role for label, role in labelled.items()}
+    return [col(CODED[role].code).label(label) for label, role in named.items()]
 
 
 def join_codes(query: Select, keys: Mapping[str, Any], *, outer: Collection[str] = ()) -> Select:

@@ -77,13 +77,12 @@ from procurement.models import (
     RunTier,
     Scenario,
     ScenarioRun,
-    Supplier,
     Trust,
     Usage,
-    VolumeTier,
 )
 from procurement.reference import frame, groups_frame, lines_frame
 from procurement.scenarios.manage import get_settings
+from procurement.scenarios.problem import tier_offers
 from procurement.scenarios.runs import latest_run_id
 
 CAUSES = ("late_joins", "off_range", "price_premium", "range_mix", "lower_volume", "lost_tier", "outside_plan")
@@ -191,23 +190,11 @@ def offer_lines(session: Session, lines: pd.DataFrame) -> tuple[pd.DataFrame, pd
     Returns ``(scope, tiers)``: scope is offer, basis, line (a group-scoped offer wins a
     line over a category one); tiers is offer, threshold, discount (fractions).
     """
-    offers = frame(
-        session,
-        select(
-            col(VolumeTier.offer_code),
-            col(Supplier.code).label("supplier"),
-            col(VolumeTier.category_id),
-            col(VolumeTier.group_id),
-            col(VolumeTier.basis),
-            col(VolumeTier.threshold),
-            col(VolumeTier.discount_pct),
-        ).join(Supplier, col(Supplier.id) == col(VolumeTier.supplier_id)),
-    )
+    offers = tier_offers(session)
     if offers.empty:
         return pd.DataFrame(columns=["offer", "basis", "line"]), pd.DataFrame(
             columns=["offer", "threshold", "discount"]
         )
-    offers["offer"] = offers["supplier"] + "/" + offers["offer_code"]
     cat_of = groups_frame(session)[["group_id", "category_id"]]
     with_cat = lines.merge(cat_of, on="group_id")
     heads = offers.drop_duplicates("offer")

@@ -44,7 +44,6 @@ from sqlmodel import Session, col
 from procurement.demand import best_paid_by_line, usage_by_line
 from procurement.models import (
     Approval,
-    Category,
     ClinicalRating,
     Contract,
     Supplier,
@@ -52,9 +51,28 @@ from procurement.models import (
     VolumeTier,
 )
 from procurement.ratings import odep_rank
-from procurement.reference import catalogue_prices, frame, groups_frame, lines_frame
+from procurement.reference import catalogue_prices, codes, frame, groups_frame, join_codes, lines_frame
 from procurement.scenarios.settings import ScenarioError, ScenarioSettings, month_offset
 from procurement.scenarios.switching import switching_for_problem
+
+
+def tier_offers(session: Session) -> pd.DataFrame:
+    """Every imported volume tier: offer (``SUPPLIER/OFFER_CODE``, unique across suppliers),
+    offer_code, supplier, category_id, group_id (one of the two is the offer's scope), basis,
+    threshold, discount_pct."""
+    tiers = frame(
+        session,
+        select(
+            col(VolumeTier.offer_code),
+            col(Supplier.code).label("supplier"),
+            col(VolumeTier.category_id),
+            col(VolumeTier.group_id),
+            col(VolumeTier.basis),
+            col(VolumeTier.threshold),
+            col(VolumeTier.discount_pct),
+        ).join(Supplier, col(Supplier.id) == col(VolumeTier.supplier_id)),
+    )
+    return tiers.assign(offer=tiers["supplier"] + "/" + tiers["offer_code"])
 
 
 def _latest_decisions(session: Session) -> pd.DataFrame:
@@ -111,24 +129,23 @@ def _contracts(
     demand in. Percentages become shares (``exit_fee_pct`` 10 -> 0.1).
     """
     notes: list[str] = []
+    keys = {"trust": Contract.trust_id, "category": Contract.category_id, "supplier": Contract.supplier_id}
     register = frame(
         session,
-        select(
-            col(Trust.code).label("trust"),
-            col(Category.code).label("category"),
-            col(Supplier.code).label("supplier"),
-            col(Contract.reference),
-            col(Contract.end),
-            col(Contract.notice_months),
-            col(Contract.early_exit),
-            col(Contract.exit_fee),
-            col(Contract.exit_fee_pct),
-            col(Contract.extension_months),
-            col(Contract.extension_uplift_pct),
-        )
-        .join(Trust, col(Trust.id) == col(Contract.trust_id))
-        .join(Category, col(Category.id) == col(Contract.category_id))
-        .join(Supplier, col(Supplier.id) == col(Contract.supplier_id)),
+        join_codes(
+            select(
+                *codes(*keys),
+                col(Contract.reference),
+                col(Contract.end),
+                col(Contract.notice_months),
+                col(Contract.early_exit),
+                col(Contract.exit_fee),
+                col(Contract.exit_fee_pct),
+                col(Contract.extension_months),
+                col(Contract.extension_uplift_pct),
+            ),
+            keys,
+        ),
     )
     register = register[register["trust"].isin(trusts) & register["category"].isin(categories)]
     if register.empty:
@@ -266,23 +283,11 @@ def build_problem(session: Session, settings: ScenarioSettings):
     switching, pairs["switch_cost"] = switching_for_problem(session, trusts, lines, pairs, settings.switching_cost)
 
     # Tiers: offers whose scope lines are in the problem.
-    tiers = frame(
-        session,
-        select(
-            col(VolumeTier.offer_code),
-            col(Supplier.code).label("supplier"),
-            col(VolumeTier.category_id),
-            col(VolumeTier.group_id),
-            col(VolumeTier.basis),
-            col(VolumeTier.threshold),
-            col(VolumeTier.discount_pct),
-        ).join(Supplier, col(Supplier.id) == col(VolumeTier.supplier_id)),
-    )
+    tiers = tier_offers(session)
     offers = pd.DataFrame(columns=["offer", "supplier", "basis"])
     offer_lines = pd.DataFrame(columns=["offer", "line"])
     tier_rows = pd.DataFrame(columns=["offer", "threshold", "discount"])
     if len(tiers):
-        tiers["offer"] = tiers["supplier"] + "/" + tiers["offer_code"]
         scope = tiers.drop_duplicates("offer")[["offer", "supplier", "basis", "category_id", "group_id"]]
         scope = scope.merge(
             groups[["group_id", "category_id"]].rename(columns={"category_id": "cat_of_group"}),
