@@ -6,7 +6,9 @@ modules need no package ``__init__.py`` and import nothing from this file.
 
 import csv
 import io
+import os
 import shutil
+import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -294,6 +296,45 @@ class Templates:
             if source.is_file() and not (tmp_path / source.name).exists():
                 shutil.copyfile(source, tmp_path / source.name)
         return open_database(f"sqlite:///{target}")  # a no-op upgrade: already at head
+
+
+@pytest.fixture
+def recalculate_in_libreoffice(tmp_path: Path) -> Callable[[Path | str], Path]:
+    """``recalculate(path)``: the workbook at ``path`` opened and saved by headless LibreOffice
+    (every formula recalculated, its value cached), as a new file under ``tmp_path``.
+
+    Calling it skips the test where LibreOffice is not installed, and fails it when CI is
+    set (CI installs it). The conversion's output is in the failure when no file comes back.
+    """
+
+    def recalculate(path: Path | str) -> Path:
+        soffice = shutil.which("soffice") or shutil.which("libreoffice")
+        if soffice is None:
+            if os.environ.get("CI"):
+                pytest.fail("CI is set but LibreOffice is not installed (soffice not on PATH): .ci/run installs it")
+            pytest.skip("LibreOffice (soffice) is not on PATH: apt-get install libreoffice-calc to run this check")
+        out_dir = tmp_path / "recalculated"
+        completed = subprocess.run(
+            [
+                soffice,
+                f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
+                "--headless",
+                "--calc",
+                "--convert-to",
+                "xlsx",
+                "--outdir",
+                str(out_dir),
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        converted = out_dir / Path(path).name
+        assert converted.exists(), (completed.returncode, completed.stdout, completed.stderr)
+        return converted
+
+    return recalculate
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,8 @@ real spreadsheet engine and compares the Summary with the engine's figures.
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -459,33 +457,11 @@ def test_cli_export_prints_the_path_and_headline(demo, tmp_path, engine_figures)
 # --------------------------------------------------------------------------- LibreOffice
 
 
-def test_libreoffice_recalculates_the_summary_to_the_engine_figures(request, tmp_path):
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but LibreOffice is not installed (soffice not on PATH): .ci/run installs it")
-        pytest.skip("LibreOffice (soffice) is not on PATH: apt-get install libreoffice-calc to run this check")
-    summary, _ = request.getfixturevalue("workbook")
-    engine_figures = request.getfixturevalue("engine_figures")
-    out_dir = tmp_path / "recalculated"
-    completed = subprocess.run(
-        [
-            soffice,
-            f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
-            "--headless",
-            "--calc",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(out_dir),
-            summary["path"],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    converted = out_dir / Path(summary["path"]).name
-    assert converted.exists(), (completed.returncode, completed.stdout, completed.stderr)
+def test_libreoffice_recalculates_the_summary_to_the_engine_figures(
+    recalculate_in_libreoffice, workbook, engine_figures
+):
+    summary, _ = workbook
+    converted = recalculate_in_libreoffice(summary["path"])
     wb = openpyxl.load_workbook(converted, data_only=True)
     ws = wb["Summary"]
     for figures in summary["scenarios"]:
@@ -505,35 +481,7 @@ def test_libreoffice_recalculates_the_summary_to_the_engine_figures(request, tmp
     assert lines_kept == [engine_figures[name]["range_size"] for name in NAMES]
 
 
-def _recalculate_in_libreoffice(path: Path, tmp_path: Path) -> Path:
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but LibreOffice is not installed (soffice not on PATH): .ci/run installs it")
-        pytest.skip("LibreOffice (soffice) is not on PATH: apt-get install libreoffice-calc to run this check")
-    out_dir = tmp_path / "recalculated"
-    completed = subprocess.run(
-        [
-            soffice,
-            f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
-            "--headless",
-            "--calc",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(out_dir),
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    converted = out_dir / path.name
-    assert converted.exists(), (completed.returncode, completed.stdout, completed.stderr)
-    return converted
-
-
-def test_scenario_names_with_wildcard_characters_are_matched_exactly(demo, tmp_path):
+def test_scenario_names_with_wildcard_characters_are_matched_exactly(demo, tmp_path, recalculate_in_libreoffice):
     """A sweep names scenarios like ``base[odep_floor=10A*]``: ``*`` must not act as a wildcard."""
     engine, root = demo
     copy = tmp_path / "procure.db"
@@ -544,7 +492,7 @@ def test_scenario_names_with_wildcard_characters_are_matched_exactly(demo, tmp_p
         session.commit()
     names = ["all-trusts", "all-trusts*"]
     summary = write_finance_workbook(renamed, names, tmp_path / "wild.xlsx")
-    recalculated = openpyxl.load_workbook(_recalculate_in_libreoffice(Path(summary["path"]), tmp_path), data_only=True)
+    recalculated = openpyxl.load_workbook(recalculate_in_libreoffice(summary["path"]), data_only=True)
     ws = recalculated["Summary"]
     for figures in summary["scenarios"]:
         expected = show_scenario(renamed, figures["scenario"])["objective_gbp"]

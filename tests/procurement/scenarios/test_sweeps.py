@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -363,20 +362,10 @@ def test_the_finance_workbook_gets_a_sensitivity_sheet_with_a_chart(region, tmp_
     assert region["sweep_seconds"] > 0
 
 
-def test_libreoffice_recalculates_the_sensitivity_sheet(region, tmp_path):
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not on PATH: apt-get install libreoffice-calc to run this check")
+def test_libreoffice_recalculates_the_sensitivity_sheet(region, tmp_path, recalculate_in_libreoffice):
     names = [f"base[range_cap={c}]" for c in CAPS]
     summary = write_finance_workbook(region["engine"], names, tmp_path / "sweep.xlsx")
-    out_dir = tmp_path / "recalculated"
-    subprocess.run(
-        [soffice, f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}", "--headless", "--calc",
-         "--convert-to", "xlsx", "--outdir", str(out_dir), summary["path"]],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    converted = out_dir / "sweep.xlsx"
-    assert converted.exists()
+    converted = recalculate_in_libreoffice(summary["path"])
     ws = openpyxl.load_workbook(converted, data_only=True)["Sensitivity"]
     for r, cap in zip(range(5, 8), CAPS, strict=True):
         assert ws[f"L{r}"].value == pytest.approx(region["singles"][cap]["objective_gbp"], abs=PENNY)
