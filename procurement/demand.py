@@ -9,12 +9,12 @@ by units, i.e. the quantity-weighted mean of the unit prices on its usage rows.
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from procurement.models import CatalogueItem, Trust, Usage
-from procurement.reference import frame, lines_frame
+from procurement.reference import codes, frame, join_codes, lines_frame
 
 LINE_COLUMNS = [
     "trust",
@@ -38,6 +38,20 @@ GROUP_COLUMNS = [
     "avg_unit_price",
     "lines_used",
 ]
+
+
+def usage_rows(*extra) -> Select:
+    """The stored usage rows by trust code: ``trust``, ``item_id``, ``period``, ``quantity``,
+    ``unit_price_paid``, then the ``extra`` columns; narrow it with ``.where(...)``."""
+    query = select(
+        *codes("trust"),
+        col(Usage.item_id),
+        col(Usage.period),
+        col(Usage.quantity),
+        col(Usage.unit_price_paid),
+        *extra,
+    )
+    return join_codes(query, {"trust": Usage.trust_id})
 
 
 def usage_month(session: Session):

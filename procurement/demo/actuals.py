@@ -27,7 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from procurement.models import CatalogueItem, Supplier, Trust, Usage
+from procurement.demand import usage_rows
+from procurement.models import CatalogueItem, Supplier, Usage
 from procurement.reference import frame
 from procurement.tracking import load_plan, offer_lines
 
@@ -62,18 +63,7 @@ def write_actuals(engine: Engine, run_id: int, out_dir: Path, *, start: dt.date,
             .join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
             .where(col(CatalogueItem.active).is_(True)),
         )
-        before = frame(
-            session,
-            select(
-                col(Trust.code).label("trust"),
-                col(Usage.item_id),
-                col(Usage.period),
-                col(Usage.quantity),
-                col(Usage.unit_price_paid),
-            )
-            .join(Trust, col(Trust.id) == col(Usage.trust_id))
-            .where(col(Usage.period) < start),
-        )
+        before = frame(session, usage_rows().where(col(Usage.period) < start))
     lines = plan["catalogue_lines"][["line_id", "line", "group", "category"]]
     items = items.merge(lines, on="line_id")
     trusts = sorted(set(plan["joins"]["trust"]))

@@ -39,6 +39,7 @@ from sqlmodel import Session, col
 
 from catalogues.normalise import clean_text
 from catalogues.read import FileFormatError, TableSpec, heading_key, read_table
+from procurement.demand import usage_rows
 from procurement.errors import InputFileError
 from procurement.importers.replaced import not_reverted
 from procurement.models import DataImport, Supplier, Trust, Usage
@@ -83,16 +84,7 @@ def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tu
     items = sorted(set(rows["item_id"].astype(int)))
     stored = frame(
         session,
-        select(
-            col(Trust.code).label("trust"),
-            col(Usage.item_id),
-            col(Usage.period),
-            col(Usage.quantity),
-            col(Usage.unit_price_paid),
-            col(Usage.import_id),
-        )  # fmt: skip
-        .join(Trust, col(Trust.id) == col(Usage.trust_id))
-        .where(
+        usage_rows(col(Usage.import_id)).where(
             col(Usage.trust_id) != trust_id,
             col(Usage.item_id).in_(items),
             col(Usage.period) >= min(rows["period"]),
