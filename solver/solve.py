@@ -16,13 +16,20 @@ LP nor the greedy plan counts against the time limit of the MILP solve.
 Large instances (more than :data:`~solver.screen.HULL_COLUMNS_LIMIT` allocation
 columns) are solved in stages over growing candidate sets of lines
 (:mod:`solver.screen`), each warm-started from the best plan so far, within the
-time limit; no LP bound is computed for them (a screened model's bound holds only
-within its lines).
+time limit; a screened model's own bound holds only within its lines.
+
+Every run also carries a bound for the *whole* problem (``global_bound``, with
+``global_bound_method``): the least of the solver's bound when the model held every
+usable line, the Lagrangian bound of :mod:`solver.bound` (seconds, any size) and, for
+screened models small enough (:data:`solver.bound.FULL_LP_COLUMNS`), the LP relaxation
+of the whole model solved by interior point in a second process beside the MILP.
+``"optimal"`` is said only when the plan is within the gap tolerance of that bound.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from time import perf_counter
 
 import numpy as np
@@ -30,11 +37,12 @@ import pandas as pd
 import pulp
 
 from solver.backend import RunResult, run_solver
+from solver.bound import Bound, FullLPBound, lagrangian_bound
 from solver.data import ModelData, prepare
 from solver.explain import explain_infeasibility
 from solver.model import Model, build_model
 from solver.problem import ProblemData
-from solver.screen import MIN_STAGE_SECONDS, candidate_stages, restrict, should_screen
+from solver.screen import MIN_STAGE_SECONDS, candidate_stages, hull_columns, restrict, should_screen
 from solver.solution import Solution, clean_allocation, offer_volumes, reached_tiers, solution_frames
 
 
@@ -137,7 +145,16 @@ def warm_start(m: Model, plan: Solution) -> bool:
     return completed.status == "optimal"
 
 
-def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -> Solution:
+Progress = Callable[[dict], None]
+"""Called with ``{"stage", "elapsed", "incumbent", "bound"}`` as a long solve goes on."""
+
+BOUND_SHARE = 0.05
+"""Share of the time limit the Lagrangian bound may take (at least 1 s, at most 10 s)."""
+
+
+def solve(
+    problem: ProblemData, *, quality: bool = True, explain: bool = True, progress: Progress | None = None
+) -> Solution:
     """Find the plan with the largest net savings over the horizon.
 
     Parameters
@@ -148,11 +165,14 @@ def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -
         Also compute the LP relaxation bound and the greedy heuristic's objective.
     explain
         On infeasibility, explain it in words in ``Solution.message`` (re-solves).
+    progress
+        Told the stage, elapsed seconds, best plan and global bound so far.
 
     Returns
     -------
     Solution
         Status, figures and frames; frames are empty unless the solver found a plan.
+        ``global_bound`` bounds every plan of the whole problem (see module docstring).
     """
     settings = problem.settings
     start = perf_counter()
@@ -163,12 +183,24 @@ def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -
 
     heuristic = greedy(problem, data=full)
     plan = heuristic if heuristic.has_solution else None
-    if should_screen(full):
-        solution = _solve_screened(problem, full, plan, start)
+    report = _Reporter(progress, start)
+    screened = should_screen(full)
+    # the whole model's LP beside the MILP, on the other core, when it can finish
+    full_lp = FullLPBound.start(problem, settings.time_limit) if screened and quality and _lp_fits(full) else None
+    budget = min(10.0, max(1.0, BOUND_SHARE * settings.time_limit))
+    relaxed = lagrangian_bound(full, target=heuristic.objective, seconds=budget)
+    report.update(stage="bound", incumbent=heuristic.objective, bound=relaxed.value)
+    if screened:
+        solution = _solve_screened(problem, full, plan, start, report)
     else:
+        report.update(stage="whole model")
         m = build_model(full)
-        build_seconds = perf_counter() - start - (heuristic.solve_seconds or 0.0)
-        solution = solve_model(m, build_seconds=build_seconds, quality=quality, start=plan)
+        build_seconds = perf_counter() - start - (heuristic.solve_seconds or 0.0) - relaxed.seconds
+        solution = solve_model(m, build_seconds=build_seconds, quality=quality, start=plan, progress=report.solver)
+    lp = full_lp.result(deadline=start + settings.time_limit) if full_lp is not None else None
+    _global_bound(solution, relaxed, lp, whole_model=not screened or solution.candidate_lines == solution.usable_lines)
+    report.update(stage="done", incumbent=solution.objective, bound=solution.global_bound)
+    report.close()
     if solution.status == "infeasible" and explain:
         reasons = explain_infeasibility(problem)
         solution.message = "; ".join(reasons) if reasons else solution.message
@@ -177,7 +209,96 @@ def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -
     return solution
 
 
-def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None, start: float) -> Solution:
+def _lp_fits(full: ModelData) -> bool:
+    from solver import bound
+
+    return hull_columns(full) <= bound.FULL_LP_COLUMNS
+
+
+def _global_bound(solution: Solution, relaxed: Bound, lp: Bound | None, *, whole_model: bool) -> None:
+    """Set ``global_bound`` (least valid bound), its method, ``global_gap`` and the honest status.
+
+    A bound that the plan exceeds by more than rounding would be a bug in the bound:
+    it is then not used (and the message says so) rather than reported.
+    """
+    candidates: list[tuple[float, str]] = []
+    if whole_model and solution.best_bound is not None:
+        candidates.append((solution.best_bound, "the solver's bound on the model with every usable line"))
+    for b in (lp, relaxed):
+        if b is not None and b.value is not None:
+            candidates.append((b.value, b.method))
+    if not relaxed.feasible and solution.status != "infeasible" and solution.objective is None:
+        solution.status = "infeasible"
+        solution.message = "no plan satisfies every rule (a (trust, category) that must join cannot)"
+    objective = solution.objective
+    if objective is not None:
+        slack = 1e-6 * max(1.0, abs(objective)) + PENNY_TOL
+        valid = [(v, m) for v, m in candidates if v >= objective - slack]
+        if len(valid) < len(candidates):
+            solution.message += "; a bound below the plan was discarded (please report this)"
+        candidates = valid
+    if not candidates:
+        return
+    value, method = min(candidates)
+    solution.global_bound, solution.global_bound_method = value, method
+    if objective is None:
+        return
+    solution.global_gap = max(0.0, value - objective) / max(1.0, abs(objective))
+    tolerance = solution.gap_tolerance
+    if solution.status in ("optimal", "gap_limit") and solution.global_gap > tolerance + 1e-9:
+        solution.status = "feasible"
+    if solution.status != "optimal" or not whole_model:
+        solution.message += f"; within {solution.global_gap:.2%} of the best possible plan (bound: {method})"
+
+
+class _Reporter:
+    """Passes progress to the caller's callback, with elapsed time, and ticks every second."""
+
+    def __init__(self, callback: Progress | None, start: float) -> None:
+        self.callback, self.start = callback, start
+        self.state: dict = {"stage": "greedy", "incumbent": None, "bound": None}
+        self._sent = start
+        self._stop = None
+        if callback is not None:
+            import threading
+
+            self._stop = threading.Event()
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def update(self, **changes) -> None:
+        self.state.update({k: v for k, v in changes.items() if v is not None or k == "stage"})
+        self._send()
+
+    @property
+    def solver(self) -> Callable[[float | None], None] | None:
+        """The solver's callback (the best plan so far), or None when nobody listens."""
+        return self._from_solver if self.callback is not None else None
+
+    def _from_solver(self, incumbent: float | None) -> None:
+        best = self.state.get("incumbent")
+        if incumbent is not None and (best is None or incumbent > best):
+            self.state["incumbent"] = incumbent
+        if perf_counter() - self._sent >= 1.0:  # the solver calls back very often
+            self._send()
+
+    def _send(self) -> None:
+        if self.callback is not None:
+            self._sent = perf_counter()
+            self.callback({**self.state, "elapsed": self._sent - self.start})
+
+    def _tick(self) -> None:
+        assert self._stop is not None
+        while not self._stop.wait(1.0):
+            self._send()
+
+    def close(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+
+def _solve_screened(
+    problem: ProblemData, full: ModelData, plan: Solution | None, start: float, report: _Reporter
+) -> Solution:
     """Solve over growing candidate sets of lines (:mod:`solver.screen`) within the time limit.
 
     Stage k solves the model on :data:`~solver.screen.STAGES` ``[k]`` lines per group
@@ -195,7 +316,7 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
     stages: list[str] = []
     seen: set[str] = set()
     build_seconds = solve_seconds = 0.0
-    for lines in candidate_stages(full):
+    for number, lines in enumerate(candidate_stages(full), start=1):
         if plan is not None:  # the best plan so far stays feasible and is the warm start
             lines = lines | set(plan.allocation["line"])
         if lines == seen:
@@ -204,18 +325,20 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
         if remaining < MIN_STAGE_SECONDS and best is not None:
             break
         seen = lines
+        report.update(stage=f"stage {number}: {len(lines):,} of {usable:,} lines")
         tick = perf_counter()
         stage_settings = dataclasses.replace(settings, time_limit=max(remaining, MIN_STAGE_SECONDS))
         restricted = restrict(dataclasses.replace(problem, settings=stage_settings), lines)
         m = build_model(prepare(restricted))
         build_seconds += perf_counter() - tick
         # a screened model's LP bound is a bound within its lines only: not computed
-        sol = solve_model(m, quality=False, start=plan)
+        sol = solve_model(m, quality=False, start=plan, progress=report.solver)
         solve_seconds += sol.solve_seconds
         n_lines = len(lines)  # every candidate and plan line is a usable line
         stages.append(f"{n_lines:,}")
         if sol.has_solution and _better(sol, best):
             best, plan, best_n = sol, sol, n_lines
+            report.update(incumbent=sol.objective)
         elif best is None or not best.has_solution:
             best, best_n = sol, n_lines
         if sol.status == "infeasible" and n_lines < usable:
@@ -235,7 +358,7 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
     else:
         best.message += (
             f"; solved in stages over {', '.join(stages)} of {usable:,} usable lines (line screening:"
-            " the bound and gap are within the lines of the best stage)"
+            " the solver's bound and gap are within the lines of the best stage)"
         )
     return best
 
@@ -257,9 +380,15 @@ def _better(sol: Solution, best: Solution | None) -> bool:
 
 
 def solve_model(
-    m: Model, *, build_seconds: float = 0.0, quality: bool = False, start: Solution | None = None
+    m: Model,
+    *,
+    build_seconds: float = 0.0,
+    quality: bool = False,
+    start: Solution | None = None,
+    progress: Callable[[float | None], None] | None = None,
 ) -> Solution:
-    """Solve a built model and report it (see :func:`solve`); ``start``: a plan to warm-start from."""
+    """Solve a built model and report it (see :func:`solve`); ``start``: a plan to warm-start from;
+    ``progress``: told the best plan's value while the solver runs (HiGHS)."""
     settings = m.settings
     prob = m.prob
     lp_bound = None
@@ -269,11 +398,12 @@ def solve_model(
         lp_bound = lp.objective if lp.status == "optimal" else None
     # after the LP bound, whose values would overwrite the initial ones
     warm = start is not None and bool(prob.isMIP()) and warm_start(m, start)
-    run = run_solver(prob, settings, warm=warm)
+    run = run_solver(prob, settings, warm=warm, progress=progress)
     solution = Solution(
         status=run.status,
         message=run.message or _describe(run),
         solver=settings.solver,
+        gap_tolerance=settings.gap_rel,
         best_bound=run.best_bound,
         build_seconds=build_seconds,
         solve_seconds=run.seconds,

@@ -17,6 +17,7 @@ callers import it from the package rather than as ``runs.define_scenario``.
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from time import perf_counter
@@ -200,8 +201,13 @@ def input_hash(problem) -> str:
     return digest.hexdigest()
 
 
-def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality: bool = True) -> dict:
-    """Build, solve and store one run of scenario ``name``; returns ``show_run``'s summary."""
+def run_scenario(
+    engine: Engine, name: str, *, user: str | None = None, quality: bool = True, progress: Callable | None = None
+) -> dict:
+    """Build, solve and store one run of scenario ``name``; returns ``show_run``'s summary.
+
+    ``progress`` is told the stage, elapsed time, best plan and global bound as the solve
+    goes on (see :func:`solver.solve.solve`)."""
     from solver.solve import solve
 
     with Session(engine) as session:
@@ -210,7 +216,7 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
     digest = input_hash(problem)
     tick = perf_counter()
     try:
-        solution = solve(problem, quality=quality)
+        solution = solve(problem, quality=quality, progress=progress)
     except Exception as exc:  # a crashing solver: stored as a failed run, with no results
         message = f"the {settings.solver} solver failed: {type(exc).__name__}: {exc}"
         with transaction(engine) as session:
@@ -239,6 +245,9 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
             best_bound=solution.best_bound,
             gap=solution.gap,
             lp_bound=getattr(solution, "lp_bound", None),
+            global_bound=solution.global_bound,
+            global_gap=solution.global_gap,
+            global_bound_method=solution.global_bound_method,
             greedy_objective=getattr(solution, "greedy_objective", None),
             build_seconds=solution.build_seconds,
             solve_seconds=solution.solve_seconds,
@@ -596,6 +605,9 @@ def show_run(engine: Engine, run_id: int) -> dict:
         "common_end_date": run.common_end_date,
         "gap": run.gap,
         "lp_bound_gbp": run.lp_bound,
+        "global_bound_gbp": run.global_bound,
+        "global_gap": run.global_gap,
+        "global_bound_method": run.global_bound_method,
         "greedy_gbp": run.greedy_objective,
         "in_year_gbp": run.in_year_savings,
         "full_year_gbp": run.full_year_savings,
