@@ -20,9 +20,10 @@ time limit; a screened model's own bound holds only within its lines.
 
 Every run also carries a bound for the *whole* problem (``global_bound``, with
 ``global_bound_method``): the least of the solver's bound when the model held every
-usable line, the Lagrangian bound of :mod:`solver.bound` (seconds, any size) and, for
-screened models small enough (:data:`solver.bound.FULL_LP_COLUMNS`), the LP relaxation
-of the whole model solved by interior point in a second process beside the MILP.
+usable line, a quick Lagrangian bound of :mod:`solver.bound` (a few seconds) and, for
+screened models, one computed in a second process beside the MILP for the whole time
+limit: the LP relaxation of the whole model by interior point when it is small enough
+(:data:`solver.bound.FULL_LP_COLUMNS`), else the Lagrangian bound stepped further.
 ``"optimal"`` is said only when the plan is within the gap tolerance of that bound.
 """
 
@@ -37,7 +38,7 @@ import pandas as pd
 import pulp
 
 from solver.backend import RunResult, run_solver
-from solver.bound import Bound, FullLPBound, lagrangian_bound
+from solver.bound import Bound, BoundProcess, lagrangian_bound
 from solver.data import ModelData, prepare
 from solver.explain import explain_infeasibility
 from solver.model import Model, build_model
@@ -185,8 +186,15 @@ def solve(
     plan = heuristic if heuristic.has_solution else None
     report = _Reporter(progress, start)
     screened = should_screen(full)
-    # the whole model's LP beside the MILP, on the other core, when it can finish
-    full_lp = FullLPBound.start(problem, settings.time_limit) if screened and quality and _lp_fits(full) else None
+    # a bound for the whole problem beside the MILP, on the other core (screened models:
+    # otherwise the MILP's own bound is one); it must answer before the time limit
+    worker = (
+        BoundProcess.start(
+            problem, 0.95 * settings.time_limit, whole_lp=_lp_fits(full), target=heuristic.objective
+        )
+        if screened and quality
+        else None
+    )
     budget = min(10.0, max(1.0, BOUND_SHARE * settings.time_limit))
     relaxed = lagrangian_bound(full, target=heuristic.objective, seconds=budget)
     report.update(stage="bound", incumbent=heuristic.objective, bound=relaxed.value)
@@ -197,8 +205,9 @@ def solve(
         m = build_model(full)
         build_seconds = perf_counter() - start - (heuristic.solve_seconds or 0.0) - relaxed.seconds
         solution = solve_model(m, build_seconds=build_seconds, quality=quality, start=plan, progress=report.solver)
-    lp = full_lp.result(deadline=start + settings.time_limit) if full_lp is not None else None
-    _global_bound(solution, relaxed, lp, whole_model=not screened or solution.candidate_lines == solution.usable_lines)
+    beside = worker.result(deadline=start + settings.time_limit) if worker is not None else None
+    whole_model = not screened or solution.candidate_lines == solution.usable_lines
+    _global_bound(solution, relaxed, beside, whole_model=whole_model)
     report.update(stage="done", incumbent=solution.objective, bound=solution.global_bound)
     report.close()
     if solution.status == "infeasible" and explain:
@@ -215,7 +224,7 @@ def _lp_fits(full: ModelData) -> bool:
     return hull_columns(full) <= bound.FULL_LP_COLUMNS
 
 
-def _global_bound(solution: Solution, relaxed: Bound, lp: Bound | None, *, whole_model: bool) -> None:
+def _global_bound(solution: Solution, relaxed: Bound, beside: Bound | None, *, whole_model: bool) -> None:
     """Set ``global_bound`` (least valid bound), its method, ``global_gap`` and the honest status.
 
     A bound that the plan exceeds by more than rounding would be a bug in the bound:
@@ -224,7 +233,7 @@ def _global_bound(solution: Solution, relaxed: Bound, lp: Bound | None, *, whole
     candidates: list[tuple[float, str]] = []
     if whole_model and solution.best_bound is not None:
         candidates.append((solution.best_bound, "the solver's bound on the model with every usable line"))
-    for b in (lp, relaxed):
+    for b in (beside, relaxed):
         if b is not None and b.value is not None:
             candidates.append((b.value, b.method))
     if not relaxed.feasible and solution.status != "infeasible" and solution.objective is None:
