@@ -999,7 +999,7 @@ def scenario_run_cmd(app: AppContext, names: tuple[str, ...], explain: bool, as_
                 print_table(
                     summary["price_of_rules"],
                     title="What each rule costs",
-                    money=("objective_with_rule", "objective_without_rule", "price_gbp"),
+                    money=("objective_with_rule", "objective_without_rule", "price_gbp", "price_at_most_gbp"),
                 )
     if as_json:
         print_json(results if len(results) > 1 else results[0])

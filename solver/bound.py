@@ -429,6 +429,18 @@ class BoundProcess:
 
     def __init__(self, process, queue) -> None:
         self.process, self.queue = process, queue
+        self.found: Bound | None = None
+
+    def poll(self) -> Bound | None:
+        """The child's bound if it has answered (never waits)."""
+        from queue import Empty
+
+        if self.found is None:
+            try:
+                self.found = self.queue.get_nowait()
+            except Empty:
+                return None
+        return self.found if self.found.value is not None else None
 
     @classmethod
     def start(cls, problem: ProblemData, seconds: float, *, whole_lp: bool, target: float | None) -> BoundProcess | None:
@@ -447,10 +459,12 @@ class BoundProcess:
         """The child's bound if it finishes by ``deadline`` (``perf_counter`` time), else None."""
         from queue import Empty
 
-        try:
-            found = self.queue.get(timeout=max(0.1, deadline - perf_counter()))
-        except Empty:
-            found = None
+        found = self.found
+        if found is None:
+            try:
+                found = self.queue.get(timeout=max(0.1, deadline - perf_counter()))
+            except Empty:
+                found = None
         if self.process.is_alive():
             self.process.terminate()
         self.process.join(timeout=5)

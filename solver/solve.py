@@ -149,6 +149,10 @@ def warm_start(m: Model, plan: Solution) -> bool:
 Progress = Callable[[dict], None]
 """Called with ``{"stage", "elapsed", "incumbent", "bound"}`` as a long solve goes on."""
 
+CHILD_START_SECONDS = 4.0
+"""Time a bound process needs to start (a fresh interpreter importing pandas and PuLP)
+and hand its answer back: it stops stepping this long before the time limit."""
+
 BOUND_SHARE = 0.05
 """Share of the time limit the Lagrangian bound may take (at least 1 s, at most 10 s)."""
 
@@ -190,7 +194,10 @@ def solve(
     # otherwise the MILP's own bound is one); it must answer before the time limit
     worker = (
         BoundProcess.start(
-            problem, 0.95 * settings.time_limit, whole_lp=_lp_fits(full), target=heuristic.objective
+            problem,
+            settings.time_limit - (perf_counter() - start) - CHILD_START_SECONDS,
+            whole_lp=_lp_fits(full),
+            target=heuristic.objective,
         )
         if screened and quality
         else None
@@ -199,7 +206,7 @@ def solve(
     relaxed = lagrangian_bound(full, target=heuristic.objective, seconds=budget)
     report.update(stage="bound", incumbent=heuristic.objective, bound=relaxed.value)
     if screened:
-        solution = _solve_screened(problem, full, plan, start, report)
+        solution = _solve_screened(problem, full, plan, start, report, worker, relaxed)
     else:
         report.update(stage="whole model")
         m = build_model(full)
@@ -306,7 +313,13 @@ class _Reporter:
 
 
 def _solve_screened(
-    problem: ProblemData, full: ModelData, plan: Solution | None, start: float, report: _Reporter
+    problem: ProblemData,
+    full: ModelData,
+    plan: Solution | None,
+    start: float,
+    report: _Reporter,
+    worker: BoundProcess | None = None,
+    relaxed: Bound | None = None,
 ) -> Solution:
     """Solve over growing candidate sets of lines (:mod:`solver.screen`) within the time limit.
 
@@ -315,7 +328,9 @@ def _solve_screened(
     stage starts when a stage is solved to its gap tolerance and time is left. The best
     plan of any stage is returned, with its stage's bound and gap (within its lines),
     and the message says how many lines each stage had. If a stage holds every usable
-    line, its optimum is the full problem's.
+    line, its optimum is the full problem's. The stages also stop when the best plan is
+    within the gap tolerance of a bound for the whole problem (``relaxed``, or the one
+    ``worker`` computes beside them): it is then proven as good as a full solve would.
     """
     settings = problem.settings
     deadline = start + settings.time_limit
@@ -341,7 +356,7 @@ def _solve_screened(
         m = build_model(prepare(restricted))
         build_seconds += perf_counter() - tick
         # a screened model's LP bound is a bound within its lines only: not computed
-        sol = solve_model(m, quality=False, start=plan, progress=report.solver)
+        sol = solve_model(m, quality=False, start=plan, progress=report.solver, deadline=deadline)
         solve_seconds += sol.solve_seconds
         n_lines = len(lines)  # every candidate and plan line is a usable line
         stages.append(f"{n_lines:,}")
@@ -350,6 +365,11 @@ def _solve_screened(
             report.update(incumbent=sol.objective)
         elif best is None or not best.has_solution:
             best, best_n = sol, n_lines
+        whole = [b.value for b in (relaxed, worker.poll() if worker else None) if b is not None and b.value is not None]
+        if whole:
+            report.update(bound=min(whole))
+        if best.objective is not None and whole and _proven(best.objective, min(whole), settings.gap_rel):
+            break  # within the tolerance of a bound for the whole problem: no stage can do better
         if sol.status == "infeasible" and n_lines < usable:
             continue  # fewer lines can make a feasible problem infeasible: try more
         if sol.status not in ("optimal", "gap_limit") or n_lines >= usable:
@@ -370,6 +390,10 @@ def _solve_screened(
             " the solver's bound and gap are within the lines of the best stage)"
         )
     return best
+
+
+def _proven(objective: float, bound: float, gap_rel: float) -> bool:
+    return max(0.0, bound - objective) / max(1.0, abs(objective)) <= gap_rel
 
 
 PENNY_TOL = 1e-2
@@ -395,9 +419,12 @@ def solve_model(
     quality: bool = False,
     start: Solution | None = None,
     progress: Callable[[float | None], None] | None = None,
+    deadline: float | None = None,
 ) -> Solution:
     """Solve a built model and report it (see :func:`solve`); ``start``: a plan to warm-start from;
-    ``progress``: told the best plan's value while the solver runs (HiGHS)."""
+    ``progress``: told the best plan's value while the solver runs (HiGHS); ``deadline``
+    (``perf_counter`` time): the solver gets what is left of it once the warm start is
+    ready (at least :data:`~solver.screen.MIN_STAGE_SECONDS`), not the model's own limit."""
     settings = m.settings
     prob = m.prob
     lp_bound = None
@@ -407,6 +434,8 @@ def solve_model(
         lp_bound = lp.objective if lp.status == "optimal" else None
     # after the LP bound, whose values would overwrite the initial ones
     warm = start is not None and bool(prob.isMIP()) and warm_start(m, start)
+    if deadline is not None:
+        settings = dataclasses.replace(settings, time_limit=max(MIN_STAGE_SECONDS, deadline - perf_counter()))
     run = run_solver(prob, settings, warm=warm, progress=progress)
     solution = Solution(
         status=run.status,
