@@ -220,6 +220,17 @@ def working(message: str, quiet: bool = False):
     return err.status(message, spinner="dots")
 
 
+@contextlib.contextmanager
+def solving(message: str, quiet: bool = False):
+    """Like :func:`working`, and yields a progress callback that rewrites the spinner's line
+    (stage, elapsed, best plan, global bound) as a long solve goes on; None when piped."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    with err.status(message, spinner="dots") as status:
+        yield lambda state: status.update(f"{message} {fmt.progress_line(state)}")
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -928,15 +939,23 @@ def _print_run(summary: dict) -> None:
     if summary["objective_gbp"] is None:
         return
     gap = summary["gap"]
+    global_gap = summary.get("global_gap")
     out.print(
         f"  net savings over the horizon {fmt.money(summary['objective_gbp'])};"
         f" in-year {fmt.money(summary['in_year_gbp'])};"
         f" full-year run rate {fmt.money(summary['full_year_gbp'])}",
         highlight=False,
     )
+    if global_gap is not None:
+        out.print(
+            f"  within {fmt.percent(global_gap)} of the best possible plan"
+            f" (global bound {fmt.money(summary['global_bound_gbp'])}: {summary.get('global_bound_method') or ''})",
+            highlight=False,
+            markup=False,
+        )
     out.print(
-        f"  proven within {fmt.percent(0 if gap is None else gap)} of optimal"
-        f" (bound {fmt.money(summary['best_bound_gbp'])});"
+        f"  solver gap {fmt.percent(0 if gap is None else gap)}"
+        f" (solver's bound {fmt.money(summary['best_bound_gbp'])});"
         f" LP bound {fmt.money(summary['lp_bound_gbp'])}; rule of thumb (greedy) {fmt.money(summary['greedy_gbp'])};"
         f" build {summary['build_seconds'] or 0:.2f} s, solve {summary['solve_seconds'] or 0:.2f} s",
         highlight=False,
@@ -968,8 +987,8 @@ def scenario_run_cmd(app: AppContext, names: tuple[str, ...], explain: bool, as_
 
     results = []
     for name in names:
-        with working(f"Building and solving {name} ...", as_json):
-            summary = runs.run_scenario(app.engine, name, user=app.user)
+        with solving(f"Building and solving {name} ...", as_json) as progress:
+            summary = runs.run_scenario(app.engine, name, user=app.user, progress=progress)
         if explain and summary["objective_gbp"] is not None:
             with working(f"Pricing each rule of {name} (one re-solve per rule) ...", as_json):
                 summary["price_of_rules"] = runs.price_of_rules(app.engine, name)
@@ -980,7 +999,7 @@ def scenario_run_cmd(app: AppContext, names: tuple[str, ...], explain: bool, as_
                 print_table(
                     summary["price_of_rules"],
                     title="What each rule costs",
-                    money=("objective_with_rule", "objective_without_rule", "price_gbp"),
+                    money=("objective_with_rule", "objective_without_rule", "price_gbp", "price_at_most_gbp"),
                 )
     if as_json:
         print_json(results if len(results) > 1 else results[0])

@@ -60,6 +60,8 @@ COLUMNS = [
     "gap",
     "objective_gbp",
     "lp_bound_gbp",
+    "global_bound_gbp",
+    "global_gap",
     "greedy_gbp",
     "greedy_lead_pct",
     "generate_s",
@@ -70,6 +72,7 @@ COLUMNS = [
     "machine",
     "lines_solved",
     "load_avg",
+    "global_bound_method",
 ]
 SIZE_ORDER = ["S", "M", "L"]
 
@@ -171,6 +174,11 @@ def bench_size(size: str, solvers: list[str], time_limit: float, profile_path: s
                     "gap": "" if summary["gap"] is None else f"{summary['gap']:.2e}",
                     "objective_gbp": "" if objective is None else round(objective),
                     "lp_bound_gbp": "" if summary["lp_bound_gbp"] is None else round(summary["lp_bound_gbp"]),
+                    "global_bound_gbp": ""
+                    if summary["global_bound_gbp"] is None
+                    else round(summary["global_bound_gbp"]),
+                    "global_gap": "" if summary["global_gap"] is None else f"{summary['global_gap']:.2e}",
+                    "global_bound_method": summary["global_bound_method"],
                     "greedy_gbp": "" if greedy is None else round(greedy),
                     "greedy_lead_pct": ""
                     if objective is None or not greedy

@@ -63,3 +63,17 @@ def cell(value, *, is_money: bool = False, is_percent: bool = False, is_count: b
     if isinstance(value, float):
         return decimal(value)
     return str(value)
+
+
+def progress_line(state: dict) -> str:
+    """One line for a long solve: ``stage 2: 128 of 1,656 lines · 45 s · plan £283,667,711 · bound £290,000,000``.
+
+    ``state`` holds ``stage``, ``elapsed`` (seconds), ``incumbent`` and ``bound``
+    (GBP, either may be None: shown as "none yet")."""
+    parts = [str(state.get("stage") or "starting"), f"{state.get('elapsed') or 0:,.0f} s"]
+    incumbent, bound = state.get("incumbent"), state.get("bound")
+    parts.append(f"plan {money(incumbent)}" if not is_missing(incumbent) else "plan: none yet")
+    parts.append(f"bound {money(bound)}" if not is_missing(bound) else "bound: none yet")
+    if not is_missing(incumbent) and not is_missing(bound) and incumbent:
+        parts.append(f"gap {percent(max(0.0, bound - incumbent) / max(1.0, abs(incumbent)), 2)}")
+    return " · ".join(parts)

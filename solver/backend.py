@@ -13,6 +13,7 @@ so the solve step can explain an infeasible model without the two importing each
 
 import contextlib
 import ctypes
+from collections.abc import Callable
 import math
 import os
 import sys
@@ -57,10 +58,20 @@ class RunResult:
     message: str = ""
 
 
-def make_solver(settings: Settings, mip: bool = True, log_path: str | None = None, warm: bool = False):
+def make_solver(
+    settings: Settings,
+    mip: bool = True,
+    log_path: str | None = None,
+    warm: bool = False,
+    progress: Callable[[float | None], None] | None = None,
+):
     """The PuLP solver object for ``settings`` (HiGHS in process, or CBC).
 
     ``warm``: start from the variables' initial values (see :func:`warm_start`).
+    ``progress``: called (HiGHS MIP only) from the solver's interrupt callback with the
+    best plan's net savings in GBP (None before the first), so a caller can show
+    progress: highspy holds the interpreter lock while it runs, so no other Python
+    thread runs until it returns.
     """
     if settings.solver == "cbc":
         return pulp.COIN_CMD(
@@ -73,6 +84,12 @@ def make_solver(settings: Settings, mip: bool = True, log_path: str | None = Non
             logPath=log_path,
             warmStart=warm,
         )
+    callbacks: dict = {}
+    if progress is not None and mip:
+        callbacks = {
+            "callbackTuple": (_progress_callback(progress), None),
+            "callbacksToActivate": [pulp.HiGHS.hscb.HighsCallbackType.kCallbackMipInterrupt],
+        }
     return pulp.HiGHS(
         mip=mip,
         msg=settings.msg,
@@ -80,7 +97,16 @@ def make_solver(settings: Settings, mip: bool = True, log_path: str | None = Non
         gapRel=settings.gap_rel,
         threads=settings.threads,
         warmStart=warm,
+        **callbacks,
     )
+
+
+def _progress_callback(progress: Callable[[float | None], None]):
+    def callback(callback_type, message, data_out, data_in, user_data) -> None:
+        incumbent = data_out.mip_primal_bound
+        progress(incumbent / MONEY if incumbent is not None and math.isfinite(incumbent) else None)
+
+    return callback
 
 
 @contextlib.contextmanager
@@ -108,8 +134,14 @@ def _solver_stdout_silenced(active: bool):
         os.close(devnull)
 
 
-def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True, warm: bool = False) -> RunResult:
-    """Solve ``prob`` and report the status; reads no variable value."""
+def run_solver(
+    prob: pulp.LpProblem,
+    settings: Settings,
+    mip: bool = True,
+    warm: bool = False,
+    progress: Callable[[float | None], None] | None = None,
+) -> RunResult:
+    """Solve ``prob`` and report the status; reads no variable value (``progress``: see :func:`make_solver`)."""
     start = perf_counter()
     if not make_solver(settings, mip=mip).available():
         return RunResult("error", False, None, None, perf_counter() - start, _UNAVAILABLE[settings.solver])
@@ -119,7 +151,7 @@ def run_solver(prob: pulp.LpProblem, settings: Settings, mip: bool = True, warm:
         os.close(fd)
     try:
         with _solver_stdout_silenced(not settings.msg):
-            stats = prob.solve(make_solver(settings, mip=mip, log_path=log_path, warm=warm))
+            stats = prob.solve(make_solver(settings, mip=mip, log_path=log_path, warm=warm, progress=progress))
     except (pulp.PulpSolverError, pulp.PulpError, OSError) as exc:
         return RunResult("error", False, None, None, perf_counter() - start, str(exc))
     finally:

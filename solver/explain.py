@@ -10,51 +10,101 @@ stays infeasible without them, splitting batches that cannot be dropped whole. W
 remains is an irreducible conflicting set (removing any one member makes the model
 feasible), phrased as a user would say it.
 
+Scale: whether a plan exists does not depend on *when* each (trust, category) joins
+unless the year-one cap or the join capacity is enforced (the only rules that look at
+join months; a (trust, category) with no allowed month is a data reason above), so
+without them the checks keep one allowed month per (trust, category): a model several
+times smaller than the full one. The checks share a time budget (the scenario's time
+limit); a check the solver cannot settle in time counts as "cannot drop", and the
+answer then says it was not narrowed further.
+
 What each rule family costs is :mod:`solver.rule_prices` (it re-solves, so it sits
 above :mod:`solver.solve`, which calls this module on an infeasible model).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from time import perf_counter
+
 import numpy as np
 import pandas as pd
 
 from solver.backend import solve_data
 from solver.data import ModelData, prepare
-from solver.model import rule_instances
+from solver.model import join_capacity_rows, rule_instances
 from solver.problem import ProblemData
 
 
-def explain_infeasibility(problem: ProblemData) -> list[str]:
-    """Reasons, in words, why no plan satisfies every rule (empty if none found)."""
+def explain_infeasibility(problem: ProblemData, seconds: float | None = None) -> list[str]:
+    """Reasons, in words, why no plan satisfies every rule (empty if none found).
+
+    ``seconds``: the time all checks may take together (default: the scenario's time
+    limit)."""
     data = prepare(problem)
     reasons = _data_reasons(problem, data)
     if reasons:
         return reasons
+    checks = _Checks(_feasibility_data(data), perf_counter() + (seconds or problem.settings.time_limit))
     instances = rule_instances(data)
-    if _infeasible(data, instances):
+    if checks.infeasible(instances):
         return [
             "no plan meets every trust's demand even without the range caps, supplier "
             "rules and year-one cap: check the approved lines and contract data"
         ]
-    if not _infeasible(data, ()):
+    everything = checks.infeasible(())
+    if everything is None:
+        return ["the rules in conflict could not be found within the time limit: run it again with a longer one"]
+    if not everything:
         return []
-    conflict = _deletion_filter(data, instances)
-    return [_phrase(data, conflict) + _late_joins(data, conflict)]
+    conflict = _deletion_filter(checks, instances)
+    cut_short = " (not narrowed further within the time limit)" if checks.unsettled else ""
+    return [_phrase(data, conflict) + _late_joins(data, conflict) + cut_short]
 
 
-def _infeasible(data: ModelData, dropped) -> bool:
-    run = solve_data(data, dropped=dropped, feasibility_only=True)
-    return run.status == "infeasible"
+def _feasibility_data(data: ModelData) -> ModelData:
+    """``data`` with one allowed join month per (trust, category) when no rule looks at months.
+
+    Optional participation keeps every month: its "no worse off" rule weighs savings,
+    which depend on the month."""
+    if data.settings.participation != "all" or not data.year_one.empty or not join_capacity_rows(data).empty:
+        return data
+    first = data.join_options.sort_values("month").drop_duplicates(["trust", "category"])
+    return dataclasses.replace(data, join_options=first.sort_index().reset_index(drop=True))
 
 
-def _deletion_filter(data: ModelData, instances: list[tuple]) -> list[tuple]:
-    """Irreducible subset of ``instances`` that is infeasible on its own."""
+class _Checks:
+    """Feasibility checks sharing a deadline; remembers whether one could not be settled."""
+
+    def __init__(self, data: ModelData, deadline: float) -> None:
+        self.data, self.deadline, self.unsettled = data, deadline, False
+
+    def infeasible(self, dropped) -> bool | None:
+        """True/False, or None when the solver could not tell before the deadline."""
+        left = self.deadline - perf_counter()
+        if left <= 0:
+            self.unsettled = True
+            return None
+        limited = dataclasses.replace(
+            self.data, problem=self.data.problem.with_settings(time_limit=max(1.0, left))
+        )
+        run = solve_data(limited, dropped=dropped, feasibility_only=True)
+        if run.status == "infeasible":
+            return True
+        if run.has_solution or run.status == "optimal":
+            return False
+        self.unsettled = True
+        return None
+
+
+def _deletion_filter(checks: _Checks, instances: list[tuple]) -> list[tuple]:
+    """Irreducible subset of ``instances`` that is infeasible on its own (when every check
+    was settled; otherwise an infeasible subset, possibly larger than needed)."""
     active = list(instances)
 
     def infeasible_with(kept: list[tuple]) -> bool:
         kept_set = set(kept)
-        return _infeasible(data, [i for i in instances if i not in kept_set])
+        return checks.infeasible([i for i in instances if i not in kept_set]) is True
 
     def drop(chunk: list[tuple]) -> None:
         nonlocal active

@@ -104,14 +104,19 @@ def empty_frames() -> dict[str, pd.DataFrame]:
 class Solution:
     """Result of one solve (MILP or heuristic).
 
-    ``status`` is one of "optimal", "time_limit", "gap_limit", "infeasible",
+    ``status`` is one of "optimal", "feasible", "time_limit", "gap_limit", "infeasible",
     "unbounded", "not_solved", "error" for the MILP, and "feasible" or "not_solved"
     for the greedy heuristic. ``objective`` is the net savings over the horizon in
     GBP recomputed from the reported decisions (``None`` without a solution);
     ``solver_objective`` is what the solver reported for the same plan. ``gap`` is
     ``(best_bound - solver_objective) / max(1, |solver_objective|)``. ``lp_bound``
     (LP relaxation: an upper bound) and ``greedy_objective`` (a lower bound) are the
-    quality figures. Frames are empty (with their columns) when there is no solution.
+    quality figures. ``global_bound`` bounds the net savings of every plan of the whole
+    problem, screened or not (``global_bound_method`` says how it was obtained), and
+    ``global_gap`` is ``(global_bound - objective) / max(1, |objective|)``; the status is
+    "optimal" only when that gap is within ``gap_tolerance``, and "feasible" when the
+    solver proved a stage optimal but the whole problem's gap is wider. Frames are empty
+    (with their columns) when there is no solution.
 
     ``switching`` lists every switching cost the plan pays, one row per (trust,
     supplier, category, line, kind): line None for a system cost, kind None when not
@@ -138,6 +143,10 @@ class Solution:
     greedy_objective: float | None = None
     candidate_lines: int | None = None
     usable_lines: int | None = None
+    global_bound: float | None = None
+    global_bound_method: str = ""
+    global_gap: float | None = None
+    gap_tolerance: float = 1e-4
     allocation: pd.DataFrame = field(default_factory=lambda: empty_frames()["allocation"])
     range: pd.DataFrame = field(default_factory=lambda: empty_frames()["range"])
     tiers_reached: pd.DataFrame = field(default_factory=lambda: empty_frames()["tiers_reached"])

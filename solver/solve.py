@@ -16,13 +16,21 @@ LP nor the greedy plan counts against the time limit of the MILP solve.
 Large instances (more than :data:`~solver.screen.HULL_COLUMNS_LIMIT` allocation
 columns) are solved in stages over growing candidate sets of lines
 (:mod:`solver.screen`), each warm-started from the best plan so far, within the
-time limit; no LP bound is computed for them (a screened model's bound holds only
-within its lines).
+time limit; a screened model's own bound holds only within its lines.
+
+Every run also carries a bound for the *whole* problem (``global_bound``, with
+``global_bound_method``): the least of the solver's bound when the model held every
+usable line, a quick Lagrangian bound of :mod:`solver.bound` (a few seconds) and, for
+screened models, one computed in a second process beside the MILP for the whole time
+limit: the LP relaxation of the whole model by interior point when it is small enough
+(:data:`solver.bound.FULL_LP_COLUMNS`), else the Lagrangian bound stepped further.
+``"optimal"`` is said only when the plan is within the gap tolerance of that bound.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from time import perf_counter
 
 import numpy as np
@@ -30,11 +38,12 @@ import pandas as pd
 import pulp
 
 from solver.backend import RunResult, run_solver
+from solver.bound import Bound, BoundProcess, lagrangian_bound
 from solver.data import ModelData, prepare
 from solver.explain import explain_infeasibility
 from solver.model import Model, build_model
 from solver.problem import ProblemData
-from solver.screen import MIN_STAGE_SECONDS, candidate_stages, restrict, should_screen
+from solver.screen import MIN_STAGE_SECONDS, candidate_stages, hull_columns, restrict, should_screen
 from solver.solution import Solution, clean_allocation, offer_volumes, reached_tiers, solution_frames
 
 
@@ -137,7 +146,20 @@ def warm_start(m: Model, plan: Solution) -> bool:
     return completed.status == "optimal"
 
 
-def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -> Solution:
+Progress = Callable[[dict], None]
+"""Called with ``{"stage", "elapsed", "incumbent", "bound"}`` as a long solve goes on."""
+
+CHILD_START_SECONDS = 4.0
+"""Time a bound process needs to start (a fresh interpreter importing pandas and PuLP)
+and hand its answer back: it stops stepping this long before the time limit."""
+
+BOUND_SHARE = 0.05
+"""Share of the time limit the Lagrangian bound may take (at least 1 s, at most 10 s)."""
+
+
+def solve(
+    problem: ProblemData, *, quality: bool = True, explain: bool = True, progress: Progress | None = None
+) -> Solution:
     """Find the plan with the largest net savings over the horizon.
 
     Parameters
@@ -148,11 +170,14 @@ def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -
         Also compute the LP relaxation bound and the greedy heuristic's objective.
     explain
         On infeasibility, explain it in words in ``Solution.message`` (re-solves).
+    progress
+        Told the stage, elapsed seconds, best plan and global bound so far.
 
     Returns
     -------
     Solution
         Status, figures and frames; frames are empty unless the solver found a plan.
+        ``global_bound`` bounds every plan of the whole problem (see module docstring).
     """
     settings = problem.settings
     start = perf_counter()
@@ -163,12 +188,35 @@ def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -
 
     heuristic = greedy(problem, data=full)
     plan = heuristic if heuristic.has_solution else None
-    if should_screen(full):
-        solution = _solve_screened(problem, full, plan, start)
+    report = _Reporter(progress, start)
+    screened = should_screen(full)
+    # a bound for the whole problem beside the MILP, on the other core (screened models:
+    # otherwise the MILP's own bound is one); it must answer before the time limit
+    worker = (
+        BoundProcess.start(
+            problem,
+            settings.time_limit - (perf_counter() - start) - CHILD_START_SECONDS,
+            whole_lp=_lp_fits(full),
+            target=heuristic.objective,
+        )
+        if screened and quality
+        else None
+    )
+    budget = min(10.0, max(1.0, BOUND_SHARE * settings.time_limit))
+    relaxed = lagrangian_bound(full, target=heuristic.objective, seconds=budget)
+    report.update(stage="bound", incumbent=heuristic.objective, bound=relaxed.value)
+    if screened:
+        solution = _solve_screened(problem, full, plan, start, report, worker, relaxed)
     else:
+        report.update(stage="whole model")
         m = build_model(full)
-        build_seconds = perf_counter() - start - (heuristic.solve_seconds or 0.0)
-        solution = solve_model(m, build_seconds=build_seconds, quality=quality, start=plan)
+        build_seconds = perf_counter() - start - (heuristic.solve_seconds or 0.0) - relaxed.seconds
+        solution = solve_model(m, build_seconds=build_seconds, quality=quality, start=plan, progress=report.solver)
+    beside = worker.result(deadline=start + settings.time_limit) if worker is not None else None
+    whole_model = not screened or solution.candidate_lines == solution.usable_lines
+    _global_bound(solution, relaxed, beside, whole_model=whole_model)
+    report.update(stage="done", incumbent=solution.objective, bound=solution.global_bound)
+    report.close()
     if solution.status == "infeasible" and explain:
         reasons = explain_infeasibility(problem)
         solution.message = "; ".join(reasons) if reasons else solution.message
@@ -177,7 +225,102 @@ def solve(problem: ProblemData, *, quality: bool = True, explain: bool = True) -
     return solution
 
 
-def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None, start: float) -> Solution:
+def _lp_fits(full: ModelData) -> bool:
+    from solver import bound
+
+    return hull_columns(full) <= bound.FULL_LP_COLUMNS
+
+
+def _global_bound(solution: Solution, relaxed: Bound, beside: Bound | None, *, whole_model: bool) -> None:
+    """Set ``global_bound`` (least valid bound), its method, ``global_gap`` and the honest status.
+
+    A bound that the plan exceeds by more than rounding would be a bug in the bound:
+    it is then not used (and the message says so) rather than reported.
+    """
+    candidates: list[tuple[float, str]] = []
+    if whole_model and solution.best_bound is not None:
+        candidates.append((solution.best_bound, "the solver's bound on the model with every usable line"))
+    for b in (beside, relaxed):
+        if b is not None and b.value is not None:
+            candidates.append((b.value, b.method))
+    if not relaxed.feasible and solution.status != "infeasible" and solution.objective is None:
+        solution.status = "infeasible"
+        solution.message = "no plan satisfies every rule (a (trust, category) that must join cannot)"
+    objective = solution.objective
+    if objective is not None:
+        slack = 1e-6 * max(1.0, abs(objective)) + PENNY_TOL
+        valid = [(v, m) for v, m in candidates if v >= objective - slack]
+        if len(valid) < len(candidates):
+            solution.message += "; a bound below the plan was discarded (please report this)"
+        candidates = valid
+    if not candidates:
+        return
+    value, method = min(candidates)
+    solution.global_bound, solution.global_bound_method = value, method
+    if objective is None:
+        return
+    solution.global_gap = max(0.0, value - objective) / max(1.0, abs(objective))
+    tolerance = solution.gap_tolerance
+    if solution.status in ("optimal", "gap_limit") and solution.global_gap > tolerance + 1e-9:
+        solution.status = "feasible"
+    if solution.status != "optimal" or not whole_model:
+        solution.message += f"; within {solution.global_gap:.2%} of the best possible plan (bound: {method})"
+
+
+class _Reporter:
+    """Passes progress to the caller's callback, with elapsed time, and ticks every second."""
+
+    def __init__(self, callback: Progress | None, start: float) -> None:
+        self.callback, self.start = callback, start
+        self.state: dict = {"stage": "greedy", "incumbent": None, "bound": None}
+        self._sent = start
+        self._stop = None
+        if callback is not None:
+            import threading
+
+            self._stop = threading.Event()
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def update(self, **changes) -> None:
+        self.state.update({k: v for k, v in changes.items() if v is not None or k == "stage"})
+        self._send()
+
+    @property
+    def solver(self) -> Callable[[float | None], None] | None:
+        """The solver's callback (the best plan so far), or None when nobody listens."""
+        return self._from_solver if self.callback is not None else None
+
+    def _from_solver(self, incumbent: float | None) -> None:
+        best = self.state.get("incumbent")
+        if incumbent is not None and (best is None or incumbent > best):
+            self.state["incumbent"] = incumbent
+        if perf_counter() - self._sent >= 1.0:  # the solver calls back very often
+            self._send()
+
+    def _send(self) -> None:
+        if self.callback is not None:
+            self._sent = perf_counter()
+            self.callback({**self.state, "elapsed": self._sent - self.start})
+
+    def _tick(self) -> None:
+        assert self._stop is not None
+        while not self._stop.wait(1.0):
+            self._send()
+
+    def close(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+
+def _solve_screened(
+    problem: ProblemData,
+    full: ModelData,
+    plan: Solution | None,
+    start: float,
+    report: _Reporter,
+    worker: BoundProcess | None = None,
+    relaxed: Bound | None = None,
+) -> Solution:
     """Solve over growing candidate sets of lines (:mod:`solver.screen`) within the time limit.
 
     Stage k solves the model on :data:`~solver.screen.STAGES` ``[k]`` lines per group
@@ -185,7 +328,9 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
     stage starts when a stage is solved to its gap tolerance and time is left. The best
     plan of any stage is returned, with its stage's bound and gap (within its lines),
     and the message says how many lines each stage had. If a stage holds every usable
-    line, its optimum is the full problem's.
+    line, its optimum is the full problem's. The stages also stop when the best plan is
+    within the gap tolerance of a bound for the whole problem (``relaxed``, or the one
+    ``worker`` computes beside them): it is then proven as good as a full solve would.
     """
     settings = problem.settings
     deadline = start + settings.time_limit
@@ -195,7 +340,7 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
     stages: list[str] = []
     seen: set[str] = set()
     build_seconds = solve_seconds = 0.0
-    for lines in candidate_stages(full):
+    for number, lines in enumerate(candidate_stages(full), start=1):
         if plan is not None:  # the best plan so far stays feasible and is the warm start
             lines = lines | set(plan.allocation["line"])
         if lines == seen:
@@ -204,20 +349,27 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
         if remaining < MIN_STAGE_SECONDS and best is not None:
             break
         seen = lines
+        report.update(stage=f"stage {number}: {len(lines):,} of {usable:,} lines")
         tick = perf_counter()
         stage_settings = dataclasses.replace(settings, time_limit=max(remaining, MIN_STAGE_SECONDS))
         restricted = restrict(dataclasses.replace(problem, settings=stage_settings), lines)
         m = build_model(prepare(restricted))
         build_seconds += perf_counter() - tick
         # a screened model's LP bound is a bound within its lines only: not computed
-        sol = solve_model(m, quality=False, start=plan)
+        sol = solve_model(m, quality=False, start=plan, progress=report.solver, deadline=deadline)
         solve_seconds += sol.solve_seconds
         n_lines = len(lines)  # every candidate and plan line is a usable line
         stages.append(f"{n_lines:,}")
         if sol.has_solution and _better(sol, best):
             best, plan, best_n = sol, sol, n_lines
+            report.update(incumbent=sol.objective)
         elif best is None or not best.has_solution:
             best, best_n = sol, n_lines
+        whole = [b.value for b in (relaxed, worker.poll() if worker else None) if b is not None and b.value is not None]
+        if whole:
+            report.update(bound=min(whole))
+        if best.objective is not None and whole and _proven(best.objective, min(whole), settings.gap_rel):
+            break  # within the tolerance of a bound for the whole problem: no stage can do better
         if sol.status == "infeasible" and n_lines < usable:
             continue  # fewer lines can make a feasible problem infeasible: try more
         if sol.status not in ("optimal", "gap_limit") or n_lines >= usable:
@@ -235,9 +387,13 @@ def _solve_screened(problem: ProblemData, full: ModelData, plan: Solution | None
     else:
         best.message += (
             f"; solved in stages over {', '.join(stages)} of {usable:,} usable lines (line screening:"
-            " the bound and gap are within the lines of the best stage)"
+            " the solver's bound and gap are within the lines of the best stage)"
         )
     return best
+
+
+def _proven(objective: float, bound: float, gap_rel: float) -> bool:
+    return max(0.0, bound - objective) / max(1.0, abs(objective)) <= gap_rel
 
 
 PENNY_TOL = 1e-2
@@ -257,9 +413,18 @@ def _better(sol: Solution, best: Solution | None) -> bool:
 
 
 def solve_model(
-    m: Model, *, build_seconds: float = 0.0, quality: bool = False, start: Solution | None = None
+    m: Model,
+    *,
+    build_seconds: float = 0.0,
+    quality: bool = False,
+    start: Solution | None = None,
+    progress: Callable[[float | None], None] | None = None,
+    deadline: float | None = None,
 ) -> Solution:
-    """Solve a built model and report it (see :func:`solve`); ``start``: a plan to warm-start from."""
+    """Solve a built model and report it (see :func:`solve`); ``start``: a plan to warm-start from;
+    ``progress``: told the best plan's value while the solver runs (HiGHS); ``deadline``
+    (``perf_counter`` time): the solver gets what is left of it once the warm start is
+    ready (at least :data:`~solver.screen.MIN_STAGE_SECONDS`), not the model's own limit."""
     settings = m.settings
     prob = m.prob
     lp_bound = None
@@ -269,11 +434,14 @@ def solve_model(
         lp_bound = lp.objective if lp.status == "optimal" else None
     # after the LP bound, whose values would overwrite the initial ones
     warm = start is not None and bool(prob.isMIP()) and warm_start(m, start)
-    run = run_solver(prob, settings, warm=warm)
+    if deadline is not None:
+        settings = dataclasses.replace(settings, time_limit=max(MIN_STAGE_SECONDS, deadline - perf_counter()))
+    run = run_solver(prob, settings, warm=warm, progress=progress)
     solution = Solution(
         status=run.status,
         message=run.message or _describe(run),
         solver=settings.solver,
+        gap_tolerance=settings.gap_rel,
         best_bound=run.best_bound,
         build_seconds=build_seconds,
         solve_seconds=run.seconds,

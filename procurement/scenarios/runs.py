@@ -15,6 +15,7 @@ diffing and deleting scenarios, and whether a run is stale, are
 """
 
 import json
+from collections.abc import Callable
 from time import perf_counter
 
 import pandas as pd
@@ -69,8 +70,13 @@ CONTRACT_FIELDS = (
 """The fields of a run's ``contracts`` every report shows first (the others follow)."""
 
 
-def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality: bool = True) -> dict:
-    """Build, solve and store one run of scenario ``name``; returns ``show_run``'s summary."""
+def run_scenario(
+    engine: Engine, name: str, *, user: str | None = None, quality: bool = True, progress: Callable | None = None
+) -> dict:
+    """Build, solve and store one run of scenario ``name``; returns ``show_run``'s summary.
+
+    ``progress`` is told the stage, elapsed time, best plan and global bound as the solve
+    goes on (see :func:`solver.solve.solve`)."""
     from solver.solve import solve
 
     with Session(engine) as session:
@@ -80,7 +86,7 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
     digest = input_hash(problem)
     tick = perf_counter()
     try:
-        solution = solve(problem, quality=quality)
+        solution = solve(problem, quality=quality, progress=progress)
     except Exception as exc:  # a crashing solver: stored as a failed run, with no results
         message = f"the {settings.solver} solver failed: {type(exc).__name__}: {exc}"
         with transaction(engine) as session:
@@ -110,6 +116,9 @@ def run_scenario(engine: Engine, name: str, *, user: str | None = None, quality:
             best_bound=solution.best_bound,
             gap=solution.gap,
             lp_bound=getattr(solution, "lp_bound", None),
+            global_bound=solution.global_bound,
+            global_gap=solution.global_gap,
+            global_bound_method=solution.global_bound_method,
             greedy_objective=getattr(solution, "greedy_objective", None),
             build_seconds=solution.build_seconds,
             solve_seconds=solution.solve_seconds,
@@ -449,6 +458,9 @@ def show_run(engine: Engine, run_id: int) -> dict:
         "common_end_date": run.common_end_date,
         "gap": run.gap,
         "lp_bound_gbp": run.lp_bound,
+        "global_bound_gbp": run.global_bound,
+        "global_gap": run.global_gap,
+        "global_bound_method": run.global_bound_method,
         "greedy_gbp": run.greedy_objective,
         "in_year_gbp": run.in_year_savings,
         "full_year_gbp": run.full_year_savings,

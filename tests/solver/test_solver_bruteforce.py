@@ -24,6 +24,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from solver.bound import lagrangian_bound
+from solver.data import prepare
 from solver.checker import check_solution
 from solver.problem import ProblemData, Settings
 from solver.solve import solve
@@ -314,6 +316,11 @@ def test_milp_matches_enumeration(p):
     assert sol.status == "optimal", sol.message
     assert abs(sol.objective - expected) <= 1e-6 * max(1.0, abs(expected)) + 1e-6
     assert check_solution(p, sol) == []
+    # the bound for the whole problem: the Lagrangian one on its own, and the reported one
+    relaxed = lagrangian_bound(prepare(p), target=expected)
+    assert relaxed.value >= expected - 1e-6 * max(1.0, abs(expected)) - 1e-6
+    assert sol.global_bound >= expected - 1e-6 * max(1.0, abs(expected)) - 1e-6
+    assert sol.global_gap <= p.settings.gap_rel + 1e-9 and sol.global_bound_method
     # quality figures bracket the optimum
     assert sol.lp_bound >= sol.objective - 1e-6 * max(1.0, abs(sol.objective))
     if sol.greedy_objective is not None:

@@ -53,3 +53,23 @@ def test_conflict_is_irreducible(small_problem):
     assert "year-one cap of 0% on moved units at RXA" in reason
     assert "year-one cap of 0% on moved units at RXB" in reason
     assert reason.endswith("cannot all hold together")
+
+
+def test_checks_keep_one_join_month_when_no_rule_looks_at_months(small_problem):
+    from solver.data import prepare
+    from solver.explain import _feasibility_data
+
+    p = small_problem(range_cap_by_group={"KNEE-TRAY": 1}, min_suppliers_by_category={"knee": 2})
+    data = prepare(p)
+    reduced = _feasibility_data(data)
+    assert len(reduced.join_options) == len(data.join_options.drop_duplicates(["trust", "category"]))
+    assert len(reduced.join_options) < len(data.join_options)
+    # the year-one cap weighs join months: then every month stays
+    with_cap = prepare(small_problem(year_one_cap=0.5))
+    assert _feasibility_data(with_cap).join_options.equals(with_cap.join_options)
+
+
+def test_a_spent_time_budget_says_the_conflict_was_not_narrowed(small_problem):
+    p = small_problem(range_cap_by_group={"KNEE-TRAY": 1}, min_suppliers_by_category={"knee": 2})
+    (reason,) = explain_infeasibility(p, seconds=-1.0)  # no check could run: nothing is claimed
+    assert reason.startswith("the rules in conflict could not be found within the time limit")

@@ -11,7 +11,16 @@ from solver.rule_prices import price_of_rules
 def test_price_of_rules(small_problem):
     p = small_problem(min_suppliers=2, max_supplier_share=0.8, year_one_cap=0.3, gap_rel=0.0)
     prices = price_of_rules(p)
-    assert list(prices.columns) == ["rule", "active", "objective_with_rule", "objective_without_rule", "price_gbp"]
+    assert list(prices.columns) == [
+        "rule",
+        "active",
+        "objective_with_rule",
+        "objective_without_rule",
+        "price_gbp",
+        "price_at_most_gbp",
+    ]
+    # the price found is never above the proven most it can be
+    assert (prices["price_gbp"] <= prices["price_at_most_gbp"] + 1.0).all()
     assert list(prices["rule"]) == list(RULE_FAMILIES)
     assert (prices["price_gbp"] >= 0).all()
     assert (prices["objective_without_rule"] >= prices["objective_with_rule"]).all()

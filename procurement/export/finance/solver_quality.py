@@ -2,7 +2,8 @@
 
 Per scenario: the solver, its status and a verdict in words (proven optimal, or at
 most £X from optimal), the objective, best bound, gap, LP relaxation bound, the rule of
-thumb's (greedy) figure and the optimiser's lead over it (formulas), timings, model
+thumb's (greedy) figure and the optimiser's lead over it (formulas), the bound for the
+whole problem with its gap and how it was obtained, timings, model
 size, the input-data hash, who ran it, when, and the solver's message.
 """
 
@@ -23,8 +24,17 @@ from procurement.models import ScenarioRun
 
 
 def _verdict(run: ScenarioRun) -> str:
-    """How good the answer is, in words: proven optimal, or at most how far from it."""
+    """How good the answer is, in words: proven optimal, or at most how far from it.
+
+    Judged against the bound for the whole problem when the run has one (every run
+    since the global bound was added); older runs only have the solver's bound."""
     gap = run.gap or 0.0
+    if run.global_bound is not None and run.objective is not None:
+        global_gap = run.global_gap or 0.0
+        distance = max(0.0, run.global_bound - run.objective)
+        if run.status == "optimal":
+            return f"proven optimal (within {global_gap:.3%} of a bound for the whole problem)"
+        return f"within {global_gap:.3%} (at most £{distance:,.0f}) of the best possible plan"
     if run.status == "optimal":
         return f"proven optimal (within {gap:.3%} of the best bound)"
     if run.best_bound is not None and run.objective is not None:
@@ -46,6 +56,9 @@ def solver_sheet(ws: Worksheet, runs: list[RunData]) -> dict:
                 "best_bound": rd.run.best_bound,
                 "gap": rd.run.gap,
                 "lp_bound": rd.run.lp_bound,
+                "global_bound": rd.run.global_bound,
+                "global_gap": rd.run.global_gap,
+                "global_method": rd.run.global_bound_method,
                 "greedy": rd.run.greedy_objective,
                 "build": rd.run.build_seconds,
                 "solve": rd.run.solve_seconds,
@@ -72,6 +85,9 @@ def solver_sheet(ws: Worksheet, runs: list[RunData]) -> dict:
         ("Rule of thumb (greedy)", "greedy", GBP),
         ("Optimiser's lead over the rule of thumb", None, GBP),
         ("Lead (% of rule of thumb)", None, PERCENT_SHORT),
+        ("Global bound (every plan of the whole problem)", "global_bound", GBP),
+        ("Global gap", "global_gap", PERCENT),
+        ("How the global bound was obtained", "global_method", None),
         ("Build seconds", "build", SECONDS),
         ("Solve seconds", "solve", SECONDS),
         ("Variables", "variables", COUNT),
@@ -86,7 +102,7 @@ def solver_sheet(ws: Worksheet, runs: list[RunData]) -> dict:
         columns,
         data,
         freeze="B2",
-        widths={"Q": 20},
+        widths={"T": 20},
         formulas={
             "Optimiser's lead over the rule of thumb": '=IF(ISNUMBER(J{r}),F{r}-J{r},"")',
             "Lead (% of rule of thumb)": '=IF(AND(ISNUMBER(J{r}),J{r}<>0),(F{r}-J{r})/ABS(J{r}),"")',

@@ -186,7 +186,7 @@ def test_numbers_dates_and_percentages_are_typed(workbook):
     solver = wb["Solver"]
     # A gap of exactly 0 reads back from the file as the integer 0.
     assert isinstance(solver["H2"].value, int | float) and solver["H2"].number_format.endswith("%")
-    assert isinstance(solver["S2"].value, dt.datetime)
+    assert isinstance(solver["V2"].value, dt.datetime)
 
 
 def test_detail_sheets_have_frozen_headers_filters_and_print_setup(workbook):
@@ -392,12 +392,15 @@ def test_solver_sheet_shows_quality_and_the_rule_of_thumb(workbook, engine_figur
     assert list(solver["Scenario"]) == NAMES
     assert (solver["Status"] == "optimal").all()
     assert solver["Verdict"].str.startswith("proven optimal").all()
+    # every run carries a bound for the whole problem, at or above its plan
+    assert (solver["Global bound (every plan of the whole problem)"] >= solver["Net savings (objective)"] - 1).all()
+    assert (solver["Global gap"] <= 1e-4).all() and solver["How the global bound was obtained"].str.len().gt(0).all()
     ws = wb["Solver"]
     assert ws["K2"].value == '=IF(ISNUMBER(J2),F2-J2,"")'
     for r, name in enumerate(NAMES, start=2):
         assert ws[f"F{r}"].value == pytest.approx(engine_figures[name]["objective_gbp"])
         assert ws[f"J{r}"].value == pytest.approx(engine_figures[name]["greedy_gbp"])
-        assert len(ws[f"Q{r}"].value) == 64
+        assert len(ws[f"T{r}"].value) == 64
 
 
 def test_data_quality_lists_every_import_and_rejected_row(workbook, demo):

@@ -1,0 +1,471 @@
+r"""A bound on the net savings of the *whole* problem, cheap at national scale.
+
+Why: large instances are solved over candidate lines (:mod:`solver.screen`), so the
+solver's own bound holds only within those lines, and the LP relaxation of the whole
+national model takes most of an hour. This module gives upper bounds valid for every
+plan of the full problem: a Lagrangian relaxation (any size, seconds per hundred
+steps) and the LP relaxation of the whole model by interior point (when it is small
+enough to finish within the time limit), either computed in a child process beside
+the MILP (:class:`BoundProcess`).
+
+The relaxation :math:`R(\lambda, \nu, \mu)` (every plan of the full model is a plan
+of it with an objective at least as large, so every :math:`R \ge` the optimum):
+
+- the regional range link :math:`u_{tl} \le y_l` is priced: :math:`\lambda_{tl} \ge 0`
+  adds :math:`\lambda_{tl} (y_l - u_{tl}) \ge 0`;
+- tiers in multiple-choice form: each (trust, group) may claim one tier :math:`k` of
+  the offer of its line for its units (earning :math:`d_k p_l D_{tg}` a year from the
+  join month), and each offer picks one tier :math:`\tau_{ok}` (or none). "Claim only
+  the offer's tier", :math:`c_{tgok} \le \tau_{ok}`, is priced by :math:`\nu_{tgok} \ge 0`,
+  and "the offer's volume reaches its tier", :math:`V_o \ge \sum_k T_k \tau_{ok}`, by
+  :math:`\mu_o \ge 0` (scaled by the offer's deepest threshold :math:`\bar T_o`);
+- a system cost :math:`\Sigma_{tsc}` is charged as :math:`\Sigma_{tsc} / G_{tsc}` per
+  group that uses a new line of the system, :math:`G_{tsc}` the groups where the trust
+  could (never more than the cost once);
+- the per-trust range cap, minimum suppliers, maximum share, year-one cap, join
+  capacity and the "no worse off" rule are dropped.
+
+What remains separates. Each (trust, category) picks one candidate join month
+:math:`m` (none only under optional participation) and, in each of its groups, the one
+line with the largest
+
+.. math::
+    a_{tlm} + \max\big(0, \max_k (\rho_m d_k p_l D_{tg} - \nu_{tgok})\big)
+        + \mu_o V_{tl} / \bar T_o - \lambda_{tl}, \quad
+    a_{tlm} = \rho_m (B_{tg} - D_{tg} p_l) - \sigma_{tl} - \Sigma_{tsc}/G_{tsc}
+
+(one line is optimal: splitting a group's demand mixes the lines' rates and pays every
+fixed cost; :math:`V_{tl}` is :math:`D_{tg}` in units or spend as the offer counts),
+less the one-off costs :math:`f_{tcm}`; the range part keeps the :math:`K_g` lines of
+each capped group with the largest :math:`\Lambda_l = \sum_t \lambda_{tl}`; each offer
+takes the tier with the largest :math:`\sum_{tg} \nu_{tgok} - \mu_o T_k / \bar T_o` if
+positive. All of it is a few vectorised passes over the (trust, line, month) table,
+and the multipliers improve by projected subgradient steps (Polyak's step towards a
+known plan's value, halved when the bound stalls), keeping the smallest :math:`R`.
+Without tiers and with nothing else dropped binding, the bound is the optimum
+(tested); with tiers it converges slowly (measured in docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from time import perf_counter
+
+import numpy as np
+import pandas as pd
+
+from solver.data import ModelData
+from solver.problem import ProblemData
+from solver.model import range_cap_rows
+
+
+@dataclass
+class Bound:
+    """An upper bound on the net savings (GBP) of every plan of a problem.
+
+    ``method`` says how it was obtained (shown to users); ``iterations`` and
+    ``seconds`` what it cost; ``feasible`` is False when the relaxation already has
+    no plan (then no plan of the problem exists and ``value`` is None).
+    """
+
+    value: float | None
+    method: str
+    iterations: int = 0
+    seconds: float = 0.0
+    feasible: bool = True
+
+
+@dataclass
+class _Tables:
+    """Index arrays of the relaxation, built once (see :func:`_tables`).
+
+    Rows are (trust, line, month) triples sorted by (trust, category, month, group);
+    a *segment* is one (trust, group, month); *claims* are (row, tier) entries of rows
+    on tiered offers; a *tgoj* is a (trust, group, offer, tier) claim slot; an *oj* a
+    (offer, tier) with tiers k >= 1 sorted within each offer."""
+
+    a: np.ndarray  # a_tlm without any tier discount
+    pair_of_row: np.ndarray
+    seg_starts: np.ndarray
+    seg_of_row: np.ndarray
+    tcm_of_seg: np.ndarray
+    one_off: np.ndarray  # f_tcm
+    tc_of_tcm: np.ndarray
+    must_join: np.ndarray  # per (trust, category)
+    line_of_pair: np.ndarray
+    n_lines: int
+    capped_group_of_line: np.ndarray  # -1 if uncapped
+    caps: np.ndarray
+    tie_break: np.ndarray
+    infeasible: bool
+    # tiers
+    claim_row: np.ndarray
+    claim_tgoj: np.ndarray
+    claim_starts: np.ndarray  # first claim of each row with claims (claims sorted by row)
+    claim_gain: np.ndarray  # rho_m d_k p_l D_tg
+    tgoj_oj: np.ndarray
+    n_tgoj: int
+    volume_of_pair: np.ndarray  # D_tg * omega_l (units, or GBP of regional price)
+    offer_of_pair: np.ndarray  # -1 if not on a tiered offer
+    oj_offer: np.ndarray
+    oj_threshold: np.ndarray
+    oj_starts: np.ndarray  # first oj of each tiered offer
+    n_offers: int
+    offer_top: np.ndarray  # deepest threshold of each tiered offer (scales its multiplier)
+
+
+def _tiers(data: ModelData, pairs: pd.DataFrame):
+    """Tiers above tier 0: (offer, k >= 1) sorted, with threshold and discount."""
+    tiers = data.tiers.sort_values(["offer", "k"]).reset_index(drop=True)
+    oj = tiers[(tiers["k"] >= 1) & (tiers["threshold"] > 0) & (tiers["discount"] > 0)].reset_index(drop=True)
+    offers = pd.Index(oj["offer"].unique())
+    return oj, offers
+
+
+def _tables(data: ModelData) -> _Tables:
+    pairs = data.pairs.reset_index(drop=True)
+    jo = data.join_options
+    settings = data.settings
+    # a system cost shared over the groups where the trust could use a new line of it
+    new_system = (pairs["system_cost"].to_numpy() > 0) & pairs["is_new"].to_numpy(dtype=bool)
+    groups_of_system = pairs.loc[new_system].groupby(["trust", "supplier", "category"])["group"].transform("nunique")
+    system_share = np.zeros(len(pairs))
+    system_share[new_system] = pairs.loc[new_system, "system_cost"].to_numpy() / groups_of_system.to_numpy()
+    tg = data.tg.set_index(["trust", "group"])
+    baseline = tg["baseline"].reindex(pd.MultiIndex.from_frame(pairs[["trust", "group"]])).to_numpy()
+    spend = pairs["demand"].to_numpy() * pairs["price"].to_numpy()
+    rate = baseline - spend
+    fixed = pairs["switch_cost"].to_numpy() + system_share
+
+    tc = data.tc[["trust", "category"]].reset_index(drop=True)
+    tc_code = pd.Series(np.arange(len(tc)), index=pd.MultiIndex.from_frame(tc))
+    jo = jo.assign(tc=tc_code.reindex(pd.MultiIndex.from_frame(jo[["trust", "category"]])).to_numpy())
+    jo = jo.sort_values(["tc", "month"]).reset_index(drop=True)
+    # a (trust, category) with a group no usable line serves cannot join at all
+    unserved = data.tg.loc[data.tg["n_usable"] <= 0, ["trust", "category"]].drop_duplicates()
+    blocked = pd.MultiIndex.from_frame(jo[["trust", "category"]]).isin(pd.MultiIndex.from_frame(unserved))
+    must_join = np.full(len(tc), settings.participation != "optional")
+    joinable = np.zeros(len(tc), dtype=bool)
+    joinable[jo.loc[~blocked, "tc"].to_numpy(dtype=int)] = True
+    infeasible = bool((must_join & ~joinable).any())
+    jo = jo[~blocked].reset_index(drop=True)
+    one_off = (jo["exit_fee"] + jo["bridging"] + jo["off_contract"]).to_numpy(dtype=float)
+
+    rows = pairs[["trust", "group", "category", "line"]].assign(pair=np.arange(len(pairs)))
+    months = jo[["trust", "category", "month", "months_on"]].assign(tcm=np.arange(len(jo)))
+    rows = rows.merge(months, on=["trust", "category"])
+    rows = rows.sort_values(["tcm", "group", "pair"], kind="stable").reset_index(drop=True)
+    pair_of_row = rows["pair"].to_numpy()
+    years = rows["months_on"].to_numpy() / 12.0
+    a = years * rate[pair_of_row] - fixed[pair_of_row]
+    group_code = pd.factorize(rows["group"])[0]
+    tcm = rows["tcm"].to_numpy()
+    new_seg = np.r_[True, (tcm[1:] != tcm[:-1]) | (group_code[1:] != group_code[:-1])]
+    seg_starts = np.flatnonzero(new_seg)
+    seg_of_row = np.cumsum(new_seg) - 1
+
+    # tiers: claim slots (trust, group, offer, tier) and claims (row, tier)
+    oj, offers = _tiers(data, pairs)
+    offer_of_pair = offers.get_indexer(pairs["offer"])
+    oj_offer = offers.get_indexer(oj["offer"])
+    oj_starts = np.flatnonzero(np.r_[True, oj_offer[1:] != oj_offer[:-1]]) if len(oj) else np.zeros(0, dtype=int)
+    omega = np.where(pairs["basis"].to_numpy() == "spend", pairs["price"].to_numpy(), 1.0)
+    volume_of_pair = pairs["demand"].to_numpy() * omega
+    on_tier = offer_of_pair >= 0
+    tgo = pairs.loc[on_tier, ["trust", "group"]].assign(o=offer_of_pair[on_tier]).drop_duplicates().reset_index(drop=True)
+    tgo["tgo"] = np.arange(len(tgo))
+    slots = tgo.merge(pd.DataFrame({"o": oj_offer, "oj": np.arange(len(oj))}), on="o")
+    slots["tgoj"] = np.arange(len(slots))
+    row_frame = pd.DataFrame(
+        {"row": np.arange(len(rows)), "trust": rows["trust"], "group": rows["group"], "o": offer_of_pair[pair_of_row]}
+    )
+    claims = row_frame[row_frame["o"] >= 0].merge(slots[["trust", "group", "o", "oj", "tgoj"]], on=["trust", "group", "o"])
+    claims = claims.sort_values(["row", "oj"]).reset_index(drop=True)
+    claim_row = claims["row"].to_numpy()
+    discount = oj["discount"].to_numpy(dtype=float)
+    claim_gain = years[claim_row] * discount[claims["oj"].to_numpy()] * spend[pair_of_row[claim_row]]
+    claim_starts = np.flatnonzero(np.r_[True, claim_row[1:] != claim_row[:-1]]) if len(claims) else np.zeros(0, int)
+
+    lines = pd.Index(pairs["line"].unique())
+    caps = range_cap_rows(data)
+    first = pairs.drop_duplicates("line").set_index("line").reindex(lines)
+    cap_code = pd.Series(np.arange(len(caps)), index=caps["group"].to_numpy())
+    return _Tables(
+        a=a,
+        pair_of_row=pair_of_row,
+        seg_starts=seg_starts,
+        seg_of_row=seg_of_row,
+        tcm_of_seg=tcm[seg_starts],
+        one_off=one_off,
+        tc_of_tcm=jo["tc"].to_numpy(dtype=int),
+        must_join=must_join,
+        line_of_pair=lines.get_indexer(pairs["line"]),
+        n_lines=len(lines),
+        capped_group_of_line=first["group"].map(cap_code).fillna(-1).to_numpy(dtype=int),
+        caps=caps["cap"].to_numpy(dtype=int) if len(caps) else np.zeros(0, dtype=int),
+        tie_break=-first["price"].to_numpy(dtype=float),
+        infeasible=infeasible,
+        claim_row=claim_row,
+        claim_starts=claim_starts,
+        claim_tgoj=claims["tgoj"].to_numpy(),
+        claim_gain=claim_gain,
+        tgoj_oj=slots["oj"].to_numpy(),
+        n_tgoj=len(slots),
+        volume_of_pair=volume_of_pair,
+        offer_of_pair=offer_of_pair,
+        oj_offer=oj_offer,
+        oj_threshold=oj["threshold"].to_numpy(dtype=float),
+        oj_starts=oj_starts,
+        n_offers=len(offers),
+        offer_top=oj.groupby("offer", sort=False)["threshold"].max().reindex(offers).to_numpy(dtype=float),
+    )
+
+
+def _first_max(values: np.ndarray, seg_of: np.ndarray, seg_max: np.ndarray) -> np.ndarray:
+    """Index of the first row attaining its segment's maximum, per segment (segments sorted)."""
+    hits = np.flatnonzero(values >= seg_max[seg_of])
+    _, first = np.unique(seg_of[hits], return_index=True)
+    return hits[first]
+
+
+@dataclass
+class _Multipliers:
+    """lam per pair (range link), nu per claim slot (tier claimed only if reached),
+    mu per (offer, tier) scaled by its threshold (volume reaches the threshold)."""
+
+    lam: np.ndarray
+    nu: np.ndarray
+    mu: np.ndarray
+
+
+def _evaluate(t: _Tables, x: _Multipliers) -> tuple[float, _Multipliers]:
+    """:math:`R` at the multipliers, and its subgradient (same shapes as the multipliers)."""
+    # trust side: the best line of every (trust, group, month), claiming at most one tier
+    claim_value = np.maximum(0.0, t.claim_gain - x.nu[t.claim_tgoj])
+    bonus = np.zeros(len(t.a))
+    if len(claim_value):
+        bonus[t.claim_row[t.claim_starts]] = np.maximum.reduceat(claim_value, t.claim_starts)
+    pair_value = -x.lam
+    if len(x.mu):
+        on = t.offer_of_pair >= 0
+        pair_value = pair_value.copy()
+        per_volume = x.mu / t.offer_top
+        pair_value[on] += t.volume_of_pair[on] * per_volume[t.offer_of_pair[on]]
+    v = t.a + bonus + pair_value[t.pair_of_row]
+    seg_max = np.maximum.reduceat(v, t.seg_starts)
+    best_row = _first_max(v, t.seg_of_row, seg_max)
+    tcm_value = np.bincount(t.tcm_of_seg, weights=seg_max, minlength=len(t.one_off)) - t.one_off
+    tc_starts = np.flatnonzero(np.r_[True, t.tc_of_tcm[1:] != t.tc_of_tcm[:-1]])
+    tc_best = np.maximum.reduceat(tcm_value, tc_starts)
+    tcm_seg = np.repeat(np.arange(len(tc_starts)), np.diff(np.r_[tc_starts, len(tcm_value)]))
+    best_tcm = _first_max(tcm_value, tcm_seg, tc_best)
+    joins = t.must_join[t.tc_of_tcm[tc_starts]] | (tc_best > 0)
+    total = float(np.where(joins, tc_best, 0.0).sum())
+    chosen_tcm = np.zeros(len(t.one_off), dtype=bool)
+    chosen_tcm[best_tcm[joins]] = True
+    chosen_rows = best_row[chosen_tcm[t.tcm_of_seg]]
+    u = np.zeros(len(x.lam))
+    u[t.pair_of_row[chosen_rows]] = 1.0
+
+    # range side: the K_g lines of each capped group with the largest summed multipliers
+    big_lambda = np.bincount(t.line_of_pair, weights=x.lam, minlength=t.n_lines)
+    y = np.ones(t.n_lines)
+    capped = t.capped_group_of_line >= 0
+    if capped.any():
+        idx = np.flatnonzero(capped)
+        order = idx[np.lexsort((-t.tie_break[idx], -big_lambda[idx], t.capped_group_of_line[idx]))]
+        groups = t.capped_group_of_line[order]
+        rank = np.arange(len(order)) - np.searchsorted(groups, groups, side="left")
+        y[idx] = 0.0
+        y[order[rank < t.caps[groups]]] = 1.0
+    total += float((y * big_lambda).sum())
+
+    # offer side: one tier per offer (or none), paying for the volume it needs
+    tau = np.zeros(len(t.oj_threshold))
+    claimed = np.zeros(t.n_tgoj)
+    if len(x.mu):
+        offer_of_oj = np.repeat(np.arange(len(t.oj_starts)), np.diff(np.r_[t.oj_starts, len(tau)]))
+        worth = np.bincount(t.tgoj_oj, weights=x.nu, minlength=len(tau)) - x.mu[t.oj_offer] * (
+            t.oj_threshold / t.offer_top[t.oj_offer]
+        )
+        best_tier = np.maximum.reduceat(worth, t.oj_starts)
+        pick = _first_max(worth, offer_of_oj, best_tier)
+        tau[pick[best_tier[offer_of_oj[pick]] > 0]] = 1.0
+        total += float(np.maximum(best_tier, 0.0).sum())
+        in_chosen = np.zeros(len(t.a), dtype=bool)
+        in_chosen[chosen_rows] = True
+        # the one claim each chosen row makes: its largest positive claim value
+        row_best = np.zeros(len(t.a))
+        row_best[t.claim_row[t.claim_starts]] = np.maximum.reduceat(claim_value, t.claim_starts)
+        first_claim = _first_max(claim_value, np.cumsum(np.r_[True, t.claim_row[1:] != t.claim_row[:-1]]) - 1,
+                                 row_best[t.claim_row[t.claim_starts]])
+        take = first_claim[in_chosen[t.claim_row[first_claim]] & (claim_value[first_claim] > 0)]
+        claimed[t.claim_tgoj[take]] = 1.0
+        on = t.offer_of_pair >= 0
+        volume = np.bincount(t.offer_of_pair[on], weights=u[on] * t.volume_of_pair[on], minlength=t.n_offers)
+        needed = np.bincount(t.oj_offer, weights=tau * t.oj_threshold, minlength=t.n_offers)
+        mu_grad = (volume - needed) / t.offer_top
+    else:
+        mu_grad = np.zeros(0)
+    grad = _Multipliers(lam=y[t.line_of_pair] - u, nu=tau[t.tgoj_oj] - claimed, mu=mu_grad)
+    return total, grad
+
+
+def lagrangian_bound(
+    data: ModelData, target: float | None = None, seconds: float = 10.0, max_iterations: int = 500
+) -> Bound:
+    """Upper bound on the full problem's net savings (GBP) by the Lagrangian relaxation above.
+
+    ``target``: the value of a known plan (e.g. the greedy one), the aim of Polyak's
+    step; without it 1% below the first bound is used. Stops after ``seconds`` or
+    ``max_iterations``, when the bound is within 1e-5 of the target, or when the step
+    has shrunk to nothing. Every evaluation is a valid bound: the least is returned.
+    """
+    tick = perf_counter()
+    method = METHOD
+    if data.pairs.empty or data.tc.empty:
+        return Bound(value=0.0, method=method, seconds=perf_counter() - tick)
+    t = _tables(data)
+    if t.infeasible:
+        return Bound(value=None, method=method, seconds=perf_counter() - tick, feasible=False)
+    x = _Multipliers(lam=np.zeros(len(data.pairs)), nu=np.zeros(t.n_tgoj), mu=np.zeros(t.n_offers))
+    current, grad = _evaluate(t, x)
+    best = current
+    goal = target if target is not None and target < best else best - 0.01 * abs(best)
+    theta, stall, iterations = 1.0, 0, 1
+    while iterations < max_iterations and perf_counter() - tick < seconds:
+        if best - goal <= 1e-5 * max(1.0, abs(goal)):
+            break
+        norm = 0.0
+        for value, g in ((x.lam, grad.lam), (x.nu, grad.nu), (x.mu, grad.mu)):
+            moving = (g < 0) | (value > 0)  # projected: a zero multiplier cannot go lower
+            norm += float((g[moving] ** 2).sum())
+        if norm == 0:
+            break  # the relaxed plan keeps every priced rule: R is the relaxation's optimum
+        step = theta * max(current - goal, 1e-9 * abs(current)) / norm
+        x = _Multipliers(
+            lam=np.maximum(0.0, x.lam - step * grad.lam),
+            nu=np.maximum(0.0, x.nu - step * grad.nu),
+            mu=np.maximum(0.0, x.mu - step * grad.mu),
+        )
+        current, grad = _evaluate(t, x)
+        iterations += 1
+        if current < best - 1e-9 * abs(best):
+            best, stall = current, 0
+        else:
+            stall += 1
+            if stall >= STALL:
+                theta, stall = theta / 2, 0
+                if theta < 1e-4:
+                    break
+    return Bound(value=best, method=method, iterations=iterations, seconds=perf_counter() - tick)
+
+
+METHOD = "Lagrangian relaxation over every usable line (range and tiers priced)"
+STALL = 20
+"""Steps without a better bound before Polyak's step is halved."""
+
+
+FULL_LP_COLUMNS = 400_000
+"""Largest model (in (trust, line, month) allocation columns, :func:`solver.screen.hull_columns`)
+whose whole LP relaxation is solved beside a screened MILP.
+
+Measured with HiGHS interior point, one thread, crossover off: the multi-region
+instance (30 trusts) solves in about 11 s; the national one (130 trusts, about 1.5
+million columns in all) took about 50 minutes, far beyond any time limit."""
+
+LP_METHOD = "LP relaxation of the whole model (interior point)"
+
+
+def full_lp_bound(problem: ProblemData, seconds: float) -> Bound:
+    """The LP relaxation of the whole model by interior point, without crossover.
+
+    An interior-point optimum is exact up to the primal-dual objective error HiGHS
+    reports; the bound adds that error (relative) so it stays an upper bound. ``None``
+    value when the LP did not finish within ``seconds``.
+    """
+    import pulp
+
+    from solver.data import prepare
+    from solver.model import MONEY, build_model
+
+    tick = perf_counter()
+    m = build_model(prepare(problem))
+    solver = pulp.HiGHS(
+        mip=False, msg=False, timeLimit=max(1.0, seconds - (perf_counter() - tick)), threads=1,
+        solver="ipm", run_crossover="off",
+    )
+    stats = m.prob.solve(solver)
+    if stats.status != pulp.LpSolveStatus.Optimal or stats.objective is None:
+        return Bound(value=None, method=LP_METHOD, seconds=perf_counter() - tick)
+    info = m.prob.solverModel.getInfo()
+    error = max(float(getattr(info, "primal_dual_objective_error", 0.0) or 0.0), 1e-9)
+    value = stats.objective / MONEY
+    return Bound(value=value + error * (1.0 + 2.0 * abs(value)), method=LP_METHOD, seconds=perf_counter() - tick)
+
+
+def _worker(problem: ProblemData, seconds: float, target: float | None, whole_lp: bool, queue) -> None:
+    try:
+        if whole_lp:
+            queue.put(full_lp_bound(problem, seconds))
+        else:
+            from solver.data import prepare
+
+            tick = perf_counter()
+            data = prepare(problem)
+            left = seconds - (perf_counter() - tick)
+            queue.put(lagrangian_bound(data, target=target, seconds=left, max_iterations=1_000_000))
+    except Exception as exc:  # the bound is optional: a failure only loses it
+        queue.put(Bound(value=None, method=f"bound failed: {type(exc).__name__}: {exc}"))
+
+
+class BoundProcess:
+    """A bound for the whole problem computed in a child process while the MILP runs here.
+
+    With two cores the MILP (one HiGHS thread) keeps this process's core and the bound
+    gets the other: the whole LP relaxation by interior point when the model is small
+    enough (:data:`FULL_LP_COLUMNS`), else the Lagrangian bound, stepping for the whole
+    time limit (at national scale one step takes about 0.06 s)."""
+
+    def __init__(self, process, queue) -> None:
+        self.process, self.queue = process, queue
+        self.found: Bound | None = None
+
+    def poll(self) -> Bound | None:
+        """The child's bound if it has answered (never waits)."""
+        from queue import Empty
+
+        if self.found is None:
+            try:
+                self.found = self.queue.get_nowait()
+            except Empty:
+                return None
+        return self.found if self.found.value is not None else None
+
+    @classmethod
+    def start(cls, problem: ProblemData, seconds: float, *, whole_lp: bool, target: float | None) -> BoundProcess | None:
+        import multiprocessing as mp
+
+        try:
+            ctx = mp.get_context("spawn")
+            queue = ctx.Queue()
+            process = ctx.Process(target=_worker, args=(problem, seconds, target, whole_lp, queue), daemon=True)
+            process.start()
+        except (OSError, RuntimeError, AssertionError):  # e.g. daemonic callers may not start children
+            return None
+        return cls(process, queue)
+
+    def result(self, deadline: float) -> Bound | None:
+        """The child's bound if it finishes by ``deadline`` (``perf_counter`` time), else None."""
+        from queue import Empty
+
+        found = self.found
+        if found is None:
+            try:
+                found = self.queue.get(timeout=max(0.1, deadline - perf_counter()))
+            except Empty:
+                found = None
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=5)
+        return found if isinstance(found, Bound) and found.value is not None else None

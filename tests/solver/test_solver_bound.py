@@ -1,0 +1,79 @@
+"""The bound for the whole problem (solver/bound.py) and how runs report it."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+import pytest
+from solver_testdata import region_problem
+
+from solver.bound import full_lp_bound, lagrangian_bound
+from solver.data import prepare
+from solver.solve import solve
+
+PENNY = 1e-2
+
+
+@pytest.fixture(scope="module")
+def region():
+    return region_problem(seed=3)
+
+
+def test_the_lagrangian_bound_holds_and_steps_only_tighten_it(region):
+    sol = solve(region)
+    first = lagrangian_bound(prepare(region), target=sol.objective, max_iterations=1)
+    tightened = lagrangian_bound(prepare(region), target=sol.objective, max_iterations=300)
+    assert sol.status == "optimal"
+    assert tightened.value >= sol.objective - PENNY
+    assert tightened.value <= first.value + PENNY
+    assert tightened.iterations > 1 and tightened.method
+
+
+def test_the_bound_is_exact_when_nothing_it_relaxes_binds(region):
+    # no tiers, no range caps, no supplier rules: each trust takes its best line and
+    # month, which is what the relaxation computes, so bound and optimum coincide
+    relaxed = frozenset({"range_cap", "trust_range_cap", "min_suppliers", "max_share", "year_one_cap", "switching_costs"})
+    p = dataclasses.replace(
+        region,
+        tiers=region.tiers.iloc[:0],
+        settings=dataclasses.replace(region.settings, relax=relaxed),
+    )
+    sol = solve(p)
+    bound = lagrangian_bound(prepare(p), max_iterations=1)
+    assert sol.status == "optimal"
+    assert bound.value == pytest.approx(sol.objective, rel=2e-4)
+
+
+def test_the_full_lp_bound_is_the_lp_relaxation(region):
+    sol = solve(region)
+    lp = full_lp_bound(region, seconds=60)
+    assert lp.value == pytest.approx(sol.lp_bound, rel=1e-6)
+    assert lp.value >= sol.objective - PENNY
+
+
+def test_a_run_cut_short_by_its_time_limit_is_not_called_optimal(region, monkeypatch):
+    solve_module = importlib.import_module("solver.solve")
+    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
+    monkeypatch.setattr(solve_module, "MIN_STAGE_SECONDS", 0.05)
+    p = dataclasses.replace(region, settings=dataclasses.replace(region.settings, time_limit=0.3))
+    sol = solve(p)
+    assert sol.candidate_lines < sol.usable_lines
+    assert sol.global_bound >= sol.objective - PENNY
+    assert sol.global_gap == pytest.approx((sol.global_bound - sol.objective) / sol.objective)
+    if sol.global_gap > p.settings.gap_rel:
+        assert sol.status != "optimal"
+        assert f"within {sol.global_gap:.2%} of the best possible plan" in sol.message
+
+
+def test_progress_reports_stages_plan_and_bound(region, monkeypatch):
+    seen: list[dict] = []
+    solve_module = importlib.import_module("solver.solve")
+    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
+    sol = solve(region, progress=seen.append, quality=False)
+    stages = [s["stage"] for s in seen]
+    assert "bound" in stages and stages[-1] == "done"
+    assert any(s.startswith("stage 1:") for s in stages)
+    assert seen[-1]["incumbent"] == pytest.approx(sol.objective)
+    assert seen[-1]["bound"] == pytest.approx(sol.global_bound)
+    assert all(a["elapsed"] <= b["elapsed"] for a, b in zip(seen, seen[1:], strict=False))
