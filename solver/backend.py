@@ -13,11 +13,11 @@ so the solve step can explain an infeasible model without the two importing each
 
 import contextlib
 import ctypes
-from collections.abc import Callable
 import math
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
 
@@ -85,10 +85,11 @@ def make_solver(
             warmStart=warm,
         )
     callbacks: dict = {}
-    if progress is not None and mip:
+    hscb = pulp.HiGHS.hscb  # None without highspy (then the solver is unavailable anyway)
+    if progress is not None and mip and hscb is not None:
         callbacks = {
             "callbackTuple": (_progress_callback(progress), None),
-            "callbacksToActivate": [pulp.HiGHS.hscb.HighsCallbackType.kCallbackMipInterrupt],
+            "callbacksToActivate": [hscb.HighsCallbackType.kCallbackMipInterrupt],
         }
     return pulp.HiGHS(
         mip=mip,

@@ -55,8 +55,8 @@ import numpy as np
 import pandas as pd
 
 from solver.data import ModelData
-from solver.problem import ProblemData
 from solver.model import range_cap_rows
+from solver.problem import ProblemData
 
 
 @dataclass
@@ -172,14 +172,18 @@ def _tables(data: ModelData) -> _Tables:
     omega = np.where(pairs["basis"].to_numpy() == "spend", pairs["price"].to_numpy(), 1.0)
     volume_of_pair = pairs["demand"].to_numpy() * omega
     on_tier = offer_of_pair >= 0
-    tgo = pairs.loc[on_tier, ["trust", "group"]].assign(o=offer_of_pair[on_tier]).drop_duplicates().reset_index(drop=True)
+    tgo = (
+        pairs.loc[on_tier, ["trust", "group"]].assign(o=offer_of_pair[on_tier]).drop_duplicates().reset_index(drop=True)
+    )
     tgo["tgo"] = np.arange(len(tgo))
     slots = tgo.merge(pd.DataFrame({"o": oj_offer, "oj": np.arange(len(oj))}), on="o")
     slots["tgoj"] = np.arange(len(slots))
     row_frame = pd.DataFrame(
         {"row": np.arange(len(rows)), "trust": rows["trust"], "group": rows["group"], "o": offer_of_pair[pair_of_row]}
     )
-    claims = row_frame[row_frame["o"] >= 0].merge(slots[["trust", "group", "o", "oj", "tgoj"]], on=["trust", "group", "o"])
+    claims = row_frame[row_frame["o"] >= 0].merge(
+        slots[["trust", "group", "o", "oj", "tgoj"]], on=["trust", "group", "o"]
+    )
     claims = claims.sort_values(["row", "oj"]).reset_index(drop=True)
     claim_row = claims["row"].to_numpy()
     discount = oj["discount"].to_numpy(dtype=float)
@@ -297,8 +301,11 @@ def _evaluate(t: _Tables, x: _Multipliers) -> tuple[float, _Multipliers]:
         # the one claim each chosen row makes: its largest positive claim value
         row_best = np.zeros(len(t.a))
         row_best[t.claim_row[t.claim_starts]] = np.maximum.reduceat(claim_value, t.claim_starts)
-        first_claim = _first_max(claim_value, np.cumsum(np.r_[True, t.claim_row[1:] != t.claim_row[:-1]]) - 1,
-                                 row_best[t.claim_row[t.claim_starts]])
+        first_claim = _first_max(
+            claim_value,
+            np.cumsum(np.r_[True, t.claim_row[1:] != t.claim_row[:-1]]) - 1,
+            row_best[t.claim_row[t.claim_starts]],
+        )
         take = first_claim[in_chosen[t.claim_row[first_claim]] & (claim_value[first_claim] > 0)]
         claimed[t.claim_tgoj[take]] = 1.0
         on = t.offer_of_pair >= 0
@@ -392,13 +399,18 @@ def full_lp_bound(problem: ProblemData, seconds: float) -> Bound:
     tick = perf_counter()
     m = build_model(prepare(problem))
     solver = pulp.HiGHS(
-        mip=False, msg=False, timeLimit=max(1.0, seconds - (perf_counter() - tick)), threads=1,
-        solver="ipm", run_crossover="off",
+        mip=False,
+        msg=False,
+        timeLimit=max(1.0, seconds - (perf_counter() - tick)),
+        threads=1,
+        solver="ipm",
+        run_crossover="off",
     )
     stats = m.prob.solve(solver)
     if stats.status != pulp.LpSolveStatus.Optimal or stats.objective is None:
         return Bound(value=None, method=LP_METHOD, seconds=perf_counter() - tick)
-    info = m.prob.solverModel.getInfo()
+    highs = m.prob.solverModel
+    info = highs.getInfo() if highs is not None else None
     error = max(float(getattr(info, "primal_dual_objective_error", 0.0) or 0.0), 1e-9)
     value = stats.objective / MONEY
     return Bound(value=value + error * (1.0 + 2.0 * abs(value)), method=LP_METHOD, seconds=perf_counter() - tick)
@@ -443,7 +455,9 @@ class BoundProcess:
         return self.found if self.found.value is not None else None
 
     @classmethod
-    def start(cls, problem: ProblemData, seconds: float, *, whole_lp: bool, target: float | None) -> BoundProcess | None:
+    def start(
+        cls, problem: ProblemData, seconds: float, *, whole_lp: bool, target: float | None
+    ) -> BoundProcess | None:
         import multiprocessing as mp
 
         try:

@@ -85,9 +85,7 @@ class _Checks:
         if left <= 0:
             self.unsettled = True
             return None
-        limited = dataclasses.replace(
-            self.data, problem=self.data.problem.with_settings(time_limit=max(1.0, left))
-        )
+        limited = dataclasses.replace(self.data, problem=self.data.problem.with_settings(time_limit=max(1.0, left)))
         run = solve_data(limited, dropped=dropped, feasibility_only=True)
         if run.status == "infeasible":
             return True

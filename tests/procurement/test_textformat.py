@@ -37,7 +37,9 @@ def test_table_cells():
 
 
 def test_progress_line_reads_stage_time_plan_bound_and_gap():
-    line = fmt.progress_line({"stage": "stage 2: 128 of 1,656 lines", "elapsed": 45.4, "incumbent": 990.0, "bound": 1000.0})
+    line = fmt.progress_line(
+        {"stage": "stage 2: 128 of 1,656 lines", "elapsed": 45.4, "incumbent": 990.0, "bound": 1000.0}
+    )
     assert line == "stage 2: 128 of 1,656 lines · 45 s · plan £990 · bound £1,000 · gap 1.01%"
     assert fmt.progress_line({"stage": "greedy", "elapsed": 1.0, "incumbent": None, "bound": None}) == (
         "greedy · 1 s · plan: none yet · bound: none yet"

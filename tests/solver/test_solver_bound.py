@@ -33,7 +33,9 @@ def test_the_lagrangian_bound_holds_and_steps_only_tighten_it(region):
 def test_the_bound_is_exact_when_nothing_it_relaxes_binds(region):
     # no tiers, no range caps, no supplier rules: each trust takes its best line and
     # month, which is what the relaxation computes, so bound and optimum coincide
-    relaxed = frozenset({"range_cap", "trust_range_cap", "min_suppliers", "max_share", "year_one_cap", "switching_costs"})
+    relaxed = frozenset(
+        {"range_cap", "trust_range_cap", "min_suppliers", "max_share", "year_one_cap", "switching_costs"}
+    )
     p = dataclasses.replace(
         region,
         tiers=region.tiers.iloc[:0],

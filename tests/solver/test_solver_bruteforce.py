@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solver.bound import lagrangian_bound
-from solver.data import prepare
 from solver.checker import check_solution
+from solver.data import prepare
 from solver.problem import ProblemData, Settings
 from solver.solve import solve
 
