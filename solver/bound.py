@@ -102,6 +102,7 @@ class _Tables:
     claim_row: np.ndarray
     claim_tgoj: np.ndarray
     claim_starts: np.ndarray  # first claim of each row with claims (claims sorted by row)
+    claim_segment: np.ndarray  # index into claim_starts of each claim
     claim_gain: np.ndarray  # rho_m d_k p_l D_tg
     tgoj_oj: np.ndarray
     n_tgoj: int
@@ -211,6 +212,7 @@ def _tables(data: ModelData) -> _Tables:
         infeasible=infeasible,
         claim_row=claim_row,
         claim_starts=claim_starts,
+        claim_segment=np.cumsum(np.r_[True, claim_row[1:] != claim_row[:-1]]) - 1 if len(claim_row) else claim_row,
         claim_tgoj=claims["tgoj"].to_numpy(),
         claim_gain=claim_gain,
         tgoj_oj=slots["oj"].to_numpy(),
@@ -228,8 +230,8 @@ def _tables(data: ModelData) -> _Tables:
 def _first_max(values: np.ndarray, seg_of: np.ndarray, seg_max: np.ndarray) -> np.ndarray:
     """Index of the first row attaining its segment's maximum, per segment (segments sorted)."""
     hits = np.flatnonzero(values >= seg_max[seg_of])
-    _, first = np.unique(seg_of[hits], return_index=True)
-    return hits[first]
+    segments = seg_of[hits]  # ascending: the first hit of each segment starts a new run
+    return hits[np.r_[True, segments[1:] != segments[:-1]]]
 
 
 @dataclass
@@ -247,8 +249,9 @@ def _evaluate(t: _Tables, x: _Multipliers) -> tuple[float, _Multipliers]:
     # trust side: the best line of every (trust, group, month), claiming at most one tier
     claim_value = np.maximum(0.0, t.claim_gain - x.nu[t.claim_tgoj])
     bonus = np.zeros(len(t.a))
+    claim_max = np.maximum.reduceat(claim_value, t.claim_starts) if len(claim_value) else claim_value
     if len(claim_value):
-        bonus[t.claim_row[t.claim_starts]] = np.maximum.reduceat(claim_value, t.claim_starts)
+        bonus[t.claim_row[t.claim_starts]] = claim_max
     pair_value = -x.lam
     if len(x.mu):
         on = t.offer_of_pair >= 0
@@ -299,13 +302,7 @@ def _evaluate(t: _Tables, x: _Multipliers) -> tuple[float, _Multipliers]:
         in_chosen = np.zeros(len(t.a), dtype=bool)
         in_chosen[chosen_rows] = True
         # the one claim each chosen row makes: its largest positive claim value
-        row_best = np.zeros(len(t.a))
-        row_best[t.claim_row[t.claim_starts]] = np.maximum.reduceat(claim_value, t.claim_starts)
-        first_claim = _first_max(
-            claim_value,
-            np.cumsum(np.r_[True, t.claim_row[1:] != t.claim_row[:-1]]) - 1,
-            row_best[t.claim_row[t.claim_starts]],
-        )
+        first_claim = _first_max(claim_value, t.claim_segment, claim_max)
         take = first_claim[in_chosen[t.claim_row[first_claim]] & (claim_value[first_claim] > 0)]
         claimed[t.claim_tgoj[take]] = 1.0
         on = t.offer_of_pair >= 0

@@ -245,8 +245,30 @@ def _late_joins(data: ModelData, conflict: list[tuple]) -> str:
     return f": contracts keep joins from month {first} on ({'; '.join(named)}{more})"
 
 
+FAMILY_WORDS = {
+    "range_cap": "range caps on {n} groups",
+    "trust_range_cap": "per-trust caps on {n} (trust, group) pairs",
+    "min_suppliers": "minimum suppliers in {n} categories",
+    "max_share": "maximum supplier share in {n} categories",
+    "year_one_cap": "year-one caps at {n} trusts",
+    "join_capacity": "join capacity in {n} quarters",
+}
+"""How a family with many members in a conflict is summed up."""
+
+LISTED = 6
+"""A family with more members than this in a conflict is summed up, not listed."""
+
+
 def _phrase(data: ModelData, conflict: list[tuple]) -> str:
-    parts = [describe_instance(data, i) for i in conflict]
+    families: dict[str, list[tuple]] = {}
+    for inst in conflict:
+        families.setdefault(inst[0], []).append(inst)
+    parts = []
+    for family, members in families.items():
+        if len(members) > LISTED and family in FAMILY_WORDS:
+            parts.append(FAMILY_WORDS[family].format(n=f"{len(members):,}"))
+        else:
+            parts += [describe_instance(data, i) for i in members]
     if not parts:
         return "the rules conflict, but no single set of rule instances could be isolated"
     if len(parts) == 1:

@@ -73,3 +73,13 @@ def test_a_spent_time_budget_says_the_conflict_was_not_narrowed(small_problem):
     p = small_problem(range_cap_by_group={"KNEE-TRAY": 1}, min_suppliers_by_category={"knee": 2})
     (reason,) = explain_infeasibility(p, seconds=-1.0)  # no check could run: nothing is claimed
     assert reason.startswith("the rules in conflict could not be found within the time limit")
+
+
+def test_a_family_with_many_members_in_a_conflict_is_summed_up(small_problem):
+    from solver.data import prepare
+    from solver.explain import _phrase
+
+    data = prepare(small_problem())
+    conflict = [("range_cap", f"G{i}") for i in range(8)] + [("min_suppliers", "knee")]
+    phrase = _phrase(data, conflict)
+    assert phrase.startswith("range caps on 8 groups contradicts minimum ") and phrase.endswith(" for knee")
