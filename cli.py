@@ -221,14 +221,15 @@ def working(message: str, quiet: bool = False):
 
 
 @contextlib.contextmanager
-def solving(message: str, quiet: bool = False):
+def solving(name: str, quiet: bool = False):
     """Like :func:`working`, and yields a progress callback that rewrites the spinner's line
-    (stage, elapsed, best plan, global bound) as a long solve goes on; None when piped."""
+    ("NAME: stage · elapsed · best plan · global bound · gap", within 80 columns for a
+    short name) as a long solve goes on; None when piped or with --json."""
     if quiet or not sys.stderr.isatty():
         yield None
         return
-    with err.status(message, spinner="dots") as status:
-        yield lambda state: status.update(f"{message} {fmt.progress_line(state)}")
+    with err.status(f"Building and solving {name} ...", spinner="dots") as status:
+        yield lambda state: status.update(f"{name}: {fmt.progress_line(state)}")
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
@@ -987,7 +988,7 @@ def scenario_run_cmd(app: AppContext, names: tuple[str, ...], explain: bool, as_
 
     results = []
     for name in names:
-        with solving(f"Building and solving {name} ...", as_json) as progress:
+        with solving(name, as_json) as progress:
             summary = runs.run_scenario(app.engine, name, user=app.user, progress=progress)
         if explain and summary["objective_gbp"] is not None:
             with working(f"Pricing each rule of {name} (one re-solve per rule) ...", as_json):

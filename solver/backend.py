@@ -63,13 +63,13 @@ def make_solver(
     mip: bool = True,
     log_path: str | None = None,
     warm: bool = False,
-    progress: Callable[[float | None], None] | None = None,
+    progress: Callable[[float | None, float | None], None] | None = None,
 ):
     """The PuLP solver object for ``settings`` (HiGHS in process, or CBC).
 
     ``warm``: start from the variables' initial values (see :func:`warm_start`).
     ``progress``: called (HiGHS MIP only) from the solver's interrupt callback with the
-    best plan's net savings in GBP (None before the first), so a caller can show
+    best plan's net savings and the solver's bound in GBP (None before the first), so a caller can show
     progress: highspy holds the interpreter lock while it runs, so no other Python
     thread runs until it returns.
     """
@@ -102,10 +102,12 @@ def make_solver(
     )
 
 
-def _progress_callback(progress: Callable[[float | None], None]):
+def _progress_callback(progress: Callable[[float | None, float | None], None]):
+    def gbp(value) -> float | None:
+        return value / MONEY if value is not None and math.isfinite(value) else None
+
     def callback(callback_type, message, data_out, data_in, user_data) -> None:
-        incumbent = data_out.mip_primal_bound
-        progress(incumbent / MONEY if incumbent is not None and math.isfinite(incumbent) else None)
+        progress(gbp(data_out.mip_primal_bound), gbp(data_out.mip_dual_bound))
 
     return callback
 
@@ -140,7 +142,7 @@ def run_solver(
     settings: Settings,
     mip: bool = True,
     warm: bool = False,
-    progress: Callable[[float | None], None] | None = None,
+    progress: Callable[[float | None, float | None], None] | None = None,
 ) -> RunResult:
     """Solve ``prob`` and report the status; reads no variable value (``progress``: see :func:`make_solver`)."""
     start = perf_counter()

@@ -209,6 +209,7 @@ def solve(
         solution = _solve_screened(problem, full, plan, start, report, worker, relaxed)
     else:
         report.update(stage="whole model")
+        report.whole_model = True
         m = build_model(full)
         build_seconds = perf_counter() - start - (heuristic.solve_seconds or 0.0) - relaxed.seconds
         solution = solve_model(m, build_seconds=build_seconds, quality=quality, start=plan, progress=report.solver)
@@ -285,15 +286,21 @@ class _Reporter:
         self.state.update({k: v for k, v in changes.items() if v is not None or k == "stage"})
         self._send()
 
+    whole_model = False
+    """Whether the solver's model holds every usable line (its bound is then a global one)."""
+
     @property
-    def solver(self) -> Callable[[float | None], None] | None:
-        """The solver's callback (the best plan so far), or None when nobody listens."""
+    def solver(self) -> Callable[[float | None, float | None], None] | None:
+        """The solver's callback (best plan, solver's bound), or None when nobody listens."""
         return self._from_solver if self.callback is not None else None
 
-    def _from_solver(self, incumbent: float | None) -> None:
+    def _from_solver(self, incumbent: float | None, bound: float | None) -> None:
         best = self.state.get("incumbent")
         if incumbent is not None and (best is None or incumbent > best):
             self.state["incumbent"] = incumbent
+        known = self.state.get("bound")
+        if self.whole_model and bound is not None and (known is None or bound < known):
+            self.state["bound"] = bound
         if perf_counter() - self._sent >= 1.0:  # the solver calls back very often
             self._send()
 
@@ -418,7 +425,7 @@ def solve_model(
     build_seconds: float = 0.0,
     quality: bool = False,
     start: Solution | None = None,
-    progress: Callable[[float | None], None] | None = None,
+    progress: Callable[[float | None, float | None], None] | None = None,
     deadline: float | None = None,
 ) -> Solution:
     """Solve a built model and report it (see :func:`solve`); ``start``: a plan to warm-start from;
