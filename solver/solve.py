@@ -38,7 +38,7 @@ import pandas as pd
 import pulp
 
 from solver.backend import RunResult, run_solver
-from solver.bound import Bound, BoundProcess, lagrangian_bound
+from solver.bound import LP_METHOD, Bound, BoundProcess, lagrangian_bound
 from solver.data import ModelData, prepare
 from solver.explain import explain_infeasibility
 from solver.model import Model, build_model
@@ -244,6 +244,8 @@ def _global_bound(solution: Solution, relaxed: Bound, beside: Bound | None, *, w
     for b in (beside, relaxed):
         if b is not None and b.value is not None:
             candidates.append((b.value, b.method))
+    if beside is not None and beside.value is not None and beside.method == LP_METHOD:
+        solution.lp_bound = beside.value  # the whole model's LP relaxation, computed beside
     if not relaxed.feasible and solution.status != "infeasible" and solution.objective is None:
         solution.status = "infeasible"
         solution.message = "no plan satisfies every rule (a (trust, category) that must join cannot)"
