@@ -1,7 +1,7 @@
 """The Summary sheet: the savings case on one screen, every figure a live formula.
 
 Side by side for every scenario: the headline (net savings over the horizon, in-year,
-full-year run rate, the range's size, the optimality gap), net savings by cause with a
+full-year run rate, the range's size, the gap to the best possible plan), net savings by cause with a
 native waterfall chart of the first scenario, and net savings by NHS financial year
 with a column chart. Each figure is a ``SUMPRODUCT`` (or ``SUM``) over the detail
 sheets, and two check rows show £0 when Categories and Years agree with Trusts.
@@ -159,13 +159,14 @@ class _Blocks:
         rl, rf, rla = rng["letters"], rng["first"], rng["last"]
         gap_of = _summer("Solver", solver)
         ws.cell(row=8, column=1, value="Product lines in the regional range")
-        ws.cell(row=9, column=1, value="Optimality gap (Solver sheet)")
+        ws.cell(row=9, column=1, value="Gap to the best possible plan (Solver sheet)")
         for col in self.cols:
             status = column_range("Range", rl["Status (kept / dropped / new)"], rf, rla)
             scenarios = column_range("Range", rl["Scenario"], rf, rla)
             ws[f"{col}8"] = f'=SUMPRODUCT(({scenarios}={col}$4)*({status}<>"dropped"))'
             ws[f"{col}8"].number_format = COUNT
-            ws[f"{col}9"] = "=" + gap_of("Gap", f"{col}$4")  # one Solver row per scenario
+            # one Solver row per scenario; the gap to a bound for the whole problem
+            ws[f"{col}9"] = "=" + gap_of("Global gap", f"{col}$4")
             ws[f"{col}9"].number_format = PERCENT
 
     def causes(self, trusts_sum) -> tuple[list[int], int]:

@@ -395,6 +395,10 @@ def test_solver_sheet_shows_quality_and_the_rule_of_thumb(workbook, engine_figur
     # every run carries a bound for the whole problem, at or above its plan
     assert (solver["Global bound (every plan of the whole problem)"] >= solver["Net savings (objective)"] - 1).all()
     assert (solver["Global gap"] <= 1e-4).all() and solver["How the global bound was obtained"].str.len().gt(0).all()
+    # the Summary's gap is the gap to that bound (column N of the Solver sheet)
+    summary = wb["Summary"]
+    assert summary["A9"].value == "Gap to the best possible plan (Solver sheet)"
+    assert "Solver!$N$" in summary["B9"].value or "Solver!N" in summary["B9"].value
     ws = wb["Solver"]
     assert ws["K2"].value == '=IF(ISNUMBER(J2),F2-J2,"")'
     for r, name in enumerate(NAMES, start=2):
