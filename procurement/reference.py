@@ -62,10 +62,14 @@ def sync_taxonomy(session: Session, taxonomy: Taxonomy) -> None:
 
 def frame(session: Session, statement) -> pd.DataFrame:
     """Run a SELECT and return its rows as a DataFrame with the selected column names."""
-    result = session.execute(statement)
+    # Core execution on the session's connection (in its transaction): the ORM's result
+    # machinery (row loading, identity map) costs more than the query for plain columns.
+    # The explicit flush stands in for the ORM's autoflush.
+    session.flush()
+    result = session.connection().execute(statement)
     columns = list(result.keys())
     # Plain tuples: pandas turns each Row into one anyway, but more slowly (same dtypes).
-    return pd.DataFrame([tuple(row) for row in result], columns=columns)
+    return pd.DataFrame([tuple(row) for row in result.fetchall()], columns=columns)
 
 
 def code_map(session: Session, model) -> dict[str, int]:
