@@ -28,7 +28,7 @@ at runtime.
 
 import datetime as dt
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -215,6 +215,11 @@ class ClinicalRating(SQLModel, table=True):
 
 class Usage(SQLModel, table=True):
     """What a trust bought: quantity of one SKU at the unit price it actually paid."""
+
+    # By date, then SKU: the checks run on every usage import look rows up by date (a
+    # trust's history before a file's first date) and by (SKU, date) (the same order
+    # lines already stored as another trust's); without it both read the whole table.
+    __table_args__ = (Index("ix_usage_period_item_id", "period", "item_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     trust_id: int = Field(foreign_key="trust.id", index=True)

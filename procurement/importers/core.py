@@ -350,6 +350,14 @@ def sql_records(table: pd.DataFrame, ints: Iterable[str] = ()) -> list[dict]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
+def iso_dates(dates: pd.Series) -> pd.Series:
+    """Dates (``date``, ``datetime`` or ``Timestamp``) as ISO text ``YYYY-MM-DD``, as SQLAlchemy stores a
+    ``Date`` in SQLite; missing stays missing. Formatted once per distinct date (a file spans a few)."""
+    codes, uniques = pd.factorize(dates)
+    text = [(d.date() if isinstance(d, dt.datetime) else d).isoformat() for d in uniques]
+    return pd.Series(pd.array(text + [None], dtype=object)[codes], index=dates.index, dtype=object)
+
+
 def _sqlite_column(series: pd.Series, sql_type, as_int: bool) -> list:
     """One column as the plain values SQLite stores for ``sql_type`` (as SQLAlchemy would bind them).
 
@@ -361,7 +369,7 @@ def _sqlite_column(series: pd.Series, sql_type, as_int: bool) -> list:
     if isinstance(sql_type, sa.DateTime):
         raise TypeError("datetimes go through SQLAlchemy (their text format is its own)")
     if isinstance(sql_type, sa.Date):
-        series = series.map(lambda d: (d.date() if isinstance(d, dt.datetime) else d).isoformat(), na_action="ignore")
+        series = iso_dates(series)
     if series.isna().any():
         series = series.astype(object).where(series.notna(), None)
     return series.tolist()

@@ -1,0 +1,23 @@
+"""usage: an index by date, then SKU (for the checks every usage import runs)
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-04 18:20:00.000000
+"""
+
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("usage", schema=None) as batch_op:
+        batch_op.create_index("ix_usage_period_item_id", ["period", "item_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("usage", schema=None) as batch_op:
+        batch_op.drop_index("ix_usage_period_item_id")
