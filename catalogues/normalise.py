@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 from stdnum import ean
 
@@ -92,6 +93,11 @@ def parse_money(
     wording of the messages differs.
     """
     text = clean_text(raw)
+    # Most amounts are plain ("136.03", "£219.67"): read those straight away. They parse
+    # to the same floats as below (at most two decimals: nothing to round half up).
+    plain = text.str.fullmatch(_PLAIN_MONEY)
+    if plain.all():
+        return _money_errors(raw, text, pd.to_numeric(text.str.lstrip("£")).astype(float), allow_zero, maximum, what, money)
     # Currency and spaces go first, so that "£-5.00" is as negative as "-£5.00".
     bare = text.str.replace(_MONEY_NOISE, "", regex=True)
     negative = bare.str.match(r"^\(.*\)$") | bare.str.startswith("-")
@@ -108,9 +114,27 @@ def parse_money(
     number = pd.to_numeric(parts["whole"] + "." + frac.str.slice(0, 2), errors="coerce")
     number = (number + 0.01 * (frac.str.slice(2, 3) >= "5")).round(2)
     number = number.where(~negative, -number)
+    return _money_errors(raw, text, number, allow_zero, maximum, what, money, bad_comma)
+
+
+_PLAIN_MONEY = re.compile(r"£?[0-9]{1,9}(?:\.[0-9]{1,2})?")
+
+
+def _money_errors(
+    raw: pd.Series,
+    text: pd.Series,
+    number: pd.Series,
+    allow_zero: bool,
+    maximum: float | None,
+    what: str,
+    money: bool,
+    bad_comma: pd.Series | None = None,
+) -> Parsed:
+    """``parse_money``'s refusals of the amounts read as ``number`` (NaN: not a number)."""
     errors = _errors_like(raw)
     errors[text == ""] = f"missing {what}"
-    errors[(text != "") & (number.isna() | bad_comma)] = f"{what} is not a number"
+    not_number = number.isna() if bad_comma is None else number.isna() | bad_comma
+    errors[(text != "") & not_number] = f"{what} is not a number"
     errors[(errors == "") & (number < 0)] = f"negative {what}"
     if not allow_zero:
         errors[(errors == "") & (number == 0)] = f"zero {what}"
@@ -158,6 +182,33 @@ def _gtin14(code: str) -> str | None:
     return code.zfill(14) if valid else None
 
 
+_GTIN_LENGTHS = (8, 12, 13, 14)
+_GTIN_WEIGHTS = [3, 1] * 6 + [3]  # of the 13 digits before the check digit, once padded to 14
+
+
+def _gtin14_all(text: pd.Series) -> pd.Series:
+    """``_gtin14`` of every code ("" gives None), its check digits computed with numpy.
+
+    Codes of ASCII digits of a GTIN length are padded to 14 (leading zeros weigh
+    nothing) and checked together: weights 3, 1, 3... from the right of the 13 data
+    digits, check digit (10 - sum mod 10) mod 10, as python-stdnum computes it. Any
+    other code goes through ``_gtin14`` one at a time.
+    """
+    values = pd.Series(None, index=text.index, dtype=object)
+    ascii_digits = text.str.fullmatch(r"[0-9]+") & text.str.len().isin(_GTIN_LENGTHS)
+    if ascii_digits.any():
+        padded = text[ascii_digits].str.zfill(14)
+        digits = np.frombuffer("".join(padded).encode("ascii"), dtype=np.uint8).reshape(-1, 14) - ord("0")
+        check = (10 - (digits[:, :13].astype(np.int64) @ np.array(_GTIN_WEIGHTS)) % 10) % 10
+        values[ascii_digits] = padded.where(check == digits[:, 13], None)
+    rest = ~ascii_digits & (text != "")
+    if rest.any():
+        values[rest] = text[rest].map(_gtin14)
+    # Spread through ``map`` so that the dtype is inferred as ``text.map(_gtin14)`` infers it.
+    found = {code: value if isinstance(value, str) else None for code, value in zip(text, values, strict=True)}
+    return text.map(lambda code: found[code])
+
+
 @per_distinct_value
 def normalise_gtin(raw: pd.Series) -> Parsed:
     """GTIN-8/12/13/14 validated by GS1 check digit (python-stdnum) and padded to GTIN-14.
@@ -179,7 +230,7 @@ def normalise_gtin(raw: pd.Series) -> Parsed:
         text = text.where(~sci | number.isna(), number.map(lambda v: "" if pd.isna(v) else f"{int(v)}"))
     # All zeros passes the check digit but is a purchasing system's "no barcode": blank.
     text = text.where(~text.str.fullmatch(r"0+"), "")
-    values = text.map(lambda c: _gtin14(c) if c else None)
+    values = _gtin14_all(text)
     errors = _errors_like(raw)
     digits = text.str.fullmatch(r"\d+")
     errors[(text != "") & ~digits] = "GTIN has characters other than digits"
