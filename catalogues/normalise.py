@@ -97,7 +97,9 @@ def parse_money(
     # to the same floats as below (at most two decimals: nothing to round half up).
     plain = text.str.fullmatch(_PLAIN_MONEY)
     if plain.all():
-        return _money_errors(raw, text, pd.to_numeric(text.str.lstrip("£")).astype(float), allow_zero, maximum, what, money)
+        return _money_errors(
+            raw, text, pd.to_numeric(text.str.lstrip("£")).astype(float), allow_zero, maximum, what, money
+        )
     # Currency and spaces go first, so that "£-5.00" is as negative as "-£5.00".
     bare = text.str.replace(_MONEY_NOISE, "", regex=True)
     negative = bare.str.match(r"^\(.*\)$") | bare.str.startswith("-")
