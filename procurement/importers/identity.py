@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import Select, func, literal_column, select
 from sqlmodel import Session, col
 
 from catalogues.normalise import clean_text
@@ -90,15 +90,18 @@ def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame) -> p
     the file's SKUs and months instead grew with the region: most of a national usage
     import's time. Elsewhere: the rows of the file's SKUs within its months.
     """
-    columns = (
-        col(Trust.code).label("trust"),
-        col(Usage.item_id),
-        col(Usage.period),
-        col(Usage.quantity),
-        col(Usage.unit_price_paid),
-        col(Usage.import_id),
+    query: Select = (
+        select(
+            col(Trust.code).label("trust"),
+            col(Usage.item_id),
+            col(Usage.period),
+            col(Usage.quantity),
+            col(Usage.unit_price_paid),
+            col(Usage.import_id),
+        )
+        .join(Trust, col(Trust.id) == col(Usage.trust_id))
+        .where(col(Usage.trust_id) != trust_id)
     )
-    query = select(*columns).join(Trust, col(Trust.id) == col(Usage.trust_id)).where(col(Usage.trust_id) != trust_id)
     if session.get_bind().dialect.name != "sqlite":
         return frame(
             session,
