@@ -8,6 +8,7 @@ naming the row and column, so nothing here raises on bad data.
 
 import functools
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -27,13 +28,38 @@ class Parsed(NamedTuple):
         return self.errors == ""
 
 
+MEMO_SIZE = 32  # recent distinct-value lists remembered per parser
+MEMO_MAX_VALUES = 4096  # longer lists are parsed every time (they seldom recur)
+
+
 def per_distinct_value[R: (pd.Series, Parsed)](parser: Callable[..., R]) -> Callable[..., R]:
     """Run an element-wise ``parser`` once per distinct raw value and spread the results.
 
     Catalogue and usage columns repeat a few values many times (pack sizes, brands,
     months, prices): the text work is done on the distinct values only. The result is
     what ``parser`` gives on the whole column: same values, dtypes, index and name.
+
+    Files of one import run repeat whole lists of distinct values too (the same twelve
+    months, pack sizes and quantities in every trust's file): the parser's result for a
+    list is remembered (the last ``MEMO_SIZE`` lists, keyed by the values in order, their
+    dtype, the column's name and the parser's arguments) and spread again. The parsers
+    are pure functions of those, so a remembered result is the one they would give.
     """
+    memo: OrderedDict[tuple, R] = OrderedDict()
+
+    def parse_distinct(distinct: pd.Series, args: tuple, kwargs: dict) -> R:
+        try:
+            key = (tuple(distinct), str(distinct.dtype), distinct.name, args, tuple(sorted(kwargs.items())))
+            hash(key)
+        except TypeError:  # an unhashable argument: nothing to remember it by
+            return parser(distinct, *args, **kwargs)
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
+        result = memo[key] = parser(distinct, *args, **kwargs)
+        if len(memo) > MEMO_SIZE:
+            memo.popitem(last=False)
+        return result
 
     @functools.wraps(parser)
     def wrapper(raw: pd.Series, *args, **kwargs):
@@ -44,8 +70,12 @@ def per_distinct_value[R: (pd.Series, Parsed)](parser: Callable[..., R]) -> Call
         if len(uniques) == len(raw):  # nothing repeats: no work to save
             return parser(raw, *args, **kwargs)
         distinct = pd.Series(uniques, dtype=raw.dtype, name=raw.name)
-        result = parser(distinct, *args, **kwargs)
+        if len(uniques) <= MEMO_MAX_VALUES:
+            result = parse_distinct(distinct, args, kwargs)
+        else:
+            result = parser(distinct, *args, **kwargs)
 
+        # take() makes new Series: a remembered result is never handed out (or changed).
         def spread(series: pd.Series) -> pd.Series:
             return series.take(codes).set_axis(raw.index)
 

@@ -1,4 +1,4 @@
-"""usage: an index by date, then SKU (for the checks every usage import runs)
+"""usage: an index of order lines (date, SKU, quantity, price, trust) for the checks every usage import runs
 
 Revision ID: 0008
 Revises: 0007
@@ -15,9 +15,11 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("usage", schema=None) as batch_op:
-        batch_op.create_index("ix_usage_period_item_id", ["period", "item_id"], unique=False)
+        batch_op.create_index(
+            "ix_usage_order_line", ["period", "item_id", "quantity", "unit_price_paid", "trust_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("usage", schema=None) as batch_op:
-        batch_op.drop_index("ix_usage_period_item_id")
+        batch_op.drop_index("ix_usage_order_line")
