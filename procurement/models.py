@@ -223,9 +223,7 @@ class Usage(SQLModel, table=True):
     # every other trust's row of the SKU and month was read from the table to compare
     # quantity, price and trust (most of the check's time nationally). Covering: neither
     # query reads the table.
-    __table_args__ = (
-        Index("ix_usage_order_line", "period", "item_id", "quantity", "unit_price_paid", "trust_id"),
-    )
+    __table_args__ = (Index("ix_usage_order_line", "period", "item_id", "quantity", "unit_price_paid", "trust_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     trust_id: int = Field(foreign_key="trust.id", index=True)
