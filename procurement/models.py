@@ -169,7 +169,9 @@ class CatalogueItem(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     supplier_id: int = Field(foreign_key="supplier.id", index=True)
     product_line_id: int = Field(foreign_key="productline.id", index=True)
-    supplier_code: str
+    # Usage files name items by code (any supplier's) and the identity check looks codes
+    # up across suppliers: the unique (supplier_id, supplier_code) index cannot serve those.
+    supplier_code: str = Field(index=True)
     gtin: str | None = Field(default=None, index=True)
     description: str
     size: str = ""
