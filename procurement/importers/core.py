@@ -465,7 +465,7 @@ def items_where(session: Session, column: str, values: pd.Series) -> pd.DataFram
         CatalogueItem.supplier_code,
         Supplier.code.label("supplier"),
     ).join(Supplier, Supplier.id == CatalogueItem.supplier_id)
-    wanted = sorted(set(values.dropna()) - {""})
+    wanted = sorted(set(values.dropna().unique()) - {""})  # distinct first: iterating every row is slow
     items = _frame_where_in(session, query, attr, wanted, ["item_id", "gtin", "supplier_code", "supplier"])
     return items.sort_values("item_id", kind="stable", ignore_index=True)
 
