@@ -8,6 +8,7 @@ naming the row and column, so nothing here raises on bad data.
 
 import functools
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
@@ -46,6 +47,7 @@ def per_distinct_value[R: (pd.Series, Parsed)](parser: Callable[..., R]) -> Call
     are pure functions of those, so a remembered result is the one they would give.
     """
     memo: OrderedDict[tuple, R] = OrderedDict()
+    lock = threading.Lock()
 
     def parse_distinct(distinct: pd.Series, args: tuple, kwargs: dict) -> R:
         try:
@@ -53,12 +55,15 @@ def per_distinct_value[R: (pd.Series, Parsed)](parser: Callable[..., R]) -> Call
             hash(key)
         except TypeError:  # an unhashable argument: nothing to remember it by
             return parser(distinct, *args, **kwargs)
-        if key in memo:
-            memo.move_to_end(key)
-            return memo[key]
-        result = memo[key] = parser(distinct, *args, **kwargs)
-        if len(memo) > MEMO_SIZE:
-            memo.popitem(last=False)
+        with lock:  # imports in threads share the memo
+            if key in memo:
+                memo.move_to_end(key)
+                return memo[key]
+        result = parser(distinct, *args, **kwargs)
+        with lock:
+            memo[key] = result
+            if len(memo) > MEMO_SIZE:
+                memo.popitem(last=False)
         return result
 
     @functools.wraps(parser)
