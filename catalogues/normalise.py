@@ -8,9 +8,12 @@ naming the row and column, so nothing here raises on bad data.
 
 import functools
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 from stdnum import ean
 
@@ -26,13 +29,42 @@ class Parsed(NamedTuple):
         return self.errors == ""
 
 
+MEMO_SIZE = 32  # recent distinct-value lists remembered per parser
+MEMO_MAX_VALUES = 4096  # longer lists are parsed every time (they seldom recur)
+
+
 def per_distinct_value[R: (pd.Series, Parsed)](parser: Callable[..., R]) -> Callable[..., R]:
     """Run an element-wise ``parser`` once per distinct raw value and spread the results.
 
     Catalogue and usage columns repeat a few values many times (pack sizes, brands,
     months, prices): the text work is done on the distinct values only. The result is
     what ``parser`` gives on the whole column: same values, dtypes, index and name.
+
+    Files of one import run repeat whole lists of distinct values too (the same twelve
+    months, pack sizes and quantities in every trust's file): the parser's result for a
+    list is remembered (the last ``MEMO_SIZE`` lists, keyed by the values in order, their
+    dtype, the column's name and the parser's arguments) and spread again. The parsers
+    are pure functions of those, so a remembered result is the one they would give.
     """
+    memo: OrderedDict[tuple, R] = OrderedDict()
+    lock = threading.Lock()
+
+    def parse_distinct(distinct: pd.Series, args: tuple, kwargs: dict) -> R:
+        try:
+            key = (tuple(distinct), str(distinct.dtype), distinct.name, args, tuple(sorted(kwargs.items())))
+            hash(key)
+        except TypeError:  # an unhashable argument: nothing to remember it by
+            return parser(distinct, *args, **kwargs)
+        with lock:  # imports in threads share the memo
+            if key in memo:
+                memo.move_to_end(key)
+                return memo[key]
+        result = parser(distinct, *args, **kwargs)
+        with lock:
+            memo[key] = result
+            if len(memo) > MEMO_SIZE:
+                memo.popitem(last=False)
+        return result
 
     @functools.wraps(parser)
     def wrapper(raw: pd.Series, *args, **kwargs):
@@ -43,8 +75,12 @@ def per_distinct_value[R: (pd.Series, Parsed)](parser: Callable[..., R]) -> Call
         if len(uniques) == len(raw):  # nothing repeats: no work to save
             return parser(raw, *args, **kwargs)
         distinct = pd.Series(uniques, dtype=raw.dtype, name=raw.name)
-        result = parser(distinct, *args, **kwargs)
+        if len(uniques) <= MEMO_MAX_VALUES:
+            result = parse_distinct(distinct, args, kwargs)
+        else:
+            result = parser(distinct, *args, **kwargs)
 
+        # take() makes new Series: a remembered result is never handed out (or changed).
         def spread(series: pd.Series) -> pd.Series:
             return series.take(codes).set_axis(raw.index)
 
@@ -92,6 +128,13 @@ def parse_money(
     wording of the messages differs.
     """
     text = clean_text(raw)
+    # Most amounts are plain ("136.03", "£219.67"): read those straight away. They parse
+    # to the same floats as below (at most two decimals: nothing to round half up).
+    plain = text.str.fullmatch(_PLAIN_MONEY)
+    if plain.all():
+        return _money_errors(
+            raw, text, pd.to_numeric(text.str.lstrip("£")).astype(float), allow_zero, maximum, what, money
+        )
     # Currency and spaces go first, so that "£-5.00" is as negative as "-£5.00".
     bare = text.str.replace(_MONEY_NOISE, "", regex=True)
     negative = bare.str.match(r"^\(.*\)$") | bare.str.startswith("-")
@@ -108,9 +151,27 @@ def parse_money(
     number = pd.to_numeric(parts["whole"] + "." + frac.str.slice(0, 2), errors="coerce")
     number = (number + 0.01 * (frac.str.slice(2, 3) >= "5")).round(2)
     number = number.where(~negative, -number)
+    return _money_errors(raw, text, number, allow_zero, maximum, what, money, bad_comma)
+
+
+_PLAIN_MONEY = re.compile(r"£?[0-9]{1,9}(?:\.[0-9]{1,2})?")
+
+
+def _money_errors(
+    raw: pd.Series,
+    text: pd.Series,
+    number: pd.Series,
+    allow_zero: bool,
+    maximum: float | None,
+    what: str,
+    money: bool,
+    bad_comma: pd.Series | None = None,
+) -> Parsed:
+    """``parse_money``'s refusals of the amounts read as ``number`` (NaN: not a number)."""
     errors = _errors_like(raw)
     errors[text == ""] = f"missing {what}"
-    errors[(text != "") & (number.isna() | bad_comma)] = f"{what} is not a number"
+    not_number = number.isna() if bad_comma is None else number.isna() | bad_comma
+    errors[(text != "") & not_number] = f"{what} is not a number"
     errors[(errors == "") & (number < 0)] = f"negative {what}"
     if not allow_zero:
         errors[(errors == "") & (number == 0)] = f"zero {what}"
@@ -158,6 +219,33 @@ def _gtin14(code: str) -> str | None:
     return code.zfill(14) if valid else None
 
 
+_GTIN_LENGTHS = (8, 12, 13, 14)
+_GTIN_WEIGHTS = [3, 1] * 6 + [3]  # of the 13 digits before the check digit, once padded to 14
+
+
+def _gtin14_all(text: pd.Series) -> pd.Series:
+    """``_gtin14`` of every code ("" gives None), its check digits computed with numpy.
+
+    Codes of ASCII digits of a GTIN length are padded to 14 (leading zeros weigh
+    nothing) and checked together: weights 3, 1, 3... from the right of the 13 data
+    digits, check digit (10 - sum mod 10) mod 10, as python-stdnum computes it. Any
+    other code goes through ``_gtin14`` one at a time.
+    """
+    values = pd.Series(None, index=text.index, dtype=object)
+    ascii_digits = text.str.fullmatch(r"[0-9]+") & text.str.len().isin(_GTIN_LENGTHS)
+    if ascii_digits.any():
+        padded = text[ascii_digits].str.zfill(14)
+        digits = np.frombuffer("".join(padded).encode("ascii"), dtype=np.uint8).reshape(-1, 14) - ord("0")
+        check = (10 - (digits[:, :13].astype(np.int64) @ np.array(_GTIN_WEIGHTS)) % 10) % 10
+        values[ascii_digits] = padded.where(check == digits[:, 13], None)
+    rest = ~ascii_digits & (text != "")
+    if rest.any():
+        values[rest] = text[rest].map(_gtin14)
+    # Spread through ``map`` so that the dtype is inferred as ``text.map(_gtin14)`` infers it.
+    found = {code: value if isinstance(value, str) else None for code, value in zip(text, values, strict=True)}
+    return text.map(lambda code: found[code])
+
+
 @per_distinct_value
 def normalise_gtin(raw: pd.Series) -> Parsed:
     """GTIN-8/12/13/14 validated by GS1 check digit (python-stdnum) and padded to GTIN-14.
@@ -179,7 +267,7 @@ def normalise_gtin(raw: pd.Series) -> Parsed:
         text = text.where(~sci | number.isna(), number.map(lambda v: "" if pd.isna(v) else f"{int(v)}"))
     # All zeros passes the check digit but is a purchasing system's "no barcode": blank.
     text = text.where(~text.str.fullmatch(r"0+"), "")
-    values = text.map(lambda c: _gtin14(c) if c else None)
+    values = _gtin14_all(text)
     errors = _errors_like(raw)
     digits = text.str.fullmatch(r"\d+")
     errors[(text != "") & ~digits] = "GTIN has characters other than digits"

@@ -15,6 +15,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from catalogues.errors import FileFormatError
 
 
@@ -106,7 +108,10 @@ CALAMINE_MAX_CELLS = 4_000_000  # rows x columns of the sheet's extent
 # each errs towards openpyxl (an unusual but valid file just takes the slower path).
 _ESCAPED_CHAR = re.compile(rb"_x[0-9A-Fa-f]{4}_")
 _ESCAPED_TEXT = re.compile(r"_x[0-9A-Fa-f]{4}_")
-_PLACES = re.compile(rb'<row r="([0-9]{1,7})"| r="([A-Z]{1,3})([0-9]{1,7})"')
+# A row's number ("12") or a cell's reference ("AB12"): the places "<row r=(digits)" or
+# " r=(letters)(digits)" name, as one group, found from the literal ' r="' (fast to scan for).
+_PLACES = re.compile(rb' r="(?:(?<=<row r=")|(?=[A-Z]))([A-Z]{0,3}[0-9]{1,7})"')
+_PLACE_WIDTH = 10  # 3 letters and 7 digits at most
 _STYLE_REF = re.compile(rb' s="([0-9]+)"')
 _MAX_ROWS, _MAX_COLUMNS = 1_048_576, 16_384  # Excel's limits
 # The cells calamine may read: the sheetData of the schema's common shape and nothing
@@ -114,35 +119,35 @@ _MAX_ROWS, _MAX_COLUMNS = 1_048_576, 16_384  # Excel's limits
 # numeric cells whose value is not a plain number (openpyxl refuses or converts them,
 # calamine keeps them as text), and XML that is well formed but not a worksheet's (the
 # two read it differently) go to openpyxl.
-_T = rb'(?:<t(?: xml:space="preserve")?>[^<]*</t>|<t\s*/>)'
-_RUN = rb"<r>\s*(?:<rPr>(?:\s*<[a-zA-Z]+(?: [a-zA-Z]+=\"[^\"<>]*\")*\s*/>)*\s*</rPr>)?\s*" + _T + rb"\s*</r>"
+_T = rb'(?:<t(?: xml:space="preserve")?+>[^<]*</t>|<t\s*+/>)'
+_RUN = rb"<r>\s*+(?:<rPr>(?:\s*+<[a-zA-Z]+(?: [a-zA-Z]+=\"[^\"<>]*\")*+\s*+/>)*+\s*+</rPr>)?+\s*+" + _T + rb"\s*+</r>"
 _RICH = (
-    rb"\s*(?:" + _T + rb"|(?:" + _RUN + rb"\s*)+)\s*"
-    rb"(?:<rPh\b[^>]*>\s*" + _T + rb"\s*</rPh>\s*)*(?:<phoneticPr\b[^>]*/>\s*)?"
+    rb"\s*+(?:" + _T + rb"|(?:" + _RUN + rb"\s*+)++)\s*+"
+    rb"(?:<rPh\b[^>]*>\s*+" + _T + rb"\s*+</rPh>\s*+)*+(?:<phoneticPr\b[^>]*/>\s*+)?+"
 )
-_FORMULA = rb'(?:<f(?: [a-zA-Z]+="[^"<>]*")*\s*(?:/>|>[^<]*</f>)\s*)?'
+_FORMULA = rb'(?:<f(?: [a-zA-Z]+="[^"<>]*")*+\s*+(?:/>|>[^<]*</f>)\s*+)?+'
 
 
 def _tail(value: bytes) -> bytes:
-    return rb"(?:/>|>\s*" + _FORMULA + rb"(?:(?:<v>" + value + rb"</v>|<v\s*/>)\s*)?</c>)"
+    return rb"(?:/>|>\s*+" + _FORMULA + rb"(?:(?:<v>" + value + rb"</v>|<v\s*+/>)\s*+)?+</c>)"
 
 
 _CELL = (
-    rb'<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="[0-9]{1,6}")?(?:'
-    + rb'(?: t="n")?\s*'
-    + _tail(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
-    + rb'| t="s"\s*'
+    rb'<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="[0-9]{1,6}")?+(?:'
+    + rb'(?: t="n")?+\s*+'
+    + _tail(rb"-?[0-9]+(?:\.[0-9]+)?+(?:[eE][-+]?[0-9]+)?+")
+    + rb'| t="s"\s*+'
     + _tail(rb"[0-9]+")
-    + rb'| t="b"\s*'
+    + rb'| t="b"\s*+'
     + _tail(rb"[01]")
-    + rb'| t="str"\s*'
+    + rb'| t="str"\s*+'
     + _tail(rb"[^<]*")
-    + rb'| t="inlineStr"\s*(?:/>|>\s*(?:<is>'
+    + rb'| t="inlineStr"\s*+(?:/>|>\s*+(?:<is>'
     + _RICH
-    + rb"</is>\s*)?</c>))"
+    + rb"</is>\s*+)?+</c>))"
 )
-_ROW = rb'<row r="[0-9]{1,7}"(?: (?!xmlns)[a-zA-Z:]+="[^"<>]*")*\s*(?:/>|>\s*(?:' + _CELL + rb"\s*)*</row>)"
-_SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*(?:" + _ROW + rb"\s*)*</sheetData>")
+_ROW = rb'<row r="[0-9]{1,7}"(?: (?!xmlns)[a-zA-Z:]+="[^"<>]*")*+\s*+(?:/>|>\s*+(?:' + _CELL + rb"\s*+)*+</row>)"
+_SHEET_DATA = re.compile(rb"<sheetData\s*+/>|<sheetData>\s*+(?:" + _ROW + rb"\s*+)*+</sheetData>")
 _ROOT = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?<worksheet\b([^>]*)>")
 _STRINGS = re.compile(
     rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?<sst"
@@ -159,28 +164,40 @@ class _UseOpenpyxl(Exception):
     """Calamine might read this workbook differently from openpyxl."""
 
 
-def _column_number(letters: bytes) -> int:
-    number = 0
-    for ch in letters:
-        number = number * 26 + ch - 64
-    return number
-
-
 def _extent(data_xml: bytes) -> tuple[int, int] | None:
     """(last row, last column) of the cells, or None unless rows come in order and each
-    cell sits in its row, after the cell before it (where openpyxl and calamine agree)."""
-    row = col = last_col = 0
-    for row_ref, letters, digits in _PLACES.findall(data_xml):
-        if row_ref:
-            if int(row_ref) <= row:
-                return None
-            row, col = int(row_ref), 0
-        else:
-            number = _column_number(letters)
-            if int(digits) != row or number <= col:
-                return None
-            col, last_col = number, max(last_col, number)
-    return row, last_col
+    cell sits in its row, after the cell before it (where openpyxl and calamine agree).
+
+    Vectorised over the places (row numbers and cell references) as a byte matrix: a
+    column's number is its letters in base 26 (A=1), a row's its decimal digits.
+    """
+    places = _PLACES.findall(data_xml)
+    if not places:
+        return 0, 0
+    chars = np.array(places, dtype=f"S{_PLACE_WIDTH}").view(np.uint8).reshape(len(places), _PLACE_WIDTH)
+    chars = chars.astype(np.int64)
+    letter = chars >= ord("A")
+    digit = (chars >= ord("0")) & (chars <= ord("9"))
+    column = np.zeros(len(places), dtype=np.int64)
+    number = np.zeros(len(places), dtype=np.int64)
+    for j in range(_PLACE_WIDTH):
+        column = np.where(letter[:, j], column * 26 + chars[:, j] - (ord("A") - 1), column)
+        number = np.where(digit[:, j], number * 10 + chars[:, j] - ord("0"), number)
+    is_row = ~letter[:, 0]
+    row_numbers = number[is_row]
+    if len(row_numbers) and (row_numbers[0] <= 0 or (np.diff(row_numbers) <= 0).any()):
+        return None
+    # The row each place is in: the number of the last row marker at or before it (0: none).
+    marker = np.maximum.accumulate(np.where(is_row, np.arange(len(places)), -1))
+    current = np.where(marker >= 0, number[np.maximum(marker, 0)], 0)
+    cell = ~is_row
+    if (number[cell] != current[cell]).any():
+        return None
+    # Within a row, each cell's column after the one before it (the first: any column >= 1).
+    after_cell = cell[1:] & cell[:-1]
+    if (column[1:][after_cell] <= column[:-1][after_cell]).any():
+        return None
+    return int(row_numbers[-1]) if len(row_numbers) else 0, int(column[cell].max(initial=0))
 
 
 def _calamine_cell(value: object) -> str:
@@ -268,7 +285,7 @@ def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
             xml = archive.read(part)
             # Shared strings: openpyxl and calamine find and read the same list only when
             # it has the plain shape (text, or runs of text) at the usual place.
-            indexes = _SHARED_INDEX.findall(xml)
+            indexes = _SHARED_INDEX.findall(xml) if b't="s"' in xml else []  # the scan is slow; the test is not
             if indexes:
                 if not all(i.isdigit() and int(i) < n_shared for i in set(indexes)):
                     return None
@@ -302,7 +319,7 @@ def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
             values = workbook.get_sheet_by_name(title).to_python(skip_empty_area=False)
         finally:
             workbook.close()
-        rows = [[_calamine_cell(v) for v in row] for row in values]
+        rows = [[v.strip() if type(v) is str else _calamine_cell(v) for v in row] for row in values]
     except Exception:  # _UseOpenpyxl, or anything unusual: openpyxl reads it or says why not
         return None
     # openpyxl yields a row for every <row> element, up to the last (blank ones too), and

@@ -28,7 +28,7 @@ at runtime.
 
 import datetime as dt
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -169,7 +169,9 @@ class CatalogueItem(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     supplier_id: int = Field(foreign_key="supplier.id", index=True)
     product_line_id: int = Field(foreign_key="productline.id", index=True)
-    supplier_code: str
+    # Usage files name items by code (any supplier's) and the identity check looks codes
+    # up across suppliers: the unique (supplier_id, supplier_code) index cannot serve those.
+    supplier_code: str = Field(index=True)
     gtin: str | None = Field(default=None, index=True)
     description: str
     size: str = ""
@@ -215,6 +217,15 @@ class ClinicalRating(SQLModel, table=True):
 
 class Usage(SQLModel, table=True):
     """What a trust bought: quantity of one SKU at the unit price it actually paid."""
+
+    # An order line's identity (date, SKU, quantity, price) and its trust: the checks run
+    # on every usage import look rows up by date (a trust's history before a file's first
+    # date) and by (date, SKU, quantity, price) (the same order lines already stored as
+    # another trust's). Without it both read the whole table; with date and SKU only,
+    # every other trust's row of the SKU and month was read from the table to compare
+    # quantity, price and trust (most of the check's time nationally). Covering: neither
+    # query reads the table.
+    __table_args__ = (Index("ix_usage_order_line", "period", "item_id", "quantity", "unit_price_paid", "trust_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     trust_id: int = Field(foreign_key="trust.id", index=True)

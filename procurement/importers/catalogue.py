@@ -21,6 +21,7 @@ from procurement.importers.core import (
     ImportReport,
     Problems,
     as_text_table,
+    insert_rows,
     items_where,
     owner_id,
     refuse_if_no_rows,
@@ -328,7 +329,7 @@ def _store_catalogue(
     is_new = items["item_id"].isna()
     if is_new.any():
         # Core executemany: the ORM's bulk insert added per-row work for nothing here.
-        session.execute(insert(CatalogueItem.__table__), sql_records(records[is_new]))
+        insert_rows(session, CatalogueItem.__table__, records[is_new])
     if (~is_new).any():
         session.execute(
             update(CatalogueItem),
@@ -350,13 +351,11 @@ def _store_catalogue(
         ),
     )
     prices = records[["supplier_code", "unit_price", "pack_size", "source_row"]].merge(ids, on="supplier_code")
-    if len(prices):  # an empty executemany would insert one row of defaults (and fail)
-        session.execute(
-            insert(ItemPrice.__table__),
-            sql_records(
-                prices.assign(import_id=import_id)[["item_id", "import_id", "unit_price", "pack_size", "source_row"]]
-            ),
-        )
+    insert_rows(
+        session,
+        ItemPrice.__table__,
+        prices.assign(import_id=import_id)[["item_id", "import_id", "unit_price", "pack_size", "source_row"]],
+    )
     if report.version and report.version > 1:
         report.notes.append(
             f"catalogue version {report.version}: {report.new_items} new SKUs, "

@@ -30,17 +30,18 @@ are mostly the existing supplier codes and none an existing trust's, is refused;
 the reverse for a suppliers file.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, literal_column, select
 from sqlmodel import Session, col
 
 from catalogues.normalise import clean_text
 from catalogues.read import FileFormatError, TableSpec, heading_key, read_table
-from procurement.demand import usage_rows
 from procurement.errors import InputFileError
+from procurement.importers.core import iso_dates
 from procurement.importers.replaced import not_reverted
 from procurement.models import DataImport, Supplier, Trust, Usage
 from procurement.reference import frame
@@ -79,24 +80,84 @@ def _same_file(session: Session, sha: str, trust_id: int) -> tuple[int, str] | N
     return None if row is None else (row[0], row[1])
 
 
-def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tuple[str, float, list[int]] | None:
-    """(trust, share of the file's rows, its imports) of the trust already holding most of these order lines."""
-    items = sorted(set(rows["item_id"].astype(int)))
-    stored = frame(
+def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame) -> pd.DataFrame:
+    """Other trusts' usage rows that may equal one of ``file_keys`` (item_id, period, quantity, price).
+
+    trust, item_id, period, quantity, unit_price_paid, import_id. SQLite: only the rows
+    of the same SKU, date and quantity whose price is within a penny of the file's (a
+    superset of the rows whose price rounds to it; the caller compares exactly), found
+    by joining the file's distinct keys (one JSON array) in SQL. Fetching every row of
+    the file's SKUs and months instead grew with the region: most of a national usage
+    import's time. Elsewhere: the rows of the file's SKUs within its months.
+    """
+    query: Select = (
+        select(
+            col(Trust.code).label("trust"),
+            col(Usage.item_id),
+            col(Usage.period),
+            col(Usage.quantity),
+            col(Usage.unit_price_paid),
+            col(Usage.import_id),
+        )
+        .join(Trust, col(Trust.id) == col(Usage.trust_id))
+        .where(col(Usage.trust_id) != trust_id)
+    )
+    if session.get_bind().dialect.name != "sqlite":
+        return frame(
+            session,
+            query.where(
+                col(Usage.item_id).in_(sorted(set(file_keys["item_id"]))),
+                col(Usage.period) >= min(file_keys["period"]),
+                col(Usage.period) <= max(file_keys["period"]),
+            ),
+        )
+    distinct = file_keys[["item_id", "period", "quantity", "price"]].drop_duplicates()
+    listed = json.dumps(
+        list(
+            zip(
+                distinct["item_id"].astype(int).tolist(),
+                iso_dates(distinct["period"]).tolist(),  # stored as ISO text (SQLAlchemy's Date)
+                distinct["quantity"].tolist(),
+                distinct["price"].tolist(),
+                strict=True,
+            )
+        )
+    )
+    keys = (
+        select(
+            func.json_extract(literal_column("value"), "$[0]").label("item_id"),
+            func.json_extract(literal_column("value"), "$[1]").label("period"),
+            func.json_extract(literal_column("value"), "$[2]").label("quantity"),
+            func.json_extract(literal_column("value"), "$[3]").label("price"),
+        )
+        .select_from(func.json_each(listed))
+        .subquery()
+    )
+    return frame(
         session,
-        usage_rows(col(Usage.import_id)).where(
-            col(Usage.trust_id) != trust_id,
-            col(Usage.item_id).in_(items),
-            col(Usage.period) >= min(rows["period"]),
-            col(Usage.period) <= max(rows["period"]),
+        query.join(
+            keys,
+            (col(Usage.item_id) == keys.c.item_id)
+            & (col(Usage.period) == keys.c.period)
+            & (col(Usage.quantity) == keys.c.quantity)
+            & (func.abs(col(Usage.unit_price_paid) - keys.c.price) < 0.01),
         ),
     )
-    if stored.empty:
-        return None
+
+
+def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tuple[str, float, list[int]] | None:
+    """(trust, share of the file's rows, its imports) of the trust already holding most of these order lines.
+
+    A row is held by a trust when that trust has a usage row of the same SKU, date,
+    quantity and unit price (rounded to the penny).
+    """
     keys = ["item_id", "period", "quantity", "price"]
     file_keys = rows.assign(
         price=rows["unit_price_paid"].astype(float).round(2), quantity=rows["quantity"].astype(float)
     )
+    stored = _stored_lines(session, trust_id, file_keys)
+    if stored.empty:
+        return None
     stored = stored.assign(price=stored["unit_price_paid"].round(2), item_id=stored["item_id"].astype(int))
     file_keys = file_keys.assign(item_id=file_keys["item_id"].astype(int), row=np.arange(len(file_keys)))
     hits = file_keys[keys + ["row"]].merge(stored[keys + ["trust", "import_id"]], on=keys)

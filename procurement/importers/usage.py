@@ -8,13 +8,13 @@ spans, so a corrected export never double-counts.
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from catalogues.normalise import Parsed, clean_text, normalise_gtin, parse_date, parse_money, parse_quantity
 from catalogues.read import ROW_COLUMN, TableSpec
-from procurement.importers.core import FileImporter, ImportReport, Problems, items_where, owner_id, sql_records
+from procurement.importers.core import FileImporter, ImportReport, Problems, insert_rows, items_where, owner_id
 from procurement.importers.identity import TRUST_COLUMN_ALIASES, check_usage_owner
 from procurement.importers.replaced import delete_keeping
 from procurement.models import CatalogueItem, Supplier, Usage
@@ -120,7 +120,7 @@ class _UsageImport(FileImporter):
         # Core inserts in batches: a year of a large trust's order lines is hundreds of
         # thousands of rows, and one list of ORM bulk-insert dicts held them all at once.
         for start in range(0, len(rows), INSERT_BATCH):
-            session.execute(insert(Usage.__table__), sql_records(rows.iloc[start : start + INSERT_BATCH]))
+            insert_rows(session, Usage.__table__, rows.iloc[start : start + INSERT_BATCH])
 
 
 def import_usage(

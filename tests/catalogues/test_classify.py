@@ -1,8 +1,14 @@
 """The taxonomy: classification rules, custom taxonomies, and their sync into the database."""
 
+import re
+
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from catalogues import classify
 from catalogues.classify import DEFAULT_TAXONOMY, TaxonomyError, load_taxonomy
 from procurement.importers import import_catalogue
 
@@ -215,3 +221,46 @@ def test_bad_taxonomy_files_raise_taxonomy_error(tmp_path, case):
 def test_a_missing_taxonomy_file_raises_taxonomy_error(tmp_path):
     with pytest.raises(TaxonomyError, match="cannot be read"):
         load_taxonomy(tmp_path / "nowhere.toml")
+
+
+# Patterns with literals in every position the parser can put them: runs, alternations
+# (with a common prefix the parser factors out), optional and repeated parts, groups,
+# classes, anchors, lookarounds and case-insensitive parts.
+PATTERNS = [
+    r"\bstem\b",
+    r"hip screw|hip nail",
+    r"a|b",
+    r"press[- ]?fit",
+    r"(?:ab)+c",
+    r"(?:ab)*c",
+    r"x?",
+    r"(?i:STEM)",
+    r"(?i)stem",
+    r"acetabular cup.*(uncemented|porous)",
+    r"(?<!un)cemented",
+    r"(?=ste)stem|cup",
+    r"[^a]+b",
+    r"(a)\1",
+    r"^cup$",
+    r"\d+ ?mm",
+    r"(?>ab|a)b",
+    r"ste{2,}m",
+]
+TEXTS = st.text(alphabet="abcemnpstuSTEM1 -", max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PATTERNS), st.lists(TEXTS, max_size=20))
+def test_searching_only_texts_with_the_required_words_finds_what_searching_all_finds(pattern, texts):
+    compiled = re.compile(pattern)
+    every = [compiled.search(t) is not None for t in texts]
+    assert classify._searched(compiled, np.array(texts, dtype=object)).tolist() == every
+
+
+def test_the_required_words_of_a_pattern():
+    assert classify.required_text(re.compile(r"\bstem\b")) == {"stem"}
+    assert classify.required_text(re.compile(r"uncemented|press[- ]?fit|\bha\b")) == {"uncemented", "press", "ha"}
+    assert classify.required_text(re.compile(r"acetabular cup.*(uncemented|porous)")) == {"acetabular cup"}
+    # Nothing is required of an optional part, a class or a case-insensitive pattern.
+    for pattern in (r"(?:stem)?", r"a|b", r"(?i)stem", r"(?i:stem)", r"\d+"):
+        assert classify.required_text(re.compile(pattern)) is None

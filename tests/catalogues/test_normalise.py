@@ -333,3 +333,20 @@ def test_parsing_each_distinct_value_once_gives_what_parsing_every_row_gives(val
 def test_numbers_that_compare_equal_but_read_differently_are_parsed_apart():
     # 1, 1.0 and True hash alike; as text they are "1", "1.0" and "True".
     assert clean_text(pd.Series([1, 1.0, True, 1], dtype="object")).tolist() == ["1", "1.0", "True", "1"]
+
+
+def test_a_remembered_list_of_values_gives_what_parsing_it_again_gives():
+    months = pd.Series(["2026-04-01", "2026-05-01", "2026-04-01"], name="date")
+    first, again = parse_date(months), parse_date(months.set_axis([5, 6, 7]))
+    assert again.values.index.tolist() == [5, 6, 7]
+    assert again.values.tolist() == first.values.tolist()
+    # Another column name, dtype or argument is another key: parsed, not remembered.
+    renamed = parse_money(pd.Series(["0", "0", "5"], name="a"), allow_zero=True)
+    refused = parse_money(pd.Series(["0", "0", "5"], name="a"))
+    assert renamed.errors.tolist() == ["", "", ""]
+    assert refused.errors.tolist() == ["zero price", "zero price", ""]
+    assert parse_money(pd.Series(["0", "0"], name="b"), what="fee").errors.tolist() == ["zero fee"] * 2
+    # What a caller does to a result does not change what the next caller gets.
+    spoilt = clean_text(pd.Series([" x ", " x "], name="c"))
+    spoilt[:] = "changed"
+    assert clean_text(pd.Series([" x ", " x "], name="c")).tolist() == ["x", "x"]

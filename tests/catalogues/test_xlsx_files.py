@@ -207,3 +207,19 @@ def test_without_python_calamine_openpyxl_reads_every_workbook(tmp_path, monkeyp
     monkeypatch.setattr(builtins, "__import__", no_calamine)
     assert calamine_rows(path) is None
     assert read_grid(path) == openpyxl_rows(path)
+
+
+@pytest.mark.parametrize(
+    ("xml", "extent"),
+    [
+        (b"<sheetData/>", (0, 0)),
+        (b'<row r="1"><c r="A1"/><c r="C1"/></row><row r="4" spans="1:2"><c r="AB4"/></row>', (4, 28)),
+        (b'<row r="2"><c r="B2"/></row><row r="2"><c r="C2"/></row>', None),  # a row repeated
+        (b'<row r="3"><c r="B2"/></row>', None),  # a cell naming another row
+        (b'<row r="3"><c r="C3"/><c r="B3"/></row>', None),  # cells out of order
+        (b'<row r="0"><c r="A0"/></row>', None),
+        (b'<row r="A5"><c r="B5"/></row>', None),  # a row named like a cell is a cell (of no row)
+    ],
+)
+def test_the_extent_of_a_sheet_is_found_only_where_rows_and_cells_are_in_order(xml, extent):
+    assert xlsx_files._extent(xml) == extent
