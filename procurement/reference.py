@@ -111,12 +111,15 @@ def line_keys(line_id: Any) -> dict[str, Any]:
 
 def _taxonomy_stored(session: Session, taxonomy: Taxonomy) -> bool:
     """Whether every category (name, ODEP flag) and group (name, category) of ``taxonomy`` is stored as it is."""
-    categories = {tuple(row) for row in session.execute(select(Category.code, Category.name, Category.odep_applies))}
+    categories = {
+        tuple(row)
+        for row in session.execute(select(col(Category.code), col(Category.name), col(Category.odep_applies)))
+    }
     groups = {
         tuple(row)
         for row in session.execute(
-            select(EquivalenceGroup.code, EquivalenceGroup.name, Category.code).join(
-                Category, Category.id == EquivalenceGroup.category_id
+            select(col(EquivalenceGroup.code), col(EquivalenceGroup.name), col(Category.code)).join(
+                Category, col(Category.id) == col(EquivalenceGroup.category_id)
             )
         )
     }
