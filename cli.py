@@ -1135,7 +1135,7 @@ def scenario_compare_cmd(app: AppContext, names: tuple[str, ...], sweep_base: st
     for figure in headline.index:
         if figure.endswith("_gbp"):
             headline.loc[figure] = [fmt.money(v) for v in headline.loc[figure]]
-        elif figure == "gap":
+        elif figure in ("gap", "global_gap"):
             headline.loc[figure] = [fmt.percent(v) for v in headline.loc[figure]]
     print_table(headline.astype(str).reset_index(names="figure"), title="Scenarios")
     for key, label in (("by_cause", "cause"), ("by_trust", "trust"), ("by_category", "category")):

@@ -35,6 +35,8 @@ def compare_scenarios(engine: Engine, names: list[str]) -> dict:
         "in_year_gbp",
         "full_year_gbp",
         "gap",
+        "global_gap",
+        "global_bound_gbp",
         "lp_bound_gbp",
         "greedy_gbp",
         "range_size",
