@@ -10,11 +10,12 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy
 from catalogues.normalise import clean_text, normalise_gtin, parse_money, parse_pack, slug
 from catalogues.read import ROW_COLUMN, FileFormatError, Profile, detect_profile, load_profile, read_catalogue
+from procurement.db import table_of
 from procurement.errors import InputFileError, UnknownReferenceError
 from procurement.importers.core import (
     FileImporter,
@@ -48,7 +49,7 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
     imported under other suppliers. A new supplier's first file is judged by prefix only.
     """
     gtins = items["gtin"].dropna()
-    others = {s.code: s for s in session.scalars(select(Supplier).where(Supplier.id != supplier.id))}
+    others = {s.code: s for s in session.scalars(select(Supplier).where(col(Supplier.id) != supplier.id))}
     if len(gtins) >= 5 and supplier.gs1_prefix:
         gtin13 = gtins.str.slice(1)
         own_share = gtin13.str.startswith(supplier.gs1_prefix).mean()
@@ -56,7 +57,7 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
             best = max(
                 ((code, gtin13.str.startswith(s.gs1_prefix).mean()) for code, s in others.items() if s.gs1_prefix),
                 key=lambda kv: kv[1],
-                default=(None, 0.0),
+                default=("", 0.0),  # never named: the hint needs a share >= 0.5
             )
             hint = f"; {best[1]:.0%} carry {best[0]}'s prefix {others[best[0]].gs1_prefix}" if best[1] >= 0.5 else ""
             raise InputFileError(
@@ -96,7 +97,9 @@ class _CatalogueImport(FileImporter):
 
     def owner(self, session: Session) -> dict[str, int]:
         supplier_id = owner_id(suppliers_by_code(session), self.supplier_code, "supplier")
-        self.supplier = session.get(Supplier, supplier_id)
+        supplier = session.get(Supplier, supplier_id)
+        assert supplier is not None  # owner_id found its id
+        self.supplier = supplier
         return {"supplier_id": supplier_id}
 
     def read(self, session: Session, path: Path, report: ImportReport) -> pd.DataFrame:
@@ -119,13 +122,18 @@ class _CatalogueImport(FileImporter):
         return as_text_table(raw)
 
     def check(self, session: Session, raw: pd.DataFrame, problems: Problems, report: ImportReport) -> pd.DataFrame:
+        assert self.taxonomy is not None  # loaded by run (uses_taxonomy)
         items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
         _check_supplier_identity(session, self.supplier, items[~problems.bad()], report.file)
         report.version = 1 + (
             session.execute(
                 select(func.count())
                 .select_from(DataImport)
-                .where(DataImport.kind == "catalogue", DataImport.supplier_id == self.supplier.id, not_reverted())
+                .where(
+                    col(DataImport.kind) == "catalogue",
+                    col(DataImport.supplier_id) == self.supplier.id,
+                    not_reverted(),
+                )
             ).scalar_one()
         )
         return items
@@ -253,8 +261,8 @@ def _product_lines(session: Session, supplier_id: int) -> pd.DataFrame:
     """line_id, group_id, brand and brand_key (the brand as in line codes) of a supplier's lines."""
     lines = frame(
         session,
-        select(ProductLine.id.label("line_id"), ProductLine.group_id, ProductLine.brand).where(
-            ProductLine.supplier_id == supplier_id
+        select(col(ProductLine.id).label("line_id"), col(ProductLine.group_id), col(ProductLine.brand)).where(
+            col(ProductLine.supplier_id) == supplier_id
         ),
     )
     return lines.assign(brand_key=slug(lines["brand"]))
@@ -274,8 +282,9 @@ def _store_catalogue(
     A SKU whose row was rejected is still listed: it keeps its previous price and status
     rather than being marked as no longer listed.
     """
+    assert supplier.id is not None  # a stored supplier
     # Every SKU of the supplier as it was: a revert of this version steps back to it.
-    keep_rows(session, import_id, CatalogueItem, CatalogueItem.supplier_id == supplier.id, "updated")
+    keep_rows(session, import_id, CatalogueItem, col(CatalogueItem.supplier_id) == supplier.id, "updated")
     groups = groups_frame(session)[["group_id", "group"]]
     items = items.merge(groups, on="group", how="left")
     # Brands are matched as in the line's code (case and punctuation ignored), so that
@@ -287,7 +296,7 @@ def _store_catalogue(
     new_lines = new_lines[new_lines["_merge"] == "left_only"]
     if len(new_lines):
         session.execute(
-            insert(ProductLine.__table__),
+            insert(table_of(ProductLine)),
             pd.DataFrame(
                 {
                     "code": supplier.code + ":" + new_lines["group"] + ":" + slug(new_lines["brand"]),
@@ -305,11 +314,11 @@ def _store_catalogue(
     existing = frame(
         session,
         select(
-            CatalogueItem.id.label("item_id"),
-            CatalogueItem.supplier_code,
-            CatalogueItem.unit_price.label("old_price"),
-            CatalogueItem.active,
-        ).where(CatalogueItem.supplier_id == supplier.id),
+            col(CatalogueItem.id).label("item_id"),
+            col(CatalogueItem.supplier_code),
+            col(CatalogueItem.unit_price).label("old_price"),
+            col(CatalogueItem.active),
+        ).where(col(CatalogueItem.supplier_id) == supplier.id),
     )
     items = items.merge(existing, on="supplier_code", how="left")
     columns = {
@@ -329,7 +338,7 @@ def _store_catalogue(
     is_new = items["item_id"].isna()
     if is_new.any():
         # Core executemany: the ORM's bulk insert added per-row work for nothing here.
-        insert_rows(session, CatalogueItem.__table__, records[is_new])
+        insert_rows(session, table_of(CatalogueItem), records[is_new])
     if (~is_new).any():
         session.execute(
             update(CatalogueItem),
@@ -346,14 +355,14 @@ def _store_catalogue(
     report.discontinued = len(gone)
     ids = frame(
         session,
-        select(CatalogueItem.id.label("item_id"), CatalogueItem.supplier_code).where(
-            CatalogueItem.supplier_id == supplier.id
+        select(col(CatalogueItem.id).label("item_id"), col(CatalogueItem.supplier_code)).where(
+            col(CatalogueItem.supplier_id) == supplier.id
         ),
     )
     prices = records[["supplier_code", "unit_price", "pack_size", "source_row"]].merge(ids, on="supplier_code")
     insert_rows(
         session,
-        ItemPrice.__table__,
+        table_of(ItemPrice),
         prices.assign(import_id=import_id)[["item_id", "import_id", "unit_price", "pack_size", "source_row"]],
     )
     if report.version and report.version > 1:

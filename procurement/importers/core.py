@@ -28,14 +28,14 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy, TaxonomyError, load_taxonomy
 from catalogues.normalise import Parsed, clean_text, slug
 from catalogues.read import ROW_COLUMN, FileFormatError, TableSpec, read_table
-from procurement.db import lock_for_write, transaction
+from procurement.db import lock_for_write, table_of, transaction
 from procurement.errors import InputFileError, UnknownReferenceError
 from procurement.importers.replaced import not_reverted, with_reverts
 from procurement.models import CatalogueItem, DataImport, RejectedRow, Supplier
@@ -188,6 +188,7 @@ class FileImporter:
             self.taxonomy = load_taxonomy_or_refuse(self.taxonomy)
         with transaction(engine) as session:
             if self.uses_taxonomy:
+                assert self.taxonomy is not None  # loaded above
                 sync_taxonomy(session, self.taxonomy)
             owner = self.owner(session)
             previous = find_duplicate(session, self.kind, sha, **owner)
@@ -256,12 +257,14 @@ def find_duplicate(session: Session, kind: str, sha: str, *, supplier_id=None, t
     # committed, then finds it (see procurement.db.lock_for_write).
     lock_for_write(session, f"import|{kind}|{sha}|{supplier_id}|{trust_id}")
     # A reverted import is history only: the same file may be imported again.
-    query = select(DataImport.id).where(DataImport.kind == kind, DataImport.sha256 == sha, not_reverted())
+    query = select(col(DataImport.id)).where(
+        col(DataImport.kind) == kind, col(DataImport.sha256) == sha, not_reverted()
+    )
     if supplier_id is not None:
-        query = query.where(DataImport.supplier_id == supplier_id)
+        query = query.where(col(DataImport.supplier_id) == supplier_id)
     if trust_id is not None:
-        query = query.where(DataImport.trust_id == trust_id)
-    return session.execute(query.order_by(DataImport.id)).scalars().first()
+        query = query.where(col(DataImport.trust_id) == trust_id)
+    return session.execute(query.order_by(col(DataImport.id))).scalars().first()
 
 
 def duplicate_report(kind: str, path: Path, sha: str, previous: int) -> ImportReport:
@@ -310,12 +313,13 @@ def record_import(
     )
     session.add(record)
     session.flush()
+    assert record.id is not None  # assigned by the flush
     report.import_id = record.id
     if len(rejects):
         raw = _raw_text(table.loc[rejects["index"]]).to_numpy()  # the rejected rows only
         insert_rows(
             session,
-            RejectedRow.__table__,
+            table_of(RejectedRow),
             rejects.assign(import_id=record.id, raw=raw)
             .rename(columns={"row": "row_number"})[["import_id", "row_number", "column", "value", "reason", "raw"]]
             .astype({"row_number": int}),
@@ -327,7 +331,7 @@ def finish_counts(session: Session, import_id: int, report: ImportReport) -> Non
     """Counts known only once the rows are stored (new product lines, price changes)."""
     session.execute(
         update(DataImport)
-        .where(DataImport.id == import_id)
+        .where(col(DataImport.id) == import_id)
         .values(new_lines=report.new_lines, price_changes=report.price_changes)
     )
 
@@ -394,7 +398,9 @@ def insert_rows(session: Session, table: sa.Table, rows: pd.DataFrame, *, ints: 
     values = [_sqlite_column(rows[c], table.c[c].type, c in ints) for c in columns]
     names = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join("?" for _ in columns)
-    cursor = session.connection().connection.driver_connection.cursor()
+    driver_connection = session.connection().connection.driver_connection
+    assert driver_connection is not None  # a checked-out connection has its DB-API connection
+    cursor = driver_connection.cursor()
     try:
         cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', zip(*values, strict=True))
     finally:
@@ -459,12 +465,12 @@ def items_where(session: Session, column: str, values: pd.Series) -> pd.DataFram
     item id order, so that "the first item with this GTIN" is the oldest one.
     """
     attr = getattr(CatalogueItem, column)
-    query = select(
-        CatalogueItem.id.label("item_id"),
-        CatalogueItem.gtin,
-        CatalogueItem.supplier_code,
-        Supplier.code.label("supplier"),
-    ).join(Supplier, Supplier.id == CatalogueItem.supplier_id)
+    query: Select = select(
+        col(CatalogueItem.id).label("item_id"),
+        col(CatalogueItem.gtin),
+        col(CatalogueItem.supplier_code),
+        col(Supplier.code).label("supplier"),
+    ).join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
     wanted = sorted(set(values.dropna().unique()) - {""})  # distinct first: iterating every row is slow
     items = _frame_where_in(session, query, attr, wanted, ["item_id", "gtin", "supplier_code", "supplier"])
     return items.sort_values("item_id", kind="stable", ignore_index=True)
@@ -507,7 +513,7 @@ def resolve_lines(session: Session, table: pd.DataFrame, problems: Problems) -> 
 def list_imports(engine: Engine) -> pd.DataFrame:
     """Every ``DataImport`` record, oldest first; ``reverted`` says when and by whom, if it was."""
     with Session(engine) as session:
-        table = frame(session, select(*DataImport.__table__.columns).order_by(DataImport.id))
+        table = frame(session, select(*table_of(DataImport).columns).order_by(col(DataImport.id)))
         return with_reverts(session, table, "id")
 
 
@@ -518,7 +524,12 @@ def rejected_rows(engine: Engine, import_id: int) -> pd.DataFrame:
             raise UnknownReferenceError(f"no import #{import_id} (see `procure imports`)")
         return frame(
             session,
-            select(RejectedRow.row_number.label("row"), RejectedRow.column, RejectedRow.value, RejectedRow.reason)
-            .where(RejectedRow.import_id == import_id)
-            .order_by(RejectedRow.row_number, RejectedRow.id),
+            select(
+                col(RejectedRow.row_number).label("row"),
+                col(RejectedRow.column),
+                col(RejectedRow.value),
+                col(RejectedRow.reason),
+            )
+            .where(col(RejectedRow.import_id) == import_id)
+            .order_by(col(RejectedRow.row_number), col(RejectedRow.id)),
         )

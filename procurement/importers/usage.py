@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from catalogues.normalise import Parsed, clean_text, normalise_gtin, parse_date, parse_money, parse_quantity
 from catalogues.read import ROW_COLUMN, TableSpec
+from procurement.db import table_of
 from procurement.importers.core import FileImporter, ImportReport, Problems, insert_rows, items_where, owner_id
 from procurement.importers.identity import TRUST_COLUMN_ALIASES, check_usage_owner
 from procurement.importers.replaced import delete_keeping
@@ -113,14 +114,14 @@ class _UsageImport(FileImporter):
             session,
             import_id,
             Usage,
-            (Usage.trust_id == self.trust_id) & (Usage.period >= first) & (Usage.period <= last),
+            (col(Usage.trust_id) == self.trust_id) & (col(Usage.period) >= first) & (col(Usage.period) <= last),
         )
         if replaced:
             report.notes.append(f"replaced {replaced} earlier usage rows of {self.trust} from {first} to {last}")
         # Core inserts in batches: a year of a large trust's order lines is hundreds of
         # thousands of rows, and one list of ORM bulk-insert dicts held them all at once.
         for start in range(0, len(rows), INSERT_BATCH):
-            insert_rows(session, Usage.__table__, rows.iloc[start : start + INSERT_BATCH])
+            insert_rows(session, table_of(Usage), rows.iloc[start : start + INSERT_BATCH])
 
 
 def import_usage(
@@ -161,8 +162,8 @@ def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: 
         # Suppliers with a catalogue: an item code under any other supplier is unknown.
         catalogued = set(
             session.scalars(
-                select(Supplier.code).where(
-                    select(CatalogueItem.id).where(CatalogueItem.supplier_id == Supplier.id).exists()
+                select(col(Supplier.code)).where(
+                    select(col(CatalogueItem.id)).where(col(CatalogueItem.supplier_id) == col(Supplier.id)).exists()
                 )
             )
         )
