@@ -405,7 +405,8 @@ def full_lp_bound(problem: ProblemData, seconds: float) -> Bound:
     )
     stats = m.prob.solve(solver)
     if stats.status != pulp.LpSolveStatus.Optimal or stats.objective is None:
-        return Bound(value=None, method=LP_METHOD, seconds=perf_counter() - tick)
+        stopped = f"{LP_METHOD}: stopped without an optimum ({stats.status_str})"
+        return Bound(value=None, method=stopped, seconds=perf_counter() - tick)
     highs = m.prob.solverModel
     info = highs.getInfo() if highs is not None else None
     error = max(float(getattr(info, "primal_dual_objective_error", 0.0) or 0.0), 1e-9)
