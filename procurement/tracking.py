@@ -1,5 +1,9 @@
 """After the award: realised savings and contract compliance against a run's plan, month by month.
 
+Why one module of about 680 lines: the notation and the causes defined below are what
+the code computes, cell by cell, and they add up exactly only if read together; the
+workbook is elsewhere (:mod:`procurement.export.tracking`).
+
 A stored run is the plan: its allocation (``RunAllocation``: annual units per trust and
 line at the agreement's net price), its regional range (``RunLine``), the tier each
 supplier offer was planned to reach (``RunTier``) and when each trust moves each
