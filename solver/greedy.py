@@ -174,15 +174,20 @@ def _max_share(data: ModelData, plan: pd.DataFrame) -> pd.DataFrame:
         target_units = units.loc[c].reindex(alt["supplier"]).fillna(0.0).to_numpy()
         alt = alt[target_units + alt["demand"].to_numpy() <= beta * total[c] + 1e-9]
         alt = alt.assign(premium=alt["price"] - alt["price_now"]).sort_values("premium")
-        moved = False
-        for cand in alt.itertuples():
-            if _room(data, plan, cand.group, cand.line):
-                plan = _move(plan, cand.trust, cand.group, cand)
-                moved = True
-                break
-        if not moved:
+        moved = _first_move(data, plan, alt)
+        if moved is None:
             raise _NoPlan(f"cannot bring {sup} under {beta:.0%} of {c}")
+        plan = moved
     raise _NoPlan("supplier share repair did not settle")
+
+
+def _first_move(data: ModelData, plan: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame | None:
+    """The plan with the first candidate (trust, group) move the range has room for, in the
+    candidates' order; None when no candidate fits."""
+    for cand in candidates.itertuples():
+        if _room(data, plan, cand.group, cand.line):
+            return _move(plan, cand.trust, cand.group, cand)
+    return None
 
 
 def _min_suppliers(data: ModelData, plan: pd.DataFrame) -> pd.DataFrame:
@@ -213,14 +218,10 @@ def _min_suppliers(data: ModelData, plan: pd.DataFrame) -> pd.DataFrame:
             )
             alt = alt[ok].assign(premium=alt["price"] - alt["price_now"])
             alt = alt.sort_values(["premium", "demand"], ascending=[True, False])
-            moved = False
-            for cand in alt.itertuples():
-                if _room(data, plan, cand.group, cand.line):
-                    plan = _move(plan, cand.trust, cand.group, cand)
-                    moved = True
-                    break
-            if not moved:
+            moved = _first_move(data, plan, alt)
+            if moved is None:
                 raise _NoPlan(f"cannot find {need} suppliers for {c}")
+            plan = moved
         else:
             raise _NoPlan(f"cannot find {need} suppliers for {c}")
     return plan

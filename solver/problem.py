@@ -514,22 +514,20 @@ def _check_settings(data: ProblemData) -> None:
         bad("settings", f"expected Settings, got {type(s)}")
     if s.range_cap < 1:
         bad("range_cap", "must be >= 1")
-    groups = set(data.groups["group"])
-    for g, k in s.range_cap_by_group.items():
-        if g not in groups:
-            bad("range_cap_by_group", "unknown group", repr(g))
-        if int(k) < 1:
-            bad("range_cap_by_group", "must be >= 1", repr(g))
+
+    def overrides(column: str, values: dict, known: set, noun: str, least: int) -> None:
+        for key, k in values.items():
+            if key not in known:
+                bad(column, f"unknown {noun}", repr(key))
+            if int(k) < least:
+                bad(column, f"must be >= {least}", repr(key))
+
+    overrides("range_cap_by_group", s.range_cap_by_group, set(data.groups["group"]), "group", 1)
     if s.trust_range_cap is not None and s.trust_range_cap < 1:
         bad("trust_range_cap", "must be >= 1 or None")
     if s.min_suppliers < 0:
         bad("min_suppliers", "must be >= 0")
-    cats = set(data.groups["category"])
-    for c, k in s.min_suppliers_by_category.items():
-        if c not in cats:
-            bad("min_suppliers_by_category", "unknown category", repr(c))
-        if int(k) < 0:
-            bad("min_suppliers_by_category", "must be >= 0", repr(c))
+    overrides("min_suppliers_by_category", s.min_suppliers_by_category, set(data.groups["category"]), "category", 0)
     if not 0 < s.min_supplier_share <= 1:
         bad("min_supplier_share", "must be in (0, 1]")
     if not 0 < s.max_supplier_share <= 1:
