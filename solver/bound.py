@@ -73,6 +73,8 @@ class Bound:
     iterations: int = 0
     seconds: float = 0.0
     feasible: bool = True
+    lines: frozenset[str] = frozenset()
+    """Lines the relaxation's plan uses at the best bound (candidates worth solving over)."""
 
 
 @dataclass
@@ -244,8 +246,10 @@ class _Multipliers:
     mu: np.ndarray
 
 
-def _evaluate(t: _Tables, x: _Multipliers) -> tuple[float, _Multipliers]:
-    """:math:`R` at the multipliers, and its subgradient (same shapes as the multipliers)."""
+def _evaluate(t: _Tables, x: _Multipliers) -> tuple[float, _Multipliers, np.ndarray]:
+    """:math:`R` at the multipliers, its subgradient (same shapes as the multipliers) and, per
+    pair, whether its line is in the relaxed plan: kept by the range side in a capped group,
+    used by the trust elsewhere."""
     # trust side: the best line of every (trust, group, month), claiming at most one tier
     claim_value = np.maximum(0.0, t.claim_gain - x.nu[t.claim_tgoj])
     bonus = np.zeros(len(t.a))
@@ -312,7 +316,8 @@ def _evaluate(t: _Tables, x: _Multipliers) -> tuple[float, _Multipliers]:
     else:
         mu_grad = np.zeros(0)
     grad = _Multipliers(lam=y[t.line_of_pair] - u, nu=tau[t.tgoj_oj] - claimed, mu=mu_grad)
-    return total, grad
+    kept = np.where(t.capped_group_of_line[t.line_of_pair] >= 0, y[t.line_of_pair], u)
+    return total, grad, kept
 
 
 def lagrangian_bound(
@@ -333,8 +338,10 @@ def lagrangian_bound(
     if t.infeasible:
         return Bound(value=None, method=method, seconds=perf_counter() - tick, feasible=False)
     x = _Multipliers(lam=np.zeros(len(data.pairs)), nu=np.zeros(t.n_tgoj), mu=np.zeros(t.n_offers))
-    current, grad = _evaluate(t, x)
+    current, grad, u = _evaluate(t, x)
     best = current
+    line_of_pair = data.pairs["line"].to_numpy()
+    used = line_of_pair[u > 0.5]
     goal = target if target is not None and target < best else best - 0.01 * abs(best)
     theta, stall, iterations = 1.0, 0, 1
     while iterations < max_iterations and perf_counter() - tick < seconds:
@@ -352,17 +359,18 @@ def lagrangian_bound(
             nu=np.maximum(0.0, x.nu - step * grad.nu),
             mu=np.maximum(0.0, x.mu - step * grad.mu),
         )
-        current, grad = _evaluate(t, x)
+        current, grad, u = _evaluate(t, x)
         iterations += 1
         if current < best - 1e-9 * abs(best):
             best, stall = current, 0
+            used = line_of_pair[u > 0.5]
         else:
             stall += 1
             if stall >= STALL:
                 theta, stall = theta / 2, 0
                 if theta < 1e-4:
                     break
-    return Bound(value=best, method=method, iterations=iterations, seconds=perf_counter() - tick)
+    return Bound(value=best, method=method, iterations=iterations, seconds=perf_counter() - tick, lines=frozenset(used))
 
 
 METHOD = "Lagrangian relaxation over every usable line (range and tiers priced)"

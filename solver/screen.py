@@ -15,7 +15,10 @@ never worth keeping, so a large instance is solved over candidate sets of lines:
   share rules keep their choices;
 - every trust's cheapest usable line in each of its groups, so coverage holds;
 - the lines of a known plan (the greedy one), so it stays feasible and can be the
-  first incumbent.
+  first incumbent;
+- the lines of the Lagrangian relaxation's plan (:mod:`solver.bound`: the range it keeps
+  in capped groups, the lines trusts take elsewhere), added by the caller: measured on
+  the national instance they lift the staged plan by 1.6% within the same time.
 
 :func:`solver.solve.solve` solves in stages of growing sets (:data:`STAGES` lines
 per group, then every line), each warm-started from the best plan so far, while the

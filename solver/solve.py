@@ -263,8 +263,10 @@ def _global_bound(solution: Solution, relaxed: Bound, beside: Bound | None, *, w
     if objective is None:
         return
     solution.global_gap = max(0.0, value - objective) / max(1.0, abs(objective))
-    tolerance = solution.gap_tolerance
-    if solution.status in ("optimal", "gap_limit") and solution.global_gap > tolerance + 1e-9:
+    # within the tolerance, or a penny (the reported plan is recomputed from the solver's
+    # values and may differ from the solver's own objective by rounding)
+    allowed = solution.gap_tolerance * max(1.0, abs(objective)) + PENNY_TOL
+    if solution.status in ("optimal", "gap_limit") and value - objective > allowed:
         solution.status = "feasible"
     if solution.status != "optimal" or not whole_model:
         solution.message += f"; within {solution.global_gap:.2%} of the best possible plan (bound: {method})"
@@ -352,6 +354,8 @@ def _solve_screened(
     for number, lines in enumerate(candidate_stages(full), start=1):
         if plan is not None:  # the best plan so far stays feasible and is the warm start
             lines = lines | set(plan.allocation["line"])
+        if relaxed is not None:  # the lines the relaxation's plan uses: likely in the optimum
+            lines = lines | set(relaxed.lines)
         if lines == seen:
             continue
         remaining = deadline - perf_counter()

@@ -79,3 +79,16 @@ def test_progress_reports_stages_plan_and_bound(region, monkeypatch):
     assert seen[-1]["incumbent"] == pytest.approx(sol.objective)
     assert seen[-1]["bound"] == pytest.approx(sol.global_bound)
     assert all(a["elapsed"] <= b["elapsed"] for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_the_relaxed_plan_names_candidate_lines_within_the_range_caps(region):
+    from solver.model import range_cap_rows
+
+    data = prepare(region)
+    bound = lagrangian_bound(data, max_iterations=50)
+    usable = set(data.pairs["line"])
+    assert bound.lines and bound.lines <= usable
+    group_of = data.pairs.drop_duplicates("line").set_index("line")["group"]
+    kept = group_of.reindex(sorted(bound.lines)).value_counts()
+    for row in range_cap_rows(data).itertuples():
+        assert kept.get(row.group, 0) <= row.cap
