@@ -58,6 +58,7 @@ close to the LP relaxation given enough steps (measured in docs/benchmarks.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
 
@@ -387,7 +388,11 @@ def _per_block(n_blocks: int, blocks: tuple[np.ndarray, ...], values: list[np.nd
 
 
 def lagrangian_bound(
-    data: ModelData, target: float | None = None, seconds: float = 10.0, max_iterations: int = 500
+    data: ModelData,
+    target: float | None = None,
+    seconds: float = 10.0,
+    max_iterations: int = 500,
+    report: Callable[[Bound], None] | None = None,
 ) -> Bound:
     """Upper bound on the full problem's net savings (GBP) by the Lagrangian relaxation above.
 
@@ -395,6 +400,8 @@ def lagrangian_bound(
     step; without it 1% below the first bound is used. Stops after ``seconds`` or
     ``max_iterations``, when the bound is within 1e-5 of the target, or when the step
     has shrunk to nothing. Every evaluation is a valid bound: the least is returned.
+    ``report``, if given, receives the bound so far (without its lines) about every
+    :data:`REPORT_SECONDS`, so that a caller in another process always has one.
     """
     tick = perf_counter()
     method = METHOD
@@ -416,7 +423,11 @@ def lagrangian_bound(
     theta, stall = np.ones(t.n_blocks), np.zeros(t.n_blocks, dtype=int)
     direction: list[np.ndarray] | None = None
     iterations = 1
+    reported = perf_counter()
     while iterations < max_iterations and perf_counter() - tick < seconds:
+        if report is not None and perf_counter() - reported >= REPORT_SECONDS:
+            report(Bound(value=float(best.sum()), method=method, iterations=iterations, seconds=perf_counter() - tick))
+            reported = perf_counter()
         if float(best.sum()) - goal_total <= 1e-5 * max(1.0, abs(goal_total)):
             break
         active = theta >= 1e-4
@@ -469,6 +480,8 @@ def lagrangian_bound(
 
 
 METHOD = "Lagrangian relaxation over every usable line (range and tiers priced)"
+REPORT_SECONDS = 2.0
+"""How often a bound process hands its bound so far to the run (see ``report``)."""
 STALL = 100
 """Steps without a better bound before a block's Polyak step is halved."""
 MOMENTUM = 1.5
@@ -526,18 +539,26 @@ def full_lp_bound(problem: ProblemData, seconds: float) -> Bound:
 
 
 def _worker(problem: ProblemData, seconds: float, target: float | None, whole_lp: bool, queue) -> None:
+    """The bound process: ``("interim", Bound)`` messages as the bound improves, then
+    ``("final", Bound)`` (a Bound without a value if it failed)."""
     try:
         if whole_lp:
-            queue.put(full_lp_bound(problem, seconds))
+            found = full_lp_bound(problem, seconds)
         else:
             from solver.data import prepare
 
             tick = perf_counter()
             data = prepare(problem)
             left = seconds - (perf_counter() - tick)
-            queue.put(lagrangian_bound(data, target=target, seconds=left, max_iterations=1_000_000))
+
+            def interim(bound: Bound) -> None:
+                queue.put(("interim", bound))
+
+            found = lagrangian_bound(data, target=target, seconds=left, max_iterations=1_000_000, report=interim)
+            found.lines = frozenset()  # the run takes its candidate lines from its own bound
+        queue.put(("final", found))
     except Exception as exc:  # the bound is optional: a failure only loses it
-        queue.put(Bound(value=None, method=f"bound failed: {type(exc).__name__}: {exc}"))
+        queue.put(("final", Bound(value=None, method=f"bound failed: {type(exc).__name__}: {exc}")))
 
 
 class BoundProcess:
@@ -546,22 +567,30 @@ class BoundProcess:
     With two cores the MILP (one HiGHS thread) keeps this process's core and the bound
     gets the other: the whole LP relaxation by interior point when the model is small
     enough (:data:`FULL_LP_COLUMNS`), else the Lagrangian bound, stepping for the whole
-    time limit (at national scale one step takes about 0.06 s)."""
+    time limit (at national scale one step takes about 0.04 s) and handing over its bound
+    so far every :data:`REPORT_SECONDS`: a child slowed down by a busy machine still
+    leaves the run its latest bound."""
 
     def __init__(self, process, queue) -> None:
         self.process, self.queue = process, queue
-        self.found: Bound | None = None
+        self.best: Bound | None = None
+        self.done = False
+
+    def _take(self, kind: str, bound: Bound) -> None:
+        self.done = self.done or kind == "final"
+        if bound.value is not None and (self.best is None or bound.value < self.best.value):  # type: ignore[operator]
+            self.best = bound
 
     def poll(self) -> Bound | None:
-        """The child's bound if it has answered (never waits)."""
+        """The least bound the child has handed over so far (never waits)."""
         from queue import Empty
 
-        if self.found is None:
+        while not self.done:
             try:
-                self.found = self.queue.get_nowait()
+                self._take(*self.queue.get_nowait())
             except Empty:
-                return None
-        return self.found if self.found.value is not None else None
+                break
+        return self.best
 
     @classmethod
     def start(
@@ -579,16 +608,17 @@ class BoundProcess:
         return cls(process, queue)
 
     def result(self, deadline: float) -> Bound | None:
-        """The child's bound if it finishes by ``deadline`` (``perf_counter`` time), else None."""
+        """The child's least bound: its final one if it comes by ``deadline`` (``perf_counter``
+        time), else the last it handed over; None if it gave none."""
         from queue import Empty
 
-        found = self.found
-        if found is None:
+        self.poll()
+        while not self.done:
             try:
-                found = self.queue.get(timeout=max(0.1, deadline - perf_counter()))
+                self._take(*self.queue.get(timeout=max(0.1, deadline - perf_counter())))
             except Empty:
-                found = None
+                break
         if self.process.is_alive():
             self.process.terminate()
         self.process.join(timeout=5)
-        return found if isinstance(found, Bound) and found.value is not None else None
+        return self.best

@@ -354,7 +354,9 @@ def _solve_screened(
     for number, lines in enumerate(candidate_stages(full), start=1):
         if plan is not None:  # the best plan so far stays feasible and is the warm start
             lines = lines | set(plan.allocation["line"])
-        if relaxed is not None:  # the lines the relaxation's plan uses: likely in the optimum
+        if relaxed is not None:
+            # the lines the relaxation's plan uses are likely in the optimum (at L, with
+            # them the first stage reached a plan 1.0% from the bound instead of 3.0%)
             lines = lines | set(relaxed.lines)
         if lines == seen:
             continue

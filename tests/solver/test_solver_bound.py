@@ -102,3 +102,16 @@ def test_with_tiers_the_bound_comes_within_one_percent_of_the_optimum(region):
     bound = lagrangian_bound(prepare(region), target=sol.objective, max_iterations=3000, seconds=120)
     assert not region.tiers.empty
     assert sol.objective - PENNY <= bound.value <= sol.objective * 1.01
+
+
+def test_the_bound_so_far_is_handed_over_while_stepping(region, monkeypatch):
+    # a bound process hands over its bound as it goes, so a late child still leaves one
+    bound_module = importlib.import_module("solver.bound")
+    monkeypatch.setattr(bound_module, "REPORT_SECONDS", 0.0)
+    sol = solve(region)
+    handed: list = []
+    final = lagrangian_bound(prepare(region), target=sol.objective, max_iterations=50, report=handed.append)
+    values = [b.value for b in handed]
+    assert len(values) == 49  # one before each step after the first
+    assert all(v >= sol.objective - PENNY for v in values)
+    assert values == sorted(values, reverse=True) and final.value <= values[-1] + PENNY
