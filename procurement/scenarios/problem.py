@@ -52,6 +52,7 @@ from procurement.models import (
 )
 from procurement.ratings import odep_rank
 from procurement.reference import catalogue_prices, codes, frame, groups_frame, join_codes, lines_frame
+from procurement.scenarios.contracts import CONTRACT_TERMS
 from procurement.scenarios.settings import ScenarioError, ScenarioSettings, month_offset
 from procurement.scenarios.switching import switching_for_problem
 
@@ -105,19 +106,7 @@ def _latest_decisions(session: Session) -> pd.DataFrame:
     ]
 
 
-SOLVER_CONTRACT_COLUMNS = [
-    "trust",
-    "category",
-    "contract",
-    "supplier",
-    "end_month",
-    "notice_months",
-    "early_exit",
-    "exit_fee",
-    "exit_fee_pct",
-    "extension_months",
-    "extension_uplift",
-]
+SOLVER_CONTRACT_COLUMNS = ["trust", "category", "contract", "supplier", "end_month", *CONTRACT_TERMS]
 
 
 def _contracts(
