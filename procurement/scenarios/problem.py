@@ -41,6 +41,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from procurement.approvals import effective_decided_at
 from procurement.demand import best_paid_by_line, usage_by_line
 from procurement.models import (
     Approval,
@@ -94,12 +95,7 @@ def _latest_decisions(session: Session) -> pd.DataFrame:
     if approvals.empty:
         return pd.DataFrame(columns=["trust", "line_id", "decision", "odep_exception"])
     approvals["trust"] = approvals["trust"].fillna("")
-    # "Latest" is by when the decision was taken, but a decision cannot have been taken
-    # after the engine recorded it: a date in the future (a typo, or a file prepared
-    # ahead) is read as the recording time, so it never outranks later decisions.
-    taken = pd.to_datetime(approvals["decided_at"], utc=True)
-    recorded = pd.to_datetime(approvals["recorded_at"], utc=True)
-    approvals["effective"] = taken.where(taken <= recorded, recorded)
+    approvals["effective"] = effective_decided_at(approvals["decided_at"], approvals["recorded_at"])
     approvals = approvals.sort_values(["effective", "id"])
     return approvals.drop_duplicates(["trust", "line_id"], keep="last")[
         ["trust", "line_id", "decision", "odep_exception"]
