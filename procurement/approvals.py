@@ -42,6 +42,15 @@ COLUMNS = [
 ]
 
 
+def effective_decided_at(decided_at: pd.Series, recorded_at: pd.Series) -> pd.Series:
+    """When each decision counts as taken for "the latest wins" (UTC): when it was decided,
+    but never after the engine recorded it. A date in the future (a typo, or a file
+    prepared ahead) reads as the recording time, so it never outranks later decisions."""
+    taken = pd.to_datetime(decided_at, utc=True)
+    recorded = pd.to_datetime(recorded_at, utc=True)
+    return taken.where(taken <= recorded, recorded)
+
+
 def _history(session: Session) -> pd.DataFrame:
     table = frame(
         session,
@@ -71,9 +80,7 @@ def _history(session: Session) -> pd.DataFrame:
     table["trust"] = table["trust"].fillna(REGIONAL_PANEL)
     for column in ("source_file", "recorded_by", "override_reason"):
         table[column] = table[column].fillna("")
-    taken = pd.to_datetime(table["decided_at"], utc=True)
-    recorded = pd.to_datetime(table["recorded_at"], utc=True)
-    return table.assign(effective=taken.where(taken <= recorded, recorded))
+    return table.assign(effective=effective_decided_at(table["decided_at"], table["recorded_at"]))
 
 
 def decisions_in_force(engine: Engine, *, trust: str | None = None) -> pd.DataFrame:

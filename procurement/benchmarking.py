@@ -29,8 +29,8 @@ from sqlmodel import Session, col
 
 from procurement.demand import usage_month
 from procurement.errors import ProcureError, UnknownReferenceError
-from procurement.models import CatalogueItem, Trust, Usage
-from procurement.reference import frame, groups_frame, lines_frame
+from procurement.models import Trust, Usage
+from procurement.reference import frame, groups_frame, items_frame, lines_frame
 
 LEVELS = ("sku", "line", "group")
 KEY_COLUMNS = {
@@ -99,14 +99,8 @@ def annual_usage_by_item(session: Session) -> pd.DataFrame:
     factor = 12.0 / per_item["months_covered"]
     per_item["units_per_year"] = per_item["units"] * factor
     per_item["spend_per_year"] = per_item["spend"] * factor
-    items = frame(
-        session,
-        select(
-            col(CatalogueItem.id).label("item_id"),
-            col(CatalogueItem.supplier_code).label("sku"),
-            col(CatalogueItem.description),
-            col(CatalogueItem.product_line_id).label("line_id"),
-        ),
+    items = items_frame(session)[["item_id", "supplier_code", "description", "line_id"]].rename(
+        columns={"supplier_code": "sku"}
     )
     lines = lines_frame(session)[["line_id", "line", "supplier", "group", "category"]]
     items = items.merge(lines, on="line_id")

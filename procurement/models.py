@@ -516,6 +516,19 @@ class RunSwitching(SQLModel, table=True):
     cost: float
 
 
+RUN_RESULT_TABLES = (
+    RunAllocation,
+    RunLine,
+    RunTier,
+    RunJoin,
+    RunContract,
+    RunSaving,
+    RunSavingYear,
+    RunSwitching,
+)
+"""Every table holding one run's results (rows keyed by ``run_id``): what deleting a run removes."""
+
+
 # --------------------------------------------------------------------------- shortlists
 
 

@@ -186,6 +186,23 @@ def lines_frame(session: Session) -> pd.DataFrame:
     return lines.merge(groups_frame(session)[["group_id", "group", "category"]], on="group_id")
 
 
+def items_frame(session: Session, *, active_only: bool = False) -> pd.DataFrame:
+    """item_id, line_id, supplier_code, supplier, description of every catalogue SKU (or only the active ones).
+
+    A supplier code is unique per supplier only: ``supplier`` and ``supplier_code`` together name a SKU.
+    """
+    query: Select = select(
+        col(CatalogueItem.id).label("item_id"),
+        col(CatalogueItem.product_line_id).label("line_id"),
+        col(CatalogueItem.supplier_code),
+        col(Supplier.code).label("supplier"),
+        col(CatalogueItem.description),
+    ).join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
+    if active_only:
+        query = query.where(col(CatalogueItem.active).is_(True))
+    return frame(session, query)
+
+
 def catalogue_prices(session: Session) -> pd.Series:
     """Each product line's catalogue (list) price: the mean unit price of its active SKUs, by line_id."""
     items = frame(

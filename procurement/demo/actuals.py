@@ -23,13 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from procurement.demand import usage_rows
-from procurement.models import CatalogueItem, Supplier, Usage
-from procurement.reference import frame
+from procurement.models import Usage
+from procurement.reference import frame, items_frame
 from procurement.tracking import load_plan, offer_lines
 
 LATE_MONTHS = 4
@@ -52,17 +51,7 @@ def write_actuals(engine: Engine, run_id: int, out_dir: Path, *, start: dt.date,
     with Session(engine) as session:
         plan = load_plan(session, run_id)
         scope, _ = offer_lines(session, plan["catalogue_lines"])
-        items = frame(
-            session,
-            select(
-                col(CatalogueItem.id).label("item_id"),
-                col(CatalogueItem.product_line_id).label("line_id"),
-                col(CatalogueItem.supplier_code),
-                col(Supplier.code).label("supplier"),
-            )
-            .join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
-            .where(col(CatalogueItem.active).is_(True)),
-        )
+        items = items_frame(session, active_only=True)[["item_id", "line_id", "supplier_code", "supplier"]]
         before = frame(session, usage_rows().where(col(Usage.period) < start))
     lines = plan["catalogue_lines"][["line_id", "line", "group", "category"]]
     items = items.merge(lines, on="line_id")

@@ -11,7 +11,9 @@ text can never become a formula) with native Excel charts:
   so every point carries its group's name as its label, coloured by class.
 """
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
@@ -54,6 +56,20 @@ def _write_frame(
     ws.freeze_panes = ws.cell(row=start_row + 1, column=1)
 
 
+def _save_with_about_sheet(wb: Workbook, facts: Iterable[tuple[str, Any]], notes: Iterable[str], path: Path) -> Path:
+    """Add an ``About`` sheet (one fact a row as label and value, a blank row, one note a row) and save to ``path``."""
+    about = wb.create_sheet("About")
+    for key, value in facts:
+        about.append([key, value])
+    about.append([])
+    for note in notes:
+        about.append([note])
+    about.column_dimensions["A"].width = 30
+    path = Path(path)
+    wb.save(path)
+    return path
+
+
 def write_benchmark_workbook(result: dict, path: Path) -> Path:
     """Write :func:`procurement.benchmarking.benchmark`'s ``result`` to ``path`` (.xlsx)."""
     products, trusts = result["products"], result["trusts"]
@@ -77,19 +93,13 @@ def write_benchmark_workbook(result: dict, path: Path) -> Path:
         chart.height, chart.width = 12, 26
         ws.add_chart(chart, f"{get_column_letter(len(cols) + 2)}2")
     _write_frame(wb.create_sheet("Trusts"), trusts, money)
-    about = wb.create_sheet("About")
-    about.append(["Benchmark by", result["by"]])
-    about.append(["Trust", result["trust"] or "every trust"])
-    for key, value in result["totals"].items():
-        about.append([key, value])
-    about.append([])
-    about.append(["price_paid: a trust's annual spend on the product / its annual units"])
-    about.append(["best, median, worst: over the trusts that buy the product (median unweighted)"])
-    about.append(["saving_at_best_gbp: units x (price paid - best); at_median: units x max(price paid - median, 0)"])
-    about.column_dimensions["A"].width = 30
-    path = Path(path)
-    wb.save(path)
-    return path
+    facts = [("Benchmark by", result["by"]), ("Trust", result["trust"] or "every trust"), *result["totals"].items()]
+    notes = [
+        "price_paid: a trust's annual spend on the product / its annual units",
+        "best, median, worst: over the trusts that buy the product (median unweighted)",
+        "saving_at_best_gbp: units x (price paid - best); at_median: units x max(price paid - median, 0)",
+    ]
+    return _save_with_about_sheet(wb, facts, notes, path)
 
 
 def write_opportunities_workbook(result: dict, path: Path) -> Path:
@@ -131,18 +141,16 @@ def write_opportunities_workbook(result: dict, path: Path) -> Path:
     chart.height, chart.width = 14, 24
     ws.add_chart(chart, f"{get_column_letter(len(cols) + 2)}2")
     _write_frame(wb.create_sheet("Categories"), categories, money)
-    about = wb.create_sheet("About")
-    about.append(["Scenario rules", result["scenario"] or "defaults"])
-    about.append(["Savings source", result["source"]])
-    for key, value in {**result["thresholds"], **result["totals"]}.items():
-        about.append([key, value])
-    about.append([])
-    about.append(["quick win: savings at or above the median and effort at or below the median"])
-    about.append(["big gain: savings at or above the median, effort above it; anything else: low priority"])
-    about.column_dimensions["A"].width = 30
-    path = Path(path)
-    wb.save(path)
-    return path
+    facts = [
+        ("Scenario rules", result["scenario"] or "defaults"),
+        ("Savings source", result["source"]),
+        *{**result["thresholds"], **result["totals"]}.items(),
+    ]
+    notes = [
+        "quick win: savings at or above the median and effort at or below the median",
+        "big gain: savings at or above the median, effort above it; anything else: low priority",
+    ]
+    return _save_with_about_sheet(wb, facts, notes, path)
 
 
 __all__ = ["write_benchmark_workbook", "write_opportunities_workbook"]

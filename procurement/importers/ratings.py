@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -11,9 +11,9 @@ from catalogues.normalise import clean_text
 from catalogues.read import TableSpec
 from procurement.importers.core import FileImporter, ImportReport, Problems, resolve_lines, sql_records
 from procurement.importers.replaced import delete_keeping
-from procurement.models import CatalogueItem, ClinicalRating
+from procurement.models import ClinicalRating
 from procurement.ratings import parse_odep
-from procurement.reference import frame
+from procurement.reference import items_frame
 
 RATINGS_SPEC = TableSpec(
     "ratings",
@@ -38,14 +38,7 @@ class _RatingsImport(FileImporter):
         problems.add(parsed["error"] != "", "rating", parsed["error"])
         matched = resolve_lines(session, table, problems)
         code = clean_text(table["item_code"])
-        items = frame(
-            session,
-            select(
-                col(CatalogueItem.id).label("item_id"),
-                col(CatalogueItem.product_line_id).label("line_id"),
-                col(CatalogueItem.supplier_code),
-            ),
-        )
+        items = items_frame(session)[["item_id", "line_id", "supplier_code"]]
         matched = matched.assign(item_code=code.loc[matched["index"]].to_numpy())
         with_item = matched[matched["item_code"] != ""].merge(
             items.rename(columns={"supplier_code": "item_code"}), on=["line_id", "item_code"], how="left"

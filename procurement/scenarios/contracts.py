@@ -19,6 +19,9 @@ import pandas as pd
 from procurement import textformat as fmt
 from procurement.scenarios.settings import add_months
 
+CONTRACT_TERMS = ["notice_months", "early_exit", "exit_fee", "exit_fee_pct", "extension_months", "extension_uplift"]
+"""The terms of a register contract as the solver's ``contracts`` table carries them (percentages as shares)."""
+
 WAIT_WORDS = {
     "other_contract": "waits for the trust's other contract in the category",
     "capacity": "waits for programme capacity (max joins a quarter)",
@@ -102,19 +105,7 @@ def contract_rows(solved: pd.DataFrame, register: pd.DataFrame, start: dt.date) 
     if solved.empty:
         return pd.DataFrame()
     terms = register.rename(columns={"end": "current_end"})[
-        [
-            "trust",
-            "category",
-            "contract",
-            "reference",
-            "current_end",
-            "notice_months",
-            "early_exit",
-            "exit_fee",
-            "exit_fee_pct",
-            "extension_months",
-            "extension_uplift",
-        ]
+        ["trust", "category", "contract", "reference", "current_end", *CONTRACT_TERMS]
     ]
     rows = solved.merge(terms, on=["trust", "category", "contract"], how="left")
     rows["exit_fee_pct"] = rows["exit_fee_pct"] * 100.0

@@ -20,18 +20,11 @@ from procurement.db import transaction
 from procurement.errors import UnknownReferenceError
 from procurement.importers import current_user
 from procurement.models import (
+    RUN_RESULT_TABLES,
     Approval,
     Category,
     DataImport,
     EquivalenceGroup,
-    RunAllocation,
-    RunContract,
-    RunJoin,
-    RunLine,
-    RunSaving,
-    RunSavingYear,
-    RunSwitching,
-    RunTier,
     Scenario,
     ScenarioRun,
     ShortlistExport,
@@ -211,7 +204,7 @@ def delete_scenario(engine: Engine, name: str) -> int:
                 f"scenario {name!r} is named by shortlist workbook(s) sent out "
                 f"(export #{', #'.join(map(str, shortlists))}); it is kept so their returns can be read"
             )
-        for table in (RunAllocation, RunLine, RunTier, RunJoin, RunContract, RunSaving, RunSavingYear, RunSwitching):
+        for table in RUN_RESULT_TABLES:
             session.execute(delete(table).where(col(table.run_id).in_(run_ids)))
         session.execute(delete(ScenarioRun).where(col(ScenarioRun.scenario_id) == scenario.id))
         session.delete(scenario)

@@ -41,6 +41,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from procurement.approvals import effective_decided_at
 from procurement.demand import best_paid_by_line, usage_by_line
 from procurement.models import (
     Approval,
@@ -52,6 +53,7 @@ from procurement.models import (
 )
 from procurement.ratings import odep_rank
 from procurement.reference import catalogue_prices, codes, frame, groups_frame, join_codes, lines_frame
+from procurement.scenarios.contracts import CONTRACT_TERMS
 from procurement.scenarios.settings import ScenarioError, ScenarioSettings, month_offset
 from procurement.scenarios.switching import switching_for_problem
 
@@ -93,31 +95,14 @@ def _latest_decisions(session: Session) -> pd.DataFrame:
     if approvals.empty:
         return pd.DataFrame(columns=["trust", "line_id", "decision", "odep_exception"])
     approvals["trust"] = approvals["trust"].fillna("")
-    # "Latest" is by when the decision was taken, but a decision cannot have been taken
-    # after the engine recorded it: a date in the future (a typo, or a file prepared
-    # ahead) is read as the recording time, so it never outranks later decisions.
-    taken = pd.to_datetime(approvals["decided_at"], utc=True)
-    recorded = pd.to_datetime(approvals["recorded_at"], utc=True)
-    approvals["effective"] = taken.where(taken <= recorded, recorded)
+    approvals["effective"] = effective_decided_at(approvals["decided_at"], approvals["recorded_at"])
     approvals = approvals.sort_values(["effective", "id"])
     return approvals.drop_duplicates(["trust", "line_id"], keep="last")[
         ["trust", "line_id", "decision", "odep_exception"]
     ]
 
 
-SOLVER_CONTRACT_COLUMNS = [
-    "trust",
-    "category",
-    "contract",
-    "supplier",
-    "end_month",
-    "notice_months",
-    "early_exit",
-    "exit_fee",
-    "exit_fee_pct",
-    "extension_months",
-    "extension_uplift",
-]
+SOLVER_CONTRACT_COLUMNS = ["trust", "category", "contract", "supplier", "end_month", *CONTRACT_TERMS]
 
 
 def _contracts(

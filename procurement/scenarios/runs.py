@@ -145,10 +145,16 @@ def run_scenario(
 
 
 def _store_results(session: Session, run_id: int, solution, settings: ScenarioSettings, context: dict) -> None:
-    trust_id = code_map(session, Trust)
-    line_id = code_map(session, ProductLine)
-    category_id = code_map(session, Category)
-    supplier_id = code_map(session, Supplier)
+    id_of = {
+        "trust": code_map(session, Trust),
+        "line": code_map(session, ProductLine),
+        "category": code_map(session, Category),
+        "supplier": code_map(session, Supplier),
+    }
+
+    def ids(source: pd.DataFrame, *keys: str) -> dict[str, pd.Series]:
+        """The ``<key>_id`` column of each code column ``key`` of ``source`` (trust, line, category, supplier)."""
+        return {f"{key}_id": source[key].map(id_of[key]) for key in keys}
 
     def put(model, rows: pd.DataFrame) -> None:
         if len(rows):
@@ -161,8 +167,7 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
         RunAllocation,
         pd.DataFrame(
             {
-                "trust_id": a["trust"].map(trust_id),
-                "line_id": a["line"].map(line_id),
+                **ids(a, "trust", "line"),
                 "units": a["units"],
                 "regional_price": a["regional_price"],
                 "discount": a["discount"],
@@ -173,17 +178,14 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
         ),
     )
     r = solution.range
-    put(
-        RunLine,
-        pd.DataFrame({"line_id": r["line"].map(line_id), "kept": r["kept"].astype(bool), "units": r["units"]}),
-    )
+    put(RunLine, pd.DataFrame({**ids(r, "line"), "kept": r["kept"].astype(bool), "units": r["units"]}))
     t = solution.tiers_reached
     put(
         RunTier,
         pd.DataFrame(
             {
                 "offer": t["offer"],
-                "supplier_id": t["supplier"].map(supplier_id),
+                **ids(t, "supplier"),
                 "threshold": t["threshold"],
                 "discount": t["discount"],
                 "volume": t["volume"],
@@ -198,8 +200,7 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
         RunJoin,
         pd.DataFrame(
             {
-                "trust_id": j["trust"].map(trust_id),
-                "category_id": j["category"].map(category_id),
+                **ids(j, "trust", "category"),
                 "joins": j["joins"].astype(bool),
                 "join_month": join_month,
                 "join_date": join_date,
@@ -216,33 +217,19 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
     if len(c):
         put(
             RunContract,
-            c.assign(
-                trust_id=c["trust"].map(trust_id),
-                category_id=c["category"].map(category_id),
-                supplier_id=c["supplier"].map(supplier_id),
-            )[[col for col in RunContract.model_fields if col not in ("id", "run_id")]],
+            c.assign(**ids(c, "trust", "category", "supplier"))[
+                [col for col in RunContract.model_fields if col not in ("id", "run_id")]
+            ],
         )
     s = solution.savings
-    put(
-        RunSaving,
-        pd.DataFrame(
-            {
-                "trust_id": s["trust"].map(trust_id),
-                "category_id": s["category"].map(category_id),
-                "cause": s["cause"],
-                "amount": s["amount"],
-            }
-        ),
-    )
+    put(RunSaving, pd.DataFrame({**ids(s, "trust", "category"), "cause": s["cause"], "amount": s["amount"]}))
     sw = solution.switching
     put(
         RunSwitching,
         pd.DataFrame(
             {
-                "trust_id": sw["trust"].map(trust_id),
-                "supplier_id": sw["supplier"].map(supplier_id),
-                "category_id": sw["category"].map(category_id),
-                "line_id": sw["line"].map(line_id).astype("Int64"),
+                **ids(sw, "trust", "supplier", "category"),
+                "line_id": sw["line"].map(id_of["line"]).astype("Int64"),
                 "kind": sw["kind"],
                 "cost": sw["cost_gbp"],
             }
@@ -255,8 +242,7 @@ def _store_results(session: Session, run_id: int, solution, settings: ScenarioSe
         RunSavingYear,
         pd.DataFrame(
             {
-                "trust_id": by_year["trust"].map(trust_id),
-                "category_id": by_year["category"].map(category_id),
+                **ids(by_year, "trust", "category"),
                 "financial_year": by_year["financial_year"],
                 "amount": by_year["savings"],
             }
