@@ -24,6 +24,7 @@ between the two by the file's name and first bytes. ``FileFormatError``
 
 import codecs
 import contextlib
+import functools
 import io
 import itertools
 import re
@@ -83,8 +84,16 @@ class Profile:
     @classmethod
     def from_toml(cls, path: Path) -> "Profile":
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FileFormatError(f"profile {path}: cannot be read as TOML: {exc}") from exc
+        return _profile_from(cls, path, text)
+
+    @classmethod
+    def _from_text(cls, path: Path, text: str) -> "Profile":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
             raise FileFormatError(f"profile {path}: cannot be read as TOML: {exc}") from exc
         columns = data.get("columns") or {}
         unknown = sorted(set(columns) - set(CATALOGUE_FIELDS))
@@ -119,6 +128,13 @@ class Profile:
             vat_rate=float(price.get("vat_rate", 0.20)),
             source=path,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _profile_from(cls: type[Profile], path: Path, text: str) -> Profile:
+    """The profile of the file ``path`` holding ``text``, remembered per process (keyed by
+    the whole text: an edited file is read afresh). Every catalogue import reads them."""
+    return cls._from_text(path, text)
 
 
 def shipped_profiles() -> list[Profile]:

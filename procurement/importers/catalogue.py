@@ -7,6 +7,7 @@ product lines (supplier + group + brand), with their price history.
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
@@ -268,6 +269,19 @@ def _product_lines(session: Session, supplier_id: int) -> pd.DataFrame:
     return lines.assign(brand_key=slug(lines["brand"]))
 
 
+def _with_line_ids(items: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """``items`` with the ``line_id`` of their (group_id, brand_key), as a left merge gives it.
+
+    Keys unique among the lines (always, for lines this importer made) are looked up by
+    position; otherwise the merge, which repeats an item per matching line.
+    """
+    keys = ["group_id", "brand_key"]
+    if lines.empty or lines.duplicated(keys).any():
+        return items.merge(lines[["line_id", *keys]], on=keys, how="left")
+    at = pd.MultiIndex.from_frame(lines[keys]).get_indexer(pd.MultiIndex.from_frame(items[keys]))
+    return items.assign(line_id=pd.Series(lines["line_id"].to_numpy()[at], index=items.index).where(at >= 0))
+
+
 def _store_catalogue(
     session: Session,
     supplier: Supplier,
@@ -285,15 +299,17 @@ def _store_catalogue(
     assert supplier.id is not None  # a stored supplier
     # Every SKU of the supplier as it was: a revert of this version steps back to it.
     keep_rows(session, import_id, CatalogueItem, col(CatalogueItem.supplier_id) == supplier.id, "updated")
-    groups = groups_frame(session)[["group_id", "group"]]
-    items = items.merge(groups, on="group", how="left")
+    groups = groups_frame(session)
+    items = items.reset_index(drop=True)
+    items["group_id"] = items["group"].map(dict(zip(groups["group"], groups["group_id"], strict=True)))
     # Brands are matched as in the line's code (case and punctuation ignored), so that
     # "Exeter V40" and "EXETER-V40" are one line rather than two lines with one code.
     items["brand_key"] = slug(items["brand"])
     lines = _product_lines(session, supplier.id)
     wanted = items.drop_duplicates(["group_id", "brand_key"])[["group_id", "group", "brand", "brand_key"]]
-    new_lines = wanted.merge(lines[["group_id", "brand_key"]], how="left", indicator=True)
-    new_lines = new_lines[new_lines["_merge"] == "left_only"]
+    known = set(zip(lines["group_id"], lines["brand_key"], strict=True))
+    is_new_line = [key not in known for key in zip(wanted["group_id"], wanted["brand_key"], strict=True)]
+    new_lines = wanted.loc[np.array(is_new_line, dtype=bool)]
     if len(new_lines):
         session.execute(
             insert(table_of(ProductLine)),
@@ -309,7 +325,7 @@ def _store_catalogue(
         )
         lines = _product_lines(session, supplier.id)
     report.new_lines = len(new_lines)
-    items = items.merge(lines[["line_id", "group_id", "brand_key"]], on=["group_id", "brand_key"], how="left")
+    items = _with_line_ids(items, lines)
 
     existing = frame(
         session,
@@ -320,7 +336,9 @@ def _store_catalogue(
             col(CatalogueItem.active),
         ).where(col(CatalogueItem.supplier_id) == supplier.id),
     )
-    items = items.merge(existing, on="supplier_code", how="left")
+    # (supplier_id, supplier_code) is unique: at most one stored SKU per code.
+    at = pd.Index(existing["supplier_code"]).get_indexer(items["supplier_code"])
+    is_new = pd.Series(at < 0, index=items.index)
     columns = {
         "supplier_id": supplier.id,
         "product_line_id": items["line_id"].astype(int),
@@ -335,17 +353,19 @@ def _store_catalogue(
         "active": True,
     }
     records = pd.DataFrame(columns, index=items.index)
-    is_new = items["item_id"].isna()
     if is_new.any():
         # Core executemany: the ORM's bulk insert added per-row work for nothing here.
         insert_rows(session, table_of(CatalogueItem), records[is_new])
     if (~is_new).any():
+        found = at[~is_new.to_numpy()]
         session.execute(
             update(CatalogueItem),
-            sql_records(records[~is_new].assign(id=items.loc[~is_new, "item_id"].astype(int))),
+            sql_records(records[~is_new].assign(id=existing["item_id"].to_numpy()[found].astype(int))),
         )
+        old_price = existing["old_price"].to_numpy(dtype=float)[found]
+        changed = np.abs(items.loc[~is_new, "unit_price"].to_numpy(dtype=float) - old_price) >= 0.005
+        report.price_changes = int(changed.sum())
     report.new_items = int(is_new.sum())
-    report.price_changes = int(((~is_new) & ((items["unit_price"] - items["old_price"]).abs() >= 0.005)).sum())
     gone = existing[~existing["supplier_code"].isin(listed) & existing["active"].astype(bool)]
     if len(gone):
         session.execute(
@@ -353,17 +373,16 @@ def _store_catalogue(
             [{"id": int(i), "active": False} for i in gone["item_id"]],
         )
     report.discontinued = len(gone)
-    ids = frame(
-        session,
-        select(col(CatalogueItem.id).label("item_id"), col(CatalogueItem.supplier_code)).where(
-            col(CatalogueItem.supplier_id) == supplier.id
-        ),
-    )
-    prices = records[["supplier_code", "unit_price", "pack_size", "source_row"]].merge(ids, on="supplier_code")
-    insert_rows(
-        session,
-        table_of(ItemPrice),
-        prices.assign(import_id=import_id)[["item_id", "import_id", "unit_price", "pack_size", "source_row"]],
+    # One price row per SKU this file wrote (new or updated: exactly the SKUs whose source
+    # is this import), in the file's row order, copied in SQL from the rows just stored.
+    item, price = table_of(CatalogueItem), table_of(ItemPrice)
+    session.execute(
+        insert(price).from_select(
+            ["item_id", "import_id", "unit_price", "pack_size", "source_row"],
+            select(item.c.id, item.c.source_import_id, item.c.unit_price, item.c.pack_size, item.c.source_row)
+            .where(item.c.supplier_id == supplier.id, item.c.source_import_id == import_id)
+            .order_by(item.c.source_row),
+        )
     )
     if report.version and report.version > 1:
         report.notes.append(

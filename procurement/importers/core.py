@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Select, func, insert, select, update
@@ -106,11 +107,16 @@ class Problems:
         self.table = table
         self.headings = headings
         self.parts: list[pd.DataFrame] = []
+        self._bad = np.zeros(len(table), dtype=bool)  # kept up to date by add: bad() is asked often
 
     def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
             return
+        if self.table.index.is_unique:
+            self._bad |= mask.to_numpy(dtype=bool)
+        else:  # every row bearing a flagged row's label, as a label look-up would find
+            self._bad |= self.table.index.isin(self.table.index[mask])
         values = self.table.loc[mask, column] if column in self.table else ""
         reasons = reason[mask] if isinstance(reason, pd.Series) else reason
         self.parts.append(
@@ -130,10 +136,7 @@ class Problems:
 
     def bad(self) -> pd.Series:
         """Boolean mask over the table: rows with at least one problem."""
-        mask = pd.Series(False, index=self.table.index)
-        if self.parts:
-            mask[pd.concat(self.parts)["index"].unique()] = True
-        return mask
+        return pd.Series(self._bad.copy(), index=self.table.index)
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
@@ -229,7 +232,10 @@ def refuse_if_no_rows(path: Path, table: pd.DataFrame) -> None:
 def as_text_table(table: pd.DataFrame) -> pd.DataFrame:
     """Every data column as ``object`` (cells as read), ``attrs["headings"]`` kept."""
     headings = table.attrs.get("headings", {})
-    table = table.astype({c: "object" for c in table.columns if c != ROW_COLUMN})
+    # Only the columns that are not ``object`` yet (converting the rest would copy them for nothing).
+    convert = {c: "object" for c in table.columns if c != ROW_COLUMN and table[c].dtype != object}
+    if convert:
+        table = table.astype(convert)
     table.attrs["headings"] = headings
     return table
 
@@ -276,7 +282,10 @@ def duplicate_report(kind: str, path: Path, sha: str, previous: int) -> ImportRe
 def _raw_text(table: pd.DataFrame) -> pd.Series:
     columns = [c for c in table.columns if c != ROW_COLUMN]
     # astype("string") + fillna: pandas 3's astype(str) keeps missing values as NaN.
-    return table[columns].astype("string").fillna("").agg(" | ".join, axis=1)
+    text = table[columns].astype("string").fillna("")
+    # Joined row by row in Python: pandas' agg(axis=1) builds a Series for every row.
+    cells = zip(*(text[c].tolist() for c in columns), strict=True)
+    return pd.Series([" | ".join(row) for row in cells], index=table.index, dtype=object)
 
 
 def record_import(
