@@ -161,12 +161,17 @@ def parse_money(
     if len(general) and not general.any():
         number = pd.to_numeric(pd.Series(readable, index=raw.index, dtype=object)).astype(float)
         return _money_errors(raw, text, number, allow_zero, maximum, what, money)
-    number, bad_comma = _general_amounts(text)
-    if not general.all():
-        plain = ~general
-        read = pd.to_numeric(pd.Series([r for r in readable if r is not None], dtype=object)).astype(float)
-        number = number.copy()
-        number[plain] = read.to_numpy()
+    if general.all():
+        number, bad_comma = _general_amounts(text)
+    else:
+        # The general path is element-wise: run on the others alone, it reads them alike.
+        rest, rest_comma = _general_amounts(text[general])
+        values = np.empty(len(text), dtype=float)
+        values[general] = rest.to_numpy(dtype=float)
+        values[~general] = pd.to_numeric(pd.Series([r for r in readable if r is not None], dtype=object))
+        comma = np.zeros(len(text), dtype=bool)
+        comma[general] = rest_comma.to_numpy(dtype=bool)
+        number, bad_comma = pd.Series(values, index=text.index), pd.Series(comma, index=text.index)
     return _money_errors(raw, text, number, allow_zero, maximum, what, money, bad_comma)
 
 
