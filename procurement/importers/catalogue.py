@@ -5,6 +5,7 @@ normalised, classified into the taxonomy's equivalence groups and stored as SKUs
 product lines (supplier + group + brand), with their price history.
 """
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -217,45 +218,51 @@ def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy, proble
     return items
 
 
+_DETAILS = ["gtin", "description", "brand", "size", "pack_size", "unit_price", "group"]
+
+
 def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
-    """Exact repeats of a code: keep the first. Same code, different details: refuse all."""
-    ok = items[~problems.bad()]
-    repeated = ok["supplier_code"].duplicated(keep=False)
-    if repeated.any():
-        # Only the repeated rows need a signature (joining every row's fields was slow).
+    """Exact repeats of a code: keep the first. Same code, different details: refuse all.
+
+    Among the rows without problems so far; then a GTIN on two of the rows left is refused
+    on both. Counted with dictionaries over the few repeated rows (pandas' grouping cost
+    more than the counting, once per file).
+    """
+    codes = items["supplier_code"].to_numpy(dtype=object)
+    ok = np.flatnonzero(~problems.bad().to_numpy())
+    times = Counter(codes[ok])
+    repeated = [int(i) for i in ok if times[codes[i]] > 1]
+    if repeated:
         # astype("string") + fillna: a blank GTIN (None) must not break the join (pandas 3's
         # astype(str) keeps it as NaN).
-        signature = (
-            ok.loc[repeated, ["gtin", "description", "brand", "size", "pack_size", "unit_price", "group"]]
-            .astype("string")
-            .fillna("")
-            .agg("|".join, axis=1)
-        )
-        variants = signature.groupby(ok.loc[repeated, "supplier_code"]).transform("nunique")
-        conflicting = pd.Series(False, index=items.index)
-        conflicting[variants[variants > 1].index] = True
-        rows_of = ok.loc[repeated].groupby("supplier_code")["source_row"].agg(lambda r: ", ".join(map(str, r)))
-        problems.add(
-            conflicting,
-            "supplier_code",
-            "same supplier code with different details on rows " + items["supplier_code"].map(rows_of).fillna(""),
-        )
-        exact = pd.Series(False, index=items.index)
-        same = variants[variants == 1].index
-        exact[same] = ok.loc[same, "supplier_code"].duplicated(keep="first")
-        first_row = ok.loc[same].groupby("supplier_code")["source_row"].first()
-        problems.add(
-            exact,
-            "supplier_code",
-            "exact duplicate of row " + items["supplier_code"].map(first_row).astype("Int64").astype(str),
-        )
-    ok = items[~problems.bad()]
-    with_gtin = ok[ok["gtin"].notna()]
-    shared = with_gtin["gtin"].duplicated(keep=False)
+        details = items.iloc[repeated][_DETAILS].astype("string").fillna("")
+        joined = ["|".join(row) for row in zip(*(details[c].tolist() for c in _DETAILS), strict=True)]
+        signature = dict(zip(repeated, joined, strict=True))
+        rows = items["source_row"].to_numpy()
+        by_code: dict[str, list[int]] = {}
+        for i in repeated:
+            by_code.setdefault(codes[i], []).append(i)
+        conflicting = np.full(len(items), "", dtype=object)
+        exact = np.full(len(items), "", dtype=object)
+        for positions in by_code.values():
+            if len({signature[i] for i in positions}) > 1:
+                listed = ", ".join(str(rows[i]) for i in positions)
+                conflicting[positions] = "same supplier code with different details on rows " + listed
+            else:
+                exact[positions[1:]] = f"exact duplicate of row {rows[positions[0]]}"
+        for reasons in (conflicting, exact):
+            problems.add(
+                pd.Series(reasons != "", index=items.index), "supplier_code", pd.Series(reasons, index=items.index)
+            )
+    gtins = items["gtin"].to_numpy(dtype=object)
+    with_gtin = np.flatnonzero(~problems.bad().to_numpy() & items["gtin"].notna().to_numpy())
+    times = Counter(gtins[with_gtin])
+    shared = np.zeros(len(items), dtype=bool)
+    shared[[i for i in with_gtin if times[gtins[i]] > 1]] = True
     if shared.any():
-        mask = pd.Series(False, index=items.index)
-        mask[with_gtin.index[shared]] = True
-        problems.add(mask, "gtin", "GTIN shared by different supplier codes in this file")
+        problems.add(
+            pd.Series(shared, index=items.index), "gtin", "GTIN shared by different supplier codes in this file"
+        )
 
 
 def _product_lines(session: Session, supplier_id: int) -> pd.DataFrame:
