@@ -51,11 +51,13 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
     imported under other suppliers. A new supplier's first file is judged by prefix only.
     """
     gtins = items["gtin"].dropna()
+    listed = gtins.tolist()  # one pass in Python beats a pandas string method on a column this size
     others = {s.code: s for s in session.scalars(select(Supplier).where(col(Supplier.id) != supplier.id))}
     if len(gtins) >= 5 and supplier.gs1_prefix:
-        gtin13 = gtins.str.slice(1)
-        own_share = gtin13.str.startswith(supplier.gs1_prefix).mean()
+        # The share of GTIN-13s (a GTIN-14's last 13 digits) starting with the prefix.
+        own_share = sum(gtin.startswith(supplier.gs1_prefix, 1) for gtin in listed) / len(listed)
         if own_share < 0.5:
+            gtin13 = gtins.str.slice(1)
             best = max(
                 ((code, gtin13.str.startswith(s.gs1_prefix).mean()) for code, s in others.items() if s.gs1_prefix),
                 key=lambda kv: kv[1],
@@ -68,7 +70,7 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
             )
     if items.empty:
         return
-    for column, values in (("gtin", set(gtins)), ("supplier_code", set(items["supplier_code"]))):
+    for column, values in (("gtin", set(listed)), ("supplier_code", set(items["supplier_code"].tolist()))):
         if not values:
             continue
         # Only the catalogue items holding one of the file's values, not every item of

@@ -117,6 +117,23 @@ class Problems:
             self._bad |= mask.to_numpy(dtype=bool)
         else:  # every row bearing a flagged row's label, as a label look-up would find
             self._bad |= self.table.index.isin(self.table.index[mask])
+        same_rows = mask.index.equals(self.table.index)
+        if same_rows and (not isinstance(reason, pd.Series) or reason.index.equals(self.table.index)):
+            # The usual case, masks over the table's own rows: taken by position (same
+            # rows, same dtypes), without pandas' label alignment.
+            at = np.flatnonzero(mask.to_numpy(dtype=bool))
+            self.parts.append(
+                pd.DataFrame(
+                    {
+                        "index": self.table.index[at],
+                        "row": self.table[ROW_COLUMN].array[at],
+                        "column": self.headings.get(column, column),
+                        "value": self.table[column].array[at] if column in self.table else "",
+                        "reason": reason.array[at] if isinstance(reason, pd.Series) else reason,
+                    }
+                )
+            )
+            return
         values = self.table.loc[mask, column] if column in self.table else ""
         reasons = reason[mask] if isinstance(reason, pd.Series) else reason
         self.parts.append(
