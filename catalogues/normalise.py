@@ -112,7 +112,13 @@ def clean_text(raw: pd.Series) -> pd.Series:
     """
     if not is_text(raw):
         return _clean_any(raw)
-    cleaned = [" ".join(v.split()) if isinstance(v, str) else "" for v in raw.to_numpy(dtype=object)]
+    values = raw.to_numpy(dtype=object).tolist()
+    distinct = set(values)
+    if 2 * len(distinct) > len(values):  # mostly distinct (codes): clean every value
+        cleaned = [" ".join(v.split()) if isinstance(v, str) else "" for v in values]
+    else:  # repeating (brands, sizes): clean each distinct value once
+        once = {v: " ".join(v.split()) if isinstance(v, str) else "" for v in distinct}
+        cleaned = [once[v] for v in values]
     return pd.Series(cleaned, index=raw.index, name=raw.name, dtype=_TEXT_DTYPE)
 
 
