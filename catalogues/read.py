@@ -27,6 +27,7 @@ import contextlib
 import functools
 import io
 import itertools
+import operator
 import re
 import tomllib
 import zipfile
@@ -233,17 +234,14 @@ def _frame_from(
     keys = [heading_key(c) for c in header]
     positions = {fld: keys.index(heading_key(col)) for fld, col in mapping.items()}
     width = max(positions.values()) + 1
-    columns: dict[str, list[str]] = {fld: [] for fld in mapping}
-    appends = [(columns[fld].append, pos) for fld, pos in positions.items()]
-    row_numbers: list[int] = []
-    for offset, row in enumerate(body):
-        if not any(row):
-            continue  # blank rows are layout, not records
-        if len(row) < width:
-            row = list(row) + [""] * (width - len(row))
-        for append, pos in appends:
-            append(row[pos])
-        row_numbers.append(first_row + offset)
+    # Blank rows are layout, not records; short rows are padded to the mapped width.
+    kept = [(first_row + offset, row) for offset, row in enumerate(body) if any(row)]
+    row_numbers = [number for number, _ in kept]
+    rows = [row if len(row) >= width else list(row) + [""] * (width - len(row)) for _, row in kept]
+    # One C-level pick of the mapped cells per row, then the rows turned into columns.
+    pick = operator.itemgetter(*positions.values(), 0)  # the extra 0: a tuple even for one field
+    picked = list(zip(*map(pick, rows), strict=True)) if rows else [() for _ in range(len(positions) + 1)]
+    columns = {fld: list(picked[i]) for i, fld in enumerate(positions)}
     frame = pd.DataFrame(columns, dtype="object")
     frame[ROW_COLUMN] = pd.Series(row_numbers, dtype="int64")
     return frame
