@@ -463,4 +463,10 @@ def parse_bool(raw: pd.Series, *, what: str) -> Parsed:
 @per_distinct_value
 def slug(text: pd.Series) -> pd.Series:
     """Upper-case code fragment for identifiers built from names."""
-    return clean_text(text).str.upper().str.replace(r"[^A-Z0-9]+", "-", regex=True).str.strip("-")
+    cleaned = clean_text(text)
+    # Element by element as pandas' str.upper, str.replace and str.strip do, in one pass.
+    slugs = [_NOT_CODE.sub("-", value.upper()).strip("-") for value in cleaned.tolist()]
+    return pd.Series(slugs, index=cleaned.index, name=cleaned.name, dtype=cleaned.dtype)
+
+
+_NOT_CODE = re.compile(r"[^A-Z0-9]+")

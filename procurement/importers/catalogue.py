@@ -196,7 +196,8 @@ def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy, proble
         "price",
         "price rounds to less than a penny per unit",
     )
-    group = tax.classify(text["component"] + " " + text["description"] + " " + text["brand"])
+    parts = zip(text["component"].tolist(), text["description"].tolist(), text["brand"].tolist(), strict=True)
+    group = tax.classify(pd.Series([f"{c} {d} {b}" for c, d, b in parts], index=raw.index, dtype=object))
     problems.add(
         group.isna() & (text["description"] != ""),
         "description",

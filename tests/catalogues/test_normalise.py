@@ -22,6 +22,7 @@ from catalogues.normalise import (
     parse_money,
     parse_pack,
     parse_quantity,
+    slug,
 )
 
 amounts = st.floats(min_value=0.01, max_value=99999.99, allow_nan=False, allow_infinity=False)
@@ -415,6 +416,8 @@ def _assert_same(fast, general) -> None:
 def test_the_fast_paths_give_what_the_general_paths_give(values, dtype):
     raw = pd.Series(values, dtype=dtype, index=[3 + 2 * i for i in range(len(values))], name="col")
     _assert_same(clean_text(raw), _clean_any.__wrapped__(raw))
+    slugs = clean_text(raw).str.upper().str.replace(r"[^A-Z0-9]+", "-", regex=True).str.strip("-")
+    _assert_same(slug.__wrapped__(raw), slugs)
     _assert_same(normalise_gtin.__wrapped__(raw), _general_gtin(raw))
     for kwargs in ({}, {"maximum": None}, {"allow_zero": True, "what": "fee"}, {"maximum": 100.0, "money": False}):
         _assert_same(parse_money.__wrapped__(raw, **kwargs), _general_money(raw, **kwargs))
