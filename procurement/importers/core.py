@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy, TaxonomyError, load_taxonomy
-from catalogues.normalise import Parsed, clean_text, slug
+from catalogues.normalise import Parsed, clean_text, is_text, slug
 from catalogues.read import ROW_COLUMN, FileFormatError, TableSpec, read_table
 from procurement.db import lock_for_write, table_of, transaction
 from procurement.errors import InputFileError, UnknownReferenceError
@@ -298,11 +298,14 @@ def duplicate_report(kind: str, path: Path, sha: str, previous: int) -> ImportRe
 
 def _raw_text(table: pd.DataFrame) -> pd.Series:
     columns = [c for c in table.columns if c != ROW_COLUMN]
-    # astype("string") + fillna: pandas 3's astype(str) keeps missing values as NaN.
-    text = table[columns].astype("string").fillna("")
+    if all(is_text(table[c]) for c in columns):  # cells as read: text, or missing ("")
+        lists = [[v if isinstance(v, str) else "" for v in table[c].tolist()] for c in columns]
+    else:
+        # astype("string") + fillna: pandas 3's astype(str) keeps missing values as NaN.
+        text = table[columns].astype("string").fillna("")
+        lists = [text[c].tolist() for c in columns]
     # Joined row by row in Python: pandas' agg(axis=1) builds a Series for every row.
-    cells = zip(*(text[c].tolist() for c in columns), strict=True)
-    return pd.Series([" | ".join(row) for row in cells], index=table.index, dtype=object)
+    return pd.Series([" | ".join(row) for row in zip(*lists, strict=True)], index=table.index, dtype=object)
 
 
 def record_import(
