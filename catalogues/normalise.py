@@ -351,8 +351,9 @@ def normalise_gtin(raw: pd.Series) -> Parsed:
         padded = np.array([code.zfill(14) for code in codes[check]], dtype=object)
         digits = np.frombuffer("".join(padded).encode("ascii"), dtype=np.uint8).reshape(-1, 14) - ord("0")
         valid = (10 - (digits[:, :13].astype(np.int64) @ np.array(_GTIN_WEIGHTS)) % 10) % 10 == digits[:, 13]
-        found[check] = np.where(valid, padded, None)
-        reasons[np.flatnonzero(check)[~valid]] = "GTIN check digit is wrong"
+        checked = np.flatnonzero(check)
+        found[checked[valid]] = padded[valid]
+        reasons[checked[~valid]] = "GTIN check digit is wrong"
     reasons[kind == _GTIN_LENGTH] = "GTIN must have 8, 12, 13 or 14 digits"
     if other.any():
         values, errors = _gtin_general(text[other])

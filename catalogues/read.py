@@ -88,7 +88,7 @@ class Profile:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise FileFormatError(f"profile {path}: cannot be read as TOML: {exc}") from exc
-        return _profile_from(cls, path, text)
+        return _profile_from(path, text) if cls is Profile else cls._from_text(path, text)
 
     @classmethod
     def _from_text(cls, path: Path, text: str) -> "Profile":
@@ -132,10 +132,10 @@ class Profile:
 
 
 @functools.lru_cache(maxsize=64)
-def _profile_from(cls: type[Profile], path: Path, text: str) -> Profile:
+def _profile_from(path: Path, text: str) -> Profile:
     """The profile of the file ``path`` holding ``text``, remembered per process (keyed by
     the whole text: an edited file is read afresh). Every catalogue import reads them."""
-    return cls._from_text(path, text)
+    return Profile._from_text(path, text)
 
 
 def shipped_profiles() -> list[Profile]:
