@@ -44,6 +44,16 @@ class Taxonomy:
     rules: tuple[GroupRule, ...]
     source: Path
 
+    @functools.cached_property
+    def as_stored(self) -> tuple[frozenset[tuple[str, str, bool]], frozenset[tuple[str, str, str]]]:
+        """(code, name, ODEP flag) of every category and (code, name, category) of every group,
+        as the database holds them once synced (computed once: every catalogue import asks)."""
+        categories = frozenset(
+            (code, name, bool(odep))
+            for code, name, odep in self.categories[["code", "name", "odep_applies"]].itertuples(index=False)
+        )
+        return categories, frozenset((rule.code, rule.name, rule.category) for rule in self.rules)
+
     @property
     def groups(self) -> pd.DataFrame:
         """code, category, name of every group, in file order."""

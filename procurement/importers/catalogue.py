@@ -32,7 +32,7 @@ from procurement.importers.core import (
 )
 from procurement.importers.replaced import keep_rows, not_reverted
 from procurement.models import CatalogueItem, DataImport, ItemPrice, ProductLine, Supplier
-from procurement.reference import frame, groups_frame, suppliers_by_code
+from procurement.reference import core_execute, frame, groups_frame, suppliers_by_code
 
 
 def _resolve_profile(path: Path, profile_name: str | None) -> Profile:
@@ -52,18 +52,19 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
     """
     gtins = items["gtin"].dropna()
     listed = gtins.tolist()  # one pass in Python beats a pandas string method on a column this size
-    others = {s.code: s for s in session.scalars(select(Supplier).where(col(Supplier.id) != supplier.id))}
+    prefixes = select(col(Supplier.code), col(Supplier.gs1_prefix)).where(col(Supplier.id) != supplier.id)
+    others = dict(core_execute(session, prefixes).all())  # code -> GS1 prefix
     if len(gtins) >= 5 and supplier.gs1_prefix:
         # The share of GTIN-13s (a GTIN-14's last 13 digits) starting with the prefix.
         own_share = sum(gtin.startswith(supplier.gs1_prefix, 1) for gtin in listed) / len(listed)
         if own_share < 0.5:
             gtin13 = gtins.str.slice(1)
             best = max(
-                ((code, gtin13.str.startswith(s.gs1_prefix).mean()) for code, s in others.items() if s.gs1_prefix),
+                ((code, gtin13.str.startswith(prefix).mean()) for code, prefix in others.items() if prefix),
                 key=lambda kv: kv[1],
                 default=("", 0.0),  # never named: the hint needs a share >= 0.5
             )
-            hint = f"; {best[1]:.0%} carry {best[0]}'s prefix {others[best[0]].gs1_prefix}" if best[1] >= 0.5 else ""
+            hint = f"; {best[1]:.0%} carry {best[0]}'s prefix {others[best[0]]}" if best[1] >= 0.5 else ""
             raise InputFileError(
                 f"{file_name}: only {own_share:.0%} of its GTINs carry {supplier.code}'s GS1 "
                 f"prefix {supplier.gs1_prefix}{hint}. Is this the right supplier? Nothing was written."
@@ -130,14 +131,15 @@ class _CatalogueImport(FileImporter):
         items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
         _check_supplier_identity(session, self.supplier, items[~problems.bad()], report.file)
         report.version = 1 + (
-            session.execute(
+            core_execute(
+                session,
                 select(func.count())
                 .select_from(DataImport)
                 .where(
                     col(DataImport.kind) == "catalogue",
                     col(DataImport.supplier_id) == self.supplier.id,
                     not_reverted(),
-                )
+                ),
             ).scalar_one()
         )
         return items

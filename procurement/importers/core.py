@@ -40,7 +40,7 @@ from procurement.db import lock_for_write, table_of, transaction
 from procurement.errors import InputFileError, UnknownReferenceError
 from procurement.importers.replaced import not_reverted, with_reverts
 from procurement.models import CatalogueItem, DataImport, RejectedRow, Supplier
-from procurement.reference import frame, groups_frame, lines_frame, suppliers_by_code, sync_taxonomy
+from procurement.reference import core_execute, frame, groups_frame, lines_frame, suppliers_by_code, sync_taxonomy
 
 REGIONAL_PANEL = "REGIONAL"
 REJECT_COLUMNS = ["row", "column", "value", "reason"]
@@ -287,7 +287,7 @@ def find_duplicate(session: Session, kind: str, sha: str, *, supplier_id=None, t
         query = query.where(col(DataImport.supplier_id) == supplier_id)
     if trust_id is not None:
         query = query.where(col(DataImport.trust_id) == trust_id)
-    return session.execute(query.order_by(col(DataImport.id))).scalars().first()
+    return core_execute(session, query.order_by(col(DataImport.id))).scalars().first()
 
 
 def duplicate_report(kind: str, path: Path, sha: str, previous: int) -> ImportReport:
