@@ -290,8 +290,11 @@ def _with_line_ids(items: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     keys = ["group_id", "brand_key"]
     if lines.empty or lines.duplicated(keys).any():
         return items.merge(lines[["line_id", *keys]], on=keys, how="left")
-    at = pd.MultiIndex.from_frame(lines[keys]).get_indexer(pd.MultiIndex.from_frame(items[keys]))
-    return items.assign(line_id=pd.Series(lines["line_id"].to_numpy()[at], index=items.index).where(at >= 0))
+    line_of = dict(zip(zip(*(lines[k].tolist() for k in keys), strict=True), lines["line_id"].tolist(), strict=True))
+    found = [line_of.get(key) for key in zip(*(items[k].tolist() for k in keys), strict=True)]
+    # As the merge gives it: integers, or floats with NaN where a key has no line.
+    line_id = pd.Series(found, index=items.index, dtype="float64" if None in found else "int64")
+    return items.assign(line_id=line_id)
 
 
 def _store_catalogue(
