@@ -209,16 +209,17 @@ def _readable_amount(text: str) -> str | None:
     builds. Both have at most two decimals, so there is nothing to round half up, and
     ``_money_errors`` rounds every amount to the penny: the same floats as the general path.
     """
-    if _PLAIN_MONEY.fullmatch(text):
+    if not _READABLE_MONEY.fullmatch(text):
+        return None
+    if "," not in text:  # plain
         return text.lstrip("£")
-    if _THOUSANDS_MONEY.fullmatch(text):
-        whole, _, frac = text.lstrip("£").replace(",", "").partition(".")
-        return whole + "." + (frac + "00")[:2]
-    return None
+    whole, _, frac = text.lstrip("£").replace(",", "").partition(".")
+    return whole + "." + (frac + "00")[:2]
 
 
-_PLAIN_MONEY = re.compile(r"£?[0-9]{1,9}(?:\.[0-9]{1,2})?")
-_THOUSANDS_MONEY = re.compile(r"£?[0-9]{1,3}(?:,[0-9]{3}){1,2}(?:\.[0-9]{1,2})?")
+# A plain amount ("£136.03": up to nine digits) or one with thousands commas ("£1,234.50"),
+# at most two decimals.
+_READABLE_MONEY = re.compile(r"£?(?:[0-9]{1,9}|[0-9]{1,3}(?:,[0-9]{3}){1,2})(?:\.[0-9]{1,2})?")
 
 
 def _money_errors(
