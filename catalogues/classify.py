@@ -44,6 +44,16 @@ class Taxonomy:
     rules: tuple[GroupRule, ...]
     source: Path
 
+    @functools.cached_property
+    def as_stored(self) -> tuple[frozenset[tuple[str, str, bool]], frozenset[tuple[str, str, str]]]:
+        """(code, name, ODEP flag) of every category and (code, name, category) of every group,
+        as the database holds them once synced (computed once: every catalogue import asks)."""
+        categories = frozenset(
+            (code, name, bool(odep))
+            for code, name, odep in self.categories[["code", "name", "odep_applies"]].itertuples(index=False)
+        )
+        return categories, frozenset((rule.code, rule.name, rule.category) for rule in self.rules)
+
     @property
     def groups(self) -> pd.DataFrame:
         """code, category, name of every group, in file order."""
@@ -156,8 +166,23 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """Read and check a taxonomy file (see the comments in catalogues/taxonomy.toml)."""
     path = Path(path or taxonomy_path())
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaxonomyError(f"taxonomy {path}: cannot be read: {exc}") from exc
+    return _taxonomy_from(path, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _taxonomy_from(path: Path, text: str) -> Taxonomy:
+    """The taxonomy of the file ``path`` holding ``text``.
+
+    Remembered per process: every catalogue import loads the taxonomy, and parsing it
+    and compiling its patterns cost more than a small file's import. Keyed by the file's
+    whole text, so an edited file is read afresh. A Taxonomy is not changed by its users.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise TaxonomyError(f"taxonomy {path}: cannot be read: {exc}") from exc
     categories = data.get("categories") or {}
     if not categories:

@@ -91,9 +91,40 @@ def per_distinct_value[R: (pd.Series, Parsed)](parser: Callable[..., R]) -> Call
     return wrapper
 
 
-@per_distinct_value
+# What ``astype(str)`` makes of a column: pandas' default string dtype (``str`` in pandas 3).
+_TEXT_DTYPE = pd.Series([""], dtype=object).astype(str).dtype
+
+
+def is_text(raw: pd.Series) -> bool:
+    """Whether every value of ``raw`` is a ``str`` or missing (the columns files are read into)."""
+    if isinstance(raw.dtype, pd.StringDtype):
+        return True
+    return raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty")
+
+
 def clean_text(raw: pd.Series) -> pd.Series:
-    """Trim and collapse internal whitespace (including non-breaking spaces)."""
+    """Trim and collapse internal whitespace (including non-breaking spaces); missing gives "".
+
+    A column of text is cleaned in one pass: ``str.split()`` splits at exactly the
+    characters that ``\\s`` matches in a ``str`` pattern (those ``str.isspace()`` holds
+    for, the non-breaking space among them), so joining the parts with one space is the
+    general path's replace-and-strip (a test compares the two on arbitrary text).
+    """
+    if not is_text(raw):
+        return _clean_any(raw)
+    values = raw.to_numpy(dtype=object).tolist()
+    distinct = set(values)
+    if 2 * len(distinct) > len(values):  # mostly distinct (codes): clean every value
+        cleaned = [" ".join(v.split()) if isinstance(v, str) else "" for v in values]
+    else:  # repeating (brands, sizes): clean each distinct value once
+        once = {v: " ".join(v.split()) if isinstance(v, str) else "" for v in distinct}
+        cleaned = [once[v] for v in values]
+    return pd.Series(cleaned, index=raw.index, name=raw.name, dtype=_TEXT_DTYPE)
+
+
+@per_distinct_value
+def _clean_any(raw: pd.Series) -> pd.Series:
+    """``clean_text`` of any column (numbers as their text): the general path."""
     return (
         raw.fillna("")
         .astype(str)
@@ -128,13 +159,30 @@ def parse_money(
     wording of the messages differs.
     """
     text = clean_text(raw)
-    # Most amounts are plain ("136.03", "£219.67"): read those straight away. They parse
-    # to the same floats as below (at most two decimals: nothing to round half up).
-    plain = text.str.fullmatch(_PLAIN_MONEY)
-    if plain.all():
-        return _money_errors(
-            raw, text, pd.to_numeric(text.str.lstrip("£")).astype(float), allow_zero, maximum, what, money
-        )
+    # Most amounts are plain ("136.03", "£219.67") or have thousands commas ("£1,234.50"):
+    # each is read from the text the general path would read (``_readable_amount``); the
+    # rest, if any, go through the general path. Every amount ends rounded to the penny.
+    readable = [_readable_amount(t) for t in text.to_numpy(dtype=object)]
+    general = np.array([r is None for r in readable], dtype=bool)
+    if len(general) and not general.any():
+        number = pd.to_numeric(pd.Series(readable, index=raw.index, dtype=object)).astype(float)
+        return _money_errors(raw, text, number, allow_zero, maximum, what, money)
+    if general.all():
+        number, bad_comma = _general_amounts(text)
+    else:
+        # The general path is element-wise: run on the others alone, it reads them alike.
+        rest, rest_comma = _general_amounts(text[general])
+        values = np.empty(len(text), dtype=float)
+        values[general] = rest.to_numpy(dtype=float)
+        values[~general] = pd.to_numeric(pd.Series([r for r in readable if r is not None], dtype=object))
+        comma = np.zeros(len(text), dtype=bool)
+        comma[general] = rest_comma.to_numpy(dtype=bool)
+        number, bad_comma = pd.Series(values, index=text.index), pd.Series(comma, index=text.index)
+    return _money_errors(raw, text, number, allow_zero, maximum, what, money, bad_comma)
+
+
+def _general_amounts(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(amount, a comma that is not a thousands comma) of each cleaned text; NaN: not a number."""
     # Currency and spaces go first, so that "£-5.00" is as negative as "-£5.00".
     bare = text.str.replace(_MONEY_NOISE, "", regex=True)
     negative = bare.str.match(r"^\(.*\)$") | bare.str.startswith("-")
@@ -150,11 +198,28 @@ def parse_money(
     frac = parts["frac"].str.ljust(3, "0")
     number = pd.to_numeric(parts["whole"] + "." + frac.str.slice(0, 2), errors="coerce")
     number = (number + 0.01 * (frac.str.slice(2, 3) >= "5")).round(2)
-    number = number.where(~negative, -number)
-    return _money_errors(raw, text, number, allow_zero, maximum, what, money, bad_comma)
+    return number.where(~negative, -number).astype(float), bad_comma
 
 
-_PLAIN_MONEY = re.compile(r"£?[0-9]{1,9}(?:\.[0-9]{1,2})?")
+def _readable_amount(text: str) -> str | None:
+    """The text ``pd.to_numeric`` reads a plain amount from, or None for the general path.
+
+    Plain ("136.03", "£219.67"): the amount without its "£". With thousands commas
+    ("£1,234.5"): whole pounds and two decimals ("1234.50"), the text the general path
+    builds. Both have at most two decimals, so there is nothing to round half up, and
+    ``_money_errors`` rounds every amount to the penny: the same floats as the general path.
+    """
+    if not _READABLE_MONEY.fullmatch(text):
+        return None
+    if "," not in text:  # plain
+        return text.lstrip("£")
+    whole, _, frac = text.lstrip("£").replace(",", "").partition(".")
+    return whole + "." + (frac + "00")[:2]
+
+
+# A plain amount ("£136.03": up to nine digits) or one with thousands commas ("£1,234.50"),
+# at most two decimals.
+_READABLE_MONEY = re.compile(r"£?(?:[0-9]{1,9}|[0-9]{1,3}(?:,[0-9]{3}){1,2})(?:\.[0-9]{1,2})?")
 
 
 def _money_errors(
@@ -167,18 +232,34 @@ def _money_errors(
     money: bool,
     bad_comma: pd.Series | None = None,
 ) -> Parsed:
-    """``parse_money``'s refusals of the amounts read as ``number`` (NaN: not a number)."""
-    errors = _errors_like(raw)
-    errors[text == ""] = f"missing {what}"
-    not_number = number.isna() if bad_comma is None else number.isna() | bad_comma
-    errors[(text != "") & not_number] = f"{what} is not a number"
-    errors[(errors == "") & (number < 0)] = f"negative {what}"
+    """``parse_money``'s refusals of the amounts read as ``number`` (NaN: not a number).
+
+    The first refusal that applies, in this order: missing, not a number, negative,
+    zero (unless allowed), over ``maximum``.
+    """
+    blank = (text == "").to_numpy(dtype=bool)
+    value = number.to_numpy(dtype=float)
+    not_number = np.isnan(value) if bad_comma is None else np.isnan(value) | bad_comma.to_numpy(dtype=bool)
+    refusals = [(blank, f"missing {what}"), (~blank & not_number, f"{what} is not a number")]
+    refusals.append((value < 0, f"negative {what}"))
     if not allow_zero:
-        errors[(errors == "") & (number == 0)] = f"zero {what}"
+        refusals.append((value == 0, f"zero {what}"))
     if maximum is not None:
         limit = f"£{maximum:,.0f}" if money else f"{maximum:,.2f}".rstrip("0").rstrip(".")
-        errors[(errors == "") & (number > maximum)] = f"implausible {what} (over {limit})"
+        refusals.append((value > maximum, f"implausible {what} (over {limit})"))
+    errors = pd.Series(_first_reason(refusals, len(value)), index=raw.index, dtype="object")
     return Parsed(number.round(2).where(errors == ""), errors)
+
+
+def _first_reason(refusals: list[tuple[np.ndarray, str]], n: int) -> np.ndarray:
+    """Per row, the reason of the first refusal whose mask holds there ("" if none), as objects."""
+    reasons = np.full(n, "", dtype=object)
+    undecided = np.ones(n, dtype=bool)
+    for mask, reason in refusals:
+        hit = mask & undecided
+        reasons[hit] = reason
+        undecided &= ~hit
+    return reasons
 
 
 @per_distinct_value
@@ -252,11 +333,66 @@ def normalise_gtin(raw: pd.Series) -> Parsed:
 
     A blank GTIN is allowed (value ``None``, no error): not every SKU carries one. All
     zeros is read as blank.
+
+    Codes of ASCII digits (nearly all of them) are judged together here, check digits
+    with numpy; any other code goes through ``_gtin_general`` (a test compares the two
+    on arbitrary codes). A column with a code in scientific notation goes through it whole.
     """
-    text = clean_text(raw).str.replace(r"[\s-]", "", regex=True)
+    text = _gtin_text(raw)
+    codes = text.to_numpy(dtype=object)
+    kind = np.fromiter(map(_gtin_kind, codes), dtype=np.int8, count=len(codes))
+    other = kind == _GTIN_OTHER
+    if other.any() and text[other].str.fullmatch(_GTIN_SCI).any():
+        values, errors = _gtin_general(text)
+        return Parsed(values.where(errors == ""), errors)
+    found = np.full(len(codes), None, dtype=object)
+    reasons = np.full(len(codes), "", dtype=object)
+    check = kind == _GTIN_CHECK
+    if check.any():
+        padded = np.array([code.zfill(14) for code in codes[check]], dtype=object)
+        digits = np.frombuffer("".join(padded).encode("ascii"), dtype=np.uint8).reshape(-1, 14) - ord("0")
+        valid = (10 - (digits[:, :13].astype(np.int64) @ np.array(_GTIN_WEIGHTS)) % 10) % 10 == digits[:, 13]
+        checked = np.flatnonzero(check)
+        found[checked[valid]] = padded[valid]
+        reasons[checked[~valid]] = "GTIN check digit is wrong"
+    reasons[kind == _GTIN_LENGTH] = "GTIN must have 8, 12, 13 or 14 digits"
+    if other.any():
+        values, errors = _gtin_general(text[other])
+        found[other] = [value if isinstance(value, str) else None for value in values]
+        reasons[other] = errors.to_numpy(dtype=object)
+    # Spread through ``map`` so that the dtype is inferred as the general path infers it.
+    by_code = dict(zip(codes, found, strict=True))
+    errors = pd.Series(reasons, index=raw.index, dtype="object")
+    return Parsed(text.map(by_code.__getitem__).where(errors == ""), errors)
+
+
+_GTIN_BLANK, _GTIN_CHECK, _GTIN_LENGTH, _GTIN_OTHER = range(4)
+_GTIN_SCI = re.compile(r"\d(\.\d+)?[eE]\+?\d+")
+
+
+def _gtin_kind(code: str) -> int:
+    """Blank (or all zeros), ASCII digits of a GTIN length, ASCII digits of another length, or other."""
+    if not (code.isascii() and code.isdigit()):
+        return _GTIN_BLANK if code == "" else _GTIN_OTHER
+    if not code.strip("0"):
+        return _GTIN_BLANK
+    return _GTIN_CHECK if len(code) in _GTIN_LENGTHS else _GTIN_LENGTH
+
+
+def _gtin_text(raw: pd.Series) -> pd.Series:
+    """The codes without whitespace or hyphens (what ``clean_text`` then removing ``[\\s-]`` gives)."""
+    if not is_text(raw):
+        return clean_text(raw).str.replace(r"[\s-]", "", regex=True)
+    # str.split() splits at exactly the characters \s matches (see clean_text).
+    codes = ["".join(v.split()).replace("-", "") if isinstance(v, str) else "" for v in raw.to_numpy(dtype=object)]
+    return pd.Series(codes, index=raw.index, name=raw.name, dtype=_TEXT_DTYPE)
+
+
+def _gtin_general(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(GTIN-14 or None, reason refused) of each code of ``_gtin_text``: the general path."""
     # An XLSX cell formatted as a number may arrive in scientific notation.
-    sci = text.str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
-    lossy = pd.Series(False, index=raw.index)
+    sci = text.str.fullmatch(_GTIN_SCI)
+    lossy = pd.Series(False, index=text.index)
     if sci.any():
         # 5.05555E+12 has kept 6 of 13 digits: the rest are zeros made up by the display.
         decimals = text.where(sci).str.extract(r"^\d\.?(\d*)[eE]", expand=False).str.len()
@@ -268,14 +404,14 @@ def normalise_gtin(raw: pd.Series) -> Parsed:
     # All zeros passes the check digit but is a purchasing system's "no barcode": blank.
     text = text.where(~text.str.fullmatch(r"0+"), "")
     values = _gtin14_all(text)
-    errors = _errors_like(raw)
+    errors = _errors_like(text)
     digits = text.str.fullmatch(r"\d+")
     errors[(text != "") & ~digits] = "GTIN has characters other than digits"
     wrong_length = (text != "") & digits & ~text.str.len().isin([8, 12, 13, 14])
     errors[wrong_length] = "GTIN must have 8, 12, 13 or 14 digits"
     errors[(errors == "") & (text != "") & values.isna()] = "GTIN check digit is wrong"
     errors[lossy] = "GTIN in scientific notation has lost its last digits (format the column as text)"
-    return Parsed(values.where(errors == ""), errors)
+    return values, errors
 
 
 _DATE_FORMATS = (
@@ -329,4 +465,10 @@ def parse_bool(raw: pd.Series, *, what: str) -> Parsed:
 @per_distinct_value
 def slug(text: pd.Series) -> pd.Series:
     """Upper-case code fragment for identifiers built from names."""
-    return clean_text(text).str.upper().str.replace(r"[^A-Z0-9]+", "-", regex=True).str.strip("-")
+    cleaned = clean_text(text)
+    # Element by element as pandas' str.upper, str.replace and str.strip do, in one pass.
+    slugs = [_NOT_CODE.sub("-", value.upper()).strip("-") for value in cleaned.tolist()]
+    return pd.Series(slugs, index=cleaned.index, name=cleaned.name, dtype=cleaned.dtype)
+
+
+_NOT_CODE = re.compile(r"[^A-Z0-9]+")

@@ -24,8 +24,10 @@ between the two by the file's name and first bytes. ``FileFormatError``
 
 import codecs
 import contextlib
+import functools
 import io
 import itertools
+import operator
 import re
 import tomllib
 import zipfile
@@ -83,8 +85,16 @@ class Profile:
     @classmethod
     def from_toml(cls, path: Path) -> "Profile":
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FileFormatError(f"profile {path}: cannot be read as TOML: {exc}") from exc
+        return _profile_from(path, text) if cls is Profile else cls._from_text(path, text)
+
+    @classmethod
+    def _from_text(cls, path: Path, text: str) -> "Profile":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
             raise FileFormatError(f"profile {path}: cannot be read as TOML: {exc}") from exc
         columns = data.get("columns") or {}
         unknown = sorted(set(columns) - set(CATALOGUE_FIELDS))
@@ -119,6 +129,13 @@ class Profile:
             vat_rate=float(price.get("vat_rate", 0.20)),
             source=path,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _profile_from(path: Path, text: str) -> Profile:
+    """The profile of the file ``path`` holding ``text``, remembered per process (keyed by
+    the whole text: an edited file is read afresh). Every catalogue import reads them."""
+    return Profile._from_text(path, text)
 
 
 def shipped_profiles() -> list[Profile]:
@@ -217,17 +234,14 @@ def _frame_from(
     keys = [heading_key(c) for c in header]
     positions = {fld: keys.index(heading_key(col)) for fld, col in mapping.items()}
     width = max(positions.values()) + 1
-    columns: dict[str, list[str]] = {fld: [] for fld in mapping}
-    appends = [(columns[fld].append, pos) for fld, pos in positions.items()]
-    row_numbers: list[int] = []
-    for offset, row in enumerate(body):
-        if not any(row):
-            continue  # blank rows are layout, not records
-        if len(row) < width:
-            row = list(row) + [""] * (width - len(row))
-        for append, pos in appends:
-            append(row[pos])
-        row_numbers.append(first_row + offset)
+    # Blank rows are layout, not records; short rows are padded to the mapped width.
+    kept = [(first_row + offset, row) for offset, row in enumerate(body) if any(row)]
+    row_numbers = [number for number, _ in kept]
+    rows = [row if len(row) >= width else list(row) + [""] * (width - len(row)) for _, row in kept]
+    # One C-level pick of the mapped cells per row, then the rows turned into columns.
+    pick = operator.itemgetter(*positions.values(), 0)  # the extra 0: a tuple even for one field
+    picked = list(zip(*map(pick, rows), strict=True)) if rows else [() for _ in range(len(positions) + 1)]
+    columns = {fld: list(picked[i]) for i, fld in enumerate(positions)}
     frame = pd.DataFrame(columns, dtype="object")
     frame[ROW_COLUMN] = pd.Series(row_numbers, dtype="int64")
     return frame

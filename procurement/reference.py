@@ -5,7 +5,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Label, Select, insert, select, update
+from sqlalchemy import CursorResult, Label, Select, insert, select, update
 from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy
@@ -113,38 +113,42 @@ def _taxonomy_stored(session: Session, taxonomy: Taxonomy) -> bool:
     """Whether every category (name, ODEP flag) and group (name, category) of ``taxonomy`` is stored as it is."""
     categories = {
         tuple(row)
-        for row in session.execute(select(col(Category.code), col(Category.name), col(Category.odep_applies)))
+        for row in core_execute(session, select(col(Category.code), col(Category.name), col(Category.odep_applies)))
     }
     groups = {
         tuple(row)
-        for row in session.execute(
+        for row in core_execute(
+            session,
             select(col(EquivalenceGroup.code), col(EquivalenceGroup.name), col(Category.code)).join(
                 Category, col(Category.id) == col(EquivalenceGroup.category_id)
-            )
+            ),
         )
     }
-    wanted_categories = {
-        (code, name, bool(odep))
-        for code, name, odep in taxonomy.categories[["code", "name", "odep_applies"]].itertuples(index=False)
-    }
-    wanted_groups = {(rule.code, rule.name, rule.category) for rule in taxonomy.rules}
+    wanted_categories, wanted_groups = taxonomy.as_stored
     return wanted_categories <= categories and wanted_groups <= groups
+
+
+def core_execute(session: Session, statement) -> CursorResult:
+    """Run ``statement`` in Core on the session's connection (in its transaction).
+
+    For plain columns: the ORM's machinery (compiling for entities, row loading, identity
+    map) costs more than a small query, and imports run several per file. The explicit
+    flush stands in for the ORM's autoflush.
+    """
+    session.flush()
+    return session.connection().execute(statement)
 
 
 def frame(session: Session, statement) -> pd.DataFrame:
     """Run a SELECT and return its rows as a DataFrame with the selected column names."""
-    # Core execution on the session's connection (in its transaction): the ORM's result
-    # machinery (row loading, identity map) costs more than the query for plain columns.
-    # The explicit flush stands in for the ORM's autoflush.
-    session.flush()
-    result = session.connection().execute(statement)
+    result = core_execute(session, statement)
     columns = list(result.keys())
     # Plain tuples: pandas turns each Row into one anyway, but more slowly (same dtypes).
     return pd.DataFrame([tuple(row) for row in result.fetchall()], columns=columns)
 
 
 def code_map(session: Session, model) -> dict[str, int]:
-    return dict(session.execute(select(model.code, model.id)).all())
+    return dict(core_execute(session, select(model.code, model.id)).all())
 
 
 def trusts_by_code(session: Session) -> dict[str, int]:

@@ -5,8 +5,10 @@ normalised, classified into the taxonomy's equivalence groups and stored as SKUs
 product lines (supplier + group + brand), with their price history.
 """
 
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
@@ -30,7 +32,7 @@ from procurement.importers.core import (
 )
 from procurement.importers.replaced import keep_rows, not_reverted
 from procurement.models import CatalogueItem, DataImport, ItemPrice, ProductLine, Supplier
-from procurement.reference import frame, groups_frame, suppliers_by_code
+from procurement.reference import core_execute, frame, groups_frame, suppliers_by_code
 
 
 def _resolve_profile(path: Path, profile_name: str | None) -> Profile:
@@ -49,24 +51,27 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
     imported under other suppliers. A new supplier's first file is judged by prefix only.
     """
     gtins = items["gtin"].dropna()
-    others = {s.code: s for s in session.scalars(select(Supplier).where(col(Supplier.id) != supplier.id))}
+    listed = gtins.tolist()  # one pass in Python beats a pandas string method on a column this size
+    prefixes = select(col(Supplier.code), col(Supplier.gs1_prefix)).where(col(Supplier.id) != supplier.id)
+    others = dict(core_execute(session, prefixes).all())  # code -> GS1 prefix
     if len(gtins) >= 5 and supplier.gs1_prefix:
-        gtin13 = gtins.str.slice(1)
-        own_share = gtin13.str.startswith(supplier.gs1_prefix).mean()
+        # The share of GTIN-13s (a GTIN-14's last 13 digits) starting with the prefix.
+        own_share = sum(gtin.startswith(supplier.gs1_prefix, 1) for gtin in listed) / len(listed)
         if own_share < 0.5:
+            gtin13 = gtins.str.slice(1)
             best = max(
-                ((code, gtin13.str.startswith(s.gs1_prefix).mean()) for code, s in others.items() if s.gs1_prefix),
+                ((code, gtin13.str.startswith(prefix).mean()) for code, prefix in others.items() if prefix),
                 key=lambda kv: kv[1],
                 default=("", 0.0),  # never named: the hint needs a share >= 0.5
             )
-            hint = f"; {best[1]:.0%} carry {best[0]}'s prefix {others[best[0]].gs1_prefix}" if best[1] >= 0.5 else ""
+            hint = f"; {best[1]:.0%} carry {best[0]}'s prefix {others[best[0]]}" if best[1] >= 0.5 else ""
             raise InputFileError(
                 f"{file_name}: only {own_share:.0%} of its GTINs carry {supplier.code}'s GS1 "
                 f"prefix {supplier.gs1_prefix}{hint}. Is this the right supplier? Nothing was written."
             )
     if items.empty:
         return
-    for column, values in (("gtin", set(gtins)), ("supplier_code", set(items["supplier_code"]))):
+    for column, values in (("gtin", set(listed)), ("supplier_code", set(items["supplier_code"].tolist()))):
         if not values:
             continue
         # Only the catalogue items holding one of the file's values, not every item of
@@ -126,14 +131,15 @@ class _CatalogueImport(FileImporter):
         items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
         _check_supplier_identity(session, self.supplier, items[~problems.bad()], report.file)
         report.version = 1 + (
-            session.execute(
+            core_execute(
+                session,
                 select(func.count())
                 .select_from(DataImport)
                 .where(
                     col(DataImport.kind) == "catalogue",
                     col(DataImport.supplier_id) == self.supplier.id,
                     not_reverted(),
-                )
+                ),
             ).scalar_one()
         )
         return items
@@ -192,7 +198,8 @@ def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy, proble
         "price",
         "price rounds to less than a penny per unit",
     )
-    group = tax.classify(text["component"] + " " + text["description"] + " " + text["brand"])
+    parts = zip(text["component"].tolist(), text["description"].tolist(), text["brand"].tolist(), strict=True)
+    group = tax.classify(pd.Series([f"{c} {d} {b}" for c, d, b in parts], index=raw.index, dtype=object))
     problems.add(
         group.isna() & (text["description"] != ""),
         "description",
@@ -216,45 +223,51 @@ def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy, proble
     return items
 
 
+_DETAILS = ["gtin", "description", "brand", "size", "pack_size", "unit_price", "group"]
+
+
 def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
-    """Exact repeats of a code: keep the first. Same code, different details: refuse all."""
-    ok = items[~problems.bad()]
-    repeated = ok["supplier_code"].duplicated(keep=False)
-    if repeated.any():
-        # Only the repeated rows need a signature (joining every row's fields was slow).
+    """Exact repeats of a code: keep the first. Same code, different details: refuse all.
+
+    Among the rows without problems so far; then a GTIN on two of the rows left is refused
+    on both. Counted with dictionaries over the few repeated rows (pandas' grouping cost
+    more than the counting, once per file).
+    """
+    codes = items["supplier_code"].to_numpy(dtype=object)
+    ok = np.flatnonzero(~problems.bad().to_numpy())
+    times = Counter(codes[ok])
+    repeated = [int(i) for i in ok if times[codes[i]] > 1]
+    if repeated:
         # astype("string") + fillna: a blank GTIN (None) must not break the join (pandas 3's
         # astype(str) keeps it as NaN).
-        signature = (
-            ok.loc[repeated, ["gtin", "description", "brand", "size", "pack_size", "unit_price", "group"]]
-            .astype("string")
-            .fillna("")
-            .agg("|".join, axis=1)
-        )
-        variants = signature.groupby(ok.loc[repeated, "supplier_code"]).transform("nunique")
-        conflicting = pd.Series(False, index=items.index)
-        conflicting[variants[variants > 1].index] = True
-        rows_of = ok.loc[repeated].groupby("supplier_code")["source_row"].agg(lambda r: ", ".join(map(str, r)))
-        problems.add(
-            conflicting,
-            "supplier_code",
-            "same supplier code with different details on rows " + items["supplier_code"].map(rows_of).fillna(""),
-        )
-        exact = pd.Series(False, index=items.index)
-        same = variants[variants == 1].index
-        exact[same] = ok.loc[same, "supplier_code"].duplicated(keep="first")
-        first_row = ok.loc[same].groupby("supplier_code")["source_row"].first()
-        problems.add(
-            exact,
-            "supplier_code",
-            "exact duplicate of row " + items["supplier_code"].map(first_row).astype("Int64").astype(str),
-        )
-    ok = items[~problems.bad()]
-    with_gtin = ok[ok["gtin"].notna()]
-    shared = with_gtin["gtin"].duplicated(keep=False)
+        details = items.iloc[repeated][_DETAILS].astype("string").fillna("")
+        joined = ["|".join(row) for row in zip(*(details[c].tolist() for c in _DETAILS), strict=True)]
+        signature = dict(zip(repeated, joined, strict=True))
+        rows = items["source_row"].to_numpy()
+        by_code: dict[str, list[int]] = {}
+        for i in repeated:
+            by_code.setdefault(codes[i], []).append(i)
+        conflicting = np.full(len(items), "", dtype=object)
+        exact = np.full(len(items), "", dtype=object)
+        for positions in by_code.values():
+            if len({signature[i] for i in positions}) > 1:
+                listed = ", ".join(str(rows[i]) for i in positions)
+                conflicting[positions] = "same supplier code with different details on rows " + listed
+            else:
+                exact[positions[1:]] = f"exact duplicate of row {rows[positions[0]]}"
+        for reasons in (conflicting, exact):
+            problems.add(
+                pd.Series(reasons != "", index=items.index), "supplier_code", pd.Series(reasons, index=items.index)
+            )
+    gtins = items["gtin"].to_numpy(dtype=object)
+    with_gtin = np.flatnonzero(~problems.bad().to_numpy() & items["gtin"].notna().to_numpy())
+    times = Counter(gtins[with_gtin])
+    shared = np.zeros(len(items), dtype=bool)
+    shared[[i for i in with_gtin if times[gtins[i]] > 1]] = True
     if shared.any():
-        mask = pd.Series(False, index=items.index)
-        mask[with_gtin.index[shared]] = True
-        problems.add(mask, "gtin", "GTIN shared by different supplier codes in this file")
+        problems.add(
+            pd.Series(shared, index=items.index), "gtin", "GTIN shared by different supplier codes in this file"
+        )
 
 
 def _product_lines(session: Session, supplier_id: int) -> pd.DataFrame:
@@ -266,6 +279,22 @@ def _product_lines(session: Session, supplier_id: int) -> pd.DataFrame:
         ),
     )
     return lines.assign(brand_key=slug(lines["brand"]))
+
+
+def _with_line_ids(items: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """``items`` with the ``line_id`` of their (group_id, brand_key), as a left merge gives it.
+
+    Keys unique among the lines (always, for lines this importer made) are looked up by
+    position; otherwise the merge, which repeats an item per matching line.
+    """
+    keys = ["group_id", "brand_key"]
+    if lines.empty or lines.duplicated(keys).any():
+        return items.merge(lines[["line_id", *keys]], on=keys, how="left")
+    line_of = dict(zip(zip(*(lines[k].tolist() for k in keys), strict=True), lines["line_id"].tolist(), strict=True))
+    found = [line_of.get(key) for key in zip(*(items[k].tolist() for k in keys), strict=True)]
+    # As the merge gives it: integers, or floats with NaN where a key has no line.
+    line_id = pd.Series(found, index=items.index, dtype="float64" if None in found else "int64")
+    return items.assign(line_id=line_id)
 
 
 def _store_catalogue(
@@ -285,15 +314,17 @@ def _store_catalogue(
     assert supplier.id is not None  # a stored supplier
     # Every SKU of the supplier as it was: a revert of this version steps back to it.
     keep_rows(session, import_id, CatalogueItem, col(CatalogueItem.supplier_id) == supplier.id, "updated")
-    groups = groups_frame(session)[["group_id", "group"]]
-    items = items.merge(groups, on="group", how="left")
+    groups = groups_frame(session)
+    items = items.reset_index(drop=True)
+    items["group_id"] = items["group"].map(dict(zip(groups["group"], groups["group_id"], strict=True)))
     # Brands are matched as in the line's code (case and punctuation ignored), so that
     # "Exeter V40" and "EXETER-V40" are one line rather than two lines with one code.
     items["brand_key"] = slug(items["brand"])
     lines = _product_lines(session, supplier.id)
     wanted = items.drop_duplicates(["group_id", "brand_key"])[["group_id", "group", "brand", "brand_key"]]
-    new_lines = wanted.merge(lines[["group_id", "brand_key"]], how="left", indicator=True)
-    new_lines = new_lines[new_lines["_merge"] == "left_only"]
+    known = set(zip(lines["group_id"], lines["brand_key"], strict=True))
+    is_new_line = [key not in known for key in zip(wanted["group_id"], wanted["brand_key"], strict=True)]
+    new_lines = wanted.loc[np.array(is_new_line, dtype=bool)]
     if len(new_lines):
         session.execute(
             insert(table_of(ProductLine)),
@@ -309,7 +340,7 @@ def _store_catalogue(
         )
         lines = _product_lines(session, supplier.id)
     report.new_lines = len(new_lines)
-    items = items.merge(lines[["line_id", "group_id", "brand_key"]], on=["group_id", "brand_key"], how="left")
+    items = _with_line_ids(items, lines)
 
     existing = frame(
         session,
@@ -320,7 +351,9 @@ def _store_catalogue(
             col(CatalogueItem.active),
         ).where(col(CatalogueItem.supplier_id) == supplier.id),
     )
-    items = items.merge(existing, on="supplier_code", how="left")
+    # (supplier_id, supplier_code) is unique: at most one stored SKU per code.
+    at = pd.Index(existing["supplier_code"]).get_indexer(items["supplier_code"])
+    is_new = pd.Series(at < 0, index=items.index)
     columns = {
         "supplier_id": supplier.id,
         "product_line_id": items["line_id"].astype(int),
@@ -335,17 +368,19 @@ def _store_catalogue(
         "active": True,
     }
     records = pd.DataFrame(columns, index=items.index)
-    is_new = items["item_id"].isna()
     if is_new.any():
         # Core executemany: the ORM's bulk insert added per-row work for nothing here.
         insert_rows(session, table_of(CatalogueItem), records[is_new])
     if (~is_new).any():
+        found = at[~is_new.to_numpy()]
         session.execute(
             update(CatalogueItem),
-            sql_records(records[~is_new].assign(id=items.loc[~is_new, "item_id"].astype(int))),
+            sql_records(records[~is_new].assign(id=existing["item_id"].to_numpy()[found].astype(int))),
         )
+        old_price = existing["old_price"].to_numpy(dtype=float)[found]
+        changed = np.abs(items.loc[~is_new, "unit_price"].to_numpy(dtype=float) - old_price) >= 0.005
+        report.price_changes = int(changed.sum())
     report.new_items = int(is_new.sum())
-    report.price_changes = int(((~is_new) & ((items["unit_price"] - items["old_price"]).abs() >= 0.005)).sum())
     gone = existing[~existing["supplier_code"].isin(listed) & existing["active"].astype(bool)]
     if len(gone):
         session.execute(
@@ -353,17 +388,16 @@ def _store_catalogue(
             [{"id": int(i), "active": False} for i in gone["item_id"]],
         )
     report.discontinued = len(gone)
-    ids = frame(
-        session,
-        select(col(CatalogueItem.id).label("item_id"), col(CatalogueItem.supplier_code)).where(
-            col(CatalogueItem.supplier_id) == supplier.id
-        ),
-    )
-    prices = records[["supplier_code", "unit_price", "pack_size", "source_row"]].merge(ids, on="supplier_code")
-    insert_rows(
-        session,
-        table_of(ItemPrice),
-        prices.assign(import_id=import_id)[["item_id", "import_id", "unit_price", "pack_size", "source_row"]],
+    # One price row per SKU this file wrote (new or updated: exactly the SKUs whose source
+    # is this import), in the file's row order, copied in SQL from the rows just stored.
+    item, price = table_of(CatalogueItem), table_of(ItemPrice)
+    session.execute(
+        insert(price).from_select(
+            ["item_id", "import_id", "unit_price", "pack_size", "source_row"],
+            select(item.c.id, item.c.source_import_id, item.c.unit_price, item.c.pack_size, item.c.source_row)
+            .where(item.c.supplier_id == supplier.id, item.c.source_import_id == import_id)
+            .order_by(item.c.source_row),
+        )
     )
     if report.version and report.version > 1:
         report.notes.append(

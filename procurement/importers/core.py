@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Select, func, insert, select, update
@@ -33,13 +34,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy, TaxonomyError, load_taxonomy
-from catalogues.normalise import Parsed, clean_text, slug
+from catalogues.normalise import Parsed, clean_text, is_text, slug
 from catalogues.read import ROW_COLUMN, FileFormatError, TableSpec, read_table
 from procurement.db import lock_for_write, table_of, transaction
 from procurement.errors import InputFileError, UnknownReferenceError
 from procurement.importers.replaced import not_reverted, with_reverts
 from procurement.models import CatalogueItem, DataImport, RejectedRow, Supplier
-from procurement.reference import frame, groups_frame, lines_frame, suppliers_by_code, sync_taxonomy
+from procurement.reference import core_execute, frame, groups_frame, lines_frame, suppliers_by_code, sync_taxonomy
 
 REGIONAL_PANEL = "REGIONAL"
 REJECT_COLUMNS = ["row", "column", "value", "reason"]
@@ -106,10 +107,32 @@ class Problems:
         self.table = table
         self.headings = headings
         self.parts: list[pd.DataFrame] = []
+        self._bad = np.zeros(len(table), dtype=bool)  # kept up to date by add: bad() is asked often
 
     def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
+            return
+        if self.table.index.is_unique:
+            self._bad |= mask.to_numpy(dtype=bool)
+        else:  # every row bearing a flagged row's label, as a label look-up would find
+            self._bad |= self.table.index.isin(self.table.index[mask])
+        same_rows = mask.index.equals(self.table.index)
+        if same_rows and (not isinstance(reason, pd.Series) or reason.index.equals(self.table.index)):
+            # The usual case, masks over the table's own rows: taken by position (same
+            # rows, same dtypes), without pandas' label alignment.
+            at = np.flatnonzero(mask.to_numpy(dtype=bool))
+            self.parts.append(
+                pd.DataFrame(
+                    {
+                        "index": self.table.index[at],
+                        "row": self.table[ROW_COLUMN].array[at],
+                        "column": self.headings.get(column, column),
+                        "value": self.table[column].array[at] if column in self.table else "",
+                        "reason": reason.array[at] if isinstance(reason, pd.Series) else reason,
+                    }
+                )
+            )
             return
         values = self.table.loc[mask, column] if column in self.table else ""
         reasons = reason[mask] if isinstance(reason, pd.Series) else reason
@@ -130,10 +153,7 @@ class Problems:
 
     def bad(self) -> pd.Series:
         """Boolean mask over the table: rows with at least one problem."""
-        mask = pd.Series(False, index=self.table.index)
-        if self.parts:
-            mask[pd.concat(self.parts)["index"].unique()] = True
-        return mask
+        return pd.Series(self._bad.copy(), index=self.table.index)
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
@@ -229,7 +249,10 @@ def refuse_if_no_rows(path: Path, table: pd.DataFrame) -> None:
 def as_text_table(table: pd.DataFrame) -> pd.DataFrame:
     """Every data column as ``object`` (cells as read), ``attrs["headings"]`` kept."""
     headings = table.attrs.get("headings", {})
-    table = table.astype({c: "object" for c in table.columns if c != ROW_COLUMN})
+    # Only the columns that are not ``object`` yet (converting the rest would copy them for nothing).
+    convert = {c: "object" for c in table.columns if c != ROW_COLUMN and table[c].dtype != object}
+    if convert:
+        table = table.astype(convert)
     table.attrs["headings"] = headings
     return table
 
@@ -264,7 +287,7 @@ def find_duplicate(session: Session, kind: str, sha: str, *, supplier_id=None, t
         query = query.where(col(DataImport.supplier_id) == supplier_id)
     if trust_id is not None:
         query = query.where(col(DataImport.trust_id) == trust_id)
-    return session.execute(query.order_by(col(DataImport.id))).scalars().first()
+    return core_execute(session, query.order_by(col(DataImport.id))).scalars().first()
 
 
 def duplicate_report(kind: str, path: Path, sha: str, previous: int) -> ImportReport:
@@ -275,8 +298,14 @@ def duplicate_report(kind: str, path: Path, sha: str, previous: int) -> ImportRe
 
 def _raw_text(table: pd.DataFrame) -> pd.Series:
     columns = [c for c in table.columns if c != ROW_COLUMN]
-    # astype("string") + fillna: pandas 3's astype(str) keeps missing values as NaN.
-    return table[columns].astype("string").fillna("").agg(" | ".join, axis=1)
+    if all(is_text(table[c]) for c in columns):  # cells as read: text, or missing ("")
+        lists = [[v if isinstance(v, str) else "" for v in table[c].tolist()] for c in columns]
+    else:
+        # astype("string") + fillna: pandas 3's astype(str) keeps missing values as NaN.
+        text = table[columns].astype("string").fillna("")
+        lists = [text[c].tolist() for c in columns]
+    # Joined row by row in Python: pandas' agg(axis=1) builds a Series for every row.
+    return pd.Series([" | ".join(row) for row in zip(*lists, strict=True)], index=table.index, dtype=object)
 
 
 def record_import(

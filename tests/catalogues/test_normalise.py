@@ -10,6 +10,11 @@ from hypothesis import strategies as st
 from stdnum import ean
 
 from catalogues.normalise import (
+    MAX_UNIT_PRICE_GBP,
+    Parsed,
+    _clean_any,
+    _general_amounts,
+    _gtin_general,
     clean_text,
     normalise_gtin,
     parse_bool,
@@ -17,6 +22,7 @@ from catalogues.normalise import (
     parse_money,
     parse_pack,
     parse_quantity,
+    slug,
 )
 
 amounts = st.floats(min_value=0.01, max_value=99999.99, allow_nan=False, allow_infinity=False)
@@ -321,7 +327,7 @@ _RAW = st.sampled_from(
 @given(st.lists(_RAW, max_size=25), st.sampled_from(["object", "str"]))
 def test_parsing_each_distinct_value_once_gives_what_parsing_every_row_gives(values, dtype):
     raw = pd.Series(values, dtype=dtype, index=[7 + 3 * i for i in range(len(values))], name="col")
-    for parser in (clean_text, normalise_gtin, parse_pack, parse_quantity, parse_date, parse_money):
+    for parser in (_clean_any, normalise_gtin, parse_pack, parse_quantity, parse_date, parse_money):
         fast, every_row = parser(raw), parser.__wrapped__(raw)
         if isinstance(fast, pd.Series):
             pd.testing.assert_series_equal(fast, every_row)
@@ -350,3 +356,68 @@ def test_a_remembered_list_of_values_gives_what_parsing_it_again_gives():
     spoilt = clean_text(pd.Series([" x ", " x "], name="c"))
     spoilt[:] = "changed"
     assert clean_text(pd.Series([" x ", " x "], name="c")).tolist() == ["x", "x"]
+
+
+# --------------------------------------------------------------------------- fast paths
+
+# Text that exercises the fast paths' edges: whitespace of every kind (str.split() and re's
+# \s must agree), currency and separators, digits that are not ASCII, scientific notation.
+_EDGY = st.text(
+    alphabet=st.sampled_from(list("0123456789 ,.-()£eE+aX|") + ["\u00a0", "\u2003", "\x1c", "\t", "\n", "５", "٣"]),
+    max_size=16,
+)
+_MONEYISH = st.from_regex(r"\A\s?(£|GBP ?)?-?[0-9]{0,4}(,[0-9]{1,4}){0,3}(\.[0-9]{0,3})?\s?\Z")
+_GTINISH = st.one_of(
+    st.from_regex(r"\A[0-9]{6,15}\Z"),
+    st.integers(0, 10**12).map(lambda n: ean.calc_check_digit(f"{n:012d}")).map(str),
+    st.integers(0, 10**12).map(lambda n: f"{n:012d}" + ean.calc_check_digit(f"{n:012d}")),
+    st.from_regex(r"\A[0-9]\.[0-9]{0,12}E\+[0-9]{1,2}\Z"),
+    st.just("00000000"),
+)
+_ANY_TEXT = st.lists(st.one_of(_EDGY, _MONEYISH, _GTINISH, st.none()), max_size=20)
+
+
+def _general_money(raw: pd.Series, **kwargs) -> Parsed:
+    """parse_money as it was before its fast paths: every amount through the general path."""
+    what, money = kwargs.get("what", "price"), kwargs.get("money", True)
+    allow_zero, maximum = kwargs.get("allow_zero", False), kwargs.get("maximum", MAX_UNIT_PRICE_GBP)
+    text = _clean_any.__wrapped__(raw)
+    number, bad_comma = _general_amounts(text)
+    errors = pd.Series("", index=raw.index, dtype="object")
+    errors[text == ""] = f"missing {what}"
+    errors[(text != "") & (number.isna() | bad_comma)] = f"{what} is not a number"
+    errors[(errors == "") & (number < 0)] = f"negative {what}"
+    if not allow_zero:
+        errors[(errors == "") & (number == 0)] = f"zero {what}"
+    if maximum is not None:
+        limit = f"£{maximum:,.0f}" if money else f"{maximum:,.2f}".rstrip("0").rstrip(".")
+        errors[(errors == "") & (number > maximum)] = f"implausible {what} (over {limit})"
+    return Parsed(number.round(2).where(errors == ""), errors)
+
+
+def _general_gtin(raw: pd.Series) -> Parsed:
+    values, errors = _gtin_general(_clean_any.__wrapped__(raw).str.replace(r"[\s-]", "", regex=True))
+    return Parsed(values.where(errors == ""), errors)
+
+
+def _assert_same(fast, general) -> None:
+    if isinstance(fast, pd.Series):
+        pd.testing.assert_series_equal(fast, general)
+    else:
+        pd.testing.assert_series_equal(fast.values, general.values)
+        pd.testing.assert_series_equal(fast.errors, general.errors)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ANY_TEXT, st.sampled_from(["object", "str", "string"]))
+@example(["£1,234.5", "136.03", "POA"], "object")
+@example(["5012345678900", "5.05555E+12", ""], "object")
+@example(["\u00a0 a\x1c b \u2003", None], "str")
+def test_the_fast_paths_give_what_the_general_paths_give(values, dtype):
+    raw = pd.Series(values, dtype=dtype, index=[3 + 2 * i for i in range(len(values))], name="col")
+    _assert_same(clean_text(raw), _clean_any.__wrapped__(raw))
+    slugs = clean_text(raw).str.upper().str.replace(r"[^A-Z0-9]+", "-", regex=True).str.strip("-")
+    _assert_same(slug.__wrapped__(raw), slugs)
+    _assert_same(normalise_gtin.__wrapped__(raw), _general_gtin(raw))
+    for kwargs in ({}, {"maximum": None}, {"allow_zero": True, "what": "fee"}, {"maximum": 100.0, "money": False}):
+        _assert_same(parse_money.__wrapped__(raw, **kwargs), _general_money(raw, **kwargs))

@@ -5,14 +5,20 @@ import io
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from catalogues.read import (
+    ROW_COLUMN,
     FileFormatError,
     Profile,
     TableSpec,
+    _frame_from,
     detect_profile,
+    heading_key,
     load_profile,
     read_catalogue,
     read_grid,
@@ -365,3 +371,34 @@ def test_read_table_reads_xlsx(files):
         "99.5",
         "2026-05-01",
     ]
+
+
+def _frame_row_by_row(header, body, first_row, mapping):
+    """The rows-to-frame step as it was written first (one row at a time): the reference."""
+    keys = [heading_key(c) for c in header]
+    positions = {fld: keys.index(heading_key(c)) for fld, c in mapping.items()}
+    width = max(positions.values()) + 1
+    columns: dict[str, list[str]] = {fld: [] for fld in mapping}
+    numbers = []
+    for offset, row in enumerate(body):
+        if not any(row):
+            continue
+        if len(row) < width:
+            row = list(row) + [""] * (width - len(row))
+        for fld, pos in positions.items():
+            columns[fld].append(row[pos])
+        numbers.append(first_row + offset)
+    frame = pd.DataFrame(columns, dtype="object")
+    frame[ROW_COLUMN] = pd.Series(numbers, dtype="int64")
+    return frame
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(["", "", "x", " y", "12"]), max_size=6), max_size=12),
+    st.lists(st.integers(0, 4), min_size=1, max_size=4, unique=True),
+)
+def test_rows_become_the_same_frame_as_row_by_row(body, picked):
+    header = ["A", "B", "C", "D", "E"]
+    mapping = {f"f{i}": header[p] for i, p in enumerate(picked)}
+    pd.testing.assert_frame_equal(_frame_from(header, body, 3, mapping), _frame_row_by_row(header, body, 3, mapping))
