@@ -184,7 +184,7 @@ def _tables(data: ModelData) -> _Tables:
     a = years * rate[pair_of_row] - fixed[pair_of_row]
     group_code = pd.factorize(rows["group"])[0]
     tcm = rows["tcm"].to_numpy()
-    new_seg = np.r_[True, (tcm[1:] != tcm[:-1]) | (group_code[1:] != group_code[:-1])]
+    new_seg = np.r_[True, (tcm[1:] != tcm[:-1]) | (group_code[1:] != group_code[:-1])][: len(tcm)]
     seg_starts = np.flatnonzero(new_seg)
     seg_of_row = np.cumsum(new_seg) - 1
 
@@ -410,6 +410,8 @@ def lagrangian_bound(
     t = _tables(data)
     if t.infeasible:
         return Bound(value=None, method=method, seconds=perf_counter() - tick, feasible=False)
+    if len(t.a) == 0:  # no (trust, category) can join, and none must: nothing to save
+        return Bound(value=0.0, method=method, seconds=perf_counter() - tick)
     x = _Multipliers(lam=np.zeros(len(data.pairs)), nu=np.zeros(t.n_tgoj), mu=np.zeros(len(t.oj_threshold)))
     blocks = (t.block_of_pair, t.block_of_tgoj, t.block_of_oj)
     current, grad, kept = _evaluate(t, x)

@@ -115,3 +115,20 @@ def test_the_bound_so_far_is_handed_over_while_stepping(region, monkeypatch):
     assert len(values) == 49  # one before each step after the first
     assert all(v >= sol.objective - PENNY for v in values)
     assert values == sorted(values, reverse=True) and final.value <= values[-1] + PENNY
+
+
+def test_a_region_where_no_trust_can_join_is_bounded_without_steps(region):
+    # no approved line in the first group of each category: every (trust, category) has a
+    # group nothing serves, so none can join (usable lines remain in the other groups);
+    # if all must, no plan exists, else nothing is saved
+    first_groups = region.groups.drop_duplicates("category")["group"]
+    blocked_lines = region.lines.loc[region.lines["group"].isin(first_groups), "line"]
+    unapproved = region.candidates.assign(
+        approved=region.candidates["approved"] & ~region.candidates["line"].isin(blocked_lines)
+    )
+    must = dataclasses.replace(region, candidates=unapproved)
+    may = dataclasses.replace(must, settings=dataclasses.replace(region.settings, participation="optional"))
+    assert not prepare(must).pairs.empty
+    assert lagrangian_bound(prepare(must)).feasible is False
+    bound = lagrangian_bound(prepare(may))
+    assert bound.feasible and bound.value == 0.0
