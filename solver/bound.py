@@ -219,9 +219,7 @@ def _tables(data: ModelData) -> _Tables:
     lines = pd.Index(pairs["line"].unique())
     caps = range_cap_rows(data)
     first = pairs.drop_duplicates("line").set_index("line").reindex(lines)
-    first_pair_of_line = pairs.index.to_numpy()[~pairs["line"].duplicated().to_numpy()][
-        pd.Index(pairs.loc[~pairs["line"].duplicated(), "line"]).get_indexer(lines)
-    ]
+    first_pair_of_line = np.flatnonzero(~pairs["line"].duplicated().to_numpy())  # in the order of ``lines``
     cap_code = pd.Series(np.arange(len(caps)), index=caps["group"].to_numpy())
     block_of_pair, n_blocks = _blocks(pairs["category"].to_numpy(), offer_of_pair)
     block_of_category = dict(zip(pairs["category"], block_of_pair, strict=True))
