@@ -121,12 +121,9 @@ class _Tables:
     claim_volume: np.ndarray  # V_tl / T-bar_o of the claim's pair (scaled like mu)
     tgoj_oj: np.ndarray
     n_tgoj: int
-    volume_of_pair: np.ndarray  # D_tg * omega_l (units, or GBP of regional price)
-    offer_of_pair: np.ndarray  # -1 if not on a tiered offer
     oj_offer: np.ndarray
     oj_threshold: np.ndarray
     oj_starts: np.ndarray  # first oj of each tiered offer
-    n_offers: int
     offer_top: np.ndarray  # deepest threshold of each tiered offer (scales its multiplier)
     # blocks: categories, joined where an offer spans several (R is a sum over blocks)
     n_blocks: int
@@ -253,12 +250,9 @@ def _tables(data: ModelData) -> _Tables:
         else np.zeros(0),
         tgoj_oj=slots["oj"].to_numpy(),
         n_tgoj=len(slots),
-        volume_of_pair=volume_of_pair,
-        offer_of_pair=offer_of_pair,
         oj_offer=oj_offer,
         oj_threshold=oj["threshold"].to_numpy(dtype=float),
         oj_starts=oj_starts,
-        n_offers=len(offers),
         offer_top=offer_top,
         n_blocks=n_blocks,
         block_of_pair=block_of_pair,
