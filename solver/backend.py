@@ -13,6 +13,7 @@ so the solve step can explain an infeasible model without the two importing each
 
 import contextlib
 import ctypes
+import dataclasses
 import math
 import os
 import sys
@@ -177,10 +178,38 @@ def run_solver(
             status, message = "not_solved", f"solver stopped ({reason})"
     if status in ("infeasible", "unbounded", "not_solved", "error"):
         has_solution = False
+    if warm and mip and status in ("optimal", "gap_limit") and _values_not_the_solution(prob, stats.objective):
+        # HiGHS 1.16 can hand back the warm start's values as its solution: after presolve it
+        # judged the start in the reduced space at another objective than in the original one,
+        # proved a better optimum, and the columns PuLP reads are the start's. The plan would be
+        # the start (greedy's), worse than the optimum the solver proved: solve again without it.
+        left = dataclasses.replace(settings, time_limit=max(1.0, settings.time_limit - seconds))
+        again = run_solver(prob, left, mip=mip, warm=False, progress=progress)
+        again.seconds += seconds
+        note = "the solver returned its warm start instead of its optimum; solved again without it"
+        again.message = f"{again.message}; {note}" if again.message else note
+        return again
     objective = stats.objective / MONEY if has_solution and stats.objective is not None else None
     bound = stats.best_bound
     bound = bound / MONEY if bound is not None and math.isfinite(bound) else None
     return RunResult(status, has_solution, objective, bound, seconds, message)
+
+
+def _values_not_the_solution(prob: pulp.LpProblem, values_objective: float | None) -> bool:
+    """True when HiGHS reports an objective other than that of the values it handed back.
+
+    The objective of the values (PuLP's, in the model's units) and HiGHS's own agree to
+    rounding whenever the columns are the solver's solution; a relative 1e-7 plus a tenth
+    of a penny (the model counts money in thousands, :data:`~solver.model.MONEY`) is far
+    above rounding.
+    """
+    model = getattr(prob, "solverModel", None)
+    if model is None or values_objective is None or not hasattr(model, "getInfo"):
+        return False
+    reported = float(model.getInfo().objective_function_value)
+    if not math.isfinite(reported):
+        return False
+    return abs(reported - values_objective) > 1e-7 * max(1.0, abs(reported)) + 1e-3 * MONEY
 
 
 def _highs_says_infeasible(prob: pulp.LpProblem) -> bool:

@@ -456,7 +456,7 @@ def solve_model(
     run = run_solver(prob, settings, warm=warm, progress=progress)
     solution = Solution(
         status=run.status,
-        message=run.message or _describe(run),
+        message=_message(run),
         solver=settings.solver,
         gap_tolerance=settings.gap_rel,
         best_bound=run.best_bound,
@@ -479,6 +479,13 @@ def solve_model(
     for name, frame in frames.items():
         setattr(solution, name, frame)
     return solution
+
+
+def _message(run: RunResult) -> str:
+    """The run's own message, after the status in words when the solver proved its plan."""
+    if run.status in ("optimal", "gap_limit") and run.message:
+        return f"{_describe(run)}; {run.message}"
+    return run.message or _describe(run)
 
 
 def _describe(run: RunResult) -> str:

@@ -14,6 +14,7 @@ from solver.checker import check_solution
 from solver.data import prepare
 from solver.greedy import greedy
 from solver.model import build_model
+from solver.problem import ProblemData, Settings
 from solver.solve import solve, solve_model, warm_start
 
 PENNY = 0.01
@@ -174,3 +175,93 @@ def test_an_infeasible_problem_is_reported_infeasible_after_the_last_stage(regio
     sol = solve(p, explain=False)
     assert sol.status == "infeasible"
     assert not sol.has_solution
+
+
+def _warm_start_returned_instead_of_the_optimum() -> ProblemData:
+    """A two-trust instance on which HiGHS 1.16, warm-started from greedy's plan, proves
+    the optimum (-£1,174.43) but hands back the start's values (-£1,494.43): after presolve
+    it values the start at the optimum's objective. Found by the brute-force property test."""
+    lines = pd.DataFrame(
+        {
+            "line": ["S3:G1:0", "S2:G1:1", "S3:G2:0", "S1:G2:1"],
+            "supplier": ["S3", "S2", "S3", "S1"],
+            "group": ["G1", "G1", "G2", "G2"],
+            "regional_price": [116.0, 82.0, 116.0, 134.0],
+            "list_price": [174.0, 123.0, 174.0, 201.0],
+        }
+    )
+    pairs = [(t, line) for t in ("T1", "T2") for line in lines["line"]]
+    return ProblemData(
+        trusts=pd.DataFrame({"trust": ["T1", "T2"]}),
+        groups=pd.DataFrame({"group": ["G1", "G2"], "category": "hip"}),
+        lines=lines,
+        demand=pd.DataFrame(
+            {"trust": ["T1", "T1", "T2", "T2"], "group": ["G1", "G2", "G1", "G2"], "units": [24.0, 20.0, 36.0, 85.0]}
+        ),
+        current=pd.DataFrame(
+            {
+                "trust": ["T1", "T1", "T2", "T2"],
+                "line": ["S2:G1:1", "S1:G2:1", "S3:G1:0", "S1:G2:1"],
+                "units": [24.0, 20.0, 36.0, 85.0],
+                "unit_price": [85.58, 151.99, 108.76, 136.74],
+            }
+        ),
+        candidates=pd.DataFrame(
+            {
+                "trust": [t for t, _ in pairs],
+                "line": [line for _, line in pairs],
+                "approved": [True] * 7 + [False],
+                "odep_ok": True,
+                "switch_cost": [1000.0, 0.0, 500.0, 0.0, 0.0, 0.0, 1500.0, 0.0],
+            }
+        ),
+        offers=pd.DataFrame({"offer": ["S1/vol"], "supplier": ["S1"], "basis": ["spend"]}),
+        offer_lines=pd.DataFrame({"offer": ["S1/vol"], "line": ["S1:G2:1"]}),
+        tiers=pd.DataFrame({"offer": ["S1/vol"] * 2, "threshold": [5500.0, 9125.0], "discount": [0.05, 0.05]}),
+        contracts=pd.DataFrame(
+            {
+                "trust": ["T1", "T1", "T2", "T2"],
+                "category": "hip",
+                "contract": ["T1-C0", "T1-C1", "T2-C0", "T2-C1"],
+                "supplier": ["S3", None, "S1", "S3"],
+                "end_month": [-3, 9, -3, 3],
+                "notice_months": [5, 5, 3, 3],
+                "early_exit": True,
+                "exit_fee": [3000.0, 1000.0, 1000.0, 2000.0],
+                "exit_fee_pct": [0.0, 0.0, 0.1, 0.5],
+                "extension_months": [3, 0, 6, 6],
+                "extension_uplift": 0.1,
+            }
+        ),
+        switching=pd.DataFrame(
+            {
+                "trust": "T2",
+                "supplier": ["S1", "S1", "S2", "S2"],
+                "category": "hip",
+                "line": [None, None, None, "S2:G1:1"],
+                "kind": ["instruments", "training", "instruments", "consignment"],
+                "cost": [5000.0, 2000.0, 0.0, 400.0],
+            }
+        ),
+        settings=Settings(
+            range_cap=3, trust_range_cap=None, horizon_months=18, join_grid_months=6, decision_month=2, gap_rel=0.0
+        ),
+    )
+
+
+def test_a_warm_start_handed_back_instead_of_the_optimum_is_solved_again():
+    p = _warm_start_returned_instead_of_the_optimum()
+    data = prepare(p)
+    start = greedy(p, data=data)
+    cold = solve_model(build_model(data))
+    warm = solve_model(build_model(data), start=start)
+    assert cold.objective == pytest.approx(-1174.43, abs=PENNY)
+    assert start.objective == pytest.approx(-1494.43, abs=PENNY)  # the start is worse: the case still arises
+    assert warm.status == "optimal"
+    assert warm.objective == pytest.approx(cold.objective, abs=PENNY)
+    assert "solved again without it" in warm.message
+    # and the whole run says optimal, proven by a bound for the whole problem
+    sol = solve(p)
+    assert sol.status == "optimal", sol.message
+    assert sol.objective == pytest.approx(cold.objective, abs=PENNY)
+    assert check_solution(p, sol) == []
