@@ -388,8 +388,8 @@ def lagrangian_bound(
 ) -> Bound:
     """Upper bound on the full problem's net savings (GBP) by the Lagrangian relaxation above.
 
-    ``target``: the value of a known plan (e.g. the greedy one), the aim of Polyak's
-    step; without it 1% below the first bound is used. Stops after ``seconds`` or
+    ``target``: the value of a known plan (e.g. the greedy one); Polyak's steps aim
+    :data:`AIM_BELOW` below it (without it, 1% below the first bound). Stops after ``seconds`` or
     ``max_iterations``, when the bound is within 1e-5 of the target, or when the step
     has shrunk to nothing. Every evaluation is a valid bound: the least is returned.
     ``report``, if given, receives the bound so far (without its lines) about every
@@ -410,7 +410,11 @@ def lagrangian_bound(
     best, best_kept = current.copy(), kept.copy()
     total = float(current.sum())
     # each block aims at its share of the gap to the target (by its size)
-    goal_total = target if target is not None and target < total else total - 0.01 * abs(total)
+    if target is not None and target < total:
+        goal_total = target - AIM_BELOW * abs(target)
+        stop_at = target  # the bound has reached a plan's value: it cannot go lower
+    else:
+        goal_total = stop_at = total - 0.01 * abs(total)
     size = np.abs(current)
     share = size / size.sum() if size.sum() > 0 else np.full(t.n_blocks, 1.0 / t.n_blocks)
     goal = current - (total - goal_total) * share
@@ -422,7 +426,7 @@ def lagrangian_bound(
         if report is not None and perf_counter() - reported >= REPORT_SECONDS:
             report(Bound(value=float(best.sum()), method=method, iterations=iterations, seconds=perf_counter() - tick))
             reported = perf_counter()
-        if float(best.sum()) - goal_total <= 1e-5 * max(1.0, abs(goal_total)):
+        if float(best.sum()) - stop_at <= 1e-5 * max(1.0, abs(stop_at)):
             break
         active = theta >= 1e-4
         if not active.any():
@@ -474,6 +478,15 @@ def lagrangian_bound(
 
 
 METHOD = "Lagrangian relaxation over every usable line (range and tiers priced)"
+AIM_BELOW = 0.10
+"""Polyak's steps aim this share below the known plan's value (a plan's value is below the
+least bound, so steps aimed at it are short; longer ones converge faster here).
+
+Measured from the benchmark regions' greedy plans (seed 2026, default scenario, one core,
+load about 2): at L, 100 s of steps gave 167.03M aimed at greedy's value, 166.88M at 5% below,
+166.78M at 10% and at 15% below; at M, 5 s gave 31,972,993 aimed at greedy and 31,972,129 at
+10% below (the optimum is 31,970,096), and 30 s 31,972,963 against 31,970,319; at S the same
+6,096,42x either way."""
 REPORT_SECONDS = 2.0
 """How often a bound process hands its bound so far to the run (see ``report``)."""
 STALL = 100
