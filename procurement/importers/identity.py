@@ -111,18 +111,17 @@ def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame) -> p
                 col(Usage.period) <= max(file_keys["period"]),
             ),
         )
-    distinct = file_keys[["item_id", "period", "quantity", "price"]].drop_duplicates()
-    listed = json.dumps(
-        list(
-            zip(
-                distinct["item_id"].astype(int).tolist(),
-                iso_dates(distinct["period"]).tolist(),  # stored as ISO text (SQLAlchemy's Date)
-                distinct["quantity"].tolist(),
-                distinct["price"].tolist(),
-                strict=True,
-            )
+    # The distinct keys in first-seen order (as drop_duplicates), built from plain lists.
+    distinct = dict.fromkeys(
+        zip(
+            file_keys["item_id"].to_numpy(dtype=np.int64).tolist(),
+            iso_dates(file_keys["period"]).tolist(),  # stored as ISO text (SQLAlchemy's Date)
+            file_keys["quantity"].to_numpy(dtype=float).tolist(),
+            file_keys["price"].to_numpy(dtype=float).tolist(),
+            strict=True,
         )
     )
+    listed = json.dumps(list(distinct))
     keys = (
         select(
             func.json_extract(literal_column("value"), "$[0]").label("item_id"),
