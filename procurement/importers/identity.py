@@ -44,7 +44,7 @@ from procurement.errors import InputFileError
 from procurement.importers.core import iso_dates
 from procurement.importers.replaced import not_reverted
 from procurement.models import DataImport, Supplier, Trust, Usage
-from procurement.reference import frame
+from procurement.reference import core_execute, frame
 
 MIN_ROWS = 20
 MIN_HISTORY_SKUS = 20
@@ -80,28 +80,25 @@ def _same_file(session: Session, sha: str, trust_id: int) -> tuple[int, str] | N
     return None if row is None else (row[0], row[1])
 
 
-def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame) -> pd.DataFrame:
-    """Other trusts' usage rows that may equal one of ``file_keys`` (item_id, period, quantity, price).
+def _stored_lines(session: Session, where, file_keys: pd.DataFrame, *columns) -> pd.DataFrame:
+    """Usage rows matching ``where`` that may equal one of ``file_keys`` (item_id, period, quantity, price).
 
-    trust, item_id, period, quantity, unit_price_paid, import_id. SQLite: only the rows
-    of the same SKU, date and quantity whose price is within a penny of the file's (a
-    superset of the rows whose price rounds to it; the caller compares exactly), found
-    by joining the file's distinct keys (one JSON array) in SQL. Fetching every row of
-    the file's SKUs and months instead grew with the region: most of a national usage
-    import's time. Elsewhere: the rows of the file's SKUs within its months.
+    trust_id, item_id, period, quantity, unit_price_paid and ``columns``. SQLite: only
+    the rows of the same SKU, date and quantity whose price is within a penny of the
+    file's (a superset of the rows whose price rounds to it; the caller compares
+    exactly), found by joining the file's distinct keys (one JSON array) in SQL. Fetching
+    every row of the file's SKUs and months instead grew with the region: most of a
+    national usage import's time. Without ``columns`` the order-line index alone answers
+    (no row of the table is read). Elsewhere: the rows of the file's SKUs within its months.
     """
-    query: Select = (
-        select(
-            col(Trust.code).label("trust"),
-            col(Usage.item_id),
-            col(Usage.period),
-            col(Usage.quantity),
-            col(Usage.unit_price_paid),
-            col(Usage.import_id),
-        )
-        .join(Trust, col(Trust.id) == col(Usage.trust_id))
-        .where(col(Usage.trust_id) != trust_id)
-    )
+    query: Select = select(
+        col(Usage.trust_id),
+        col(Usage.item_id),
+        col(Usage.period),
+        col(Usage.quantity),
+        col(Usage.unit_price_paid),
+        *columns,
+    ).where(where)
     if session.get_bind().dialect.name != "sqlite":
         return frame(
             session,
@@ -144,27 +141,42 @@ def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame) -> p
     )
 
 
+def _line_hits(file_keys: pd.DataFrame, stored: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """The file's rows (``row``) equal to a stored row: same SKU, date, quantity and price to the penny."""
+    keys = ["item_id", "period", "quantity", "price"]
+    stored = stored.assign(price=stored["unit_price_paid"].round(2), item_id=stored["item_id"].astype(int))
+    file_keys = file_keys.assign(item_id=file_keys["item_id"].astype(int), row=np.arange(len(file_keys)))
+    return file_keys[keys + ["row"]].merge(stored[keys + list(columns)], on=keys)
+
+
 def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tuple[str, float, list[int]] | None:
     """(trust, share of the file's rows, its imports) of the trust already holding most of these order lines.
 
     A row is held by a trust when that trust has a usage row of the same SKU, date,
-    quantity and unit price (rounded to the penny).
+    quantity and unit price (rounded to the penny). The imports are looked up only when
+    the share reaches ``SAME_LINES_SHARE`` (the file is refused; they are named): a
+    national region's trusts share many order lines (one unit of a SKU at its
+    catalogue price), and reading the import of each from the table cost more than the
+    rest of the check.
     """
-    keys = ["item_id", "period", "quantity", "price"]
     file_keys = rows.assign(
         price=rows["unit_price_paid"].astype(float).round(2), quantity=rows["quantity"].astype(float)
     )
-    stored = _stored_lines(session, trust_id, file_keys)
+    stored = _stored_lines(session, col(Usage.trust_id) != trust_id, file_keys)
     if stored.empty:
         return None
-    stored = stored.assign(price=stored["unit_price_paid"].round(2), item_id=stored["item_id"].astype(int))
-    file_keys = file_keys.assign(item_id=file_keys["item_id"].astype(int), row=np.arange(len(file_keys)))
-    hits = file_keys[keys + ["row"]].merge(stored[keys + ["trust", "import_id"]], on=keys)
+    codes = dict(core_execute(session, select(col(Trust.id), col(Trust.code))).all())
+    hits = _line_hits(file_keys, stored.assign(trust=stored["trust_id"].map(codes)), "trust", "trust_id")
     if hits.empty:
         return None
     share = hits.groupby("trust")["row"].nunique() / len(rows)
     trust = share.idxmax()
-    return trust, float(share[trust]), sorted(set(hits.loc[hits["trust"] == trust, "import_id"].astype(int)))
+    if share[trust] < SAME_LINES_SHARE:
+        return trust, float(share[trust]), []
+    theirs = int(hits.loc[hits["trust"] == trust, "trust_id"].iloc[0])
+    held = _stored_lines(session, col(Usage.trust_id) == theirs, file_keys, col(Usage.import_id))
+    imports = _line_hits(file_keys, held, "import_id")["import_id"]
+    return trust, float(share[trust]), sorted(set(imports.astype(int)))
 
 
 def _mix_similarity(session: Session, rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

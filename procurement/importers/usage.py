@@ -151,7 +151,8 @@ def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: 
     has_gtin = gtin.values.notna().to_numpy(dtype=bool)
     by_gtin: dict[str, int] = {}
     for item_id, item_gtin, _, _ in item_rows_where(session, "gtin", set(gtins[has_gtin].tolist())):
-        by_gtin.setdefault(item_gtin, item_id)  # id order: the oldest item with the GTIN
+        if item_gtin is not None:  # (found by its GTIN: it has one)
+            by_gtin.setdefault(item_gtin, item_id)  # id order: the oldest item with the GTIN
     matched = [by_gtin.get(g) if has else None for g, has in zip(gtins.tolist(), has_gtin.tolist(), strict=True)]
     code = clean_text(table["item_code"]).tolist()
     supplier = clean_text(table["supplier"]).tolist()
