@@ -107,9 +107,10 @@ class _UsageImport(FileImporter):
         )
         if not len(rows):
             return
-        months = pd.to_datetime(rows["period"])
-        first = months.min().to_period("M").start_time.date()
-        last = months.max().to_period("M").end_time.date()
+        # The months spanned, from the distinct dates (a file spans a few).
+        dates = [pd.Timestamp(d) for d in pd.unique(rows["period"].to_numpy())]
+        first = min(dates).to_period("M").start_time.date()
+        last = max(dates).to_period("M").end_time.date()
         # Kept, not lost: reverting this import brings them back.
         replaced = delete_keeping(
             session,
