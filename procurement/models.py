@@ -167,7 +167,9 @@ class CatalogueItem(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("supplier_id", "supplier_code"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    # No index of its own: the unique (supplier_id, supplier_code) index leads with it
+    # (migration 0012 dropped the one that duplicated it: one index less per SKU written).
+    supplier_id: int = Field(foreign_key="supplier.id")
     product_line_id: int = Field(foreign_key="productline.id", index=True)
     # Usage files name items by code (any supplier's) and the identity check looks codes
     # up across suppliers: the unique (supplier_id, supplier_code) index cannot serve those.
