@@ -30,12 +30,13 @@ are mostly the existing supplier codes and none an existing trust's, is refused;
 the reverse for a suppliers file.
 """
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from catalogues.normalise import clean_text
@@ -80,29 +81,26 @@ def _same_file(session: Session, sha: str, trust_id: int) -> tuple[int, str] | N
     return None if row is None else (row[0], row[1])
 
 
-def _stored_lines(session: Session, where, file_keys: pd.DataFrame, *columns) -> pd.DataFrame:
-    """Usage rows matching ``where`` that may equal one of ``file_keys`` (item_id, period, quantity, price).
+def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame, *, imports: bool = False) -> pd.DataFrame:
+    """Other trusts' usage rows that may equal one of ``file_keys`` (item_id, period, quantity, price).
 
-    trust_id, item_id, period, quantity, unit_price_paid and ``columns``. SQLite: only
-    the rows of the same SKU, date and quantity whose price is within a penny of the
-    file's (a superset of the rows whose price rounds to it; the caller compares
-    exactly), found by joining the file's distinct keys (one JSON array) in SQL. Fetching
-    every row of the file's SKUs and months instead grew with the region: most of a
-    national usage import's time. Without ``columns`` the order-line index alone answers
-    (no row of the table is read). Elsewhere: the rows of the file's SKUs within its months.
+    trust_id, item_id, period, quantity, unit_price_paid (and import_id with
+    ``imports``). SQLite: only the rows of the same SKU, date and quantity whose price is
+    within a penny of the file's (a superset of the rows whose price rounds to it; the
+    caller compares exactly), found by joining the file's distinct keys (one JSON array)
+    in SQL. Fetching every row of the file's SKUs and months instead grew with the
+    region: most of a national usage import's time. Without ``imports`` the order-line
+    index alone answers (no row of the table is read), and the rows are read on the
+    DB-API cursor: a national region's trusts share many order lines (one unit of a SKU
+    at its catalogue price), and SQLAlchemy's processing of each row cost more than the
+    query. Elsewhere: the rows of the file's SKUs within its months.
     """
-    query: Select = select(
-        col(Usage.trust_id),
-        col(Usage.item_id),
-        col(Usage.period),
-        col(Usage.quantity),
-        col(Usage.unit_price_paid),
-        *columns,
-    ).where(where)
+    columns = ["trust_id", "item_id", "period", "quantity", "unit_price_paid"] + (["import_id"] if imports else [])
     if session.get_bind().dialect.name != "sqlite":
         return frame(
             session,
-            query.where(
+            select(*(getattr(Usage, c) for c in columns)).where(
+                col(Usage.trust_id) != trust_id,
                 col(Usage.item_id).in_(sorted(set(file_keys["item_id"]))),
                 col(Usage.period) >= min(file_keys["period"]),
                 col(Usage.period) <= max(file_keys["period"]),
@@ -118,27 +116,32 @@ def _stored_lines(session: Session, where, file_keys: pd.DataFrame, *columns) ->
             strict=True,
         )
     )
-    listed = json.dumps(list(distinct))
-    keys = (
-        select(
-            func.json_extract(literal_column("value"), "$[0]").label("item_id"),
-            func.json_extract(literal_column("value"), "$[1]").label("period"),
-            func.json_extract(literal_column("value"), "$[2]").label("quantity"),
-            func.json_extract(literal_column("value"), "$[3]").label("price"),
+    session.flush()  # (as core_execute: the ORM's pending rows first)
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            _SQLITE_STORED_LINES.format(", ".join(f"usage.{c}" for c in columns)),
+            (json.dumps(list(distinct)), trust_id),
         )
-        .select_from(func.json_each(listed))
-        .subquery()
-    )
-    return frame(
-        session,
-        query.join(
-            keys,
-            (col(Usage.item_id) == keys.c.item_id)
-            & (col(Usage.period) == keys.c.period)
-            & (col(Usage.quantity) == keys.c.quantity)
-            & (func.abs(col(Usage.unit_price_paid) - keys.c.price) < 0.01),
-        ),
-    )
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    stored = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+    # Dates as SQLAlchemy reads a Date column (stored as ISO text), each distinct one once.
+    days = {text: dt.date.fromisoformat(text) for text in set(stored["period"])}
+    return stored.assign(period=stored["period"].map(days).astype(object))
+
+
+_SQLITE_STORED_LINES = """
+SELECT {}
+FROM usage JOIN (
+    SELECT json_extract(value, '$[0]') AS item_id, json_extract(value, '$[1]') AS period,
+           json_extract(value, '$[2]') AS quantity, json_extract(value, '$[3]') AS price
+    FROM json_each(?)
+) AS file_key ON usage.item_id = file_key.item_id AND usage.period = file_key.period
+    AND usage.quantity = file_key.quantity AND abs(usage.unit_price_paid - file_key.price) < 0.01
+WHERE usage.trust_id != ?
+"""
 
 
 def _line_hits(file_keys: pd.DataFrame, stored: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -162,7 +165,7 @@ def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tu
     file_keys = rows.assign(
         price=rows["unit_price_paid"].astype(float).round(2), quantity=rows["quantity"].astype(float)
     )
-    stored = _stored_lines(session, col(Usage.trust_id) != trust_id, file_keys)
+    stored = _stored_lines(session, trust_id, file_keys)
     if stored.empty:
         return None
     codes = dict(core_execute(session, select(col(Trust.id), col(Trust.code))).all())
@@ -174,8 +177,8 @@ def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tu
     if share[trust] < SAME_LINES_SHARE:
         return trust, float(share[trust]), []
     theirs = int(hits.loc[hits["trust"] == trust, "trust_id"].iloc[0])
-    held = _stored_lines(session, col(Usage.trust_id) == theirs, file_keys, col(Usage.import_id))
-    imports = _line_hits(file_keys, held, "import_id")["import_id"]
+    held = _stored_lines(session, trust_id, file_keys, imports=True)
+    imports = _line_hits(file_keys, held[held["trust_id"] == theirs], "import_id")["import_id"]
     return trust, float(share[trust]), sorted(set(imports.astype(int)))
 
 
