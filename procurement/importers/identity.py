@@ -31,7 +31,6 @@ the reverse for a suppliers file.
 """
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np
@@ -119,10 +118,14 @@ def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame, *, i
     session.flush()  # (as core_execute: the ORM's pending rows first)
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(
-            _SQLITE_STORED_LINES.format(", ".join(f"usage.{c}" for c in columns)),
-            (json.dumps(list(distinct)), trust_id),
-        )
+        # The keys go into a temporary table (this connection's, emptied each time; the
+        # transaction's rollback empties it too): binding them costs less than writing
+        # and parsing them as JSON. Its columns have no type, so that the values keep
+        # theirs (as json_extract's did) and compare with the usage columns as such.
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS usage_file_key (item_id, period, quantity, price)")
+        cursor.execute("DELETE FROM temp.usage_file_key")
+        cursor.executemany("INSERT INTO temp.usage_file_key VALUES (?, ?, ?, ?)", distinct)
+        cursor.execute(_SQLITE_STORED_LINES.format(", ".join(f"usage.{c}" for c in columns)), (trust_id,))
         rows = cursor.fetchall()
     finally:
         cursor.close()
@@ -134,13 +137,10 @@ def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame, *, i
 
 _SQLITE_STORED_LINES = """
 SELECT {}
-FROM usage JOIN (
-    SELECT json_extract(value, '$[0]') AS item_id, json_extract(value, '$[1]') AS period,
-           json_extract(value, '$[2]') AS quantity, json_extract(value, '$[3]') AS price
-    FROM json_each(?)
-) AS file_key ON usage.item_id = file_key.item_id AND usage.period = file_key.period
+FROM temp.usage_file_key AS file_key CROSS JOIN usage
+WHERE usage.item_id = file_key.item_id AND usage.period = file_key.period
     AND usage.quantity = file_key.quantity AND abs(usage.unit_price_paid - file_key.price) < 0.01
-WHERE usage.trust_id != ?
+    AND usage.trust_id != ?
 """
 
 
