@@ -90,6 +90,41 @@ def _sniff_delimiter(text: str) -> str:
         return max(counts, key=counts.__getitem__) if any(counts.values()) else ","
 
 
+def csv_records(path: Path, data: bytes, delimiter: str | None, encoding: str | None) -> list[list[str]] | None:
+    """``list(csv_rows(...))`` read in one go, or None where that needs ``csv_rows`` itself.
+
+    The csv reader runs over the whole file in C and the cells are stripped a row at a
+    time in C, without ``csv_rows``' per-record bookkeeping (a record's number for a
+    malformed-CSV message, the first line of the last record for an unclosed quote).
+    None: a malformed record, or a record spanning several lines (the number of records
+    is then below the number of lines read), for which ``csv_rows`` gives the message or
+    the check. An encoding that does not fit raises as ``csv_rows`` does.
+    """
+    enc = _encoding(data, path, encoding)
+    if delimiter:
+        delim = delimiter
+    else:
+        with _text_stream(data, enc) as head:
+            delim = _sniff_delimiter("".join(itertools.islice(head, HEADER_SEARCH_ROWS)))
+    with _text_stream(data, enc) as stream:
+        reader = csv.reader(stream, delimiter=delim)
+        try:
+            records = list(reader)
+        except csv.Error:
+            return None
+        if reader.line_num != len(records):
+            return None
+    if not _SPACE_IN_A_CELL.search(data.decode(enc)):
+        return records  # no cell has whitespace to strip (cells hold no line break here)
+    strip = str.strip
+    return [list(map(strip, row)) for row in records]
+
+
+# What ``str.strip()`` removes (``\s`` in a ``str`` pattern, see catalogues.normalise.clean_text),
+# line breaks aside: a record on one line has none in its cells.
+_SPACE_IN_A_CELL = re.compile(r"[^\S\r\n]")
+
+
 def csv_rows(path: Path, data: bytes, delimiter: str | None, encoding: str | None) -> Iterator[list[str]]:
     """The records of a CSV file's bytes as lists of stripped text, one at a time.
 

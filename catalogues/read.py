@@ -35,9 +35,10 @@ from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from catalogues.csv_files import HEADER_SEARCH_ROWS, csv_rows
+from catalogues.csv_files import HEADER_SEARCH_ROWS, csv_records, csv_rows
 from catalogues.errors import FileFormatError
 from catalogues.xlsx_files import xlsx_rows
 
@@ -158,6 +159,25 @@ def load_profile(name_or_path: str) -> Profile:
 # --------------------------------------------------------------------------- raw grids
 
 
+def _file_bytes(path: Path) -> bytes:
+    """The file's bytes; unreadable or empty is a ``FileFormatError``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    if data.strip() in (b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        raise FileFormatError(f"{path.name}: the file is empty")
+    return data
+
+
+def _is_xlsx(path: Path, data: bytes) -> bool:
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return True
+    if path.suffix.lower() == ".xls":
+        raise FileFormatError(f"{path.name}: old binary Excel (.xls) is not supported; save it as .xlsx or CSV")
+    return data[:2] == b"PK" and zipfile.is_zipfile(io.BytesIO(data))
+
+
 def iter_rows(
     path: Path,
     *,
@@ -171,22 +191,25 @@ def iter_rows(
     a malformed CSV record, when it is reached); close the iterator if you stop early.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FileFormatError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
-    if data.strip() in (b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        raise FileFormatError(f"{path.name}: the file is empty")
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        yield from xlsx_rows(path, data, sheet)
-        return
-    if suffix == ".xls":
-        raise FileFormatError(f"{path.name}: old binary Excel (.xls) is not supported; save it as .xlsx or CSV")
-    if data[:2] == b"PK" and zipfile.is_zipfile(io.BytesIO(data)):
+    data = _file_bytes(path)
+    if _is_xlsx(path, data):
         yield from xlsx_rows(path, data, sheet)
         return
     yield from csv_rows(path, data, delimiter, encoding)
+
+
+def _csv_grid(path: Path, delimiter: str | None = None, encoding: str | None = None) -> list[list[str]] | None:
+    """Every row of a CSV file at once (``read_grid``'s rows), or None: use ``iter_rows``.
+
+    None for XLSX and for the CSV files ``csv_records`` leaves to ``csv_rows`` (a
+    malformed record, a record over several lines), whose messages depend on how far
+    a reader got. A file that cannot be read at all raises as ``iter_rows`` would.
+    """
+    path = Path(path)
+    data = _file_bytes(path)
+    if _is_xlsx(path, data):
+        return None
+    return csv_records(path, data, delimiter, encoding)
 
 
 def read_grid(
@@ -235,15 +258,21 @@ def _frame_from(
     positions = {fld: keys.index(heading_key(col)) for fld, col in mapping.items()}
     width = max(positions.values()) + 1
     # Blank rows are layout, not records; short rows are padded to the mapped width.
-    kept = [(first_row + offset, row) for offset, row in enumerate(body) if any(row)]
-    row_numbers = [number for number, _ in kept]
-    rows = [row if len(row) >= width else list(row) + [""] * (width - len(row)) for _, row in kept]
+    body = body if isinstance(body, list) else list(body)
+    if all(map(any, body)) and (not body or min(map(len, body)) >= width):
+        # The usual file, no blank or short row: both checks in C, the rows as they are.
+        rows: Sequence[Sequence[str]] = body
+        row_numbers: Sequence[int] = range(first_row, first_row + len(body))
+    else:
+        kept = [(first_row + offset, row) for offset, row in enumerate(body) if any(row)]
+        row_numbers = [number for number, _ in kept]
+        rows = [row if len(row) >= width else list(row) + [""] * (width - len(row)) for _, row in kept]
     # One C-level pick of the mapped cells per row, then the rows turned into columns.
     pick = operator.itemgetter(*positions.values(), 0)  # the extra 0: a tuple even for one field
     picked = list(zip(*map(pick, rows), strict=True)) if rows else [() for _ in range(len(positions) + 1)]
     columns = {fld: list(picked[i]) for i, fld in enumerate(positions)}
     frame = pd.DataFrame(columns, dtype="object")
-    frame[ROW_COLUMN] = pd.Series(row_numbers, dtype="int64")
+    frame[ROW_COLUMN] = pd.Series(np.asarray(row_numbers, dtype="int64"))
     return frame
 
 
@@ -328,6 +357,9 @@ def read_table(path: Path, spec: TableSpec) -> pd.DataFrame:
     column; columns may be named by canonical name or alias (see docs/formats.md).
     """
     path = Path(path)
+    grid = _csv_grid(path)
+    if grid is not None:  # the usual CSV file: read in one go
+        return _read_table(path, spec, iter(grid))
     rows = iter_rows(path)
     with contextlib.closing(rows):
         return _read_table(path, spec, rows)

@@ -167,7 +167,9 @@ class CatalogueItem(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("supplier_id", "supplier_code"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    # No index of its own: the unique (supplier_id, supplier_code) index leads with it
+    # (migration 0012 dropped the one that duplicated it: one index less per SKU written).
+    supplier_id: int = Field(foreign_key="supplier.id")
     product_line_id: int = Field(foreign_key="productline.id", index=True)
     # Usage files name items by code (any supplier's) and the identity check looks codes
     # up across suppliers: the unique (supplier_id, supplier_code) index cannot serve those.
@@ -218,18 +220,25 @@ class ClinicalRating(SQLModel, table=True):
 class Usage(SQLModel, table=True):
     """What a trust bought: quantity of one SKU at the unit price it actually paid."""
 
-    # An order line's identity (date, SKU, quantity, price) and its trust: the checks run
-    # on every usage import look rows up by date (a trust's history before a file's first
-    # date) and by (date, SKU, quantity, price) (the same order lines already stored as
-    # another trust's). Without it both read the whole table; with date and SKU only,
-    # every other trust's row of the SKU and month was read from the table to compare
-    # quantity, price and trust (most of the check's time nationally). Covering: neither
-    # query reads the table.
-    __table_args__ = (Index("ix_usage_order_line", "period", "item_id", "quantity", "unit_price_paid", "trust_id"),)
+    # Two indexes serve the checks every usage import runs, and they are what inserting
+    # a file's rows costs (each index an insert per row):
+    # * an order line's identity led by its SKU (SKU, date, quantity, price, trust):
+    #   "the same order lines already stored as another trust's" is a search per line of
+    #   the file; it also serves every look-up by SKU (the foreign key, reverts);
+    # * a trust's months (trust, date, SKU, quantity): replacing the months a file spans
+    #   and each trust's history before a file's first date are ranges of it. A file's
+    #   rows are one trust's, so they go into one stretch of it, not all over.
+    # Covering: neither check reads the table. (Until migration 0011 the order-line
+    # index was led by the date and SKU and trust had indexes of their own: one
+    # file's rows then landed all over three indexes instead of one.)
+    __table_args__ = (
+        Index("ix_usage_item_line", "item_id", "period", "quantity", "unit_price_paid", "trust_id"),
+        Index("ix_usage_trust_period", "trust_id", "period", "item_id", "quantity"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    trust_id: int = Field(foreign_key="trust.id", index=True)
-    item_id: int = Field(foreign_key="catalogueitem.id", index=True)
+    trust_id: int = Field(foreign_key="trust.id")
+    item_id: int = Field(foreign_key="catalogueitem.id")
     period: dt.date
     quantity: float
     unit_price_paid: float

@@ -21,6 +21,7 @@ import datetime as dt
 import getpass
 import hashlib
 import json
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -472,26 +473,33 @@ def category_ids(session: Session) -> pd.Series:
     return groups_frame(session).drop_duplicates("category").set_index("category")["category_id"]
 
 
-def _frame_where_in(session: Session, query, attr, values: list[str], columns: list[str]) -> pd.DataFrame:
-    """``query`` restricted to rows whose ``attr`` is one of ``values``, as a frame.
+def _rows_where_in(session: Session, query, attr, values: list[str]) -> list[tuple]:
+    """The rows of ``query`` restricted to those whose ``attr`` is one of ``values``.
 
     SQLite gets the values as one JSON array (json_each): rendering thousands of bound
     parameters cost more than the query itself. Elsewhere the values go in chunks.
     """
     if not values:
-        return pd.DataFrame(columns=columns)
+        return []
     if session.get_bind().dialect.name == "sqlite":
         listed = func.json_each(json.dumps(values)).table_valued("value")
-        return frame(session, query.where(attr.in_(select(listed.c.value))))
-    parts = [frame(session, query.where(attr.in_(values[i : i + IN_CHUNK]))) for i in range(0, len(values), IN_CHUNK)]
-    return pd.concat(parts, ignore_index=True)
+        return [tuple(row) for row in core_execute(session, query.where(attr.in_(select(listed.c.value))))]
+    return [
+        tuple(row)
+        for i in range(0, len(values), IN_CHUNK)
+        for row in core_execute(session, query.where(attr.in_(values[i : i + IN_CHUNK])))
+    ]
 
 
-def items_where(session: Session, column: str, values: pd.Series) -> pd.DataFrame:
-    """item_id, gtin, supplier_code, supplier of the catalogue items whose ``column`` is in ``values``.
+ITEM_COLUMNS = ["item_id", "gtin", "supplier_code", "supplier"]
+
+
+def item_rows_where(session: Session, column: str, values: Iterable[str]) -> list[tuple[int, str | None, str, str]]:
+    """(item_id, gtin, supplier_code, supplier) of the catalogue items whose ``column`` is in ``values``.
 
     Only the items a file names are fetched (not every item of every supplier), in
-    item id order, so that "the first item with this GTIN" is the oldest one.
+    item id order, so that "the first item with this GTIN" is the oldest one. An
+    empty value names nothing.
     """
     attr = getattr(CatalogueItem, column)
     query: Select = select(
@@ -500,9 +508,15 @@ def items_where(session: Session, column: str, values: pd.Series) -> pd.DataFram
         col(CatalogueItem.supplier_code),
         col(Supplier.code).label("supplier"),
     ).join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
-    wanted = sorted(set(values.dropna().unique()) - {""})  # distinct first: iterating every row is slow
-    items = _frame_where_in(session, query, attr, wanted, ["item_id", "gtin", "supplier_code", "supplier"])
-    return items.sort_values("item_id", kind="stable", ignore_index=True)
+    wanted = sorted(set(values) - {""})
+    return sorted(_rows_where_in(session, query, attr, wanted), key=operator.itemgetter(0))
+
+
+def items_where(session: Session, column: str, values: pd.Series) -> pd.DataFrame:
+    """``item_rows_where`` as a frame (columns ``ITEM_COLUMNS``)."""
+    # distinct first: iterating every row is slow
+    rows = item_rows_where(session, column, values.dropna().unique())
+    return pd.DataFrame(rows, columns=ITEM_COLUMNS) if rows else pd.DataFrame(columns=ITEM_COLUMNS)
 
 
 def resolve_lines(session: Session, table: pd.DataFrame, problems: Problems) -> pd.DataFrame:

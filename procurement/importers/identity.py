@@ -30,12 +30,12 @@ are mostly the existing supplier codes and none an existing trust's, is refused;
 the reverse for a suppliers file.
 """
 
-import json
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from catalogues.normalise import clean_text
@@ -44,7 +44,7 @@ from procurement.errors import InputFileError
 from procurement.importers.core import iso_dates
 from procurement.importers.replaced import not_reverted
 from procurement.models import DataImport, Supplier, Trust, Usage
-from procurement.reference import frame
+from procurement.reference import core_execute, frame
 
 MIN_ROWS = 20
 MIN_HISTORY_SKUS = 20
@@ -80,92 +80,106 @@ def _same_file(session: Session, sha: str, trust_id: int) -> tuple[int, str] | N
     return None if row is None else (row[0], row[1])
 
 
-def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame) -> pd.DataFrame:
+def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame, *, imports: bool = False) -> pd.DataFrame:
     """Other trusts' usage rows that may equal one of ``file_keys`` (item_id, period, quantity, price).
 
-    trust, item_id, period, quantity, unit_price_paid, import_id. SQLite: only the rows
-    of the same SKU, date and quantity whose price is within a penny of the file's (a
-    superset of the rows whose price rounds to it; the caller compares exactly), found
-    by joining the file's distinct keys (one JSON array) in SQL. Fetching every row of
-    the file's SKUs and months instead grew with the region: most of a national usage
-    import's time. Elsewhere: the rows of the file's SKUs within its months.
+    trust_id, item_id, period, quantity, unit_price_paid (and import_id with
+    ``imports``). SQLite: only the rows of the same SKU, date and quantity whose price is
+    within a penny of the file's (a superset of the rows whose price rounds to it; the
+    caller compares exactly), found by joining the file's distinct keys (one JSON array)
+    in SQL. Fetching every row of the file's SKUs and months instead grew with the
+    region: most of a national usage import's time. Without ``imports`` the order-line
+    index alone answers (no row of the table is read), and the rows are read on the
+    DB-API cursor: a national region's trusts share many order lines (one unit of a SKU
+    at its catalogue price), and SQLAlchemy's processing of each row cost more than the
+    query. Elsewhere: the rows of the file's SKUs within its months.
     """
-    query: Select = (
-        select(
-            col(Trust.code).label("trust"),
-            col(Usage.item_id),
-            col(Usage.period),
-            col(Usage.quantity),
-            col(Usage.unit_price_paid),
-            col(Usage.import_id),
-        )
-        .join(Trust, col(Trust.id) == col(Usage.trust_id))
-        .where(col(Usage.trust_id) != trust_id)
-    )
+    columns = ["trust_id", "item_id", "period", "quantity", "unit_price_paid"] + (["import_id"] if imports else [])
     if session.get_bind().dialect.name != "sqlite":
         return frame(
             session,
-            query.where(
+            select(*(getattr(Usage, c) for c in columns)).where(
+                col(Usage.trust_id) != trust_id,
                 col(Usage.item_id).in_(sorted(set(file_keys["item_id"]))),
                 col(Usage.period) >= min(file_keys["period"]),
                 col(Usage.period) <= max(file_keys["period"]),
             ),
         )
-    distinct = file_keys[["item_id", "period", "quantity", "price"]].drop_duplicates()
-    listed = json.dumps(
-        list(
-            zip(
-                distinct["item_id"].astype(int).tolist(),
-                iso_dates(distinct["period"]).tolist(),  # stored as ISO text (SQLAlchemy's Date)
-                distinct["quantity"].tolist(),
-                distinct["price"].tolist(),
-                strict=True,
-            )
+    # The distinct keys in first-seen order (as drop_duplicates), built from plain lists.
+    distinct = dict.fromkeys(
+        zip(
+            file_keys["item_id"].to_numpy(dtype=np.int64).tolist(),
+            iso_dates(file_keys["period"]).tolist(),  # stored as ISO text (SQLAlchemy's Date)
+            file_keys["quantity"].to_numpy(dtype=float).tolist(),
+            file_keys["price"].to_numpy(dtype=float).tolist(),
+            strict=True,
         )
     )
-    keys = (
-        select(
-            func.json_extract(literal_column("value"), "$[0]").label("item_id"),
-            func.json_extract(literal_column("value"), "$[1]").label("period"),
-            func.json_extract(literal_column("value"), "$[2]").label("quantity"),
-            func.json_extract(literal_column("value"), "$[3]").label("price"),
-        )
-        .select_from(func.json_each(listed))
-        .subquery()
-    )
-    return frame(
-        session,
-        query.join(
-            keys,
-            (col(Usage.item_id) == keys.c.item_id)
-            & (col(Usage.period) == keys.c.period)
-            & (col(Usage.quantity) == keys.c.quantity)
-            & (func.abs(col(Usage.unit_price_paid) - keys.c.price) < 0.01),
-        ),
-    )
+    session.flush()  # (as core_execute: the ORM's pending rows first)
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        # The keys go into a temporary table (this connection's, emptied each time; the
+        # transaction's rollback empties it too): binding them costs less than writing
+        # and parsing them as JSON. Its columns have no type, so that the values keep
+        # theirs (as json_extract's did) and compare with the usage columns as such.
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS usage_file_key (item_id, period, quantity, price)")
+        cursor.execute("DELETE FROM temp.usage_file_key")
+        cursor.executemany("INSERT INTO temp.usage_file_key VALUES (?, ?, ?, ?)", distinct)
+        cursor.execute(_SQLITE_STORED_LINES.format(", ".join(f"usage.{c}" for c in columns)), (trust_id,))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    stored = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+    # Dates as SQLAlchemy reads a Date column (stored as ISO text), each distinct one once.
+    days = {text: dt.date.fromisoformat(text) for text in set(stored["period"])}
+    return stored.assign(period=stored["period"].map(days).astype(object))
+
+
+_SQLITE_STORED_LINES = """
+SELECT {}
+FROM temp.usage_file_key AS file_key CROSS JOIN usage
+WHERE usage.item_id = file_key.item_id AND usage.period = file_key.period
+    AND usage.quantity = file_key.quantity AND abs(usage.unit_price_paid - file_key.price) < 0.01
+    AND usage.trust_id != ?
+"""
+
+
+def _line_hits(file_keys: pd.DataFrame, stored: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """The file's rows (``row``) equal to a stored row: same SKU, date, quantity and price to the penny."""
+    keys = ["item_id", "period", "quantity", "price"]
+    stored = stored.assign(price=stored["unit_price_paid"].round(2), item_id=stored["item_id"].astype(int))
+    file_keys = file_keys.assign(item_id=file_keys["item_id"].astype(int), row=np.arange(len(file_keys)))
+    return file_keys[keys + ["row"]].merge(stored[keys + list(columns)], on=keys)
 
 
 def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tuple[str, float, list[int]] | None:
     """(trust, share of the file's rows, its imports) of the trust already holding most of these order lines.
 
     A row is held by a trust when that trust has a usage row of the same SKU, date,
-    quantity and unit price (rounded to the penny).
+    quantity and unit price (rounded to the penny). The imports are looked up only when
+    the share reaches ``SAME_LINES_SHARE`` (the file is refused; they are named): a
+    national region's trusts share many order lines (one unit of a SKU at its
+    catalogue price), and reading the import of each from the table cost more than the
+    rest of the check.
     """
-    keys = ["item_id", "period", "quantity", "price"]
     file_keys = rows.assign(
         price=rows["unit_price_paid"].astype(float).round(2), quantity=rows["quantity"].astype(float)
     )
     stored = _stored_lines(session, trust_id, file_keys)
     if stored.empty:
         return None
-    stored = stored.assign(price=stored["unit_price_paid"].round(2), item_id=stored["item_id"].astype(int))
-    file_keys = file_keys.assign(item_id=file_keys["item_id"].astype(int), row=np.arange(len(file_keys)))
-    hits = file_keys[keys + ["row"]].merge(stored[keys + ["trust", "import_id"]], on=keys)
+    codes = dict(core_execute(session, select(col(Trust.id), col(Trust.code))).all())
+    hits = _line_hits(file_keys, stored.assign(trust=stored["trust_id"].map(codes)), "trust", "trust_id")
     if hits.empty:
         return None
     share = hits.groupby("trust")["row"].nunique() / len(rows)
     trust = share.idxmax()
-    return trust, float(share[trust]), sorted(set(hits.loc[hits["trust"] == trust, "import_id"].astype(int)))
+    if share[trust] < SAME_LINES_SHARE:
+        return trust, float(share[trust]), []
+    theirs = int(hits.loc[hits["trust"] == trust, "trust_id"].iloc[0])
+    held = _stored_lines(session, trust_id, file_keys, imports=True)
+    imports = _line_hits(file_keys, held[held["trust_id"] == theirs], "import_id")["import_id"]
+    return trust, float(share[trust]), sorted(set(imports.astype(int)))
 
 
 def _mix_similarity(session: Session, rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

@@ -79,7 +79,9 @@ def keep_rows(session: Session, import_id: int, model, where, action: str) -> pd
     ``import_id`` or ``source_import_id`` column, where it has one). Returns the rows.
     """
     assert action in ACTIONS, action
-    rows = frame(session, select(*model.__table__.columns).where(where))
+    # In id order, whichever index finds them (the JSON kept, and a revert's inserts, follow it).
+    table = model.__table__
+    rows = frame(session, select(*table.columns).where(where).order_by(*table.primary_key.columns))
     if rows.empty:
         return rows
     source = next((c for c in ("import_id", "source_import_id") if c in rows), None)

@@ -57,6 +57,25 @@ def test_an_item_mix_like_another_trusts_history_is_refused_unless_confirmed(cat
     assert import_usage(catalogues, path, trust="RXB", confirm_trust=True).rows_accepted == 24
 
 
+def test_order_lines_held_by_another_trust_are_refused_naming_its_imports(catalogues, files, snapshot):
+    header = ("GTIN", "Qty", "Unit Cost", "Date")
+    # RXA's April and May, one file each (a file replaces only the months it spans).
+    rxa = [(g_a(100 + i % 2), str(1 + i % 4), "1000", f"2026-0{4 + i // 12}-{1 + i % 12:02d}") for i in range(24)]
+    import_usage(catalogues, files.csv("rxa-1.csv", [header, *rxa[:12]]), trust="RXA")
+    import_usage(catalogues, files.csv("rxa-2.csv", [header, *rxa[12:]]), trust="RXA")
+    # The same order lines in another file (other bytes: rows reversed), sent under RXB.
+    path = files.csv("both.csv", [header, *rxa[::-1]])
+    before = snapshot(catalogues)
+    with pytest.raises(InputFileError, match=r"100% of its rows .* already stored as RXA's usage \(import #5, #6\)"):
+        import_usage(catalogues, path, trust="RXB", confirm_trust=True)
+    assert snapshot(catalogues) == before
+    # A few shared lines (5 of 24, one a penny off its stored price) are no evidence.
+    mine = [(g_a(300), "3", "310.50", f"2026-06-{1 + i:02d}") for i in range(19)]
+    shared = [*rxa[:4], (rxa[4][0], rxa[4][1], "1000.01", rxa[4][3])]
+    report = import_usage(catalogues, files.csv("rxb.csv", [header, *mine, *shared]), trust="RXB", confirm_trust=True)
+    assert report.rows_accepted == 24
+
+
 def test_a_suppliers_file_imported_as_trusts_is_refused(region, files, reference_files, db_url, snapshot):
     before = snapshot(region)
     result = invoke(db_url, "import", "trusts", reference_files["suppliers"])
