@@ -40,6 +40,7 @@ import pulp
 from solver.backend import RunResult, run_solver
 from solver.bound import LP_METHOD, Bound, BoundProcess, lagrangian_bound
 from solver.data import ModelData, prepare
+from solver.decompose import separable_categories, solve_by_category
 from solver.explain import explain_infeasibility
 from solver.model import Model, build_model
 from solver.problem import ProblemData
@@ -182,6 +183,17 @@ def solve(
     settings = problem.settings
     start = perf_counter()
     full = prepare(problem)
+    categories = separable_categories(problem, full) if should_screen(full) else None
+    if categories:  # a large problem that is a sum of independent ones (solver.decompose)
+
+        def solve_one(part: ProblemData, category: str) -> Solution:
+            def tell(state: dict) -> None:
+                assert progress is not None
+                progress({**state, "stage": f"{category}: {state['stage']}"})
+
+            return solve(part, quality=quality, explain=explain, progress=tell if progress else None)
+
+        return solve_by_category(problem, full, categories, solve_one, deadline=start + settings.time_limit)
     # The greedy plan is both a quality figure and the MILP's first incumbent: a run
     # stopped by its time limit then still reports a plan at least as good.
     from solver.greedy import greedy

@@ -1,0 +1,124 @@
+"""Solving by category (solver/decompose.py): only when no rule links categories, and then
+the same optimum as the whole model, with every rule kept and bounds that add up."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from time import perf_counter
+
+import pandas as pd
+import pytest
+from solver_testdata import region_problem
+
+from solver.checker import check_solution
+from solver.data import prepare
+from solver.decompose import category_problem, separable_categories, solve_by_category, time_weights
+from solver.solve import solve
+
+PENNY = 0.01
+solve_module = importlib.import_module("solver.solve")
+
+
+@pytest.fixture(scope="module")
+def region():
+    # no year-one cap: the test region has one, which links categories
+    return region_problem(seed=3, gap_rel=0.0, year_one_cap=None)
+
+
+def _with(p, **changes):
+    return dataclasses.replace(p, settings=dataclasses.replace(p.settings, **changes))
+
+
+def test_only_a_problem_no_rule_links_across_categories_is_split(region):
+    data = prepare(region)
+    cats = separable_categories(region, data)
+    assert cats is not None and sorted(cats) == ["hip", "knee", "trauma"]
+    # largest spend first
+    weights = time_weights(data)
+    assert list(weights.reindex(cats)) == sorted(weights, reverse=True)
+    assert weights.sum() == pytest.approx(1.0)
+    linked = {
+        "year-one cap": _with(region, year_one_cap=0.5),
+        "join capacity": _with(region, max_joins_per_quarter=3),
+        "no worse off": _with(region, participation="optional"),
+    }
+    for why, p in linked.items():
+        assert separable_categories(p, prepare(p)) is None, why
+    # relaxed, those rules link nothing
+    p = _with(region, year_one_cap=0.5, max_joins_per_quarter=3, relax=frozenset({"year_one_cap", "join_capacity"}))
+    assert separable_categories(p, prepare(p)) is not None
+    # an offer whose lines span two categories: one volume for both
+    lines = region.lines.assign(category=region.lines["group"].str.split("-").str[0])
+    by_supplier = lines.groupby("supplier")["category"].nunique()
+    supplier = by_supplier[by_supplier > 1].index[0]
+    mine = lines[lines["supplier"] == supplier].drop_duplicates("category").head(2)["line"]
+    p = dataclasses.replace(
+        region,
+        offers=pd.concat([region.offers, pd.DataFrame({"offer": ["BOTH"], "supplier": supplier, "basis": ["units"]})]),
+        offer_lines=pd.concat(
+            [region.offer_lines[~region.offer_lines["line"].isin(mine)], pd.DataFrame({"offer": "BOTH", "line": mine})]
+        ),
+        tiers=pd.concat([region.tiers, pd.DataFrame({"offer": ["BOTH"], "threshold": [10.0], "discount": [0.05]})]),
+    )
+    assert separable_categories(p, prepare(p)) is None
+
+
+def test_a_category_part_holds_only_that_category(region):
+    part = category_problem(region, "knee")
+    assert set(part.groups["category"]) == {"knee"}
+    assert set(part.lines["group"]) <= set(part.groups["group"])
+    assert set(part.candidates["line"]) <= set(part.lines["line"])
+    assert set(part.contracts["category"]) <= {"knee"}
+    assert set(part.offer_lines["line"]) <= set(part.lines["line"])
+
+
+def test_solving_by_category_finds_the_whole_models_optimum(region):
+    whole = solve(region)
+    assert whole.status == "optimal"
+    data = prepare(region)
+    cats = separable_categories(region, data)
+    assert cats is not None
+    parts = {c: solve(category_problem(region, c)) for c in cats}
+    merged = solve_by_category(region, data, cats, lambda p, c: solve(p), deadline=perf_counter() + 120)
+    assert merged.objective == pytest.approx(whole.objective, abs=PENNY)
+    assert merged.objective == pytest.approx(sum(s.objective for s in parts.values()), abs=PENNY)
+    assert merged.status == "optimal", merged.message
+    assert "solved by category" in merged.message
+    assert merged.global_bound >= merged.objective - PENNY
+    assert merged.global_bound == pytest.approx(sum(s.global_bound for s in parts.values()), abs=PENNY)
+    assert check_solution(region, merged) == []
+    # the reported tables are the whole region's and add up to the plan
+    assert set(merged.allocation["category"]) == set(cats)
+    assert abs(merged.savings["amount"].sum() - merged.objective) < PENNY
+    assert abs(merged.timeline["savings"].sum() - merged.objective) < PENNY
+    assert merged.usable_lines == data.pairs["line"].nunique()
+
+
+def test_a_large_separable_problem_is_solved_by_category_with_an_honest_status(region, monkeypatch):
+    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
+    p = _with(region, time_limit=20.0)
+    sol = solve(p)
+    assert sol.has_solution
+    assert "solved by category" in sol.message
+    assert check_solution(p, sol) == []
+    assert sol.global_bound is not None and sol.global_bound >= sol.objective - PENNY
+    if sol.status == "optimal":
+        assert sol.global_bound - sol.objective <= p.settings.gap_rel * abs(sol.objective) + PENNY
+    else:
+        assert "of the best possible plan" in sol.message
+    assert sol.objective >= sol.greedy_objective - PENNY
+
+
+def test_an_infeasible_category_makes_the_problem_infeasible(region, monkeypatch):
+    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
+    # knee's lines all unapproved at one trust: that trust cannot join knee, and must
+    knee = region.lines.loc[region.lines["group"].str.startswith("KNEE"), "line"]
+    trust = region.trusts["trust"].iloc[0]
+    cand = region.candidates.copy()
+    cand.loc[(cand["trust"] == trust) & cand["line"].isin(knee), "approved"] = False
+    p = dataclasses.replace(_with(region, time_limit=20.0), candidates=cand)
+    sol = solve(p, explain=False)
+    assert sol.status == "infeasible"
+    assert sol.message.startswith("knee: ")
+    assert not sol.has_solution
