@@ -18,6 +18,9 @@ columns) are solved in stages over growing candidate sets of lines
 (:mod:`solver.screen`), each warm-started from the best plan so far, within the
 time limit; a screened model's own bound holds only within its lines.
 
+A large problem that no rule links across categories is solved one category at a time
+(:mod:`solver.decompose`), each part by this same function, and reported as one plan.
+
 Every run also carries a bound for the *whole* problem (``global_bound``, with
 ``global_bound_method``): the least of the solver's bound when the model held every
 usable line, a quick Lagrangian bound of :mod:`solver.bound` (a few seconds) and, for
