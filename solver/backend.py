@@ -178,7 +178,13 @@ def run_solver(
             status, message = "not_solved", f"solver stopped ({reason})"
     if status in ("infeasible", "unbounded", "not_solved", "error"):
         has_solution = False
-    if warm and mip and status in ("optimal", "gap_limit") and _values_not_the_solution(prob, stats.objective):
+    if (
+        warm
+        and mip
+        and settings.solver == "highs"  # CBC runs as a command: prob.solverModel may be an earlier HiGHS LP's
+        and status in ("optimal", "gap_limit")
+        and _values_not_the_solution(prob, stats.objective)
+    ):
         # HiGHS 1.16 can hand back the warm start's values as its solution: after presolve it
         # judged the start in the reduced space at another objective than in the original one,
         # proved a better optimum, and the columns PuLP reads are the start's. The plan would be

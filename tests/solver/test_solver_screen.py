@@ -265,3 +265,16 @@ def test_a_warm_start_handed_back_instead_of_the_optimum_is_solved_again():
     assert sol.status == "optimal", sol.message
     assert sol.objective == pytest.approx(cold.objective, abs=PENNY)
     assert check_solution(p, sol) == []
+
+
+def test_cbc_after_a_highs_lp_is_not_taken_for_a_handed_back_warm_start():
+    # the LP bound runs on HiGHS and leaves its model on the problem; CBC, a command, does
+    # not replace it: its objective (the LP's) must not be read as CBC's
+    p = _warm_start_returned_instead_of_the_optimum()
+    p = dataclasses.replace(p, settings=dataclasses.replace(p.settings, solver="cbc"))
+    data = prepare(p)
+    sol = solve_model(build_model(data), quality=True, start=greedy(p, data=data))
+    assert sol.lp_bound is not None
+    assert "solved again" not in sol.message
+    assert sol.status in ("optimal", "gap_limit")  # CBC says gap_limit at a zero gap
+    assert sol.objective == pytest.approx(-1174.43, abs=PENNY)
