@@ -123,11 +123,30 @@ def solve_by_category(
         sub = category_problem(problem, category)
         sub = dataclasses.replace(sub, settings=dataclasses.replace(sub.settings, time_limit=share))
         part = solve_one(sub, category)
-        parts.append((category, part))
+        if not part.has_solution and part.status != "infeasible":
+            part = _greedy_instead(sub, part)  # a part stopped without a plan keeps greedy's
         if not part.has_solution:
             part.message = f"{category}: {part.message}"
             return part  # infeasible in one category: infeasible as a whole
+        parts.append((category, part))
     return _merge(data, parts)
+
+
+def _greedy_instead(problem: ProblemData, stopped: Solution) -> Solution:
+    """The greedy plan of a part whose solve stopped without one, with that solve's bound."""
+    from solver.greedy import greedy
+
+    plan = greedy(problem)
+    if not plan.has_solution:
+        return stopped
+    plan.status = "time_limit"
+    plan.message = f"{stopped.message}; the greedy plan is kept"
+    plan.global_bound, plan.global_bound_method = stopped.global_bound, stopped.global_bound_method
+    if plan.global_bound is not None and plan.objective is not None:
+        plan.global_gap = max(0.0, plan.global_bound - plan.objective) / max(1.0, abs(plan.objective))
+    plan.greedy_objective = plan.objective
+    plan.usable_lines, plan.candidate_lines = stopped.usable_lines, stopped.candidate_lines
+    return plan
 
 
 def _merge(data: ModelData, parts: list[tuple[str, Solution]]) -> Solution:

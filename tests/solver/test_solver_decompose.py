@@ -122,3 +122,26 @@ def test_an_infeasible_category_makes_the_problem_infeasible(region, monkeypatch
     assert sol.status == "infeasible"
     assert sol.message.startswith("knee: ")
     assert not sol.has_solution
+
+
+def test_a_category_stopped_without_a_plan_keeps_the_greedy_plan(region):
+    from solver.greedy import greedy
+    from solver.solution import Solution
+
+    data = prepare(region)
+    cats = separable_categories(region, data)
+    assert cats is not None
+
+    def solve_one(part, category):
+        if category == "knee":  # as if its solver stopped before any plan
+            return Solution(status="time_limit", message="time limit reached before any plan was found")
+        return solve(part)
+
+    merged = solve_by_category(region, data, cats, solve_one, deadline=perf_counter() + 60)
+    assert merged.has_solution
+    assert merged.status == "time_limit"
+    knee_greedy = greedy(category_problem(region, "knee")).objective
+    others = sum(solve(category_problem(region, c)).objective for c in cats if c != "knee")
+    assert merged.objective == pytest.approx(knee_greedy + others, abs=PENNY)
+    assert "knee time_limit" in merged.message
+    assert check_solution(region, merged) == []
