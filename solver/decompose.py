@@ -27,6 +27,7 @@ MILP of the three and the most to gain) at its first stage in one run of two:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from time import perf_counter
 
@@ -96,24 +97,37 @@ def time_weights(parts: dict[str, ProblemData]) -> pd.Series:
 
 def category_problem(problem: ProblemData, category: str) -> ProblemData:
     """The part of ``problem`` in one category (every trust kept; its own time limit later)."""
-    groups = problem.groups[problem.groups["category"] == category]
+    return restrict_to_categories(problem, {category})
+
+
+def restrict_to_categories(problem: ProblemData, categories: set[str]) -> ProblemData:
+    """``problem`` over ``categories`` only (their groups, lines, demand, offers, contracts,
+    switching costs)."""
+    if categories >= set(problem.groups["category"]):
+        return problem
+    groups = problem.groups[problem.groups["category"].isin(categories)]
     lines = problem.lines[problem.lines["group"].isin(groups["group"])]
-    in_lines = set(lines["line"])
-    offer_lines = problem.offer_lines[problem.offer_lines["line"].isin(in_lines)]
+    offer_lines = problem.offer_lines[problem.offer_lines["line"].isin(lines["line"])]
     offers = problem.offers[problem.offers["offer"].isin(offer_lines["offer"])]
-    return ProblemData(
-        trusts=problem.trusts,
+    s = problem.settings
+    settings = dataclasses.replace(
+        s,
+        range_cap_by_group={g: k for g, k in s.range_cap_by_group.items() if g in set(groups["group"])},
+        min_suppliers_by_category={c: k for c, k in s.min_suppliers_by_category.items() if c in categories},
+    )
+    return dataclasses.replace(
+        problem,
         groups=groups,
         lines=lines,
         demand=problem.demand[problem.demand["group"].isin(groups["group"])],
-        current=problem.current[problem.current["line"].isin(in_lines)],
-        candidates=problem.candidates[problem.candidates["line"].isin(in_lines)],
+        current=problem.current[problem.current["line"].isin(lines["line"])],
+        candidates=problem.candidates[problem.candidates["line"].isin(lines["line"])],
         offers=offers,
         offer_lines=offer_lines,
         tiers=problem.tiers[problem.tiers["offer"].isin(offers["offer"])],
-        contracts=problem.contracts[problem.contracts["category"] == category],
-        switching=problem.switching[problem.switching["category"] == category],
-        settings=problem.settings,
+        contracts=problem.contracts[problem.contracts["category"].isin(categories)],
+        switching=problem.switching[problem.switching["category"].isin(categories)],
+        settings=settings,
     )
 
 
@@ -133,7 +147,6 @@ def solve_by_category(
     "optimal" when the plan is within the tolerance of the summed bound, else
     "time_limit" if a part's solver stopped at its limit, else "feasible".
     """
-    import dataclasses
 
     parts: list[tuple[str, Solution]] = []
     problems = {c: category_problem(problem, c) for c in categories}

@@ -70,6 +70,7 @@ import pandas as pd
 import pulp
 
 from solver.data import prepare, usable_mask
+from solver.decompose import restrict_to_categories
 from solver.model import Model, build_model
 from solver.problem import ProblemData
 from solver.solution import Solution
@@ -300,37 +301,6 @@ def coupled_categories(problem: ProblemData, line: str) -> set[str]:
         if grown == component:
             return component
         component = grown
-
-
-def restrict_to_categories(problem: ProblemData, categories: set[str]) -> ProblemData:
-    """``problem`` over ``categories`` only (their groups, lines, demand, offers, contracts,
-    switching costs)."""
-    if categories >= set(problem.groups["category"]):
-        return problem
-    groups = problem.groups[problem.groups["category"].isin(categories)]
-    lines = problem.lines[problem.lines["group"].isin(groups["group"])]
-    offer_lines = problem.offer_lines[problem.offer_lines["line"].isin(lines["line"])]
-    offers = problem.offers[problem.offers["offer"].isin(offer_lines["offer"])]
-    s = problem.settings
-    settings = dataclasses.replace(
-        s,
-        range_cap_by_group={g: k for g, k in s.range_cap_by_group.items() if g in set(groups["group"])},
-        min_suppliers_by_category={c: k for c, k in s.min_suppliers_by_category.items() if c in categories},
-    )
-    return dataclasses.replace(
-        problem,
-        groups=groups,
-        lines=lines,
-        demand=problem.demand[problem.demand["group"].isin(groups["group"])],
-        current=problem.current[problem.current["line"].isin(lines["line"])],
-        candidates=problem.candidates[problem.candidates["line"].isin(lines["line"])],
-        offers=offers,
-        offer_lines=offer_lines,
-        tiers=problem.tiers[problem.tiers["offer"].isin(offers["offer"])],
-        contracts=problem.contracts[problem.contracts["category"].isin(categories)],
-        switching=problem.switching[problem.switching["category"].isin(categories)],
-        settings=settings,
-    )
 
 
 def why_unusable(problem: ProblemData, line: str) -> str | None:
