@@ -14,15 +14,15 @@ Why solve the parts apart: HiGHS does not detect independent blocks, so on the j
 model one branch-and-bound closes one gap for all of them, and the screening stages
 and the bound are sized for the whole. Measured on the national benchmark region
 (L: hip, knee, trauma; 130 trusts, seed 2026, default scenario, 2 busy cores): hip on
-its own reached 0.26% from its bound in 40 s (£53,876,073 against £53,967,000-£54,015,478),
-where the joint 100 s run ended 3.0% from the whole bound; knee on its own is small
-enough for its whole LP relaxation (74,288 columns) to be solved beside its stages.
+its own reached 0.26% from its bound in 40 s (£53,876,073 against its Lagrangian bound
+£54,015,478), where the joint 100 s run ended 3.0% from the whole bound; knee's whole LP
+relaxation (74,288 columns) is small enough to try beside its stages.
 
 Each category gets the time still left when its turn comes times its share of the
 room for improvement still to solve (:func:`time_weights`; a part proven early passes
 its time on), the largest first. At L an equal third left knee (147 lines, the hardest
 MILP of the three and the most to gain) at its first stage in one run of two:
-£84,955,230 against £87,878,920.
+£85.0m against £87.9m.
 """
 
 from __future__ import annotations
