@@ -90,6 +90,15 @@ def _sniff_delimiter(text: str) -> str:
         return max(counts, key=counts.__getitem__) if any(counts.values()) else ","
 
 
+def _encoding_and_delimiter(path: Path, data: bytes, delimiter: str | None, encoding: str | None) -> tuple[str, str]:
+    """The file's encoding and delimiter: as given, or detected (see :func:`csv_rows`)."""
+    enc = _encoding(data, path, encoding)
+    if delimiter:
+        return enc, delimiter
+    with _text_stream(data, enc) as head:
+        return enc, _sniff_delimiter("".join(itertools.islice(head, HEADER_SEARCH_ROWS)))
+
+
 def csv_records(path: Path, data: bytes, delimiter: str | None, encoding: str | None) -> list[list[str]] | None:
     """``list(csv_rows(...))`` read in one go, or None where that needs ``csv_rows`` itself.
 
@@ -100,12 +109,7 @@ def csv_records(path: Path, data: bytes, delimiter: str | None, encoding: str | 
     is then below the number of lines read), for which ``csv_rows`` gives the message or
     the check. An encoding that does not fit raises as ``csv_rows`` does.
     """
-    enc = _encoding(data, path, encoding)
-    if delimiter:
-        delim = delimiter
-    else:
-        with _text_stream(data, enc) as head:
-            delim = _sniff_delimiter("".join(itertools.islice(head, HEADER_SEARCH_ROWS)))
+    enc, delim = _encoding_and_delimiter(path, data, delimiter, encoding)
     with _text_stream(data, enc) as stream:
         reader = csv.reader(stream, delimiter=delim)
         try:
@@ -132,12 +136,7 @@ def csv_rows(path: Path, data: bytes, delimiter: str | None, encoding: str | Non
     Windows-1252; the delimiter sniffed from the first rows). A malformed record, or a
     quote never closed, raises ``FileFormatError`` naming the row.
     """
-    enc = _encoding(data, path, encoding)
-    if delimiter:
-        delim = delimiter
-    else:
-        with _text_stream(data, enc) as head:
-            delim = _sniff_delimiter("".join(itertools.islice(head, HEADER_SEARCH_ROWS)))
+    enc, delim = _encoding_and_delimiter(path, data, delimiter, encoding)
     stream = _text_stream(data, enc)
     reader = csv.reader(stream, delimiter=delim)
     record, next_line, first_line = 0, 1, 1  # physical lines where records start
