@@ -162,7 +162,12 @@ BOUND_SHARE = 0.05
 
 
 def solve(
-    problem: ProblemData, *, quality: bool = True, explain: bool = True, progress: Progress | None = None
+    problem: ProblemData,
+    *,
+    quality: bool = True,
+    explain: bool = True,
+    progress: Progress | None = None,
+    greedy_plan: Solution | None = None,
 ) -> Solution:
     """Find the plan with the largest net savings over the horizon.
 
@@ -176,6 +181,8 @@ def solve(
         On infeasibility, explain it in words in ``Solution.message`` (re-solves).
     progress
         Told the stage, elapsed seconds, best plan and global bound so far.
+    greedy_plan
+        The greedy heuristic's plan of ``problem``, when the caller has it already.
 
     Returns
     -------
@@ -189,19 +196,19 @@ def solve(
     categories = separable_categories(problem, full) if should_screen(full) else None
     if categories:  # a large problem that is a sum of independent ones (solver.decompose)
 
-        def solve_one(part: ProblemData, category: str) -> Solution:
+        def solve_one(part: ProblemData, category: str, plan: Solution) -> Solution:
             def tell(state: dict) -> None:
                 assert progress is not None
                 progress({**state, "stage": f"{category}: {state['stage']}"})
 
-            return solve(part, quality=quality, explain=explain, progress=tell if progress else None)
+            return solve(part, quality=quality, explain=explain, progress=tell if progress else None, greedy_plan=plan)
 
         return solve_by_category(problem, full, categories, solve_one, deadline=start + settings.time_limit)
     # The greedy plan is both a quality figure and the MILP's first incumbent: a run
     # stopped by its time limit then still reports a plan at least as good.
     from solver.greedy import greedy
 
-    heuristic = greedy(problem, data=full)
+    heuristic = greedy_plan if greedy_plan is not None else greedy(problem, data=full)
     plan = heuristic if heuristic.has_solution else None
     report = _Reporter(progress, start)
     screened = should_screen(full)

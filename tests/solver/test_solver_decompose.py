@@ -13,7 +13,7 @@ from solver_testdata import region_problem
 
 from solver.checker import check_solution
 from solver.data import prepare
-from solver.decompose import category_problem, separable_categories, solve_by_category, time_weights
+from solver.decompose import category_problem, scout, separable_categories, solve_by_category, time_weights
 from solver.solve import solve
 
 PENNY = 0.01
@@ -35,7 +35,7 @@ def test_only_a_problem_no_rule_links_across_categories_is_split(region):
     cats = separable_categories(region, data)
     assert cats is not None and sorted(cats) == ["hip", "knee", "trauma"]
     # time by the room for improvement over greedy, some for every part
-    weights = time_weights({c: category_problem(region, c) for c in cats})
+    weights = time_weights({c: scout(category_problem(region, c))[1] for c in cats})
     assert sorted(weights.index) == sorted(cats)
     assert weights.sum() == pytest.approx(1.0)
     assert (weights > 0).all()
@@ -81,7 +81,7 @@ def test_solving_by_category_finds_the_whole_models_optimum(region):
     cats = separable_categories(region, data)
     assert cats is not None
     parts = {c: solve(category_problem(region, c)) for c in cats}
-    merged = solve_by_category(region, data, cats, lambda p, c: solve(p), deadline=perf_counter() + 120)
+    merged = solve_by_category(region, data, cats, lambda p, c, plan: solve(p), deadline=perf_counter() + 120)
     assert merged.objective == pytest.approx(whole.objective, abs=PENNY)
     assert merged.objective == pytest.approx(sum(s.objective for s in parts.values()), abs=PENNY)
     assert merged.status == "optimal", merged.message
@@ -133,7 +133,7 @@ def test_a_category_stopped_without_a_plan_keeps_the_greedy_plan(region):
     cats = separable_categories(region, data)
     assert cats is not None
 
-    def solve_one(part, category):
+    def solve_one(part, category, plan):
         if category == "knee":  # as if its solver stopped before any plan
             return Solution(status="time_limit", message="time limit reached before any plan was found")
         return solve(part)
