@@ -94,14 +94,24 @@ def test_the_relaxed_plan_names_candidate_lines_within_the_range_caps(region):
         assert kept.get(row.group, 0) <= row.cap
 
 
-def test_with_tiers_the_bound_comes_within_one_percent_of_the_optimum(region):
-    # per tier, only the volume claiming a tier counts towards its threshold, and each
-    # category steps on its own: 0.7% above the optimum here after 3,000 steps (one
-    # aggregate volume per offer and one global step gave 2.3%)
+def test_with_tiers_the_bound_comes_within_half_a_percent_of_the_optimum(region):
+    # the fixture's year-one cap is not in the relaxation: 0.39% above the optimum here
+    # (the subgradient steps this replaced stopped at 0.7% after 3,000 steps)
     sol = solve(region)
     bound = lagrangian_bound(prepare(region), target=sol.objective, max_iterations=3000, seconds=120)
     assert not region.tiers.empty
-    assert sol.objective - PENNY <= bound.value <= sol.objective * 1.01
+    assert sol.objective - PENNY <= bound.value <= sol.objective * 1.005
+
+
+def test_with_nothing_it_drops_binding_the_bound_reaches_the_lp_relaxation(region):
+    # without the year-one cap every rule of the LP relaxation is priced or kept by the
+    # relaxation, whose best value is then the LP's: smoothing finds it (1.9e-6 above)
+    p = dataclasses.replace(region, settings=dataclasses.replace(region.settings, relax=frozenset({"year_one_cap"})))
+    sol = solve(p)
+    lp = full_lp_bound(p, seconds=60)
+    bound = lagrangian_bound(prepare(p), max_iterations=3000, seconds=120)
+    assert sol.objective - PENNY <= bound.value <= lp.value * (1 + 1e-5)
+    assert bound.value < lagrangian_bound(prepare(p), max_iterations=1).value * (1 - 0.01)
 
 
 def test_the_bound_so_far_is_handed_over_while_stepping(region, monkeypatch):
@@ -110,9 +120,9 @@ def test_the_bound_so_far_is_handed_over_while_stepping(region, monkeypatch):
     monkeypatch.setattr(bound_module, "REPORT_SECONDS", 0.0)
     sol = solve(region)
     handed: list = []
-    final = lagrangian_bound(prepare(region), target=sol.objective, max_iterations=50, report=handed.append)
+    final = lagrangian_bound(prepare(region), target=sol.objective, max_iterations=300, report=handed.append)
     values = [b.value for b in handed]
-    assert len(values) == 49  # one before each step after the first
+    assert len(values) > 10  # every quasi-Newton iteration, here
     assert all(v >= sol.objective - PENNY for v in values)
     assert values == sorted(values, reverse=True) and final.value <= values[-1] + PENNY
 
@@ -132,3 +142,36 @@ def test_a_region_where_no_trust_can_join_is_bounded_without_steps(region):
     assert lagrangian_bound(prepare(must)).feasible is False
     bound = lagrangian_bound(prepare(may))
     assert bound.feasible and bound.value == 0.0
+
+
+def test_the_smoothed_relaxation_is_above_it_and_its_gradient_is_exact(region):
+    # R_T (every maximum as T log-sum-exp) is what the quasi-Newton method minimises: it must be
+    # at least R (any T), tend to R as T falls, and its gradient must be the true one
+    import numpy as np
+
+    from solver.bound import _evaluate, _Multipliers, _Smoothed, _tables
+
+    t = _tables(prepare(region))
+    rng = np.random.default_rng(7)
+    x = _Multipliers(
+        lam=rng.uniform(0, 3000, len(prepare(region).pairs)),
+        nu=rng.uniform(0, 3000, t.n_tgoj),
+        mu=rng.uniform(0, 3000, len(t.oj_threshold)),
+    )
+    exact = float(_evaluate(t, x)[0].sum())
+    smoothed = _Smoothed(t)
+    values = [smoothed.value_and_gradient(x, temperature)[0] for temperature in (1000.0, 10.0, 0.01)]
+    assert values[0] >= values[1] >= values[2] >= exact - 1e-6
+    assert values[2] == pytest.approx(exact, rel=1e-9)
+    temperature = 100.0
+    _, gradient = smoothed.value_and_gradient(x, temperature)
+    for kind in ("lam", "nu", "mu"):
+        values_of = getattr(x, kind)
+        for i in rng.choice(len(values_of), 5, replace=False):
+            step = 0.01
+            values_of[i] += step
+            up = smoothed.value_and_gradient(x, temperature)[0]
+            values_of[i] -= 2 * step
+            down = smoothed.value_and_gradient(x, temperature)[0]
+            values_of[i] += step
+            assert (up - down) / (2 * step) == pytest.approx(getattr(gradient, kind)[i], abs=1e-4, rel=1e-3)
