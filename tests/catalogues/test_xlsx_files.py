@@ -44,7 +44,7 @@ def patched(source: Path, target: Path, sheet_xml) -> Path:
         for item in zin.infolist():
             data = zin.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
-                edited = sheet_xml(data.decode()).encode()
+                edited = sheet_xml(data.decode()).encode("utf-8", "surrogateescape")  # "\udcff": byte 0xff
                 assert edited != data, "the edit did not apply"
                 data = edited
             zout.writestr(item, data)
@@ -104,6 +104,14 @@ EDITS = {
     "unknown element": lambda x: x.replace("<is><t>A-200</t></is>", "<is><x>A-200</x></is>"),
     # openpyxl refuses what it parses besides the cells
     "bad sheet format": lambda x: x.replace('baseColWidth="8"', 'baseColWidth="wide"'),
+    # malformed XML in the cells (expat refuses it; calamine might read past it)
+    "undeclared entity": lambda x: x.replace("Uncemented HA stem", "Uncemented &nbsp; stem"),
+    "control character": lambda x: x.replace("Uncemented HA stem", "Uncemented\x01HA stem"),
+    "forbidden character": lambda x: x.replace("Uncemented HA stem", "Uncemented\uffffHA stem"),
+    "CDATA end in text": lambda x: x.replace("Uncemented HA stem", "Uncemented ]]> stem"),
+    "repeated attribute": lambda x: x.replace('<row r="4">', '<row r="4" ht="15" ht="16">'),
+    "malformed attribute": lambda x: x.replace('<row r="4">', '<row r="4" ht=15>'),
+    "not UTF-8": lambda x: x.replace("Uncemented", "Unc\udcffemented"),
 }
 
 
@@ -173,6 +181,15 @@ SHARED = {
         "<r><rPr><b/></rPr><t>Price</t></r></si><si><t>A-100</t></si></sst>"
     ),
 }
+
+
+def test_text_with_entities_and_accents_is_read_by_calamine_as_openpyxl_reads_it(tmp_path):
+    rows = [["Code", "Description"], ["S&N-1", "Smith & Nephew <Größe 5> \"A/B\" 'x' – ±2°"]]
+    path = workbook(tmp_path / "prices.xlsx", rows)
+    fast = calamine_rows(path)
+    assert fast is not None
+    assert fast == openpyxl_rows(path)
+    assert fast[1][1] == "Smith & Nephew <Größe 5> \"A/B\" 'x' – ±2°"
 
 
 def test_shared_strings_as_excel_writes_them_are_read_by_calamine_as_openpyxl_reads_them(tmp_path):
