@@ -5,7 +5,13 @@ normalised, classified into the taxonomy's equivalence groups and stored as SKUs
 product lines (supplier + group + brand), with their price history.
 """
 
+import multiprocessing
+import threading
 from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +32,9 @@ from procurement.importers.core import (
     as_text_table,
     insert_rows,
     items_where,
+    load_taxonomy_or_refuse,
     owner_id,
+    read_bytes,
     refuse_if_no_rows,
     sql_records,
 )
@@ -91,14 +99,36 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
             break  # GTINs are the stronger evidence; codes only when there are none
 
 
+@dataclass
+class _Prepared:
+    """A catalogue file read and normalised ahead, in a worker process (``import_catalogues``):
+    what ``read`` and the database-free part of ``check`` compute, for the file as it was
+    when its bytes hashed to ``sha256``."""
+
+    sha256: str
+    rules: tuple  # the taxonomy's rules it was classified by
+    profile: Profile
+    problems: Problems  # its ``table`` is the file's rows, as ``read`` returns them
+    items: pd.DataFrame  # ``_normalise_catalogue``'s
+
+
 class _CatalogueImport(FileImporter):
     kind = "catalogue"
     uses_taxonomy = True
 
-    def __init__(self, *, supplier: str, profile: str | None, user: str | None, taxonomy: Taxonomy | None):
+    def __init__(
+        self,
+        *,
+        supplier: str,
+        profile: str | None,
+        user: str | None,
+        taxonomy: Taxonomy | None,
+        prepared: _Prepared | None = None,
+    ):
         super().__init__(user=user, taxonomy=taxonomy)
         self.supplier_code = supplier.strip().upper()
         self.profile_name = profile
+        self.prepared = prepared  # used only if the file still hashes the same (``read``)
 
     def owner(self, session: Session) -> dict[str, int]:
         supplier_id = owner_id(suppliers_by_code(session), self.supplier_code, "supplier")
@@ -108,7 +138,23 @@ class _CatalogueImport(FileImporter):
         return {"supplier_id": supplier_id}
 
     def read(self, session: Session, path: Path, report: ImportReport) -> pd.DataFrame:
-        self.profile = prof = _resolve_profile(path, self.profile_name)
+        assert self.taxonomy is not None  # loaded by run (uses_taxonomy)
+        if self.prepared is not None and (
+            self.prepared.sha256 != report.sha256 or self.prepared.rules != self.taxonomy.rules
+        ):
+            self.prepared = None  # the file or the taxonomy changed since it was read ahead: read it again
+        if self.prepared is not None:
+            self.profile, table = self.prepared.profile, self.prepared.problems.table
+        else:
+            self.profile, table = self.rows(path)
+        report.profile = self.profile.name
+        if not self.profile_name:
+            report.notes.append(f"layout recognised as profile {self.profile.name!r}")
+        return table
+
+    def rows(self, path: Path) -> tuple[Profile, pd.DataFrame]:
+        """The file's profile and rows (``read`` without the report; no database needed)."""
+        prof = _resolve_profile(path, self.profile_name)
         if prof.supplier and prof.supplier != self.supplier_code:
             raise InputFileError(
                 f"{path.name}: profile {prof.name!r} is {prof.supplier}'s layout, not {self.supplier_code}'s; "
@@ -121,14 +167,19 @@ class _CatalogueImport(FileImporter):
         # Before anything is written: an empty price list would discontinue every SKU.
         refuse_if_no_rows(path, raw)
         raw.attrs["headings"] = dict(prof.columns)
-        report.profile = prof.name
-        if not self.profile_name:
-            report.notes.append(f"layout recognised as profile {prof.name!r}")
-        return as_text_table(raw)
+        return prof, as_text_table(raw)
+
+    def problems_of(self, table: pd.DataFrame) -> Problems:
+        if self.prepared is not None:
+            return self.prepared.problems  # those _normalise_catalogue found ahead
+        return super().problems_of(table)
 
     def check(self, session: Session, raw: pd.DataFrame, problems: Problems, report: ImportReport) -> pd.DataFrame:
         assert self.taxonomy is not None  # loaded by run (uses_taxonomy)
-        items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
+        if self.prepared is not None:
+            items = self.prepared.items
+        else:
+            items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
         _check_supplier_identity(session, self.supplier, items[~problems.bad()], report.file)
         report.version = 1 + (
             core_execute(
@@ -165,6 +216,93 @@ def import_catalogue(
     for what happens to each row.
     """
     return _CatalogueImport(supplier=supplier, profile=profile, user=user, taxonomy=taxonomy).run(engine, path)
+
+
+@dataclass(frozen=True)
+class CatalogueFile:
+    """One supplier price file for ``import_catalogues``: as ``import_catalogue``'s arguments."""
+
+    path: Path
+    supplier: str
+    profile: str | None = None
+
+
+def import_catalogues(
+    engine: Engine,
+    files: Iterable[CatalogueFile],
+    *,
+    user: str | None = None,
+    taxonomy: Taxonomy | None = None,
+    workers: int = 1,
+) -> list[ImportReport]:
+    """Import several price files, in order, each exactly as ``import_catalogue`` would.
+
+    One transaction per file, in the order given (the same ids and versions as importing
+    them one by one); the first file that raises stops the run, the files before it
+    staying imported. Meanwhile ``workers`` worker processes read and normalise the files
+    ahead (the part of an import that needs no database: reading the CSV or XLSX,
+    parsing, classifying, the in-file duplicate checks), so that on several cores the
+    next file is parsed while this process checks and stores the previous one. A file
+    whose read-ahead failed, or that changed since, is read again here, so its errors
+    are the ones ``import_catalogue`` gives. ``workers=0`` reads every file here.
+    """
+    files = list(files)
+    if workers < 1 or len(files) < 2:
+        return [
+            import_catalogue(engine, f.path, supplier=f.supplier, profile=f.profile, user=user, taxonomy=taxonomy)
+            for f in files
+        ]
+    reports = []
+    with ProcessPoolExecutor(
+        workers, mp_context=_worker_context(), initializer=_start_worker, initargs=(taxonomy,)
+    ) as pool:
+        # The first file is read here while the workers start.
+        ahead = [None] + [pool.submit(_prepare, Path(f.path), f.supplier, f.profile) for f in files[1:]]
+        try:
+            for f, future in zip(files, ahead, strict=True):
+                prepared = None
+                if future is not None and not future.cancel():  # not cancelled: begun, or queued to a worker
+                    try:
+                        prepared = future.result()
+                    except Exception:  # a failed read-ahead (or a lost worker): read it here
+                        prepared = None
+                importer = _CatalogueImport(
+                    supplier=f.supplier, profile=f.profile, user=user, taxonomy=taxonomy, prepared=prepared
+                )
+                reports.append(importer.run(engine, Path(f.path)))
+        finally:
+            for future in ahead:
+                if future is not None:
+                    future.cancel()
+    return reports
+
+
+def _worker_context() -> BaseContext:
+    """Workers forked where this process has one thread (they start at once, modules loaded);
+    else from a fork server (forking a threaded process may deadlock the child)."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+_worker_taxonomy: Taxonomy | None = None
+
+
+def _start_worker(taxonomy: Taxonomy | None) -> None:
+    global _worker_taxonomy
+    _worker_taxonomy = taxonomy
+
+
+def _prepare(path: Path, supplier: str, profile: str | None) -> _Prepared:
+    """In a worker: read and normalise one file (``import_catalogues``); raises as ``read`` would."""
+    _, sha = read_bytes(path)
+    importer = _CatalogueImport(supplier=supplier, profile=profile, user=None, taxonomy=_worker_taxonomy)
+    taxonomy = load_taxonomy_or_refuse(_worker_taxonomy)
+    prof, table = importer.rows(path)
+    problems = Problems(table, table.attrs.get("headings", {}))
+    items = _normalise_catalogue(table, prof, taxonomy, problems)
+    return _Prepared(sha, taxonomy.rules, prof, problems, items)
 
 
 def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy, problems: Problems) -> pd.DataFrame:

@@ -194,6 +194,10 @@ class FileImporter:
         """The file's rows (with ``ROW_COLUMN`` and ``attrs["headings"]``) when ``spec`` is None."""
         raise NotImplementedError
 
+    def problems_of(self, table: pd.DataFrame) -> Problems:
+        """The row problems to collect for ``table`` (none yet, unless found ahead: see the catalogue importer)."""
+        return Problems(table, table.attrs.get("headings", {}))
+
     def check(self, session: Session, table: pd.DataFrame, problems: Problems, report: ImportReport) -> Any:
         raise NotImplementedError
 
@@ -222,7 +226,7 @@ class FileImporter:
             report = ImportReport(kind=self.kind, file=path.name, sha256=sha)
             if table is None:
                 table = self.read(session, path, report)
-            problems = Problems(table, table.attrs.get("headings", {}))
+            problems = self.problems_of(table)
             checked = self.check(session, table, problems, report)
             import_id = record_import(session, report, table, problems, user=self.user, **owner)
             self.store(session, checked, ~problems.bad(), import_id, report)
