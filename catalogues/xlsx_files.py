@@ -113,6 +113,7 @@ _ESCAPED_TEXT = re.compile(r"_x[0-9A-Fa-f]{4}_")
 _PLACES = re.compile(rb' r="(?:(?<=<row r=")|(?=[A-Z]))([A-Z]{0,3}[0-9]{1,7})"')
 _PLACE_WIDTH = 10  # 3 letters and 7 digits at most
 _STYLE_REF = re.compile(rb' s="([0-9]+)"')
+_STYLE_WITH_LEADING_ZERO = re.compile(rb' s="0[0-9]')  # s="007" is style 7
 _MAX_ROWS, _MAX_COLUMNS = 1_048_576, 16_384  # Excel's limits
 # The cells calamine may read: the sheetData of the schema's common shape and nothing
 # else. Cells with other types (e: errors, d: ISO dates) or attributes (rich values),
@@ -308,6 +309,16 @@ def _plain_sheet_data_well_formed(xml: bytes, data_xml: bytes) -> bool:
     return True
 
 
+def _uses_a_style(xml: bytes, styles: set[int]) -> bool:
+    """Whether a cell of the sheet has one of ``styles`` (0 for a cell with no ``s``)."""
+    if 0 in styles:
+        return True  # style 0 counts as used (cells without "s" have it), as it always has
+    if len(styles) <= 8 and not _STYLE_WITH_LEADING_ZERO.search(xml):
+        # A test per style (in C) beats collecting every cell's style.
+        return any(f' s="{style}"'.encode() in xml for style in styles)
+    return bool({int(s) for s in _STYLE_REF.findall(xml)} & styles)
+
+
 def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
     """The sheet's rows as openpyxl would read them, or None to read it with openpyxl."""
     try:
@@ -332,9 +343,9 @@ def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
                 strings = archive.read("xl/sharedStrings.xml")
                 if not _STRINGS.fullmatch(strings) or strings.count(b"<si>") != n_shared:
                     return None
-        if _ESCAPED_CHAR.search(xml):
+        if b"_x" in xml and _ESCAPED_CHAR.search(xml):
             return None
-        if ({int(s) for s in _STYLE_REF.findall(xml)} | {0}) & date_styles:
+        if _uses_a_style(xml, date_styles):
             return None
         root = _ROOT.match(xml)
         if root is None or _MAIN_NS not in root.group(1):

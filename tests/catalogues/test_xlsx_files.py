@@ -240,3 +240,19 @@ def test_without_python_calamine_openpyxl_reads_every_workbook(tmp_path, monkeyp
 )
 def test_the_extent_of_a_sheet_is_found_only_where_rows_and_cells_are_in_order(xml, extent):
     assert xlsx_files._extent(xml) == extent
+
+
+@pytest.mark.parametrize(
+    ("xml", "styles", "used"),
+    [
+        (b'<row r="1"><c r="A1" s="3"/></row>', {3}, True),
+        (b'<row r="1"><c r="A1" s="3"/></row>', {33}, False),
+        (b'<row r="1"><c r="A1" s="33"/></row>', {3}, False),
+        (b'<row r="1"><c r="A1" s="007"/></row>', {7}, True),  # leading zeros: style 7
+        (b'<row r="1"><c r="A1"/></row>', {0}, True),  # no "s": style 0
+        (b'<row r="1" s="4" customFormat="1"><c r="A1"/></row>', {4}, True),  # a row's style counts too
+        (b'<row r="1"><c r="A1" s="9"/></row>', set(range(1, 20)), True),  # many styles: collected
+    ],
+)
+def test_a_date_style_is_found_wherever_a_cell_or_row_uses_it(xml, styles, used):
+    assert xlsx_files._uses_a_style(xml, styles) is used
