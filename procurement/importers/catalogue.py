@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from multiprocessing.context import BaseContext
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
     others = dict(core_execute(session, prefixes).all())  # code -> GS1 prefix
     if len(gtins) >= 5 and supplier.gs1_prefix:
         # The share of GTIN-13s (a GTIN-14's last 13 digits) starting with the prefix.
-        own_share = sum(gtin.startswith(supplier.gs1_prefix, 1) for gtin in listed) / len(listed)
+        own_share = sum(map(str.startswith, listed, repeat(supplier.gs1_prefix), repeat(1))) / len(listed)
         if own_share < 0.5:
             gtin13 = gtins.str.slice(1)
             best = max(
@@ -369,21 +370,19 @@ def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
 
     Among the rows without problems so far; then a GTIN on two of the rows left is refused
     on both. Counted with dictionaries over the few repeated rows (pandas' grouping cost
-    more than the counting, once per file).
+    more than the counting, once per file); a row's details are compared as text, missing
+    values as "" (what ``astype("string").fillna("")`` gives, without pandas' conversions).
     """
     codes = items["supplier_code"].to_numpy(dtype=object)
     ok = np.flatnonzero(~problems.bad().to_numpy())
-    times = Counter(codes[ok])
-    repeated = [int(i) for i in ok if times[codes[i]] > 1]
-    if repeated:
-        # astype("string") + fillna: a blank GTIN (None) must not break the join (pandas 3's
-        # astype(str) keeps it as NaN).
-        details = items.iloc[repeated][_DETAILS].astype("string").fillna("")
-        joined = ["|".join(row) for row in zip(*(details[c].tolist() for c in _DETAILS), strict=True)]
-        signature = dict(zip(repeated, joined, strict=True))
+    repeated = _repeated(codes, ok)
+    if len(repeated):
+        details = [items[c].to_numpy(dtype=object)[repeated] for c in _DETAILS]
+        joined = ["|".join(map(_detail_text, row)) for row in zip(*details, strict=True)]
+        signature = dict(zip(repeated.tolist(), joined, strict=True))
         rows = items["source_row"].to_numpy()
         by_code: dict[str, list[int]] = {}
-        for i in repeated:
+        for i in repeated.tolist():
             by_code.setdefault(codes[i], []).append(i)
         conflicting = np.full(len(items), "", dtype=object)
         exact = np.full(len(items), "", dtype=object)
@@ -399,13 +398,26 @@ def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
             )
     gtins = items["gtin"].to_numpy(dtype=object)
     with_gtin = np.flatnonzero(~problems.bad().to_numpy() & items["gtin"].notna().to_numpy())
-    times = Counter(gtins[with_gtin])
     shared = np.zeros(len(items), dtype=bool)
-    shared[[i for i in with_gtin if times[gtins[i]] > 1]] = True
+    shared[_repeated(gtins, with_gtin)] = True
     if shared.any():
         problems.add(
             pd.Series(shared, index=items.index), "gtin", "GTIN shared by different supplier codes in this file"
         )
+
+
+def _repeated(values: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """The positions in ``among`` (ascending) whose value occurs more than once at those positions."""
+    listed = values[among].tolist()
+    times = Counter(listed)
+    return among[np.fromiter(map(times.__getitem__, listed), dtype=np.int64, count=len(listed)) > 1]
+
+
+def _detail_text(value: object) -> str:
+    """A detail as ``astype("string").fillna("")`` writes it: missing (None, NA, NaN) as ""."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
 
 
 def _product_lines(session: Session, supplier_id: int) -> pd.DataFrame:
