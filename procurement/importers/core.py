@@ -111,8 +111,9 @@ class Problems:
         self._bad = np.zeros(len(table), dtype=bool)  # kept up to date by add: bad() is asked often
 
     def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
-        mask = mask.fillna(False).astype(bool)
-        if not mask.any():
+        if mask.dtype != bool:  # a boolean mask (the usual one) has nothing to fill
+            mask = mask.fillna(False).astype(bool)
+        if not mask.to_numpy().any():
             return
         if self.table.index.is_unique:
             self._bad |= mask.to_numpy(dtype=bool)
