@@ -9,7 +9,7 @@ import multiprocessing
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
 from multiprocessing.context import BaseContext
@@ -257,12 +257,23 @@ def import_catalogues(
     with ProcessPoolExecutor(
         workers, mp_context=_worker_context(), initializer=_start_worker, initargs=(taxonomy,)
     ) as pool:
-        # The first file is read here while the workers start.
-        ahead = [None] + [pool.submit(_prepare, Path(f.path), f.supplier, f.profile) for f in files[1:]]
+        # The first file is read here while the workers start; the others are read ahead.
+        ahead: list[Future[_Prepared] | None] = [None]
+        ahead += [pool.submit(_prepare, Path(f.path), f.supplier, f.profile) for f in files[1:]]
+        here: dict[int, _Prepared | None] = {}  # read by this process while the workers were behind
         try:
-            for f, future in zip(files, ahead, strict=True):
+            for k, f in enumerate(files):
+                future = ahead[k]
+                while future is not None and not future.done():
+                    # Rather than wait, read the last file that no worker has begun (if any).
+                    last = next((j for j in range(len(files) - 1, k, -1) if _take_back(ahead[j])), None)
+                    if last is None:
+                        break
+                    here[last] = _prepared_here(files[last], taxonomy)
                 prepared = None
-                if future is not None and not future.cancel():  # not cancelled: begun, or queued to a worker
+                if k in here:
+                    prepared = here.pop(k)
+                elif future is not None:
                     try:
                         prepared = future.result()
                     except Exception:  # a failed read-ahead (or a lost worker): read it here
@@ -276,6 +287,19 @@ def import_catalogues(
                 if future is not None:
                     future.cancel()
     return reports
+
+
+def _take_back(future: "Future[_Prepared] | None") -> bool:
+    """Cancel ``future`` if no worker has begun it (nor been handed it): this process reads the file."""
+    return future is not None and future.cancel()
+
+
+def _prepared_here(f: CatalogueFile, taxonomy: Taxonomy | None) -> _Prepared | None:
+    """``_prepare`` in this process; None where it raised (the import then reads the file and says why)."""
+    try:
+        return _prepare(Path(f.path), f.supplier, f.profile, taxonomy)
+    except Exception:
+        return None
 
 
 def _worker_context() -> BaseContext:
@@ -295,11 +319,12 @@ def _start_worker(taxonomy: Taxonomy | None) -> None:
     _worker_taxonomy = taxonomy
 
 
-def _prepare(path: Path, supplier: str, profile: str | None) -> _Prepared:
-    """In a worker: read and normalise one file (``import_catalogues``); raises as ``read`` would."""
+def _prepare(path: Path, supplier: str, profile: str | None, taxonomy: Taxonomy | None = None) -> _Prepared:
+    """Read and normalise one file (``import_catalogues``), in a worker (by the taxonomy it was
+    started with) or in the importing process; raises as ``read`` would."""
     _, sha = read_bytes(path)
-    importer = _CatalogueImport(supplier=supplier, profile=profile, user=None, taxonomy=_worker_taxonomy)
-    taxonomy = load_taxonomy_or_refuse(_worker_taxonomy)
+    importer = _CatalogueImport(supplier=supplier, profile=profile, user=None, taxonomy=None)
+    taxonomy = load_taxonomy_or_refuse(taxonomy if taxonomy is not None else _worker_taxonomy)
     prof, table = importer.rows(path)
     problems = Problems(table, table.attrs.get("headings", {}))
     items = _normalise_catalogue(table, prof, taxonomy, problems)
