@@ -265,8 +265,10 @@ def import_catalogues(
             for k, f in enumerate(files):
                 future = ahead[k]
                 while future is not None and not future.done():
-                    # Rather than wait, read the last file that no worker has begun (if any).
-                    last = next((j for j in range(len(files) - 1, k, -1) if _take_back(ahead[j])), None)
+                    # Rather than wait, read the last file that no worker has begun (if any), a CSV
+                    # file first (an XLSX file would have this process import openpyxl too).
+                    later = sorted(range(len(files) - 1, k, -1), key=lambda j: _looks_xlsx(files[j]))
+                    last = next((j for j in later if j not in here and _take_back(ahead[j])), None)
                     if last is None:
                         break
                     here[last] = _prepared_here(files[last], taxonomy)
@@ -290,8 +292,14 @@ def import_catalogues(
 
 
 def _take_back(future: "Future[_Prepared] | None") -> bool:
-    """Cancel ``future`` if no worker has begun it (nor been handed it): this process reads the file."""
+    """Cancel ``future`` if no worker has begun it (nor been handed it): this process reads the file.
+
+    (``cancel`` is true of a future cancelled before too: the caller skips those it took back.)"""
     return future is not None and future.cancel()
+
+
+def _looks_xlsx(f: CatalogueFile) -> bool:
+    return Path(f.path).suffix.lower() in (".xlsx", ".xlsm")
 
 
 def _prepared_here(f: CatalogueFile, taxonomy: Taxonomy | None) -> _Prepared | None:
