@@ -69,3 +69,36 @@ def test_a_file_changed_after_it_was_read_ahead_is_read_again(region, files, pro
     )
     report = importer.run(region, path)
     assert (report.rows_read, report.rows_accepted, report.new_items) == (7, 7, 7)
+
+
+def test_files_read_here_while_the_worker_is_behind_are_stored_as_the_others(
+    templates, tmp_path, files, profile, catalogue_items, snapshot, monkeypatch
+):
+    import os
+    import time
+
+    from procurement.importers import catalogue
+
+    real, here, read_here = catalogue._prepare, os.getpid(), []
+
+    def slow_worker(*args):  # a forked worker inherits this; this process reads at full speed
+        if os.getpid() != here:
+            time.sleep(0.5)
+        else:
+            read_here.append(args[0].name)
+        return real(*args)
+
+    monkeypatch.setattr(catalogue, "_prepare", slow_worker)
+    lists = price_lists(files, profile, catalogue_items)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "together").mkdir()
+    one_by_one = templates.open("region", tmp_path / "one")
+    together = templates.open("region", tmp_path / "together")
+    expected = [import_catalogue(one_by_one, f.path, supplier=f.supplier, profile=f.profile).to_dict() for f in lists]
+    forked = catalogue._worker_context().get_start_method() == "fork"
+    assert [r.to_dict() for r in import_catalogues(together, lists)] == expected
+    assert contents(together, snapshot) == contents(one_by_one, snapshot)
+    if forked:  # the worker was slowed down: this process read the last files
+        assert read_here and "sup-a-2-again.csv" in read_here
+    one_by_one.dispose()
+    together.dispose()
