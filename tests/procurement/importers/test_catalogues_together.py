@@ -1,9 +1,12 @@
 """Several catalogues at once (import_catalogues): the same rows as one by one, the same refusals."""
 
+import os
+import time
+
 import pytest
 
 from procurement.errors import InputFileError
-from procurement.importers import CatalogueFile, import_catalogue, import_catalogues
+from procurement.importers import CatalogueFile, catalogue, import_catalogue, import_catalogues
 
 
 def contents(engine, snapshot) -> dict[str, list[tuple]]:
@@ -58,8 +61,6 @@ def test_a_file_that_cannot_be_read_stops_the_run_with_import_catalogues_message
 
 
 def test_a_file_changed_after_it_was_read_ahead_is_read_again(region, files, profile, catalogue_items):
-    from procurement.importers import catalogue
-
     path = price_lists(files, profile, catalogue_items)[0].path
     prepared = catalogue._prepare(path, "SUP-A", profile)  # what a worker hands back
     prepared.sha256 = "0" * 64  # as if the file had changed since
@@ -71,24 +72,25 @@ def test_a_file_changed_after_it_was_read_ahead_is_read_again(region, files, pro
     assert (report.rows_read, report.rows_accepted, report.new_items) == (7, 7, 7)
 
 
+_REAL_PREPARE = catalogue._prepare
+_SLOW: dict = {"pid": None, "read": []}
+
+
+def _slow_worker(path, supplier, profile, taxonomy=None):
+    """``_prepare``, half a second late in a (forked) worker; noting the files read by the test's process."""
+    if os.getpid() != _SLOW["pid"]:
+        time.sleep(0.5)
+    else:
+        _SLOW["read"].append(path.name)
+    return _REAL_PREPARE(path, supplier, profile, taxonomy)
+
+
 def test_files_read_here_while_the_worker_is_behind_are_stored_as_the_others(
     templates, tmp_path, files, profile, catalogue_items, snapshot, monkeypatch
 ):
-    import os
-    import time
-
-    from procurement.importers import catalogue
-
-    real, here, read_here = catalogue._prepare, os.getpid(), []
-
-    def slow_worker(*args):  # a forked worker inherits this; this process reads at full speed
-        if os.getpid() != here:
-            time.sleep(0.5)
-        else:
-            read_here.append(args[0].name)
-        return real(*args)
-
-    monkeypatch.setattr(catalogue, "_prepare", slow_worker)
+    monkeypatch.setattr(catalogue, "_prepare", _slow_worker)
+    monkeypatch.setitem(_SLOW, "pid", os.getpid())
+    monkeypatch.setitem(_SLOW, "read", [])
     lists = price_lists(files, profile, catalogue_items)
     (tmp_path / "one").mkdir()
     (tmp_path / "together").mkdir()
@@ -98,7 +100,7 @@ def test_files_read_here_while_the_worker_is_behind_are_stored_as_the_others(
     forked = catalogue._worker_context().get_start_method() == "fork"
     assert [r.to_dict() for r in import_catalogues(together, lists)] == expected
     assert contents(together, snapshot) == contents(one_by_one, snapshot)
-    if forked:  # the worker was slowed down: this process read the last files
-        assert read_here and "sup-a-2-again.csv" in read_here
+    if forked:  # the worker was slowed down: this process read the last file while it waited
+        assert "sup-a-2-again.csv" in _SLOW["read"]
     one_by_one.dispose()
     together.dispose()
