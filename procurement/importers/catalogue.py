@@ -243,8 +243,9 @@ def import_catalogues(
     staying imported. Meanwhile ``workers`` worker processes read and normalise the files
     ahead (the part of an import that needs no database: reading the CSV or XLSX,
     parsing, classifying, the in-file duplicate checks), so that on several cores the
-    next file is parsed while this process checks and stores the previous one. A file
-    whose read-ahead failed, or that changed since, is read again here, so its errors
+    next file is parsed while this process checks and stores the previous one; while the
+    workers are behind, this process reads the last file none has begun. A file whose
+    read-ahead failed, or that changed since, is read again in its import, so its errors
     are the ones ``import_catalogue`` gives. ``workers=0`` reads every file here.
     """
     files = list(files)
