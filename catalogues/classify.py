@@ -71,7 +71,7 @@ class Taxonomy:
         """
         lowered = text.fillna("").astype(str).str.lower()
         codes, uniques = pd.factorize(lowered)
-        distinct = np.array([str(u) for u in uniques], dtype=object)
+        distinct = np.asarray(uniques, dtype=object)  # str already (astype(str)); in C, not one by one
         found = np.full(len(distinct), None, dtype=object)
         todo = np.arange(len(distinct))  # positions not classified yet
         for rule in self.rules:

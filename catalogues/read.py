@@ -279,24 +279,34 @@ def _frame_from(
 def read_catalogue(path: Path, profile: Profile) -> pd.DataFrame:
     """A supplier's price file as a frame of the profile's fields (raw text) and ``_row``."""
     path = Path(path)
+    # The usual CSV file is read in one go (as read_table reads it); XLSX and the CSV files
+    # csv_records leaves to the row reader (messages naming the row) go through iter_rows.
+    grid = _csv_grid(path, delimiter=profile.delimiter, encoding=profile.encoding)
+    if grid is not None:
+        return _catalogue_frame(path, profile, iter(grid))
     rows = iter_rows(path, sheet=profile.sheet, delimiter=profile.delimiter, encoding=profile.encoding)
     with contextlib.closing(rows):
-        head = _head(rows, max(HEADER_SEARCH_ROWS, profile.header_row or 0))
-        wanted = list(profile.columns.values())
-        index = _find_header(head, wanted, profile.header_row)
-        if index is None:
-            where = f"row {profile.header_row}" if profile.header_row else f"the first {HEADER_SEARCH_ROWS} rows"
-            present = {heading_key(c) for row in head[:HEADER_SEARCH_ROWS] for c in row}
-            missing = [c for c in wanted if heading_key(c) not in present]
-            found = "not found"
-            if not missing and not profile.header_row:
-                found = "they are there, but not all on one row (a heading split over merged cells?)"
-            raise FileFormatError(
-                f"{path.name}: profile {profile.name!r} expects the column(s) "
-                f"{', '.join(repr(c) for c in (missing or wanted))} in {where}; {found}{_one_column_hint(head)}"
-            )
-        body = itertools.chain(head[index + 1 :], rows)
-        frame = _frame_from(head[index], body, index + 2, profile.columns)
+        return _catalogue_frame(path, profile, rows)
+
+
+def _catalogue_frame(path: Path, profile: Profile, rows: Iterator[list[str]]) -> pd.DataFrame:
+    """``read_catalogue``'s frame from the file's rows."""
+    head = _head(rows, max(HEADER_SEARCH_ROWS, profile.header_row or 0))
+    wanted = list(profile.columns.values())
+    index = _find_header(head, wanted, profile.header_row)
+    if index is None:
+        where = f"row {profile.header_row}" if profile.header_row else f"the first {HEADER_SEARCH_ROWS} rows"
+        present = {heading_key(c) for row in head[:HEADER_SEARCH_ROWS] for c in row}
+        missing = [c for c in wanted if heading_key(c) not in present]
+        found = "not found"
+        if not missing and not profile.header_row:
+            found = "they are there, but not all on one row (a heading split over merged cells?)"
+        raise FileFormatError(
+            f"{path.name}: profile {profile.name!r} expects the column(s) "
+            f"{', '.join(repr(c) for c in (missing or wanted))} in {where}; {found}{_one_column_hint(head)}"
+        )
+    body = itertools.chain(head[index + 1 :], rows)
+    frame = _frame_from(head[index], body, index + 2, profile.columns)
     for fld in CATALOGUE_FIELDS:
         if fld not in frame:
             frame[fld] = ""

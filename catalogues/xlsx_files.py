@@ -113,6 +113,7 @@ _ESCAPED_TEXT = re.compile(r"_x[0-9A-Fa-f]{4}_")
 _PLACES = re.compile(rb' r="(?:(?<=<row r=")|(?=[A-Z]))([A-Z]{0,3}[0-9]{1,7})"')
 _PLACE_WIDTH = 10  # 3 letters and 7 digits at most
 _STYLE_REF = re.compile(rb' s="([0-9]+)"')
+_STYLE_WITH_LEADING_ZERO = re.compile(rb' s="0[0-9]')  # s="007" is style 7
 _MAX_ROWS, _MAX_COLUMNS = 1_048_576, 16_384  # Excel's limits
 # The cells calamine may read: the sheetData of the schema's common shape and nothing
 # else. Cells with other types (e: errors, d: ISO dates) or attributes (rich values),
@@ -268,6 +269,56 @@ def _well_formed(xml: bytes) -> bool:
     return True
 
 
+# Bytes that may stand in UTF-8 XML 1.0 text: tab, LF, CR and everything from the space up
+# (the other C0 controls may not; multi-byte characters are checked by decoding).
+_XML_BYTES = b"\t\n\r" + bytes(range(0x20, 0x100))
+_NOT_NAMED_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)")
+# The sheet's start when it is UTF-8: no XML declaration, or one without an encoding or with UTF-8.
+_UTF8_START = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml(?:(?!encoding)[^>])*(?:encoding=[\"'](?i:utf-8)[\"'][^>]*)?\?>\s*)?<worksheet\b"
+)
+# Markup of the sheet shape whose attributes _SHEET_DATA does not pin down (an attribute
+# could be repeated or malformed there): a row with attributes besides r, formulas, runs'
+# properties, phonetic text.
+_LOOSE_MARKUP = re.compile(rb'<row r="[0-9]+"\s*+[^\s/>]|<f\b|<rPr\b|<rPh\b|<phoneticPr\b')
+
+
+def _plain_sheet_data_well_formed(xml: bytes, data_xml: bytes) -> bool:
+    """Whether sheet data that ``_SHEET_DATA`` matched is well-formed XML, by tests cheaper than
+    expat's parse, or by expat's parse (``_well_formed`` of the whole sheet) where they cannot tell.
+
+    The shape leaves four ways for such markup to be malformed: characters XML forbids (C0
+    controls, U+FFFE, U+FFFF, bytes that are not UTF-8), a reference to an undeclared entity
+    (or a character reference, not tested here), "]]>" in text, and a repeated or malformed
+    attribute in the markup ``_LOOSE_MARKUP`` finds. Around the sheet data, openpyxl's own
+    parse of the rest (``_openpyxl_parse``) refuses malformed XML.
+    """
+    if (
+        not _UTF8_START.match(xml)
+        or data_xml.translate(None, _XML_BYTES)
+        or _LOOSE_MARKUP.search(data_xml)
+        or (b"&" in data_xml and _NOT_NAMED_ENTITY.search(data_xml))
+    ):
+        return _well_formed(xml)
+    try:
+        text = data_xml.decode("utf-8")
+    except UnicodeDecodeError:
+        return _well_formed(xml)
+    if "\ufffe" in text or "\uffff" in text or "]]>" in text:
+        return _well_formed(xml)
+    return True
+
+
+def _uses_a_style(xml: bytes, styles: set[int]) -> bool:
+    """Whether a cell of the sheet has one of ``styles`` (0 for a cell with no ``s``)."""
+    if 0 in styles:
+        return True  # style 0 counts as used (cells without "s" have it), as it always has
+    if len(styles) <= 8 and not _STYLE_WITH_LEADING_ZERO.search(xml):
+        # A test per style (in C) beats collecting every cell's style.
+        return any(f' s="{style}"'.encode() in xml for style in styles)
+    return bool({int(s) for s in _STYLE_REF.findall(xml)} & styles)
+
+
 def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
     """The sheet's rows as openpyxl would read them, or None to read it with openpyxl."""
     try:
@@ -292,16 +343,16 @@ def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
                 strings = archive.read("xl/sharedStrings.xml")
                 if not _STRINGS.fullmatch(strings) or strings.count(b"<si>") != n_shared:
                     return None
-        if _ESCAPED_CHAR.search(xml):
+        if b"_x" in xml and _ESCAPED_CHAR.search(xml):
             return None
-        if ({int(s) for s in _STYLE_REF.findall(xml)} | {0}) & date_styles or not _well_formed(xml):
+        if _uses_a_style(xml, date_styles):
             return None
         root = _ROOT.match(xml)
         if root is None or _MAIN_NS not in root.group(1):
             return None  # another namespace: openpyxl finds no cells in it
         start, end = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
         data_xml = xml[start : end + len(b"</sheetData>")] if end >= 0 else xml[start:]
-        if start < 0 or not _SHEET_DATA.fullmatch(data_xml):
+        if start < 0 or not _SHEET_DATA.fullmatch(data_xml) or not _plain_sheet_data_well_formed(xml, data_xml):
             return None
         # What openpyxl parses besides the cells (columns, views, merges, formats...):
         # anything it would refuse there, it refuses.

@@ -5,7 +5,14 @@ normalised, classified into the taxonomy's equivalence groups and stored as SKUs
 product lines (supplier + group + brand), with their price history.
 """
 
+import multiprocessing
+import threading
 from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import repeat
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +33,9 @@ from procurement.importers.core import (
     as_text_table,
     insert_rows,
     items_where,
+    load_taxonomy_or_refuse,
     owner_id,
+    read_bytes,
     refuse_if_no_rows,
     sql_records,
 )
@@ -56,7 +65,7 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
     others = dict(core_execute(session, prefixes).all())  # code -> GS1 prefix
     if len(gtins) >= 5 and supplier.gs1_prefix:
         # The share of GTIN-13s (a GTIN-14's last 13 digits) starting with the prefix.
-        own_share = sum(gtin.startswith(supplier.gs1_prefix, 1) for gtin in listed) / len(listed)
+        own_share = sum(map(str.startswith, listed, repeat(supplier.gs1_prefix), repeat(1))) / len(listed)
         if own_share < 0.5:
             gtin13 = gtins.str.slice(1)
             best = max(
@@ -91,14 +100,36 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
             break  # GTINs are the stronger evidence; codes only when there are none
 
 
+@dataclass
+class _Prepared:
+    """A catalogue file read and normalised ahead, in a worker process (``import_catalogues``):
+    what ``read`` and the database-free part of ``check`` compute, for the file as it was
+    when its bytes hashed to ``sha256``."""
+
+    sha256: str
+    rules: tuple  # the taxonomy's rules it was classified by
+    profile: Profile
+    problems: Problems  # its ``table`` is the file's rows, as ``read`` returns them
+    items: pd.DataFrame  # ``_normalise_catalogue``'s
+
+
 class _CatalogueImport(FileImporter):
     kind = "catalogue"
     uses_taxonomy = True
 
-    def __init__(self, *, supplier: str, profile: str | None, user: str | None, taxonomy: Taxonomy | None):
+    def __init__(
+        self,
+        *,
+        supplier: str,
+        profile: str | None,
+        user: str | None,
+        taxonomy: Taxonomy | None,
+        prepared: _Prepared | None = None,
+    ):
         super().__init__(user=user, taxonomy=taxonomy)
         self.supplier_code = supplier.strip().upper()
         self.profile_name = profile
+        self.prepared = prepared  # used only if the file still hashes the same (``read``)
 
     def owner(self, session: Session) -> dict[str, int]:
         supplier_id = owner_id(suppliers_by_code(session), self.supplier_code, "supplier")
@@ -108,7 +139,23 @@ class _CatalogueImport(FileImporter):
         return {"supplier_id": supplier_id}
 
     def read(self, session: Session, path: Path, report: ImportReport) -> pd.DataFrame:
-        self.profile = prof = _resolve_profile(path, self.profile_name)
+        assert self.taxonomy is not None  # loaded by run (uses_taxonomy)
+        if self.prepared is not None and (
+            self.prepared.sha256 != report.sha256 or self.prepared.rules != self.taxonomy.rules
+        ):
+            self.prepared = None  # the file or the taxonomy changed since it was read ahead: read it again
+        if self.prepared is not None:
+            self.profile, table = self.prepared.profile, self.prepared.problems.table
+        else:
+            self.profile, table = self.rows(path)
+        report.profile = self.profile.name
+        if not self.profile_name:
+            report.notes.append(f"layout recognised as profile {self.profile.name!r}")
+        return table
+
+    def rows(self, path: Path) -> tuple[Profile, pd.DataFrame]:
+        """The file's profile and rows (``read`` without the report; no database needed)."""
+        prof = _resolve_profile(path, self.profile_name)
         if prof.supplier and prof.supplier != self.supplier_code:
             raise InputFileError(
                 f"{path.name}: profile {prof.name!r} is {prof.supplier}'s layout, not {self.supplier_code}'s; "
@@ -121,14 +168,19 @@ class _CatalogueImport(FileImporter):
         # Before anything is written: an empty price list would discontinue every SKU.
         refuse_if_no_rows(path, raw)
         raw.attrs["headings"] = dict(prof.columns)
-        report.profile = prof.name
-        if not self.profile_name:
-            report.notes.append(f"layout recognised as profile {prof.name!r}")
-        return as_text_table(raw)
+        return prof, as_text_table(raw)
+
+    def problems_of(self, table: pd.DataFrame) -> Problems:
+        if self.prepared is not None:
+            return self.prepared.problems  # those _normalise_catalogue found ahead
+        return super().problems_of(table)
 
     def check(self, session: Session, raw: pd.DataFrame, problems: Problems, report: ImportReport) -> pd.DataFrame:
         assert self.taxonomy is not None  # loaded by run (uses_taxonomy)
-        items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
+        if self.prepared is not None:
+            items = self.prepared.items
+        else:
+            items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
         _check_supplier_identity(session, self.supplier, items[~problems.bad()], report.file)
         report.version = 1 + (
             core_execute(
@@ -165,6 +217,127 @@ def import_catalogue(
     for what happens to each row.
     """
     return _CatalogueImport(supplier=supplier, profile=profile, user=user, taxonomy=taxonomy).run(engine, path)
+
+
+@dataclass(frozen=True)
+class CatalogueFile:
+    """One supplier price file for ``import_catalogues``: as ``import_catalogue``'s arguments."""
+
+    path: Path
+    supplier: str
+    profile: str | None = None
+
+
+def import_catalogues(
+    engine: Engine,
+    files: Iterable[CatalogueFile],
+    *,
+    user: str | None = None,
+    taxonomy: Taxonomy | None = None,
+    workers: int = 1,
+) -> list[ImportReport]:
+    """Import several price files, in order, each exactly as ``import_catalogue`` would.
+
+    One transaction per file, in the order given (the same ids and versions as importing
+    them one by one); the first file that raises stops the run, the files before it
+    staying imported. Meanwhile ``workers`` worker processes read and normalise the files
+    ahead (the part of an import that needs no database: reading the CSV or XLSX,
+    parsing, classifying, the in-file duplicate checks), so that on several cores the
+    next file is parsed while this process checks and stores the previous one; while the
+    workers are behind, this process reads the last file none has begun. A file whose
+    read-ahead failed, or that changed since, is read again in its import, so its errors
+    are the ones ``import_catalogue`` gives. ``workers=0`` reads every file here.
+    """
+    files = list(files)
+    if workers < 1 or len(files) < 2:
+        return [
+            import_catalogue(engine, f.path, supplier=f.supplier, profile=f.profile, user=user, taxonomy=taxonomy)
+            for f in files
+        ]
+    reports = []
+    with ProcessPoolExecutor(
+        workers, mp_context=_worker_context(), initializer=_start_worker, initargs=(taxonomy,)
+    ) as pool:
+        # The first file is read here while the workers start; the others are read ahead.
+        ahead: list[Future[_Prepared] | None] = [None]
+        ahead += [pool.submit(_prepare, Path(f.path), f.supplier, f.profile) for f in files[1:]]
+        here: dict[int, _Prepared | None] = {}  # read by this process while the workers were behind
+        try:
+            for k, f in enumerate(files):
+                future = ahead[k]
+                while future is not None and not future.done():
+                    # Rather than wait, read the last file that no worker has begun (if any), a CSV
+                    # file first (an XLSX file would have this process import openpyxl too).
+                    later = sorted(range(len(files) - 1, k, -1), key=lambda j: _looks_xlsx(files[j]))
+                    last = next((j for j in later if j not in here and _take_back(ahead[j])), None)
+                    if last is None:
+                        break
+                    here[last] = _prepared_here(files[last], taxonomy)
+                prepared = None
+                if k in here:
+                    prepared = here.pop(k)
+                elif future is not None:
+                    try:
+                        prepared = future.result()
+                    except Exception:  # a failed read-ahead (or a lost worker): read it here
+                        prepared = None
+                importer = _CatalogueImport(
+                    supplier=f.supplier, profile=f.profile, user=user, taxonomy=taxonomy, prepared=prepared
+                )
+                reports.append(importer.run(engine, Path(f.path)))
+        finally:
+            for future in ahead:
+                if future is not None:
+                    future.cancel()
+    return reports
+
+
+def _take_back(future: "Future[_Prepared] | None") -> bool:
+    """Cancel ``future`` if no worker has begun it (nor been handed it): this process reads the file.
+
+    (``cancel`` is true of a future cancelled before too: the caller skips those it took back.)"""
+    return future is not None and future.cancel()
+
+
+def _looks_xlsx(f: CatalogueFile) -> bool:
+    return Path(f.path).suffix.lower() in (".xlsx", ".xlsm")
+
+
+def _prepared_here(f: CatalogueFile, taxonomy: Taxonomy | None) -> _Prepared | None:
+    """``_prepare`` in this process; None where it raised (the import then reads the file and says why)."""
+    try:
+        return _prepare(Path(f.path), f.supplier, f.profile, taxonomy)
+    except Exception:
+        return None
+
+
+def _worker_context() -> BaseContext:
+    """Workers forked where this process has one thread (they start at once, modules loaded);
+    else from a fork server (forking a threaded process may deadlock the child)."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+_worker_taxonomy: Taxonomy | None = None
+
+
+def _start_worker(taxonomy: Taxonomy | None) -> None:
+    global _worker_taxonomy
+    _worker_taxonomy = taxonomy
+
+
+def _prepare(path: Path, supplier: str, profile: str | None, taxonomy: Taxonomy | None = None) -> _Prepared:
+    """Read and normalise one file (``import_catalogues``), in a worker (by the taxonomy it was
+    started with) or in the importing process; raises as ``read`` would."""
+    _, sha = read_bytes(path)
+    importer = _CatalogueImport(supplier=supplier, profile=profile, user=None, taxonomy=None)
+    taxonomy = load_taxonomy_or_refuse(taxonomy if taxonomy is not None else _worker_taxonomy)
+    prof, table = importer.rows(path)
+    problems = Problems(table, table.attrs.get("headings", {}))
+    items = _normalise_catalogue(table, prof, taxonomy, problems)
+    return _Prepared(sha, taxonomy.rules, prof, problems, items)
 
 
 def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy, problems: Problems) -> pd.DataFrame:
@@ -231,21 +404,19 @@ def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
 
     Among the rows without problems so far; then a GTIN on two of the rows left is refused
     on both. Counted with dictionaries over the few repeated rows (pandas' grouping cost
-    more than the counting, once per file).
+    more than the counting, once per file); a row's details are compared as text, missing
+    values as "" (what ``astype("string").fillna("")`` gives, without pandas' conversions).
     """
     codes = items["supplier_code"].to_numpy(dtype=object)
     ok = np.flatnonzero(~problems.bad().to_numpy())
-    times = Counter(codes[ok])
-    repeated = [int(i) for i in ok if times[codes[i]] > 1]
-    if repeated:
-        # astype("string") + fillna: a blank GTIN (None) must not break the join (pandas 3's
-        # astype(str) keeps it as NaN).
-        details = items.iloc[repeated][_DETAILS].astype("string").fillna("")
-        joined = ["|".join(row) for row in zip(*(details[c].tolist() for c in _DETAILS), strict=True)]
-        signature = dict(zip(repeated, joined, strict=True))
+    repeated = _repeated(codes, ok)
+    if len(repeated):
+        details = [items[c].to_numpy(dtype=object)[repeated] for c in _DETAILS]
+        joined = ["|".join(map(_detail_text, row)) for row in zip(*details, strict=True)]
+        signature = dict(zip(repeated.tolist(), joined, strict=True))
         rows = items["source_row"].to_numpy()
         by_code: dict[str, list[int]] = {}
-        for i in repeated:
+        for i in repeated.tolist():
             by_code.setdefault(codes[i], []).append(i)
         conflicting = np.full(len(items), "", dtype=object)
         exact = np.full(len(items), "", dtype=object)
@@ -261,13 +432,26 @@ def _flag_duplicates(items: pd.DataFrame, problems: Problems) -> None:
             )
     gtins = items["gtin"].to_numpy(dtype=object)
     with_gtin = np.flatnonzero(~problems.bad().to_numpy() & items["gtin"].notna().to_numpy())
-    times = Counter(gtins[with_gtin])
     shared = np.zeros(len(items), dtype=bool)
-    shared[[i for i in with_gtin if times[gtins[i]] > 1]] = True
+    shared[_repeated(gtins, with_gtin)] = True
     if shared.any():
         problems.add(
             pd.Series(shared, index=items.index), "gtin", "GTIN shared by different supplier codes in this file"
         )
+
+
+def _repeated(values: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """The positions in ``among`` (ascending) whose value occurs more than once at those positions."""
+    listed = values[among].tolist()
+    times = Counter(listed)
+    return among[np.fromiter(map(times.__getitem__, listed), dtype=np.int64, count=len(listed)) > 1]
+
+
+def _detail_text(value: object) -> str:
+    """A detail as ``astype("string").fillna("")`` writes it: missing (None, NA, NaN) as ""."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
 
 
 def _product_lines(session: Session, supplier_id: int) -> pd.DataFrame:

@@ -111,8 +111,9 @@ class Problems:
         self._bad = np.zeros(len(table), dtype=bool)  # kept up to date by add: bad() is asked often
 
     def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
-        mask = mask.fillna(False).astype(bool)
-        if not mask.any():
+        if mask.dtype != bool:  # a boolean mask (the usual one) has nothing to fill
+            mask = mask.fillna(False).astype(bool)
+        if not mask.to_numpy().any():
             return
         if self.table.index.is_unique:
             self._bad |= mask.to_numpy(dtype=bool)
@@ -194,6 +195,10 @@ class FileImporter:
         """The file's rows (with ``ROW_COLUMN`` and ``attrs["headings"]``) when ``spec`` is None."""
         raise NotImplementedError
 
+    def problems_of(self, table: pd.DataFrame) -> Problems:
+        """The row problems to collect for ``table`` (none yet, unless found ahead: see the catalogue importer)."""
+        return Problems(table, table.attrs.get("headings", {}))
+
     def check(self, session: Session, table: pd.DataFrame, problems: Problems, report: ImportReport) -> Any:
         raise NotImplementedError
 
@@ -222,7 +227,7 @@ class FileImporter:
             report = ImportReport(kind=self.kind, file=path.name, sha256=sha)
             if table is None:
                 table = self.read(session, path, report)
-            problems = Problems(table, table.attrs.get("headings", {}))
+            problems = self.problems_of(table)
             checked = self.check(session, table, problems, report)
             import_id = record_import(session, report, table, problems, user=self.user, **owner)
             self.store(session, checked, ~problems.bad(), import_id, report)

@@ -44,7 +44,7 @@ def patched(source: Path, target: Path, sheet_xml) -> Path:
         for item in zin.infolist():
             data = zin.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
-                edited = sheet_xml(data.decode()).encode()
+                edited = sheet_xml(data.decode()).encode("utf-8", "surrogateescape")  # "\udcff": byte 0xff
                 assert edited != data, "the edit did not apply"
                 data = edited
             zout.writestr(item, data)
@@ -104,6 +104,14 @@ EDITS = {
     "unknown element": lambda x: x.replace("<is><t>A-200</t></is>", "<is><x>A-200</x></is>"),
     # openpyxl refuses what it parses besides the cells
     "bad sheet format": lambda x: x.replace('baseColWidth="8"', 'baseColWidth="wide"'),
+    # malformed XML in the cells (expat refuses it; calamine might read past it)
+    "undeclared entity": lambda x: x.replace("Uncemented HA stem", "Uncemented &nbsp; stem"),
+    "control character": lambda x: x.replace("Uncemented HA stem", "Uncemented\x01HA stem"),
+    "forbidden character": lambda x: x.replace("Uncemented HA stem", "Uncemented\uffffHA stem"),
+    "CDATA end in text": lambda x: x.replace("Uncemented HA stem", "Uncemented ]]> stem"),
+    "repeated attribute": lambda x: x.replace('<row r="4">', '<row r="4" ht="15" ht="16">'),
+    "malformed attribute": lambda x: x.replace('<row r="4">', '<row r="4" ht=15>'),
+    "not UTF-8": lambda x: x.replace("Uncemented", "Unc\udcffemented"),
 }
 
 
@@ -175,6 +183,15 @@ SHARED = {
 }
 
 
+def test_text_with_entities_and_accents_is_read_by_calamine_as_openpyxl_reads_it(tmp_path):
+    rows = [["Code", "Description"], ["S&N-1", "Smith & Nephew <Größe 5> \"A/B\" 'x' – ±2°"]]
+    path = workbook(tmp_path / "prices.xlsx", rows)
+    fast = calamine_rows(path)
+    assert fast is not None
+    assert fast == openpyxl_rows(path)
+    assert fast[1][1] == "Smith & Nephew <Größe 5> \"A/B\" 'x' – ±2°"
+
+
 def test_shared_strings_as_excel_writes_them_are_read_by_calamine_as_openpyxl_reads_them(tmp_path):
     path = tmp_path / "excel.xlsx"
     with zipfile.ZipFile(path, "w") as book:
@@ -223,3 +240,19 @@ def test_without_python_calamine_openpyxl_reads_every_workbook(tmp_path, monkeyp
 )
 def test_the_extent_of_a_sheet_is_found_only_where_rows_and_cells_are_in_order(xml, extent):
     assert xlsx_files._extent(xml) == extent
+
+
+@pytest.mark.parametrize(
+    ("xml", "styles", "used"),
+    [
+        (b'<row r="1"><c r="A1" s="3"/></row>', {3}, True),
+        (b'<row r="1"><c r="A1" s="3"/></row>', {33}, False),
+        (b'<row r="1"><c r="A1" s="33"/></row>', {3}, False),
+        (b'<row r="1"><c r="A1" s="007"/></row>', {7}, True),  # leading zeros: style 7
+        (b'<row r="1"><c r="A1"/></row>', {0}, True),  # no "s": style 0
+        (b'<row r="1" s="4" customFormat="1"><c r="A1"/></row>', {4}, True),  # a row's style counts too
+        (b'<row r="1"><c r="A1" s="9"/></row>', set(range(1, 20)), True),  # many styles: collected
+    ],
+)
+def test_a_date_style_is_found_wherever_a_cell_or_row_uses_it(xml, styles, used):
+    assert xlsx_files._uses_a_style(xml, styles) is used
