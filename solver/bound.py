@@ -593,9 +593,10 @@ def _steps(search: _Search, until: float, evaluations: int) -> None:
 
 def _smooth(search: _Search, temperatures: list[float]) -> None:
     """From the best multipliers so far, minimise the smoothed :math:`R_T` (:class:`_Smoothed`)
-    by L-BFGS-B (bounds :math:`\\ge 0`) for each temperature in turn, each phase getting an
-    equal share of the time and evaluations left; :math:`R` itself is taken where each phase
-    ends (and every :data:`REPORT_SECONDS` when reporting)."""
+    by L-BFGS-B (bounds :math:`\\ge 0`) for each temperature in turn, each of the :data:`PHASES`
+    planned phases getting an equal share of the time and evaluations left and each cooler one
+    what the earlier ones leave; :math:`R` itself is taken where each phase ends (and every
+    :data:`REPORT_SECONDS` when reporting)."""
     from scipy.optimize import Bounds, minimize
 
     smoothed = _Smoothed(search.t)
@@ -604,7 +605,9 @@ def _smooth(search: _Search, temperatures: list[float]) -> None:
     for phase, temperature in enumerate(temperatures):
         if search.finished():
             return
-        phases_left = len(temperatures) - phase
+        # the planned phases share the time; once they are done (converged early), each
+        # cooler one takes what is left
+        phases_left = max(1, PHASES - phase)
         phase_end = perf_counter() + (search.deadline - perf_counter()) / phases_left
         phase_evaluations = max(1, (search.max_evaluations - search.evaluations) // phases_left)
 
@@ -674,20 +677,35 @@ def lagrangian_bound(
 
 def _temperatures(t: _Tables) -> list[float]:
     """Temperatures of the smoothing phases: :data:`FIRST_TEMPERATURE` times the median size of
-    a row's value, then each :data:`COOLING` times lower (:data:`PHASES` of them)."""
+    a row's value, then each :data:`COOLING` times lower: :data:`PHASES` planned ones, and
+    cooler ones (down to a millionth of the first) while time is left."""
     scale = float(np.median(np.abs(t.a))) if len(t.a) else 1.0
     first = FIRST_TEMPERATURE * max(scale, 1.0)
-    return [first / COOLING**k for k in range(PHASES)]
+    return [first / COOLING**k for k in range(PHASES + 5)]
 
 
 METHOD = "Lagrangian relaxation over every usable line (range and tiers priced)"
-STEP_SHARE = 0.4
-"""Share of the time for subgradient steps before the smoothed search takes over."""
-FIRST_TEMPERATURE = 0.02
+STEP_SHARE = 0.1
+"""Share of the time (and of the evaluations) for subgradient steps before the smoothed
+search takes over from the best multipliers they found."""
+FIRST_TEMPERATURE = 0.2
 COOLING = 10.0
-PHASES = 3
-"""The smoothing starts at 0.02 times the median row value (about £300 at the benchmark's
-scale) and ends 100 times lower."""
+PHASES = 2
+"""The smoothing starts at 0.2 times the median row value (about £3,000 at the benchmark's
+scale) and ends 10 times lower.
+
+Measured on the benchmark's L region, one category at a time with about the time each gets
+in a 100 s run (:func:`solver.decompose.bound_weights`: knee 19 s, hip 33 s, trauma 40 s;
+seed 2026, default scenario, load 1.7 to 2.0 on 2 cores, aimed at each category's best known
+plan), as (share of steps, first temperature, phases, cooling): (0.1, 0.2, 2, 10) gave knee
+0.198%, hip 0.448%, trauma 1.18% above those plans (£688k in all); (0.2, 0.15, 2, 10) 0.199%,
+0.461%, 1.48% (£767k); (0.5, 0.05, 2, 10) 0.278%, 0.236%, 4.07% (£1.3m); (0.3, 0.1, 2, 5)
+trauma 1.96%. With knee 45 s, hip and trauma 22 s: (0.5, 0.05, 2, 10) knee 0.067%, hip
+0.281%, trauma 5.04%; (0.2, 0.15, 4, 3.3) 0.047%, 0.895%, 5.39%. Steps alone (the method
+until session 7): knee stalls at 0.25% (88,146,254 after 11,135 steps), hip 0.775% in 25 s.
+Trauma's LP relaxation without the supplier rules is 0.51% above its plan (23,354,010 by
+interior point in 469 s), knee's 0.056% (87,974,926): the bound is limited by the time its
+search gets, not by the relaxation."""
 AIM_BELOW = 0.10
 """Polyak's steps aim this share below the known plan's value (a plan's value is below the
 least bound, so steps aimed at it are short; longer ones converge faster here).
@@ -838,6 +856,76 @@ class BoundProcess:
         from queue import Empty
 
         self.poll()
+        while not self.done:
+            try:
+                self._take(*self.queue.get(timeout=max(0.1, deadline - perf_counter())))
+            except Empty:
+                break
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=5)
+        return self.best
+
+
+def _category_worker(parts: list[tuple[str, ProblemData, float | None, float]], queue) -> None:
+    """The bound process of a problem solved by category: each part's Lagrangian bound in turn,
+    for its allotted seconds, as ``(kind, category, Bound)`` messages (kind "interim" as it
+    improves, "final" when the part is done; a Bound without a value if it failed)."""
+    from solver.data import prepare
+
+    for category, problem, target, seconds in parts:
+        try:
+
+            def interim(bound: Bound, category: str = category) -> None:
+                queue.put(("interim", category, bound))
+
+            found = lagrangian_bound(
+                prepare(problem), target=target, seconds=seconds, max_iterations=1_000_000, report=interim
+            )
+            found.lines = frozenset()
+        except Exception as exc:  # the bound is optional: a failure only loses it
+            found = Bound(value=None, method=f"bound failed: {type(exc).__name__}: {exc}")
+        queue.put(("final", category, found))
+    queue.put(("done", "", None))
+
+
+class CategoryBounds:
+    """Bounds for the parts of a problem solved by category, computed one part after another
+    in a child process on the other core while the parts' MILPs run here, on a schedule of
+    its own (:func:`solver.decompose.bound_weights`): a part whose MILP is quick may still
+    need a long search for its bound, and the other way round."""
+
+    def __init__(self, process, queue) -> None:
+        self.process, self.queue = process, queue
+        self.best: dict[str, Bound] = {}
+        self.done = False
+
+    def _take(self, kind: str, category: str, bound: Bound | None) -> None:
+        self.done = self.done or kind == "done"
+        if bound is None or bound.value is None:
+            return
+        held = self.best.get(category)
+        if held is None or bound.value < held.value:  # type: ignore[operator]
+            self.best[category] = bound
+
+    @classmethod
+    def start(cls, parts: list[tuple[str, ProblemData, float | None, float]]) -> CategoryBounds | None:
+        import multiprocessing as mp
+
+        try:
+            ctx = mp.get_context("spawn")
+            queue = ctx.Queue()
+            process = ctx.Process(target=_category_worker, args=(parts, queue), daemon=True)
+            process.start()
+        except (OSError, RuntimeError, AssertionError):  # e.g. daemonic callers may not start children
+            return None
+        return cls(process, queue)
+
+    def result(self, deadline: float) -> dict[str, Bound]:
+        """Each part's least bound: the final ones that come by ``deadline`` (``perf_counter``
+        time), else the last each handed over."""
+        from queue import Empty
+
         while not self.done:
             try:
                 self._take(*self.queue.get(timeout=max(0.1, deadline - perf_counter())))

@@ -168,6 +168,7 @@ def solve(
     explain: bool = True,
     progress: Progress | None = None,
     greedy_plan: Solution | None = None,
+    bound_beside: bool = True,
 ) -> Solution:
     """Find the plan with the largest net savings over the horizon.
 
@@ -183,6 +184,9 @@ def solve(
         Told the stage, elapsed seconds, best plan and global bound so far.
     greedy_plan
         The greedy heuristic's plan of ``problem``, when the caller has it already.
+    bound_beside
+        Compute a bound for the whole problem in a child process (screened models); False
+        when the caller computes one (a part of a problem solved by category).
 
     Returns
     -------
@@ -201,9 +205,18 @@ def solve(
                 assert progress is not None
                 progress({**state, "stage": f"{category}: {state['stage']}"})
 
-            return solve(part, quality=quality, explain=explain, progress=tell if progress else None, greedy_plan=plan)
+            return solve(
+                part,
+                quality=quality,
+                explain=explain,
+                progress=tell if progress else None,
+                greedy_plan=plan,
+                bound_beside=False,
+            )
 
-        return solve_by_category(problem, full, categories, solve_one, deadline=start + settings.time_limit)
+        return solve_by_category(
+            problem, full, categories, solve_one, deadline=start + settings.time_limit, bound_beside=quality
+        )
     # The greedy plan is both a quality figure and the MILP's first incumbent: a run
     # stopped by its time limit then still reports a plan at least as good.
     from solver.greedy import greedy
@@ -221,7 +234,7 @@ def solve(
             whole_lp=_lp_fits(full),
             target=heuristic.objective,
         )
-        if screened and quality
+        if screened and quality and bound_beside
         else None
     )
     budget = min(10.0, max(1.0, BOUND_SHARE * settings.time_limit))

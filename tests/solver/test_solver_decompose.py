@@ -13,7 +13,14 @@ from solver_testdata import region_problem
 
 from solver.checker import check_solution
 from solver.data import prepare
-from solver.decompose import category_problem, scout, separable_categories, solve_by_category, time_weights
+from solver.decompose import (
+    bound_weights,
+    category_problem,
+    scout,
+    separable_categories,
+    solve_by_category,
+    time_weights,
+)
 from solver.solve import solve
 
 PENNY = 0.01
@@ -146,3 +153,13 @@ def test_a_category_stopped_without_a_plan_keeps_the_greedy_plan(region):
     assert merged.objective == pytest.approx(knee_greedy + others, abs=PENNY)
     assert "knee time_limit" in merged.message
     assert check_solution(region, merged) == []
+
+
+def test_the_bound_process_time_follows_the_size_with_a_floor():
+    # at L: knee 74,288 columns, hip 429,642, trauma 531,649
+    shares = bound_weights({"knee": 74_288, "hip": 429_642, "trauma": 531_649})
+    assert shares.sum() == pytest.approx(1.0)
+    assert shares["knee"] == pytest.approx(0.2)
+    assert shares["trauma"] > shares["hip"] > shares["knee"]
+    assert shares["hip"] / shares["trauma"] == pytest.approx(429_642 / 531_649)
+    assert bound_weights({"a": 0, "b": 0}).tolist() == [0.5, 0.5]
