@@ -685,27 +685,28 @@ def _temperatures(t: _Tables) -> list[float]:
 
 
 METHOD = "Lagrangian relaxation over every usable line (range and tiers priced)"
-STEP_SHARE = 0.1
+STEP_SHARE = 0.5
 """Share of the time (and of the evaluations) for subgradient steps before the smoothed
 search takes over from the best multipliers they found."""
-FIRST_TEMPERATURE = 0.2
+FIRST_TEMPERATURE = 0.05
 COOLING = 10.0
 PHASES = 2
-"""The smoothing starts at 0.2 times the median row value (about £3,000 at the benchmark's
-scale) and ends 10 times lower.
+"""The smoothing starts at 0.05 times the median row value (about £800 at the benchmark's
+scale) and ends 10 times lower (then cooler while time is left).
 
-Measured on the benchmark's L region, one category at a time with about the time each gets
-in a 100 s run (:func:`solver.decompose.bound_weights`: knee 19 s, hip 33 s, trauma 40 s;
-seed 2026, default scenario, load 1.7 to 2.0 on 2 cores, aimed at each category's best known
-plan), as (share of steps, first temperature, phases, cooling): (0.1, 0.2, 2, 10) gave knee
-0.198%, hip 0.448%, trauma 1.18% above those plans (£688k in all); (0.2, 0.15, 2, 10) 0.199%,
-0.461%, 1.48% (£767k); (0.5, 0.05, 2, 10) 0.278%, 0.236%, 4.07% (£1.3m); (0.3, 0.1, 2, 5)
-trauma 1.96%. With knee 45 s, hip and trauma 22 s: (0.5, 0.05, 2, 10) knee 0.067%, hip
-0.281%, trauma 5.04%; (0.2, 0.15, 4, 3.3) 0.047%, 0.895%, 5.39%. Steps alone (the method
-until session 7): knee stalls at 0.25% (88,146,254 after 11,135 steps), hip 0.775% in 25 s.
-Trauma's LP relaxation without the supplier rules is 0.51% above its plan (23,354,010 by
-interior point in 469 s), knee's 0.056% (87,974,926): the bound is limited by the time its
-search gets, not by the relaxation."""
+Measured on the benchmark's L region (seed 2026, default scenario), as (share of steps,
+first temperature, phases, cooling). Whole runs (``solve``, 100 s, load about 2; per
+category from the run's message): (0.5, 0.05, 2, 10) 0.922% and 0.967% (knee 0.51% and 0.58%,
+hip 0.14% and 0.24%, trauma 4.3% and 4.1%; 0.906% before cooler phases followed early
+convergence); (0.1, 0.2, 2, 10) 1.13% and 1.28% (knee 0.81% and 0.84%,
+hip 0.34%, trauma 4.2% and 5.2%). One category at a time alone on a core, with the time each
+gets in a run (knee 19 s, hip 33 s, trauma 40 s), where it makes about twice the evaluations:
+(0.1, 0.2, 2, 10) knee 0.198%, hip 0.448%, trauma 1.18%; (0.5, 0.05, 2, 10) knee 0.278%, hip
+0.236%; knee in 45 s 0.067%. Steps alone (the method until session 7): knee stalls at 0.25%
+(88,146,254 after 11,135 steps), hip 0.775% in 25 s. Trauma's LP relaxation without the
+supplier rules is 0.51% above its plan (23,354,010 by interior point in 469 s), knee's 0.056%
+(87,974,926): the bound is limited by the evaluations its search gets (trauma: 743 in a
+run, 1,321 alone), not by the relaxation."""
 AIM_BELOW = 0.10
 """Polyak's steps aim this share below the known plan's value (a plan's value is below the
 least bound, so steps aimed at it are short; longer ones converge faster here).
