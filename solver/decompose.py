@@ -176,9 +176,10 @@ def solve_by_category(
     "time_limit" if a part's solver stopped at its limit, else "feasible".
 
     With ``bound_beside``, one child process (:class:`~solver.bound.CategoryBounds`) computes
-    each part's Lagrangian bound in turn on the other core, on its own schedule
-    (:func:`bound_weights`); ``solve_one`` should then start no bound process of its own. A
-    part keeps the least of its own bound and the child's.
+    the Lagrangian bound of each part too large for its whole LP relaxation
+    (:data:`~solver.bound.FULL_LP_COLUMNS`) in turn on the other core, on its own schedule
+    (:func:`bound_weights`); ``solve_one`` should then start a bound process only for the
+    smaller parts (their LP). A part keeps the least of its own bound and the child's.
     """
 
     parts: list[tuple[str, Solution]] = []
@@ -186,14 +187,22 @@ def solve_by_category(
     scouted = {c: scout(p) for c, p in problems.items()}  # each greedy plan is computed once
     weight = time_weights({c: room for c, (_, room, _) in scouted.items()}).sort_values(ascending=False, kind="stable")
     beside = None
-    if bound_beside:
-        from solver.bound import CategoryBounds
+    from solver.bound import FULL_LP_COLUMNS, CategoryBounds
+
+    # the child's Lagrangian bounds are for the parts too large for their whole LP; a smaller
+    # part's own bound process solves its LP (solver.solve.solve, bound_beside)
+    large = {c: columns for c, (_, _, columns) in scouted.items() if columns > FULL_LP_COLUMNS}
+    if bound_beside and large:
         from solver.solve import CHILD_START_SECONDS
 
         seconds = deadline - perf_counter() - CHILD_START_SECONDS
-        shares = bound_weights({c: columns for c, (_, _, columns) in scouted.items()})
+        shares = bound_weights(large)
         beside = CategoryBounds.start(
-            [(c, problems[c], scouted[c][0].objective, max(1.0, seconds * float(shares[c]))) for c in weight.index]
+            [
+                (c, problems[c], scouted[c][0].objective, max(1.0, seconds * float(shares[c])))
+                for c in weight.index
+                if c in large
+            ]
         )
     for i, category in enumerate(weight.index):
         rest = float(weight.iloc[i:].sum())

@@ -186,7 +186,9 @@ def solve(
         The greedy heuristic's plan of ``problem``, when the caller has it already.
     bound_beside
         Compute a bound for the whole problem in a child process (screened models); False
-        when the caller computes one (a part of a problem solved by category).
+        when the caller computes one (a part of a problem solved by category), unless the
+        model is small enough for its whole LP relaxation (:data:`solver.bound.FULL_LP_COLUMNS`),
+        which the caller's Lagrangian would not match.
 
     Returns
     -------
@@ -234,7 +236,7 @@ def solve(
             whole_lp=_lp_fits(full),
             target=heuristic.objective,
         )
-        if screened and quality and bound_beside
+        if screened and quality and (bound_beside or _lp_fits(full))
         else None
     )
     budget = min(10.0, max(1.0, BOUND_SHARE * settings.time_limit))
