@@ -728,6 +728,9 @@ runs from the greedy plan's value, 3,000 steps): S 6,096,424 (LP 6,096,238, opti
 168,933,836 against 167,719,966 deflected."""
 REPORT_SECONDS = 2.0
 """How often a bound process hands its bound so far to the run (see ``report``)."""
+CHILD_START_SECONDS = 4.0
+"""Time a bound process needs to start (a fresh interpreter importing pandas and PuLP)
+and hand its answer back: it stops stepping this long before the time limit."""
 
 
 FULL_LP_COLUMNS = 40_000

@@ -33,6 +33,7 @@ from time import perf_counter
 
 import pandas as pd
 
+from solver.bound import CHILD_START_SECONDS, FULL_LP_COLUMNS, Bound, CategoryBounds
 from solver.data import ModelData
 from solver.problem import ProblemData
 from solver.solution import Solution, all_tiers, solution_frames
@@ -186,15 +187,11 @@ def solve_by_category(
     problems = {c: category_problem(problem, c) for c in categories}
     scouted = {c: scout(p) for c, p in problems.items()}  # each greedy plan is computed once
     weight = time_weights({c: room for c, (_, room, _) in scouted.items()}).sort_values(ascending=False, kind="stable")
-    beside = None
-    from solver.bound import FULL_LP_COLUMNS, CategoryBounds
-
     # the child's Lagrangian bounds are for the parts too large for their whole LP; a smaller
     # part's own bound process solves its LP (solver.solve.solve, bound_beside)
     large = {c: columns for c, (_, _, columns) in scouted.items() if columns > FULL_LP_COLUMNS}
+    beside = None
     if bound_beside and large:
-        from solver.solve import CHILD_START_SECONDS
-
         seconds = deadline - perf_counter() - CHILD_START_SECONDS
         shares = bound_weights(large)
         beside = CategoryBounds.start(
@@ -216,7 +213,7 @@ def solve_by_category(
             part = _greedy_instead(plan, part)  # a part stopped without a plan keeps greedy's
         if not part.has_solution:
             if beside is not None:
-                beside.result(deadline=perf_counter())  # stops it
+                beside.result(deadline=perf_counter())  # stops the child
             part.message = f"{category}: {part.message}"
             return part  # infeasible in one category: infeasible as a whole
         parts.append((category, part))
@@ -229,7 +226,7 @@ def solve_by_category(
     return _merge(data, parts)
 
 
-def _with_bound(part: Solution, bound) -> Solution:
+def _with_bound(part: Solution, bound: Bound | None) -> Solution:
     """``part`` with the child's bound for it, if that is lower than its own (and not below its
     plan: a bound below a plan would be a bug, and is not used)."""
     if bound is None or bound.value is None or part.objective is None:

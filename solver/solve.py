@@ -41,7 +41,7 @@ import pandas as pd
 import pulp
 
 from solver.backend import RunResult, run_solver
-from solver.bound import LP_METHOD, Bound, BoundProcess, lagrangian_bound
+from solver.bound import CHILD_START_SECONDS, LP_METHOD, Bound, BoundProcess, lagrangian_bound
 from solver.data import ModelData, prepare
 from solver.decompose import separable_categories, solve_by_category
 from solver.explain import explain_infeasibility
@@ -153,9 +153,6 @@ def warm_start(m: Model, plan: Solution) -> bool:
 Progress = Callable[[dict], None]
 """Called with ``{"stage", "elapsed", "incumbent", "bound"}`` as a long solve goes on."""
 
-CHILD_START_SECONDS = 4.0
-"""Time a bound process needs to start (a fresh interpreter importing pandas and PuLP)
-and hand its answer back: it stops stepping this long before the time limit."""
 
 BOUND_SHARE = 0.05
 """Share of the time limit the Lagrangian bound may take (at least 1 s, at most 10 s)."""

@@ -163,3 +163,35 @@ def test_the_bound_process_time_follows_the_size_with_a_floor():
     assert shares["trauma"] > shares["hip"] > shares["knee"]
     assert shares["hip"] / shares["trauma"] == pytest.approx(429_642 / 531_649)
     assert bound_weights({"a": 0, "b": 0}).tolist() == [0.5, 0.5]
+
+
+def test_one_shared_process_bounds_the_parts_too_large_for_their_lp(region, monkeypatch):
+    # every part counts as large: one child computes their Lagrangian bounds in turn
+    decompose_module = importlib.import_module("solver.decompose")
+    bound_module = importlib.import_module("solver.bound")
+    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
+    monkeypatch.setattr(decompose_module, "FULL_LP_COLUMNS", 0)
+    monkeypatch.setattr(bound_module, "FULL_LP_COLUMNS", 0)
+    started: list = []
+    found: dict = {}
+
+    class Recording(bound_module.CategoryBounds):
+        def result(self, deadline):
+            started.append(self)
+            found.update(super().result(deadline))
+            return found
+
+    monkeypatch.setattr(decompose_module, "CategoryBounds", Recording)
+    p = _with(region, time_limit=20.0)
+    sol = solve(p)
+    assert len(started) == 1
+    assert "solved by category" in sol.message
+    assert check_solution(p, sol) == []
+    assert sol.global_bound >= sol.objective - PENNY
+    # the child's bounds hold for each category's plan, and the run keeps the least
+    by_category = sol.savings.groupby("category")["amount"].sum()
+    for category, bound in found.items():
+        assert bound.value >= by_category[category] - PENNY
+    # (the fixture's gap tolerance is 0: no part is proven early, so the child has its time)
+    assert sorted(found) == ["hip", "knee", "trauma"]
+    assert sol.global_bound <= sum(b.value for b in found.values()) + PENNY
