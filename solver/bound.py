@@ -808,20 +808,58 @@ def _worker(problem: ProblemData, seconds: float, target: float | None, whole_lp
         queue.put(("final", Bound(value=None, method=f"bound failed: {type(exc).__name__}: {exc}")))
 
 
-class BoundProcess:
+class _Child:
+    """A child process that hands messages back through a queue (:class:`BoundProcess`,
+    :class:`CategoryBounds`): started by ``spawn``, read by ``_take``, stopped by ``_finish``."""
+
+    def __init__(self, process, queue) -> None:
+        self.process, self.queue = process, queue
+        self.done = False
+
+    def _take(self, *message) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def _spawn(cls, target: Callable, args: tuple):
+        """``cls`` around a new process running ``target(*args, queue)``, or None if none can start."""
+        import multiprocessing as mp
+
+        try:
+            ctx = mp.get_context("spawn")
+            queue = ctx.Queue()
+            process = ctx.Process(target=target, args=(*args, queue), daemon=True)
+            process.start()
+        except (OSError, RuntimeError, AssertionError):  # e.g. daemonic callers may not start children
+            return None
+        return cls(process, queue)
+
+    def _finish(self, deadline: float) -> None:
+        """Read messages until the child says it is done or ``deadline`` (``perf_counter`` time)
+        passes, then stop it."""
+        from queue import Empty
+
+        while not self.done:
+            try:
+                self._take(*self.queue.get(timeout=max(0.1, deadline - perf_counter())))
+            except Empty:
+                break
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=5)
+
+
+class BoundProcess(_Child):
     """A bound for the whole problem computed in a child process while the MILP runs here.
 
     With two cores the MILP (one HiGHS thread) keeps this process's core and the bound
     gets the other: the whole LP relaxation by interior point when the model is small
-    enough (:data:`FULL_LP_COLUMNS`), else the Lagrangian bound, stepping for the whole
-    time limit (at national scale one step takes about 0.04 s) and handing over its bound
-    so far every :data:`REPORT_SECONDS`: a child slowed down by a busy machine still
-    leaves the run its latest bound."""
+    enough (:data:`FULL_LP_COLUMNS`), else the Lagrangian bound, searching for the whole
+    time limit and handing over its bound so far every :data:`REPORT_SECONDS`: a child
+    slowed down by a busy machine still leaves the run its latest bound."""
 
     def __init__(self, process, queue) -> None:
-        self.process, self.queue = process, queue
+        super().__init__(process, queue)
         self.best: Bound | None = None
-        self.done = False
 
     def _take(self, kind: str, bound: Bound) -> None:
         self.done = self.done or kind == "final"
@@ -843,31 +881,13 @@ class BoundProcess:
     def start(
         cls, problem: ProblemData, seconds: float, *, whole_lp: bool, target: float | None
     ) -> BoundProcess | None:
-        import multiprocessing as mp
-
-        try:
-            ctx = mp.get_context("spawn")
-            queue = ctx.Queue()
-            process = ctx.Process(target=_worker, args=(problem, seconds, target, whole_lp, queue), daemon=True)
-            process.start()
-        except (OSError, RuntimeError, AssertionError):  # e.g. daemonic callers may not start children
-            return None
-        return cls(process, queue)
+        return cls._spawn(_worker, (problem, seconds, target, whole_lp))
 
     def result(self, deadline: float) -> Bound | None:
         """The child's least bound: its final one if it comes by ``deadline`` (``perf_counter``
         time), else the last it handed over; None if it gave none."""
-        from queue import Empty
-
         self.poll()
-        while not self.done:
-            try:
-                self._take(*self.queue.get(timeout=max(0.1, deadline - perf_counter())))
-            except Empty:
-                break
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join(timeout=5)
+        self._finish(deadline)
         return self.best
 
 
@@ -893,16 +913,15 @@ def _category_worker(parts: list[tuple[str, ProblemData, float | None, float]], 
     queue.put(("done", "", None))
 
 
-class CategoryBounds:
+class CategoryBounds(_Child):
     """Bounds for the parts of a problem solved by category, computed one part after another
     in a child process on the other core while the parts' MILPs run here, on a schedule of
     its own (:func:`solver.decompose.bound_weights`): a part whose MILP is quick may still
     need a long search for its bound, and the other way round."""
 
     def __init__(self, process, queue) -> None:
-        self.process, self.queue = process, queue
+        super().__init__(process, queue)
         self.best: dict[str, Bound] = {}
-        self.done = False
 
     def _take(self, kind: str, category: str, bound: Bound | None) -> None:
         self.done = self.done or kind == "done"
@@ -914,28 +933,10 @@ class CategoryBounds:
 
     @classmethod
     def start(cls, parts: list[tuple[str, ProblemData, float | None, float]]) -> CategoryBounds | None:
-        import multiprocessing as mp
-
-        try:
-            ctx = mp.get_context("spawn")
-            queue = ctx.Queue()
-            process = ctx.Process(target=_category_worker, args=(parts, queue), daemon=True)
-            process.start()
-        except (OSError, RuntimeError, AssertionError):  # e.g. daemonic callers may not start children
-            return None
-        return cls(process, queue)
+        return cls._spawn(_category_worker, (parts,))
 
     def result(self, deadline: float) -> dict[str, Bound]:
         """Each part's least bound: the final ones that come by ``deadline`` (``perf_counter``
         time), else the last each handed over."""
-        from queue import Empty
-
-        while not self.done:
-            try:
-                self._take(*self.queue.get(timeout=max(0.1, deadline - perf_counter())))
-            except Empty:
-                break
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join(timeout=5)
+        self._finish(deadline)
         return self.best
