@@ -29,16 +29,23 @@ def price_lists(files, profile: str, items) -> list[CatalogueFile]:
     ]
 
 
-@pytest.mark.parametrize("workers", [0, 1, 2])
-def test_several_catalogues_at_once_store_what_importing_them_one_by_one_stores(
-    templates, tmp_path, files, profile, workers, catalogue_items, snapshot
-):
-    lists = price_lists(files, profile, catalogue_items)
+def two_databases(templates, tmp_path, lists):
+    """Two fresh region databases, the first with ``lists`` imported one by one: (it, the
+    other, the reports of the one-by-one imports as dicts)."""
     (tmp_path / "one").mkdir()
     (tmp_path / "together").mkdir()
     one_by_one = templates.open("region", tmp_path / "one")
     together = templates.open("region", tmp_path / "together")
     expected = [import_catalogue(one_by_one, f.path, supplier=f.supplier, profile=f.profile).to_dict() for f in lists]
+    return one_by_one, together, expected
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_several_catalogues_at_once_store_what_importing_them_one_by_one_stores(
+    templates, tmp_path, files, profile, workers, catalogue_items, snapshot
+):
+    lists = price_lists(files, profile, catalogue_items)
+    one_by_one, together, expected = two_databases(templates, tmp_path, lists)
     reports = import_catalogues(together, lists, workers=workers)
     assert [r.to_dict() for r in reports] == expected
     assert expected[2]["discontinued"] == 1 and expected[2]["rows_rejected"] == 1
@@ -92,11 +99,7 @@ def test_files_read_here_while_the_worker_is_behind_are_stored_as_the_others(
     monkeypatch.setitem(_SLOW, "pid", os.getpid())
     monkeypatch.setitem(_SLOW, "read", [])
     lists = price_lists(files, profile, catalogue_items)
-    (tmp_path / "one").mkdir()
-    (tmp_path / "together").mkdir()
-    one_by_one = templates.open("region", tmp_path / "one")
-    together = templates.open("region", tmp_path / "together")
-    expected = [import_catalogue(one_by_one, f.path, supplier=f.supplier, profile=f.profile).to_dict() for f in lists]
+    one_by_one, together, expected = two_databases(templates, tmp_path, lists)
     forked = catalogue._worker_context().get_start_method() == "fork"
     assert [r.to_dict() for r in import_catalogues(together, lists)] == expected
     assert contents(together, snapshot) == contents(one_by_one, snapshot)
