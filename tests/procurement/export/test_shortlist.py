@@ -636,6 +636,41 @@ def test_a_decision_dated_after_today_is_reported_as_still_in_force(fresh):
     assert any(note.startswith("1 decision(s) stay overridden") and line in note for note in report.notes)
 
 
+def test_the_decision_in_force_is_the_one_the_engine_uses_when_one_was_dated_ahead(fresh, tmp_path):
+    # A decision dated in the future counts from when it was recorded (approvals.effective_decided_at):
+    # a later-recorded decision outranks it for the optimiser and ``procure approvals``, and the
+    # workbook's "Decision in force" must say the same, not the one with the latest date.
+    from procurement.approvals import decisions_in_force
+
+    engine, path = fresh
+    line = next(iter(line_rows(load_workbook(path)["Knee"])))
+    now = dt.datetime.now(dt.UTC)
+    with Session(engine) as session:
+        rxa = session.scalars(select(Trust).where(Trust.code == TRUST)).one()
+        line_id = session.scalars(select(ProductLine.id).where(ProductLine.code == line)).one()
+        for decision, clinician, decided, recorded in (
+            ("approve", "Dr Ahead", now + dt.timedelta(days=30), now - dt.timedelta(hours=2)),
+            ("reject", "Dr Now", now - dt.timedelta(hours=1), now - dt.timedelta(hours=1)),
+        ):
+            session.add(
+                Approval(
+                    trust_id=rxa.id,
+                    product_line_id=line_id,
+                    decision=decision,
+                    clinician=clinician,
+                    decided_at=decided,
+                    recorded_at=recorded,
+                )
+            )
+        session.commit()
+    engine_says = decisions_in_force(engine, trust=TRUST).set_index("product_line").loc[line]
+    assert (engine_says["decision"], engine_says["clinician"]) == ("reject", "Dr Now")
+    export_shortlist(engine, trust=TRUST, scenario=SCENARIO, out=tmp_path / "again.xlsx", user="lead")
+    ws = load_workbook(tmp_path / "again.xlsx")["Knee"]
+    c, row = columns(ws), line_rows(ws)[line]
+    assert ws[f"{c['Decision in force']}{row}"].value == f"reject ({TRUST})"
+
+
 # --------------------------------------------------------------------------- the command line
 
 
