@@ -685,6 +685,8 @@ def _temperatures(t: _Tables) -> list[float]:
 
 
 METHOD = "Lagrangian relaxation over every usable line (range and tiers priced)"
+DISCARDED = "a bound below the plan was discarded (please report this)"
+"""Said in a run's message when a bound came out below the plan (a bug: it is not used)."""
 STEP_SHARE = 0.5
 """Share of the time (and of the evaluations) for subgradient steps before the smoothed
 search takes over from the best multipliers they found."""

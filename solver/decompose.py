@@ -33,7 +33,7 @@ from time import perf_counter
 
 import pandas as pd
 
-from solver.bound import CHILD_START_SECONDS, FULL_LP_COLUMNS, Bound, CategoryBounds
+from solver.bound import CHILD_START_SECONDS, DISCARDED, FULL_LP_COLUMNS, Bound, CategoryBounds
 from solver.data import ModelData
 from solver.problem import ProblemData
 from solver.solution import Solution, all_tiers, solution_frames
@@ -228,10 +228,12 @@ def solve_by_category(
 
 def _with_bound(part: Solution, bound: Bound | None) -> Solution:
     """``part`` with the child's bound for it, if that is lower than its own (and not below its
-    plan: a bound below a plan would be a bug, and is not used)."""
+    plan: a bound below a plan would be a bug; it is not used, and the message says so, as
+    :func:`solver.solve` says of its own bounds)."""
     if bound is None or bound.value is None or part.objective is None:
         return part
     if bound.value < part.objective - 1e-6 * max(1.0, abs(part.objective)) - 1e-2:
+        part.message += f"; {DISCARDED}"
         return part
     if part.global_bound is not None and part.global_bound <= bound.value:
         return part
@@ -312,6 +314,7 @@ def _merge(data: ModelData, parts: list[tuple[str, Solution]]) -> Solution:
     if merged.status != "optimal" and any(sol.status == "time_limit" for sol in sols):
         merged.status = "time_limit"
     merged.message = f"solved by category, no rule linking two categories: {each}"
+    merged.message += "".join(f"; {category}: {DISCARDED}" for category, sol in parts if DISCARDED in sol.message)
     if merged.global_gap is not None:
         merged.message += (
             f"; within {merged.global_gap:.2%} of the best possible plan (bound: {merged.global_bound_method})"

@@ -41,7 +41,7 @@ import pandas as pd
 import pulp
 
 from solver.backend import RunResult, run_solver
-from solver.bound import CHILD_START_SECONDS, LP_METHOD, Bound, BoundProcess, lagrangian_bound
+from solver.bound import CHILD_START_SECONDS, DISCARDED, LP_METHOD, Bound, BoundProcess, lagrangian_bound
 from solver.data import ModelData, prepare
 from solver.decompose import separable_categories, solve_by_category
 from solver.explain import explain_infeasibility
@@ -288,7 +288,7 @@ def _global_bound(solution: Solution, relaxed: Bound, beside: Bound | None, *, w
         slack = 1e-6 * max(1.0, abs(objective)) + PENNY_TOL
         valid = [(v, m) for v, m in candidates if v >= objective - slack]
         if len(valid) < len(candidates):
-            solution.message += "; a bound below the plan was discarded (please report this)"
+            solution.message += f"; {DISCARDED}"
         candidates = valid
     if not candidates:
         return

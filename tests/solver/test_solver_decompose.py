@@ -195,3 +195,23 @@ def test_one_shared_process_bounds_the_parts_too_large_for_their_lp(region, monk
     # (the fixture's gap tolerance is 0: no part is proven early, so the child has its time)
     assert sorted(found) == ["hip", "knee", "trauma"]
     assert sol.global_bound <= sum(b.value for b in found.values()) + PENNY
+
+
+def test_a_childs_bound_below_a_parts_plan_is_not_used_and_the_run_says_so(region, monkeypatch):
+    # a bound below a plan is a bug somewhere: the run keeps its own bounds and asks for a report
+    decompose_module = importlib.import_module("solver.decompose")
+    bound_module = importlib.import_module("solver.bound")
+    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
+    monkeypatch.setattr(decompose_module, "FULL_LP_COLUMNS", 0)
+    monkeypatch.setattr(bound_module, "FULL_LP_COLUMNS", 0)
+
+    class Wrong(bound_module.CategoryBounds):
+        def result(self, deadline):
+            super().result(perf_counter())
+            return {"knee": bound_module.Bound(value=1.0, method="a broken bound")}
+
+    monkeypatch.setattr(decompose_module, "CategoryBounds", Wrong)
+    sol = solve(_with(region, time_limit=10.0))
+    assert f"knee: {bound_module.DISCARDED}" in sol.message
+    assert "a broken bound" not in sol.global_bound_method
+    assert sol.global_bound >= sol.objective - PENNY
