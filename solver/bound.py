@@ -53,19 +53,22 @@ block's least :math:`R_b` (taken at different multipliers, still a value of :mat
 Finding good multipliers: :math:`R` is convex and piecewise linear (a sum of maxima), and
 subgradient steps on it (used until session 7) stalled 0.2% above the LP relaxation on the
 benchmark's knee (88,146,254 against 87,974,926 after 11,135 steps) and 2-3% above it on
-trauma. Instead every maximum is smoothed, :math:`\max_i v_i \le T \log \sum_i e^{v_i/T}
-\le \max_i v_i + T \log n`, and the smooth :math:`R_T \ge R` is minimised by L-BFGS-B for
-falling temperatures :math:`T`; :math:`R` itself is evaluated at the multipliers each phase
-ends with. The smoothing only guides the search: the bound is always an exact value of
-:math:`R`. Without tiers and with nothing else dropped binding, the bound is the optimum
-(tested); with nothing dropped binding it reaches the LP relaxation (tested: 1.9e-6 above it;
-knee at L: 87,976,370 in 60 s against the LP's 87,974,926).
+trauma. Instead (session 7) every maximum is smoothed, :math:`\max_i v_i \le T \log \sum_i
+e^{v_i/T} \le \max_i v_i + T \log n`, and the smooth function is minimised by L-BFGS-B for
+falling temperatures :math:`T`. Since session 8 the search is over the LP dual's one
+multiplier :math:`\pi_{tgm}` per segment instead of one :math:`\lambda_{tl}` per pair
+(:class:`_SegmentDual`: :math:`\lambda(\pi)` follows from :math:`\pi`), over only the rows
+near their segment's :math:`\pi`: at L trauma's bound in a run went from about 3.4% to 0.57%
+above its plan, hip's to its LP relaxation. The smoothing only guides the search: the bound
+is always :math:`R` itself at the multipliers reached. Without tiers and with nothing else
+dropped binding, the bound is the optimum (tested); with nothing dropped binding it reaches
+the LP relaxation (tested).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from time import perf_counter
 
 import numpy as np
@@ -393,91 +396,6 @@ def _segment_softmax(
     return top + temperature * np.log(total), scaled / total[segment_of]
 
 
-class _Smoothed:
-    r""":math:`R_T`: :math:`R` with every maximum replaced by :math:`T \log \sum e^{\cdot / T}`, and
-    its gradient.
-
-    Every such maximum is at least the true one, so :math:`R_T \ge R` and :math:`R_T \to R` as
-    :math:`T \to 0`; unlike :math:`R` it is differentiable, so a quasi-Newton method minimises
-    it in far fewer evaluations than subgradient steps take on :math:`R`. The range side's sum
-    of the :math:`K_g` largest :math:`\Lambda_l` is :math:`\min_\theta K_g \theta + \sum_l
-    \max(0, \Lambda_l - \theta)` with the softplus for the inner maximum (:math:`\theta` by
-    bisection). The gradient weights the choices the maxima make: a row's weight is its
-    (trust, category)'s month weight times its share of the segment's maximum.
-    """
-
-    def __init__(self, t: _Tables) -> None:
-        self.t = t
-        self.tc_starts = np.flatnonzero(np.r_[True, t.tc_of_tcm[1:] != t.tc_of_tcm[:-1]])
-        self.tc_of_month = np.repeat(np.arange(len(self.tc_starts)), np.diff(np.r_[self.tc_starts, len(t.one_off)]))
-        self.optional_tc = ~t.must_join[t.tc_of_tcm[self.tc_starts]]
-        self.rows_with_claims = t.claim_row[t.claim_starts] if len(t.claim_row) else np.zeros(0, dtype=int)
-        capped = t.capped_group_of_line >= 0
-        self.capped_lines, self.uncapped_lines = np.flatnonzero(capped), np.flatnonzero(~capped)
-        self.cap_group = t.capped_group_of_line[self.capped_lines]
-        self.offer_of_oj = np.repeat(np.arange(len(t.oj_starts)), np.diff(np.r_[t.oj_starts, len(t.oj_threshold)]))
-        self.oj_scale = t.oj_threshold / t.offer_top[t.oj_offer] if len(t.oj_threshold) else np.zeros(0)
-
-    def value_and_gradient(self, x: _Multipliers, temperature: float) -> tuple[float, _Multipliers]:
-        t, T = self.t, temperature
-        bonus = np.zeros(len(t.a))
-        if len(t.claim_row):
-            claim = t.claim_gain - x.nu[t.claim_tgoj] + x.mu[t.claim_oj] * t.claim_volume
-            claimed, claim_weight = _segment_softmax(claim, t.claim_starts, t.claim_segment, T, True)
-            bonus[self.rows_with_claims] = claimed
-        v = t.a + bonus - x.lam[t.pair_of_row]
-        segment, row_weight = _segment_softmax(v, t.seg_starts, t.seg_of_row, T, False)
-        month_value = np.bincount(t.tcm_of_seg, weights=segment, minlength=len(t.one_off)) - t.one_off
-        joined, month_weight = _segment_softmax(month_value, self.tc_starts, self.tc_of_month, T, self.optional_tc)
-        total = float(joined.sum())
-        weight = month_weight[t.tcm_of_seg][t.seg_of_row] * row_weight
-        g_lam = -np.bincount(t.pair_of_row, weights=weight, minlength=len(x.lam))
-        g_nu, g_mu = np.zeros(len(x.nu)), np.zeros(len(x.mu))
-        if len(t.claim_row):
-            taken = weight[t.claim_row] * claim_weight
-            g_nu -= np.bincount(t.claim_tgoj, weights=taken, minlength=len(x.nu))
-            g_mu += np.bincount(t.claim_oj, weights=taken * t.claim_volume, minlength=len(x.mu))
-        # range side: every uncapped line is kept; each capped group keeps its K_g largest
-        big_lambda = np.bincount(t.line_of_pair, weights=x.lam, minlength=t.n_lines)
-        line_weight = np.zeros(t.n_lines)
-        total += float(big_lambda[self.uncapped_lines].sum())
-        line_weight[self.uncapped_lines] = 1.0
-        if len(self.capped_lines):
-            summed, kept = _smooth_top(big_lambda[self.capped_lines], self.cap_group, t.caps.astype(float), T)
-            total += summed
-            line_weight[self.capped_lines] = kept
-        g_lam += line_weight[t.line_of_pair]
-        # offer side: the best tier of each offer, or none
-        if len(x.mu):
-            worth = np.bincount(t.tgoj_oj, weights=x.nu, minlength=len(x.mu)) - x.mu * self.oj_scale
-            picked, tier_weight = _segment_softmax(worth, t.oj_starts, self.offer_of_oj, T, True)
-            total += float(picked.sum())
-            g_nu += tier_weight[t.tgoj_oj]
-            g_mu -= tier_weight * self.oj_scale
-        return total, _Multipliers(lam=g_lam, nu=g_nu, mu=g_mu)
-
-
-def _smooth_top(values: np.ndarray, group: np.ndarray, count: np.ndarray, temperature: float):
-    r"""Smooth sum of the ``count[g]`` largest values of each group: :math:`\sum_g K_g \theta_g +
-    T \sum_l \log(1 + e^{(v_l - \theta_g) / T})` at the :math:`\theta_g` where the weights
-    :math:`\sigma((v_l - \theta_g)/T)` sum to :math:`K_g` (its minimum over :math:`\theta`;
-    found by bisection), and those weights (the gradient)."""
-    from scipy.special import expit
-
-    n = len(count)
-    low, high = np.full(n, np.inf), np.full(n, -np.inf)
-    np.minimum.at(low, group, values)
-    np.maximum.at(high, group, values)
-    low, high = low - 40 * temperature, high + 40 * temperature
-    for _ in range(60):
-        theta = 0.5 * (low + high)
-        above = np.bincount(group, weights=expit((values - theta[group]) / temperature), minlength=n) > count
-        low, high = np.where(above, theta, low), np.where(above, high, theta)
-    theta = 0.5 * (low + high)
-    z = (values - theta[group]) / temperature
-    return float((count * theta).sum() + temperature * np.logaddexp(0.0, z).sum()), expit(z)
-
-
 def _per_block(n_blocks: int, blocks: tuple[np.ndarray, ...], values: list[np.ndarray]) -> np.ndarray:
     """Sums of ``values`` (one array per kind of multiplier) by block."""
     total = np.zeros(n_blocks)
@@ -492,7 +410,6 @@ class _Search:
     def __init__(self, t: _Tables, n_pairs: int, target, deadline, max_evaluations, report, tick) -> None:
         self.t, self.target, self.deadline, self.max_evaluations = t, target, deadline, max_evaluations
         self.report, self.tick, self.reported = report, tick, perf_counter()
-        self.sizes = np.cumsum([n_pairs, t.n_tgoj])
         self.best_x = _Multipliers(lam=np.zeros(n_pairs), nu=np.zeros(t.n_tgoj), mu=np.zeros(len(t.oj_threshold)))
         self.best, self.gradient, self.best_kept = _evaluate(t, self.best_x)
         self.evaluations = 1
@@ -526,13 +443,6 @@ class _Search:
         reached = self.target is not None and self.value - self.target <= 1e-5 * max(1.0, abs(self.target))
         late = perf_counter() >= (self.deadline if until is None else min(until, self.deadline))
         return reached or late or self.evaluations >= self.max_evaluations
-
-    def vector(self, x: _Multipliers) -> np.ndarray:
-        return np.concatenate([x.lam, x.nu, x.mu])
-
-    def multipliers(self, z: np.ndarray) -> _Multipliers:
-        lam, nu, mu = np.split(np.maximum(z, 0.0), self.sizes)
-        return _Multipliers(lam=lam, nu=nu, mu=mu)
 
 
 def _steps(search: _Search, until: float, evaluations: int) -> None:
@@ -591,48 +501,250 @@ def _steps(search: _Search, until: float, evaluations: int) -> None:
         stall = np.where(halve, 0, stall)
 
 
-def _smooth(search: _Search, temperatures: list[float]) -> None:
-    """From the best multipliers so far, minimise the smoothed :math:`R_T` (:class:`_Smoothed`)
-    by L-BFGS-B (bounds :math:`\\ge 0`) for each temperature in turn, each of the :data:`PHASES`
-    planned phases getting an equal share of the time and evaluations left and each cooler one
-    what the earlier ones leave; :math:`R` itself is taken where each phase ends (and every
-    :data:`REPORT_SECONDS` when reporting)."""
-    from scipy.optimize import Bounds, minimize
+class _SegmentDual:
+    r"""The relaxation's LP dual in one multiplier per segment: :math:`R` at
+    :math:`\lambda_{tl}(\pi) = \max(0, \max_m (v_{tlm} - \pi_{tgm}))`, bounded above by
 
-    smoothed = _Smoothed(search.t)
-    z = search.vector(search.best_x)
-    bounds = Bounds(np.zeros(len(z)), np.full(len(z), np.inf))
+    .. math::
+        D(\pi, \theta, \nu, \mu) = \sum_{tc} \max_m \big(\sum_g \pi_{tgm} - f_{tcm}\big)
+            + \sum_g \big(K_g \theta_g + \sum_{l \in g} \max(0, \Lambda_l(\pi) - \theta_g)\big)
+            + \text{the offers' part}
+
+    (each segment's best :math:`v_{tlm} - \lambda_{tl}` is at most :math:`\pi_{tgm}`; the sum of
+    the :math:`K_g` largest :math:`\Lambda_l` is at most :math:`K_g \theta_g + \sum_l
+    \max(0, \Lambda_l - \theta_g)` for every :math:`\theta_g`; an uncapped line keeps every
+    :math:`\Lambda_l`). Its least value is the LP relaxation's, as :math:`R`'s is, but over
+    one :math:`\pi` per (trust, group, month) instead of one :math:`\lambda` per (trust,
+    line): trauma at L has 4,344 segments and 95,457 pairs. Every
+    maximum is smoothed (``value_and_gradient``); the bound is always :math:`R` at
+    :math:`\lambda(\pi)` exactly (``multipliers``), a valid bound whatever :math:`\pi`."""
+
+    def __init__(self, t: _Tables, n_pairs: int, n_segments: int | None = None) -> None:
+        self.t, self.n_pairs = t, n_pairs
+        self.n_segments = len(t.seg_starts) if n_segments is None else n_segments
+        self.n_caps = len(t.caps)
+        self.sizes = np.cumsum([self.n_segments, self.n_caps, t.n_tgoj])
+        self.tc_starts = np.flatnonzero(np.r_[True, t.tc_of_tcm[1:] != t.tc_of_tcm[:-1]])
+        self.tc_of_month = np.repeat(np.arange(len(self.tc_starts)), np.diff(np.r_[self.tc_starts, len(t.one_off)]))
+        self.optional_tc = ~t.must_join[t.tc_of_tcm[self.tc_starts]]
+        self.rows_with_claims = t.claim_row[t.claim_starts] if len(t.claim_row) else np.zeros(0, dtype=int)
+        # the rows of each pair together (its months), for lambda_tl
+        self.by_pair = np.argsort(t.pair_of_row, kind="stable")
+        sorted_pairs = t.pair_of_row[self.by_pair]
+        self.pair_starts = np.flatnonzero(np.r_[True, sorted_pairs[1:] != sorted_pairs[:-1]])
+        self.pairs = sorted_pairs[self.pair_starts]  # pairs with rows, ascending
+        self.pair_of_sorted = np.cumsum(np.r_[True, sorted_pairs[1:] != sorted_pairs[:-1]]) - 1
+        self.line_of_pair = t.line_of_pair[self.pairs]
+        self.cap_of_line = t.capped_group_of_line
+        self.capped_lines = np.flatnonzero(self.cap_of_line >= 0)
+        self.uncapped_lines = np.flatnonzero(self.cap_of_line < 0)
+        self.offer_of_oj = np.repeat(np.arange(len(t.oj_starts)), np.diff(np.r_[t.oj_starts, len(t.oj_threshold)]))
+        self.oj_scale = t.oj_threshold / t.offer_top[t.oj_offer] if len(t.oj_threshold) else np.zeros(0)
+        self.caps = t.caps.astype(float)
+
+    def split(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        pi, theta, nu, mu = np.split(z, self.sizes)
+        return pi, np.maximum(theta, 0.0), np.maximum(nu, 0.0), np.maximum(mu, 0.0)
+
+    def lower_bounds(self) -> np.ndarray:
+        """pi is free (the dual of an equation); theta, nu and mu are at least 0."""
+        return np.r_[np.full(self.n_segments, -np.inf), np.zeros(self.sizes[-1] - self.n_segments + len(self.oj_scale))]
+
+    def _values(self, nu: np.ndarray, mu: np.ndarray, temperature: float | None):
+        """Every row's value with its best claim (smoothed unless ``temperature`` is None), and
+        the claims' weights."""
+        t = self.t
+        bonus = np.zeros(len(t.a))
+        weights = np.zeros(0)
+        if len(t.claim_row):
+            claim = t.claim_gain - nu[t.claim_tgoj] + mu[t.claim_oj] * t.claim_volume
+            if temperature is None:
+                bonus[self.rows_with_claims] = np.maximum.reduceat(np.maximum(claim, 0.0), t.claim_starts)
+            else:
+                claimed, weights = _segment_softmax(claim, t.claim_starts, t.claim_segment, temperature, True)
+                bonus[self.rows_with_claims] = claimed
+        return t.a + bonus, weights
+
+    def start(self, x: _Multipliers) -> np.ndarray:
+        """The point whose lambda(pi) is at most ``x.lam`` (so R there is at most R at ``x``): each
+        segment's pi its best value at ``x``, theta each capped group's K-th largest Lambda."""
+        t = self.t
+        v, _ = self._values(x.nu, x.mu, None)
+        pi = np.maximum.reduceat(v - x.lam[t.pair_of_row], t.seg_starts)
+        lam = self.multipliers(np.r_[pi, np.zeros(self.n_caps), x.nu, x.mu]).lam
+        big_lambda = np.bincount(t.line_of_pair, weights=lam, minlength=t.n_lines)
+        theta = np.zeros(self.n_caps)
+        if self.n_caps:
+            lines = self.capped_lines[np.lexsort((-big_lambda[self.capped_lines], self.cap_of_line[self.capped_lines]))]
+            groups = self.cap_of_line[lines]
+            rank = np.arange(len(lines)) - np.searchsorted(groups, groups, side="left")
+            at_k = rank == t.caps[groups] - 1
+            theta[groups[at_k]] = big_lambda[lines[at_k]]
+        return np.r_[pi, theta, x.nu, x.mu]
+
+    def gaps(self, z: np.ndarray) -> np.ndarray:
+        """How far each row's value is above its segment's pi at ``z`` (exactly)."""
+        pi, _, nu, mu = self.split(z)
+        v, _ = self._values(nu, mu, None)
+        return v - pi[self.t.seg_of_row]
+
+    def over(self, rows: np.ndarray) -> _SegmentDual:
+        """The same function over some rows only (ascending indices): the rows left out add
+        about :math:`T \\log(1 + e^{\\text{gap}/T})` each, nothing when far below their pi."""
+        t = self.t
+        kept = np.zeros(len(t.a), dtype=bool)
+        kept[rows] = True
+        new_row = np.full(len(t.a), -1)
+        new_row[rows] = np.arange(len(rows))
+        on = kept[t.claim_row]
+        claim_row = new_row[t.claim_row[on]]
+        new_claim = np.r_[True, claim_row[1:] != claim_row[:-1]] if len(claim_row) else np.zeros(0, dtype=bool)
+        sub = replace(
+            t,
+            a=t.a[rows],
+            pair_of_row=t.pair_of_row[rows],
+            seg_of_row=t.seg_of_row[rows],
+            claim_row=claim_row,
+            claim_starts=np.flatnonzero(new_claim),
+            claim_segment=np.cumsum(new_claim) - 1,
+            claim_tgoj=t.claim_tgoj[on],
+            claim_gain=t.claim_gain[on],
+            claim_oj=t.claim_oj[on],
+            claim_volume=t.claim_volume[on],
+        )
+        return _SegmentDual(sub, self.n_pairs, self.n_segments)
+
+    def multipliers(self, z: np.ndarray) -> _Multipliers:
+        """lambda(pi) exactly, with nu and mu: where the bound R is evaluated."""
+        t = self.t
+        pi, _, nu, mu = self.split(z)
+        v, _ = self._values(nu, mu, None)
+        lam = np.zeros(self.n_pairs)
+        gaps = (v - pi[t.seg_of_row])[self.by_pair]
+        lam[self.pairs] = np.maximum(np.maximum.reduceat(gaps, self.pair_starts), 0.0)
+        return _Multipliers(lam=lam, nu=nu, mu=mu)
+
+    def value_and_gradient(self, z: np.ndarray, temperature: float) -> tuple[float, np.ndarray]:
+        t, T = self.t, temperature
+        pi, theta, nu, mu = self.split(z)
+        v, claim_weight = self._values(nu, mu, T)
+        # the (trust, category)'s months, each worth the sum of its segments' pi
+        month_value = np.bincount(t.tcm_of_seg, weights=pi, minlength=len(t.one_off)) - t.one_off
+        joined, month_weight = _segment_softmax(month_value, self.tc_starts, self.tc_of_month, T, self.optional_tc)
+        total = float(joined.sum())
+        g_pi = month_weight[t.tcm_of_seg].copy()
+        # lambda_tl: the most any month of the pair's rows is above its segment's pi (or 0)
+        gaps = (v - pi[t.seg_of_row])[self.by_pair]
+        lam, row_share = _segment_softmax(gaps, self.pair_starts, self.pair_of_sorted, T, True)
+        big_lambda = np.bincount(self.line_of_pair, weights=lam, minlength=t.n_lines)
+        line_weight = np.zeros(t.n_lines)
+        total += float(big_lambda[self.uncapped_lines].sum())
+        line_weight[self.uncapped_lines] = 1.0
+        g_theta = np.zeros(self.n_caps)
+        if self.n_caps:
+            from scipy.special import expit
+
+            lines = self.capped_lines
+            above = (big_lambda[lines] - theta[self.cap_of_line[lines]]) / T
+            total += float((self.caps * theta).sum() + T * np.logaddexp(0.0, above).sum())
+            line_weight[lines] = expit(above)
+            g_theta = self.caps - np.bincount(
+                self.cap_of_line[lines], weights=line_weight[lines], minlength=self.n_caps
+            )
+        row_weight = np.zeros(len(t.a))  # d total / d v_row
+        row_weight[self.by_pair] = row_share * line_weight[self.line_of_pair][self.pair_of_sorted]
+        g_pi -= np.bincount(t.seg_of_row, weights=row_weight, minlength=self.n_segments)
+        g_nu, g_mu = np.zeros(len(nu)), np.zeros(len(mu))
+        if len(t.claim_row):
+            taken = row_weight[t.claim_row] * claim_weight
+            g_nu -= np.bincount(t.claim_tgoj, weights=taken, minlength=len(nu))
+            g_mu += np.bincount(t.claim_oj, weights=taken * t.claim_volume, minlength=len(mu))
+        if len(mu):
+            worth = np.bincount(t.tgoj_oj, weights=nu, minlength=len(mu)) - mu * self.oj_scale
+            picked, tier_weight = _segment_softmax(worth, t.oj_starts, self.offer_of_oj, T, True)
+            total += float(picked.sum())
+            g_nu += tier_weight[t.tgoj_oj]
+            g_mu -= tier_weight * self.oj_scale
+        return total, np.concatenate([g_pi, g_theta, g_nu, g_mu])
+
+
+def _smooth_segments(search: _Search, temperatures: list[float]) -> None:
+    """As :func:`_smooth`, over :class:`_SegmentDual`'s one multiplier per segment, from the
+    best multipliers so far (a start whose R is at most theirs). Each phase works on the rows
+    within :data:`KEEP_MARGIN` temperatures below their segment's pi or above it (the others
+    weigh less than :math:`e^{-40}`); every :data:`RECHECK` evaluations all rows are looked at,
+    and where one left out has come within :data:`ENTER_MARGIN` temperatures, the rows near
+    their pi there join (L-BFGS-B goes on: the function changes by less than :math:`e^{-25}`
+    of a row's weight; restarting it each time cost most of its progress)."""
+    full = _SegmentDual(search.t, len(search.best_x.lam))
+    z = full.start(search.best_x)
+    search.take(full.multipliers(z))
+    if search.target is not None and search.value > search.target:
+        # start no hotter than where the smoothing adds FIRST_BIAS of what is left to the
+        # plan's value: a hotter phase's minimum lies above the point already reached
+        allowed = FIRST_BIAS * (search.value - search.target)
+        at = float(_evaluate(search.t, full.multipliers(z))[0].sum())
+        while len(temperatures) > 1 and full.value_and_gradient(z, temperatures[0])[0] - at > allowed:
+            temperatures = temperatures[1:]
     for phase, temperature in enumerate(temperatures):
         if search.finished():
             return
-        # the planned phases share the time; once they are done (converged early), each
-        # cooler one takes what is left
         phases_left = max(1, PHASES - phase)
         phase_end = perf_counter() + (search.deadline - perf_counter()) / phases_left
-        phase_evaluations = max(1, (search.max_evaluations - search.evaluations) // phases_left)
+        phase_last = search.evaluations + max(1, (search.max_evaluations - search.evaluations) // phases_left)
+        settled = False
+        while not settled:
+            z, settled = _smooth_segments_near(search, full, z, temperature, phase_end, phase_last)
 
-        def value(at: np.ndarray, temperature: float = temperature) -> tuple[float, np.ndarray]:
-            search.evaluations += 1
-            total, gradient = smoothed.value_and_gradient(search.multipliers(at), temperature)
-            return total, search.vector(gradient)
 
-        def stop(at: np.ndarray, phase_end: float = phase_end) -> None:
-            if search.report is not None and perf_counter() - search.reported >= REPORT_SECONDS:
-                search.take(search.multipliers(at))
-            if search.finished(phase_end):
-                raise StopIteration
+def _smooth_segments_near(
+    search: _Search, full: _SegmentDual, z: np.ndarray, temperature: float, until: float, last: int
+) -> tuple[np.ndarray, bool]:
+    """One run of L-BFGS-B on the rows near their segment's pi at ``z`` (see
+    :func:`_smooth_segments`). Returns the point reached and whether the phase is over."""
+    from scipy.optimize import Bounds, minimize
 
-        found = minimize(
-            value,
-            z,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            callback=stop,
-            options={"maxiter": phase_evaluations, "maxfun": phase_evaluations, "maxcor": 20, "ftol": 1e-12},
-        )
-        z = np.maximum(found.x, 0.0)
-        search.take(search.multipliers(z))
+    kept = full.gaps(z) >= -KEEP_MARGIN * temperature
+    dual = full.over(np.flatnonzero(kept))
+    check = search.evaluations + RECHECK
+
+    def value(at: np.ndarray) -> tuple[float, np.ndarray]:
+        search.evaluations += 1
+        return dual.value_and_gradient(at, temperature)
+
+    def entered(at: np.ndarray) -> bool:
+        return bool(((full.gaps(at) >= -ENTER_MARGIN * temperature) & ~kept).any())
+
+    def stop(at: np.ndarray) -> None:
+        nonlocal dual, kept, check
+        if search.finished(until) or search.evaluations >= last:
+            raise StopIteration
+        due = search.report is not None and perf_counter() - search.reported >= REPORT_SECONDS
+        if due or search.evaluations >= check:
+            check = search.evaluations + RECHECK
+            search.take(full.multipliers(at))
+            if entered(at):
+                # the rows coming near join the function without restarting the quasi-Newton
+                # method: the function changes by their weight, less than e^-25 of a row's
+                kept = kept | (full.gaps(at) >= -KEEP_MARGIN * temperature)
+                dual = full.over(np.flatnonzero(kept))
+
+    left = max(1, last - search.evaluations)
+    found = minimize(
+        value,
+        z,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=Bounds(full.lower_bounds(), np.full(len(z), np.inf)),
+        callback=stop,
+        options={"maxiter": left, "maxfun": left, "maxcor": MEMORY, "ftol": 1e-12},
+    )
+    search.take(full.multipliers(found.x))
+    over = search.finished(until) or search.evaluations >= last
+    # L-BFGS-B may stop early (its relative decrease test, met by a tiny step): only a run that
+    # gained nothing ends the phase
+    gained = dual.value_and_gradient(z, temperature)[0] - float(found.fun)
+    return found.x, over or (gained <= SETTLED * max(1.0, abs(float(found.fun))) and not entered(found.x))
 
 
 def lagrangian_bound(
@@ -664,7 +776,7 @@ def lagrangian_bound(
         return Bound(value=0.0, method=METHOD, seconds=perf_counter() - tick)
     search = _Search(t, len(data.pairs), target, tick + seconds, max_iterations, report, tick)
     _steps(search, until=tick + STEP_SHARE * seconds, evaluations=int(STEP_SHARE * max_iterations))
-    _smooth(search, _temperatures(t))
+    _smooth_segments(search, _temperatures(t))
     used = data.pairs["line"].to_numpy()[search.best_kept > 0.5]
     return Bound(
         value=search.value,
@@ -687,28 +799,26 @@ def _temperatures(t: _Tables) -> list[float]:
 METHOD = "Lagrangian relaxation over every usable line (range and tiers priced)"
 DISCARDED = "a bound below the plan was discarded (please report this)"
 """Said in a run's message when a bound came out below the plan (a bug: it is not used)."""
-STEP_SHARE = 0.5
+STEP_SHARE = 0.1
 """Share of the time (and of the evaluations) for subgradient steps before the smoothed
-search takes over from the best multipliers they found."""
+search (:func:`_smooth_segments`) takes over from the best multipliers they found.
+
+Measured (session 8) one category at a time with the seconds each gets in an L run (knee 18,
+hip 33, trauma 41), the other core busy with a HiGHS MILP, each from its greedy plan's value
+(``/work/exp8``-style scripts): share 0.5 knee 0.322%, hip 0.122%, trauma 1.431% above their
+plans; 0.25: 0.251%, 0.122%, 0.893%; 0.1: 0.274%, 0.122%, 0.567% (hip's and trauma's
+relaxation optima are about 0.12% and 0.5% above their plans)."""
 FIRST_TEMPERATURE = 0.05
 COOLING = 10.0
 PHASES = 2
-"""The smoothing starts at 0.05 times the median row value (about £800 at the benchmark's
-scale) and ends 10 times lower (then cooler while time is left).
+"""The smoothing's temperatures: 0.05 times the median row value (about £800 at the benchmark's
+scale), each next one 10 times lower; the first :data:`PHASES` share the time, cooler ones
+take what is left; the hottest ones that add more than :data:`FIRST_BIAS` are skipped.
 
-Measured on the benchmark's L region (seed 2026, default scenario), as (share of steps,
-first temperature, phases, cooling). Whole runs (``solve``, 100 s, load about 2; per
-category from the run's message): (0.5, 0.05, 2, 10) 0.922% and 0.967% (knee 0.51% and 0.58%,
-hip 0.14% and 0.24%, trauma 4.3% and 4.1%; 0.906% before cooler phases followed early
-convergence); (0.1, 0.2, 2, 10) 1.13% and 1.28% (knee 0.81% and 0.84%,
-hip 0.34%, trauma 4.2% and 5.2%). One category at a time alone on a core, with the time each
-gets in a run (knee 19 s, hip 33 s, trauma 40 s), where it makes about twice the evaluations:
-(0.1, 0.2, 2, 10) knee 0.198%, hip 0.448%, trauma 1.18%; (0.5, 0.05, 2, 10) knee 0.278%, hip
-0.236%; knee in 45 s 0.067%. Steps alone (the method until session 7): knee stalls at 0.25%
-(88,146,254 after 11,135 steps), hip 0.775% in 25 s. Trauma's LP relaxation without the
-supplier rules is 0.51% above its plan (23,354,010 by interior point in 469 s), knee's 0.056%
-(87,974,926): the bound is limited by the evaluations its search gets (trauma: 743 in a
-run, 1,321 alone), not by the relaxation."""
+Session 7 compared (share of steps, first temperature, phases, cooling) for the search over
+one multiplier per (trust, line) (whole L runs, 100 s): (0.5, 0.05, 2, 10) 0.922% and 0.967%,
+(0.1, 0.2, 2, 10) 1.13% and 1.28%, smoothing alone from zero multipliers, six phases, 2.55%.
+Session 8's search over one multiplier per segment, with the steps' share above."""
 AIM_BELOW = 0.10
 """Polyak's steps aim this share below the known plan's value (a plan's value is below the
 least bound, so steps aimed at it are short; longer ones converge faster here).
@@ -728,6 +838,25 @@ runs from the greedy plan's value, 3,000 steps): S 6,096,424 (LP 6,096,238, opti
 6,080,106), M 31,972,975 (optimum 31,970,096), L 166,817,935; with plain steps (0) and
 ``STALL`` 50 the same 3,000 steps gave 6,096,578, 32,055,493 and, in 1,000 steps at L,
 168,933,836 against 167,719,966 deflected."""
+FIRST_BIAS = 0.1
+"""The smoothed search starts at the hottest of its temperatures where the smoothing adds at
+most this share of the distance from the bound so far to the known plan's value (measured:
+trauma at L after the steps, 1.25m above its greedy plan, the first temperature 773 added
+600k and its phase made no progress in 10 s; 77 added 10k and gained 270k in as long)."""
+SETTLED = 1e-9
+"""A phase of the smoothed search ends (for a cooler one) when a run of L-BFGS-B gains at most
+this share of the smoothed value: it sometimes stops far from the minimum (measured: trauma at
+L, the phase at 77 stopped at 23.86m in one run and went on to 23.36m in another)."""
+KEEP_MARGIN = 40.0
+"""The smoothed search keeps the rows less than this many temperatures below their segment's
+pi (a row further below weighs less than :math:`e^{-40}`)."""
+ENTER_MARGIN = 25.0
+"""A row left out that comes within this many temperatures of its segment's pi makes the
+smoothed search choose its rows again."""
+RECHECK = 25
+"""Evaluations of the smoothed search between looks at every row (and exact values of R)."""
+MEMORY = 20
+"""Corrections L-BFGS-B keeps (its ``maxcor``)."""
 REPORT_SECONDS = 2.0
 """How often a bound process hands its bound so far to the run (see ``report``)."""
 CHILD_START_SECONDS = 4.0
@@ -895,11 +1024,15 @@ class BoundProcess(_Child):
 
 def _category_worker(parts: list[tuple[str, ProblemData, float | None, float]], queue) -> None:
     """The bound process of a problem solved by category: each part's Lagrangian bound in turn,
-    for its allotted seconds, as ``(kind, category, Bound)`` messages (kind "interim" as it
-    improves, "final" when the part is done; a Bound without a value if it failed)."""
+    for its allotted seconds and what the parts before it left, as ``(kind, category, Bound)``
+    messages (kind "interim" as it improves, "final" when the part is done; a Bound without a
+    value if it failed)."""
     from solver.data import prepare
 
+    end = perf_counter()
     for category, problem, target, seconds in parts:
+        end += seconds  # a part that finishes early leaves its time to the next
+        seconds = max(1.0, end - perf_counter())
         try:
 
             def interim(bound: Bound, category: str = category) -> None:

@@ -144,34 +144,63 @@ def test_a_region_where_no_trust_can_join_is_bounded_without_steps(region):
     assert bound.feasible and bound.value == 0.0
 
 
-def test_the_smoothed_relaxation_is_above_it_and_its_gradient_is_exact(region):
-    # R_T (every maximum as T log-sum-exp) is what the quasi-Newton method minimises: it must be
-    # at least R (any T), tend to R as T falls, and its gradient must be the true one
+def test_the_segment_dual_bounds_r_its_smoothing_is_above_it_and_its_gradient_is_exact(region):
+    # the search minimises D_T (one pi per segment, every maximum as T log-sum-exp): D_T must be
+    # at least R at lambda(pi) for every T and tend to it; its start must not be worse than the
+    # multipliers it starts from; its gradient must be the true one
     import numpy as np
 
-    from solver.bound import _evaluate, _Multipliers, _Smoothed, _tables
+    from solver.bound import _evaluate, _Multipliers, _SegmentDual, _tables
 
+    pairs = len(prepare(region).pairs)
     t = _tables(prepare(region))
     rng = np.random.default_rng(7)
     x = _Multipliers(
-        lam=rng.uniform(0, 3000, len(prepare(region).pairs)),
+        lam=rng.uniform(0, 3000, pairs) * (rng.random(pairs) < 0.5),
         nu=rng.uniform(0, 3000, t.n_tgoj),
         mu=rng.uniform(0, 3000, len(t.oj_threshold)),
     )
-    exact = float(_evaluate(t, x)[0].sum())
-    smoothed = _Smoothed(t)
-    values = [smoothed.value_and_gradient(x, temperature)[0] for temperature in (1000.0, 10.0, 0.01)]
+    dual = _SegmentDual(t, pairs)
+    z = dual.start(x)
+    exact = float(_evaluate(t, dual.multipliers(z))[0].sum())
+    assert exact <= float(_evaluate(t, x)[0].sum()) + PENNY
+    values = [dual.value_and_gradient(z, temperature)[0] for temperature in (1000.0, 10.0, 0.001)]
     assert values[0] >= values[1] >= values[2] >= exact - 1e-6
-    assert values[2] == pytest.approx(exact, rel=1e-9)
+    assert values[2] == pytest.approx(exact, rel=1e-7)  # T log 2 for each tie of two rows
     temperature = 100.0
-    _, gradient = smoothed.value_and_gradient(x, temperature)
-    for kind in ("lam", "nu", "mu"):
-        values_of = getattr(x, kind)
-        for i in rng.choice(len(values_of), 5, replace=False):
-            step = 0.01
-            values_of[i] += step
-            up = smoothed.value_and_gradient(x, temperature)[0]
-            values_of[i] -= 2 * step
-            down = smoothed.value_and_gradient(x, temperature)[0]
-            values_of[i] += step
-            assert (up - down) / (2 * step) == pytest.approx(getattr(gradient, kind)[i], abs=1e-4, rel=1e-3)
+    _, gradient = dual.value_and_gradient(z, temperature)
+    free = dual.n_segments  # pi can go either way; theta, nu and mu only where above 0
+    for i in rng.choice(len(z), 40, replace=False):
+        if i >= free and z[i] < 0.02:
+            continue
+        step = np.zeros(len(z))
+        step[i] = 0.01
+        up = dual.value_and_gradient(z + step, temperature)[0]
+        down = dual.value_and_gradient(z - step, temperature)[0]
+        assert (up - down) / 0.02 == pytest.approx(gradient[i], abs=1e-4, rel=1e-3)
+
+
+def test_the_segment_dual_over_the_rows_near_their_pi_is_the_same(region):
+    # the search works on the rows less than KEEP_MARGIN temperatures below their segment's pi:
+    # what it leaves out weighs less than e^-40, so value and gradient agree
+    import numpy as np
+
+    from solver.bound import KEEP_MARGIN, _Multipliers, _SegmentDual, _tables
+
+    pairs = len(prepare(region).pairs)
+    t = _tables(prepare(region))
+    rng = np.random.default_rng(11)
+    x = _Multipliers(
+        lam=rng.uniform(0, 2000, pairs) * (rng.random(pairs) < 0.3),
+        nu=rng.uniform(0, 2000, t.n_tgoj),
+        mu=rng.uniform(0, 2000, len(t.oj_threshold)),
+    )
+    dual = _SegmentDual(t, pairs)
+    z = dual.start(x)
+    temperature = 20.0
+    kept = dual.gaps(z) >= -KEEP_MARGIN * temperature
+    assert 0 < kept.sum() < len(t.a) / 2  # most rows are far below their segment's pi
+    value, gradient = dual.value_and_gradient(z, temperature)
+    near_value, near_gradient = dual.over(np.flatnonzero(kept)).value_and_gradient(z, temperature)
+    assert near_value == pytest.approx(value, rel=1e-12)
+    assert near_gradient == pytest.approx(gradient, abs=1e-9)
