@@ -204,3 +204,26 @@ def test_the_segment_dual_over_the_rows_near_their_pi_is_the_same(region):
     near_value, near_gradient = dual.over(np.flatnonzero(kept)).value_and_gradient(z, temperature)
     assert near_value == pytest.approx(value, rel=1e-12)
     assert near_gradient == pytest.approx(gradient, abs=1e-9)
+
+
+def test_a_bound_process_starts_with_one_blas_thread_and_leaves_this_process_as_it_was(monkeypatch):
+    # BLAS threads spinning beside the MILP halved both processes' speed at L (ONE_BLAS_THREAD)
+    import os
+
+    from solver.bound import ONE_BLAS_THREAD, _Child
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    seen: list = []
+    real_start = importlib.import_module("multiprocessing").get_context("spawn").Process.start
+
+    def start(process):
+        seen.append({name: os.environ.get(name) for name in ONE_BLAS_THREAD})
+        return real_start(process)
+
+    monkeypatch.setattr(importlib.import_module("multiprocessing").get_context("spawn").Process, "start", start)
+    child = _Child._spawn(print, ("a child",))
+    assert child is not None
+    child.process.join(timeout=60)
+    assert seen == [ONE_BLAS_THREAD]
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and os.environ["OMP_NUM_THREADS"] == "7"
