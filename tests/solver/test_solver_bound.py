@@ -144,24 +144,35 @@ def test_a_region_where_no_trust_can_join_is_bounded_without_steps(region):
     assert bound.feasible and bound.value == 0.0
 
 
+def _segment_dual_at_random(region, *, seed: int, size: float, share: float):
+    """The relaxation's tables, random multipliers (a ``share`` of the pairs' lambda above 0, all
+    below ``size``), the segment dual and its start from them."""
+    import numpy as np
+
+    from solver.bound import _Multipliers, _SegmentDual, _tables
+
+    pairs = len(prepare(region).pairs)
+    t = _tables(prepare(region))
+    rng = np.random.default_rng(seed)
+    x = _Multipliers(
+        lam=rng.uniform(0, size, pairs) * (rng.random(pairs) < share),
+        nu=rng.uniform(0, size, t.n_tgoj),
+        mu=rng.uniform(0, size, len(t.oj_threshold)),
+    )
+    dual = _SegmentDual(t, pairs)
+    return t, x, dual, dual.start(x)
+
+
 def test_the_segment_dual_bounds_r_its_smoothing_is_above_it_and_its_gradient_is_exact(region):
     # the search minimises D_T (one pi per segment, every maximum as T log-sum-exp): D_T must be
     # at least R at lambda(pi) for every T and tend to it; its start must not be worse than the
     # multipliers it starts from; its gradient must be the true one
     import numpy as np
 
-    from solver.bound import _evaluate, _Multipliers, _SegmentDual, _tables
+    from solver.bound import _evaluate
 
-    pairs = len(prepare(region).pairs)
-    t = _tables(prepare(region))
+    t, x, dual, z = _segment_dual_at_random(region, seed=7, size=3000, share=0.5)
     rng = np.random.default_rng(7)
-    x = _Multipliers(
-        lam=rng.uniform(0, 3000, pairs) * (rng.random(pairs) < 0.5),
-        nu=rng.uniform(0, 3000, t.n_tgoj),
-        mu=rng.uniform(0, 3000, len(t.oj_threshold)),
-    )
-    dual = _SegmentDual(t, pairs)
-    z = dual.start(x)
     exact = float(_evaluate(t, dual.multipliers(z))[0].sum())
     assert exact <= float(_evaluate(t, x)[0].sum()) + PENNY
     values = [dual.value_and_gradient(z, temperature)[0] for temperature in (1000.0, 10.0, 0.001)]
@@ -185,18 +196,9 @@ def test_the_segment_dual_over_the_rows_near_their_pi_is_the_same(region):
     # what it leaves out weighs less than e^-40, so value and gradient agree
     import numpy as np
 
-    from solver.bound import KEEP_MARGIN, _Multipliers, _SegmentDual, _tables
+    from solver.bound import KEEP_MARGIN
 
-    pairs = len(prepare(region).pairs)
-    t = _tables(prepare(region))
-    rng = np.random.default_rng(11)
-    x = _Multipliers(
-        lam=rng.uniform(0, 2000, pairs) * (rng.random(pairs) < 0.3),
-        nu=rng.uniform(0, 2000, t.n_tgoj),
-        mu=rng.uniform(0, 2000, len(t.oj_threshold)),
-    )
-    dual = _SegmentDual(t, pairs)
-    z = dual.start(x)
+    t, _, dual, z = _segment_dual_at_random(region, seed=11, size=2000, share=0.3)
     temperature = 20.0
     kept = dual.gaps(z) >= -KEEP_MARGIN * temperature
     assert 0 < kept.sum() < len(t.a) / 2  # most rows are far below their segment's pi

@@ -25,6 +25,8 @@ from solver.solve import solve
 
 PENNY = 0.01
 solve_module = importlib.import_module("solver.solve")
+decompose_module = importlib.import_module("solver.decompose")
+bound_module = importlib.import_module("solver.bound")
 
 
 @pytest.fixture(scope="module")
@@ -165,13 +167,16 @@ def test_the_bound_process_time_follows_the_size_with_a_floor():
     assert bound_weights({"a": 0, "b": 0}).tolist() == [0.5, 0.5]
 
 
-def test_one_shared_process_bounds_the_parts_too_large_for_their_lp(region, monkeypatch):
-    # every part counts as large: one child computes their Lagrangian bounds in turn
-    decompose_module = importlib.import_module("solver.decompose")
-    bound_module = importlib.import_module("solver.bound")
+@pytest.fixture
+def every_part_large(monkeypatch):
+    """Screened, and every category too large for its whole LP: one child bounds them all."""
     monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
     monkeypatch.setattr(decompose_module, "FULL_LP_COLUMNS", 0)
     monkeypatch.setattr(bound_module, "FULL_LP_COLUMNS", 0)
+
+
+def test_one_shared_process_bounds_the_parts_too_large_for_their_lp(region, monkeypatch, every_part_large):
+    # every part counts as large: one child computes their Lagrangian bounds in turn
     started: list = []
     found: dict = {}
 
@@ -197,13 +202,8 @@ def test_one_shared_process_bounds_the_parts_too_large_for_their_lp(region, monk
     assert sol.global_bound <= sum(b.value for b in found.values()) + PENNY
 
 
-def test_a_childs_bound_below_a_parts_plan_is_not_used_and_the_run_says_so(region, monkeypatch):
+def test_a_childs_bound_below_a_parts_plan_is_not_used_and_the_run_says_so(region, monkeypatch, every_part_large):
     # a bound below a plan is a bug somewhere: the run keeps its own bounds and asks for a report
-    decompose_module = importlib.import_module("solver.decompose")
-    bound_module = importlib.import_module("solver.bound")
-    monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
-    monkeypatch.setattr(decompose_module, "FULL_LP_COLUMNS", 0)
-    monkeypatch.setattr(bound_module, "FULL_LP_COLUMNS", 0)
 
     class Wrong(bound_module.CategoryBounds):
         def result(self, deadline):
