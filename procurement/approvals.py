@@ -51,6 +51,15 @@ def effective_decided_at(decided_at: pd.Series, recorded_at: pd.Series) -> pd.Se
     return taken.where(taken <= recorded, recorded)
 
 
+def latest_decisions(table: pd.DataFrame, owner: list[str], id_column: str = "id") -> pd.DataFrame:
+    """The decision in force per ``owner`` (e.g. trust and product line): the latest by
+    :func:`effective_decided_at`, the later recorded (higher ``id_column``) on a tie. The one
+    rule the optimiser, ``procure approvals`` and the shortlist workbooks all use."""
+    effective = effective_decided_at(table["decided_at"], table["recorded_at"])
+    ranked = table.assign(effective=effective).sort_values(["effective", id_column])
+    return ranked.drop_duplicates(owner, keep="last")
+
+
 def _history(session: Session) -> pd.DataFrame:
     table = frame(
         session,
@@ -80,7 +89,7 @@ def _history(session: Session) -> pd.DataFrame:
     table["trust"] = table["trust"].fillna(REGIONAL_PANEL)
     for column in ("source_file", "recorded_by", "override_reason"):
         table[column] = table[column].fillna("")
-    return table.assign(effective=effective_decided_at(table["decided_at"], table["recorded_at"]))
+    return table
 
 
 def decisions_in_force(engine: Engine, *, trust: str | None = None) -> pd.DataFrame:
@@ -97,7 +106,7 @@ def decisions_in_force(engine: Engine, *, trust: str | None = None) -> pd.DataFr
                 listed = ", ".join(sorted(known)) or "none yet"
                 raise UnknownReferenceError(f"unknown trust {trust!r} (known: {listed}; or {REGIONAL_PANEL})")
         history = _history(session)
-    latest = history.sort_values(["effective", "approval_id"]).drop_duplicates(["trust", "line_id"], keep="last")
+    latest = latest_decisions(history, ["trust", "line_id"], "approval_id")
     if trust:
         latest = latest[latest["trust"] == trust]
     return latest.sort_values(["trust", "product_line"])[["approval_id", *COLUMNS]].reset_index(drop=True)

@@ -450,7 +450,7 @@ def _steps(search: _Search, until: float, evaluations: int) -> None:
     """Projected subgradient steps on R from zero multipliers until ``until`` or ``evaluations``
     in all: deflected towards the last step (Camerini, Fratta and Maffioli), each block with
     its own Polyak step aimed :data:`AIM_BELOW` under its share of the target, halved when the
-    block stalls. Cheap per step and quick to get close; slow to finish (see :func:`_smooth`)."""
+    block stalls. Cheap per step and quick to get close; slow to finish (see :func:`_smooth_segments`)."""
     t = search.t
     blocks = (t.block_of_pair, t.block_of_tgoj, t.block_of_oj)
     x, current, grad = search.best_x, search.best.copy(), search.gradient
@@ -617,12 +617,9 @@ class _SegmentDual:
 
     def multipliers(self, z: np.ndarray) -> _Multipliers:
         """lambda(pi) exactly, with nu and mu: where the bound R is evaluated."""
-        t = self.t
-        pi, _, nu, mu = self.split(z)
-        v, _ = self._values(nu, mu, None)
+        _, _, nu, mu = self.split(z)
         lam = np.zeros(self.n_pairs)
-        gaps = (v - pi[t.seg_of_row])[self.by_pair]
-        lam[self.pairs] = np.maximum(np.maximum.reduceat(gaps, self.pair_starts), 0.0)
+        lam[self.pairs] = np.maximum(np.maximum.reduceat(self.gaps(z)[self.by_pair], self.pair_starts), 0.0)
         return _Multipliers(lam=lam, nu=nu, mu=mu)
 
     def value_and_gradient(self, z: np.ndarray, temperature: float) -> tuple[float, np.ndarray]:
@@ -670,8 +667,11 @@ class _SegmentDual:
 
 
 def _smooth_segments(search: _Search, temperatures: list[float]) -> None:
-    """As :func:`_smooth`, over :class:`_SegmentDual`'s one multiplier per segment, from the
-    best multipliers so far (a start whose R is at most theirs). Each phase works on the rows
+    """From the best multipliers so far (a start whose R is at most theirs), minimise
+    :class:`_SegmentDual`'s smoothed :math:`D_T` by L-BFGS-B for each temperature in turn, each
+    of the :data:`PHASES` planned phases getting an equal share of the time and evaluations
+    left and each cooler one what the earlier ones leave; R itself is taken where each run
+    ends and every :data:`RECHECK` evaluations. Each phase works on the rows
     within :data:`KEEP_MARGIN` temperatures below their segment's pi or above it (the others
     weigh less than :math:`e^{-40}`); every :data:`RECHECK` evaluations all rows are looked at,
     and where one left out has come within :data:`ENTER_MARGIN` temperatures, the rows near
@@ -679,12 +679,11 @@ def _smooth_segments(search: _Search, temperatures: list[float]) -> None:
     of a row's weight; restarting it each time cost most of its progress)."""
     full = _SegmentDual(search.t, len(search.best_x.lam))
     z = full.start(search.best_x)
-    search.take(full.multipliers(z))
+    at = float(search.take(full.multipliers(z))[0].sum())
     if search.target is not None and search.value > search.target:
         # start no hotter than where the smoothing adds FIRST_BIAS of what is left to the
         # plan's value: a hotter phase's minimum lies above the point already reached
         allowed = FIRST_BIAS * (search.value - search.target)
-        at = float(_evaluate(search.t, full.multipliers(z))[0].sum())
         while len(temperatures) > 1 and full.value_and_gradient(z, temperatures[0])[0] - at > allowed:
             temperatures = temperatures[1:]
     for phase, temperature in enumerate(temperatures):
@@ -708,13 +707,17 @@ def _smooth_segments_near(
     kept = full.gaps(z) >= -KEEP_MARGIN * temperature
     dual = full.over(np.flatnonzero(kept))
     check = search.evaluations + RECHECK
+    first: list[float] = []  # the value at z, where the run starts
 
     def value(at: np.ndarray) -> tuple[float, np.ndarray]:
         search.evaluations += 1
-        return dual.value_and_gradient(at, temperature)
+        found = dual.value_and_gradient(at, temperature)
+        if not first:
+            first.append(found[0])
+        return found
 
-    def entered(at: np.ndarray) -> bool:
-        return bool(((full.gaps(at) >= -ENTER_MARGIN * temperature) & ~kept).any())
+    def entered(gaps: np.ndarray) -> bool:
+        return bool(((gaps >= -ENTER_MARGIN * temperature) & ~kept).any())
 
     def stop(at: np.ndarray) -> None:
         nonlocal dual, kept, check
@@ -724,10 +727,11 @@ def _smooth_segments_near(
         if due or search.evaluations >= check:
             check = search.evaluations + RECHECK
             search.take(full.multipliers(at))
-            if entered(at):
+            gaps = full.gaps(at)
+            if entered(gaps):
                 # the rows coming near join the function without restarting the quasi-Newton
                 # method: the function changes by their weight, less than e^-25 of a row's
-                kept = kept | (full.gaps(at) >= -KEEP_MARGIN * temperature)
+                kept = kept | (gaps >= -KEEP_MARGIN * temperature)
                 dual = full.over(np.flatnonzero(kept))
 
     left = max(1, last - search.evaluations)
@@ -744,8 +748,8 @@ def _smooth_segments_near(
     over = search.finished(until) or search.evaluations >= last
     # L-BFGS-B may stop early (its relative decrease test, met by a tiny step): only a run that
     # gained nothing ends the phase
-    gained = dual.value_and_gradient(z, temperature)[0] - float(found.fun)
-    return found.x, over or (gained <= SETTLED * max(1.0, abs(float(found.fun))) and not entered(found.x))
+    gained = first[0] - float(found.fun)
+    return found.x, over or (gained <= SETTLED * max(1.0, abs(float(found.fun))) and not entered(full.gaps(found.x)))
 
 
 def lagrangian_bound(
@@ -758,7 +762,7 @@ def lagrangian_bound(
     r"""Upper bound on the full problem's net savings (GBP) by the Lagrangian relaxation above.
 
     Subgradient steps (:func:`_steps`) for :data:`STEP_SHARE` of the time, then the smoothed
-    relaxation from the best multipliers they found (:func:`_smooth`); the bound is each
+    relaxation from the best multipliers they found (:func:`_smooth_segments`); the bound is each
     block's least value of :math:`R` over every evaluation.
 
     ``target``: the value of a known plan; the steps aim below it, and the search stops when

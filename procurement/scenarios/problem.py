@@ -41,7 +41,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from procurement.approvals import effective_decided_at
+from procurement.approvals import latest_decisions
 from procurement.demand import best_paid_by_line, usage_by_line
 from procurement.models import (
     Approval,
@@ -95,11 +95,7 @@ def _latest_decisions(session: Session) -> pd.DataFrame:
     if approvals.empty:
         return pd.DataFrame(columns=["trust", "line_id", "decision", "odep_exception"])
     approvals["trust"] = approvals["trust"].fillna("")
-    approvals["effective"] = effective_decided_at(approvals["decided_at"], approvals["recorded_at"])
-    approvals = approvals.sort_values(["effective", "id"])
-    return approvals.drop_duplicates(["trust", "line_id"], keep="last")[
-        ["trust", "line_id", "decision", "odep_exception"]
-    ]
+    return latest_decisions(approvals, ["trust", "line_id"])[["trust", "line_id", "decision", "odep_exception"]]
 
 
 SOLVER_CONTRACT_COLUMNS = ["trust", "category", "contract", "supplier", "end_month", *CONTRACT_TERMS]

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from procurement.approvals import effective_decided_at
+from procurement.approvals import latest_decisions
 from procurement.demand import best_paid_by_line, usage_by_line
 from procurement.errors import ProcureError, UnknownReferenceError
 from procurement.importers import REGIONAL_PANEL
@@ -114,7 +114,7 @@ def _odep_labels(session: Session, lines: pd.DataFrame) -> pd.Series:
 def _decisions_in_force(session: Session, lines: pd.DataFrame, trust: Trust | None) -> pd.DataFrame:
     """decision, by, on per line: the trust's latest decision, else the regional panel's.
 
-    "Latest" as everywhere else (:func:`procurement.approvals.effective_decided_at`): by the
+    "Latest" as everywhere else (:func:`procurement.approvals.latest_decisions`): by the
     decision's date, but never later than when it was recorded, so the workbook names the
     decision the optimiser applies."""
     approvals = frame(
@@ -132,10 +132,8 @@ def _decisions_in_force(session: Session, lines: pd.DataFrame, trust: Trust | No
     out = pd.DataFrame({"decision": "none yet", "by": None, "on": None}, index=lines.index, dtype=object)
     if approvals.empty:
         return out
-    approvals["effective"] = effective_decided_at(approvals["decided_at"], approvals["recorded_at"])
-    approvals = approvals.sort_values(["effective", "id"])
     approvals["trust_id"] = approvals["trust_id"].astype("Int64")
-    latest = approvals.drop_duplicates(["trust_id", "line_id"], keep="last")
+    latest = latest_decisions(approvals, ["trust_id", "line_id"])
     latest = latest.assign(on=pd.to_datetime(latest["decided_at"], utc=True).dt.date)
     panel = latest[latest["trust_id"].isna()].set_index("line_id")
     sources = [(panel, "regional panel" if trust is not None else "")]
