@@ -306,6 +306,11 @@ def _import_summary(report: imp.ImportReport, label: str) -> str:
     return f"{report.file} -> {label}: " + ", ".join(parts) + f" (import #{report.import_id})"
 
 
+def _catalogue_label(supplier: str, report: imp.ImportReport) -> str:
+    """What a price file became: ``SUP-A catalogue v2`` (the supplier alone if nothing was written)."""
+    return f"{supplier} catalogue v{report.version}" if report.version else supplier
+
+
 @dataclass(frozen=True)
 class ImportCommand:
     """One ``procure import KIND FILE`` command: its importer, options and output label.
@@ -341,7 +346,7 @@ IMPORT_COMMANDS = (
         imp.import_catalogue,
         "Import a supplier's price file (CSV or XLSX) as its next catalogue version.\n\n"
         "Example: procure import catalogue supplier-a-2026.xlsx --supplier SUP-A",
-        label=lambda o, report: f"{o['supplier']} catalogue v{report.version}" if report.version else o["supplier"],
+        label=lambda o, report: _catalogue_label(o["supplier"], report),
         options=(
             click.option("--supplier", required=True, help="Supplier code the file belongs to."),
             click.option("--profile", help="Mapping profile name or .toml path [default: recognised from the header]."),
@@ -426,6 +431,47 @@ def _add_import_command(spec: ImportCommand) -> None:
 
 for _spec in IMPORT_COMMANDS:
     _add_import_command(_spec)
+
+
+@import_group.command("catalogues")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Processes reading the next files ahead while one is stored (0: read each in turn).",
+)
+@json_option
+@pass_app
+@handle_errors
+def import_catalogues_cmd(app: AppContext, path: Path, workers: int, as_json: bool) -> None:
+    """Import several supplier price files: a folder of them, or a CSV list.
+
+    In a folder each file is named after its supplier's code (SUP-A.xlsx, SUP-B.csv); a list
+    has the columns file, supplier and profile (optional). Every file must belong to a known
+    supplier before any is imported; then each is imported as `procure import catalogue`
+    would, one transaction each, in order.
+
+    \b
+    Example:
+      procure import catalogues catalogues/
+      procure import catalogues price-files.csv
+    """
+
+    def landed(file: imp.CatalogueFile, report: imp.ImportReport) -> None:
+        if not as_json:
+            _show_report(report, False, lambda: _import_summary(report, _catalogue_label(file.supplier, report)))
+
+    reports = imp.import_catalogue_set(app.engine, path, user=app.user, workers=workers, on_report=landed)
+    if as_json:
+        print_json({"files": [r.to_dict() for r in reports], "imported": sum(r.import_id is not None for r in reports)})
+    else:
+        imported = [r for r in reports if r.import_id is not None]
+        again = sum(r.duplicate_of is not None for r in reports)
+        read = sum(r.rows_read for r in imported)
+        summary = f"{len(reports)} price files: {len(imported)} imported ({read:,} rows read)"
+        out.print(summary + (f", {again} already imported before" if again else ""), highlight=False)
 
 
 # --------------------------------------------------------------------------- inspect

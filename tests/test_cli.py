@@ -180,6 +180,24 @@ def test_rejected_rows_are_shown_and_listed_in_full_by_rejects(loaded, files, en
     assert "no import #99" in missing.output
 
 
+def test_import_catalogues_prints_a_line_per_file_and_the_set(loaded, files, catalogue_items):
+    profile = files.profile()
+    files.catalogue("sup-b.xlsx", catalogue_items["SUP-B"])
+    listing = files.csv(
+        "price-files.csv",
+        [("file", "supplier", "profile"), ("sup-a.csv", "SUP-A", profile), ("sup-b.xlsx", "SUP-B", profile)],
+    )
+    result = loaded("import", "catalogues", listing)
+    assert "sup-a.csv: identical to import #3; already imported, nothing written" in result.stdout
+    assert "sup-b.xlsx -> SUP-B catalogue v1: 6 rows read, 6 accepted, 0 rejected" in result.stdout
+    assert result.stdout.rstrip().endswith("2 price files: 1 imported (6 rows read), 1 already imported before")
+    payload = json.loads(loaded("import", "catalogues", listing, "--workers", "0", "--json").stdout)
+    assert payload["imported"] == 0
+    assert [(f["file"], f["duplicate_of"]) for f in payload["files"]] == [("sup-a.csv", 3), ("sup-b.xlsx", 4)]
+    result = loaded("import", "catalogues", files.root / "nowhere", expect=2)
+    assert result.stderr.startswith("Error: ") and "nowhere: no such folder or file" in result.stderr
+
+
 def test_import_json_output_has_the_counts(loaded, files, catalogue_items):
     v2 = [list(r) for r in catalogue_items["SUP-A"]]
     v2[0][6] = "£1,100.00"

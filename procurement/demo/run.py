@@ -69,14 +69,15 @@ def run_demo(
     tick = time.perf_counter()
     run("trusts", imp.import_trusts, files.trusts)
     run("suppliers", imp.import_suppliers, files.suppliers)
-    for catalogue in files.catalogues:
-        run(
-            f"catalogue {catalogue.supplier}",
-            imp.import_catalogue,
-            catalogue.path,
-            supplier=catalogue.supplier,
-            profile=catalogue.profile,
-        )
+    # `procure import catalogues <folder>`: each file named after its supplier, its layout
+    # recognised from its header, the next file read ahead while one is stored
+    catalogue_folder = files.catalogues[0].path.parent
+
+    def catalogue_landed(file: imp.CatalogueFile, report: imp.ImportReport) -> None:
+        reports.append(report)
+        say(_summary_line(report, f"catalogue {file.supplier}"))
+
+    imp.import_catalogue_set(engine, catalogue_folder, user=user, on_report=catalogue_landed)
     for usage in files.usage:
         run(f"usage {usage.trust}", imp.import_usage, usage.path, trust=usage.trust)
     run("contracts", imp.import_contracts, files.contracts)

@@ -7,6 +7,7 @@ everything in one transaction or nothing). File formats: docs/formats.md.
 
 from procurement.importers.approvals import APPROVALS_SPEC, DECISIONS, import_approvals
 from procurement.importers.catalogue import CatalogueFile, import_catalogue, import_catalogues
+from procurement.importers.catalogue_sets import catalogue_files, import_catalogue_set
 from procurement.importers.contracts import CONTRACTS_SPEC, import_contracts
 from procurement.importers.core import REGIONAL_PANEL, ImportReport, current_user, list_imports, rejected_rows
 from procurement.importers.ratings import RATINGS_SPEC, import_ratings
@@ -28,9 +29,11 @@ __all__ = [
     "USAGE_SPEC",
     "CatalogueFile",
     "ImportReport",
+    "catalogue_files",
     "current_user",
     "import_approvals",
     "import_catalogue",
+    "import_catalogue_set",
     "import_catalogues",
     "import_contracts",
     "import_ratings",

@@ -8,7 +8,7 @@ product lines (supplier + group + brand), with their price history.
 import multiprocessing
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
@@ -235,6 +235,7 @@ def import_catalogues(
     user: str | None = None,
     taxonomy: Taxonomy | None = None,
     workers: int = 1,
+    on_report: Callable[[ImportReport], None] | None = None,
 ) -> list[ImportReport]:
     """Import several price files, in order, each exactly as ``import_catalogue`` would.
 
@@ -247,14 +248,22 @@ def import_catalogues(
     workers are behind, this process reads the last file none has begun. A file whose
     read-ahead failed, or that changed since, is read again in its import, so its errors
     are the ones ``import_catalogue`` gives. ``workers=0`` reads every file here.
+    ``on_report`` receives each file's report as soon as the file is imported.
     """
     files = list(files)
+    reports: list[ImportReport] = []
+
+    def landed(report: ImportReport) -> None:
+        reports.append(report)
+        if on_report is not None:
+            on_report(report)
+
     if workers < 1 or len(files) < 2:
-        return [
-            import_catalogue(engine, f.path, supplier=f.supplier, profile=f.profile, user=user, taxonomy=taxonomy)
-            for f in files
-        ]
-    reports = []
+        for f in files:
+            landed(
+                import_catalogue(engine, f.path, supplier=f.supplier, profile=f.profile, user=user, taxonomy=taxonomy)
+            )
+        return reports
     with ProcessPoolExecutor(
         workers, mp_context=_worker_context(), initializer=_start_worker, initargs=(taxonomy,)
     ) as pool:
@@ -284,7 +293,7 @@ def import_catalogues(
                 importer = _CatalogueImport(
                     supplier=f.supplier, profile=f.profile, user=user, taxonomy=taxonomy, prepared=prepared
                 )
-                reports.append(importer.run(engine, Path(f.path)))
+                landed(importer.run(engine, Path(f.path)))
         finally:
             for future in ahead:
                 if future is not None:
