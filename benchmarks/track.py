@@ -8,6 +8,12 @@ months, Poisson around the plan, written straight into ``Usage``: importing a mi
 rows through the CLI would time the importer (see ``benchmarks/imports.py``), not
 tracking. Then ``track_run`` is timed, and the tracking workbook.
 
+The actuals are bought at the plan's regional prices from the first month by every trust,
+whereas the plan has trusts join on staggered dates (paying their old prices until then):
+so the headline it prints says far more was realised than planned (session 6 measured
+"£90,760,765 realised of £34,857,737 planned (260%)"). That is this synthetic data, not a
+savings case: the benchmark times tracking; ``procure demo``'s actuals follow the joins.
+
     .venv/bin/python benchmarks/track.py --trusts 130 --months 12
 """
 

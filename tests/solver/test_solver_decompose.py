@@ -14,6 +14,7 @@ from solver_testdata import region_problem
 from solver.checker import check_solution
 from solver.data import prepare
 from solver.decompose import (
+    bound_order,
     bound_weights,
     category_problem,
     scout,
@@ -165,6 +166,12 @@ def test_the_bound_process_time_follows_the_size_with_a_floor():
     assert shares["trauma"] > shares["hip"] > shares["knee"]
     assert shares["hip"] / shares["trauma"] == pytest.approx(429_642 / 531_649)
     assert bound_weights({"a": 0, "b": 0}).tolist() == [0.5, 0.5]
+
+
+def test_the_bound_process_takes_the_part_with_the_fewest_columns_last():
+    # it gets the time the parts before it leave (a search that settles stops early)
+    assert bound_order({"knee": 74_288, "hip": 429_642, "trauma": 531_649}) == ["trauma", "hip", "knee"]
+    assert bound_order({"b": 5, "a": 5, "c": 6}) == ["c", "a", "b"]
 
 
 @pytest.fixture
