@@ -615,11 +615,27 @@ class _SegmentDual:
         )
         return _SegmentDual(sub, self.n_pairs, self.n_segments)
 
-    def multipliers(self, z: np.ndarray) -> _Multipliers:
-        """lambda(pi) exactly, with nu and mu: where the bound R is evaluated."""
+    def live(self, rows: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Which entries of ``z`` a search over ``rows`` moves: every pi, theta and mu, and the nu
+        of the claim slots those rows claim, or that are above 0 (another slot's nu only pushes
+        its tier's worth up: at 0 it stays there). The others are held where they are."""
+        t = self.t
+        moving = np.ones(len(z), dtype=bool)
+        nu = slice(self.sizes[1], self.sizes[2])
+        kept = np.zeros(len(t.a), dtype=bool)
+        kept[rows] = True
+        claimed = np.zeros(t.n_tgoj, dtype=bool)
+        claimed[t.claim_tgoj[kept[t.claim_row]]] = True
+        moving[nu] = claimed | (z[nu] > 0)
+        return moving
+
+    def multipliers(self, z: np.ndarray, gaps: np.ndarray | None = None) -> _Multipliers:
+        """lambda(pi) exactly, with nu and mu: where the bound R is evaluated (``gaps``: ``gaps(z)``
+        if already computed)."""
         _, _, nu, mu = self.split(z)
         lam = np.zeros(self.n_pairs)
-        lam[self.pairs] = np.maximum(np.maximum.reduceat(self.gaps(z)[self.by_pair], self.pair_starts), 0.0)
+        gaps = self.gaps(z) if gaps is None else gaps
+        lam[self.pairs] = np.maximum(np.maximum.reduceat(gaps[self.by_pair], self.pair_starts), 0.0)
         return _Multipliers(lam=lam, nu=nu, mu=mu)
 
     def value_and_gradient(self, z: np.ndarray, temperature: float) -> tuple[float, np.ndarray]:
@@ -706,28 +722,44 @@ def _smooth_segments_near(
 
     kept = full.gaps(z) >= -KEEP_MARGIN * temperature
     dual = full.over(np.flatnonzero(kept))
-    check = search.evaluations + RECHECK
+    # L-BFGS-B's own work grows with the number of variables (it was half of knee's time at L
+    # with every claim slot's nu): it moves only those the kept rows touch
+    moving = full.live(np.flatnonzero(kept), z)
+    held = z.copy()
+    check, check_after = search.evaluations + RECHECK, 0.0
     first: list[float] = []  # the value at z, where the run starts
 
-    def value(at: np.ndarray) -> tuple[float, np.ndarray]:
+    def whole(part: np.ndarray) -> np.ndarray:
+        at = held.copy()
+        at[moving] = part
+        return at
+
+    def value(part: np.ndarray) -> tuple[float, np.ndarray]:
         search.evaluations += 1
-        found = dual.value_and_gradient(at, temperature)
+        found, gradient = dual.value_and_gradient(whole(part), temperature)
         if not first:
-            first.append(found[0])
-        return found
+            first.append(found)
+        return found, gradient[moving]
 
     def entered(gaps: np.ndarray) -> bool:
         return bool(((gaps >= -ENTER_MARGIN * temperature) & ~kept).any())
 
-    def stop(at: np.ndarray) -> None:
-        nonlocal dual, kept, check
+    def stop(part: np.ndarray) -> None:
+        nonlocal dual, kept, check, check_after
         if search.finished(until) or search.evaluations >= last:
             raise StopIteration
         due = search.report is not None and perf_counter() - search.reported >= REPORT_SECONDS
         if due or search.evaluations >= check:
-            check = search.evaluations + RECHECK
-            search.take(full.multipliers(at))
+            at = whole(part)
             gaps = full.gaps(at)
+            check = search.evaluations + RECHECK
+            if due or perf_counter() >= check_after:
+                # R itself costs passes over every row (at L trauma's 531,649: with the look at
+                # the gaps a quarter of its time when taken every RECHECK evaluations): it is
+                # taken at most CHECK_SHARE of the time (and where each run ends)
+                tick = perf_counter()
+                search.take(full.multipliers(at, gaps))
+                check_after = perf_counter() + (perf_counter() - tick) * (1.0 / CHECK_SHARE - 1.0)
             if entered(gaps):
                 # the rows coming near join the function without restarting the quasi-Newton
                 # method: the function changes by their weight, less than e^-25 of a row's
@@ -737,19 +769,20 @@ def _smooth_segments_near(
     left = max(1, last - search.evaluations)
     found = minimize(
         value,
-        z,
+        z[moving],
         jac=True,
         method="L-BFGS-B",
-        bounds=Bounds(full.lower_bounds(), np.full(len(z), np.inf)),
+        bounds=Bounds(full.lower_bounds()[moving], np.full(int(moving.sum()), np.inf)),
         callback=stop,
         options={"maxiter": left, "maxfun": left, "maxcor": MEMORY, "ftol": 1e-12},
     )
-    search.take(full.multipliers(found.x))
+    reached = whole(found.x)
+    search.take(full.multipliers(reached))
     over = search.finished(until) or search.evaluations >= last
     # L-BFGS-B may stop early (its relative decrease test, met by a tiny step): only a run that
     # gained nothing ends the phase
     gained = first[0] - float(found.fun)
-    return found.x, over or (gained <= SETTLED * max(1.0, abs(float(found.fun))) and not entered(full.gaps(found.x)))
+    return reached, over or (gained <= SETTLED * max(1.0, abs(float(found.fun))) and not entered(full.gaps(reached)))
 
 
 def lagrangian_bound(
@@ -861,6 +894,8 @@ ENTER_MARGIN = 25.0
 smoothed search choose its rows again."""
 RECHECK = 25
 """Evaluations of the smoothed search between looks at every row (and exact values of R)."""
+CHECK_SHARE = 0.1
+"""Largest share of the smoothed search's time spent looking at every row (:data:`RECHECK`)."""
 MEMORY = 20
 """Corrections L-BFGS-B keeps (its ``maxcor``)."""
 REPORT_SECONDS = 2.0

@@ -208,6 +208,30 @@ def test_the_segment_dual_over_the_rows_near_their_pi_is_the_same(region):
     assert near_gradient == pytest.approx(gradient, abs=1e-9)
 
 
+def test_the_multipliers_the_search_holds_are_at_their_optimum_over_its_rows(region):
+    # the search over the rows near their pi moves every pi, theta and mu but only the nu of the
+    # claim slots those rows claim or that are above 0: a nu it holds is at its lower bound 0 with
+    # a gradient >= 0 (only the offer's side sees it), so moving it could not lower D_T
+    import numpy as np
+
+    from solver.bound import KEEP_MARGIN
+
+    t, _, dual, z = _segment_dual_at_random(region, seed=5, size=2000, share=0.3)
+    nu = slice(dual.sizes[1], dual.sizes[2])
+    z[nu] *= np.random.default_rng(5).random(t.n_tgoj) < 0.5  # half the slots' nu at 0
+    temperature = 20.0
+    rows = np.flatnonzero(dual.gaps(z) >= -KEEP_MARGIN * temperature)
+    moving = dual.live(rows, z)
+    assert moving[: dual.sizes[1]].all() and moving[dual.sizes[2] :].all()
+    held = np.flatnonzero(~moving)
+    assert len(held) > 0 and (held >= nu.start).all() and (held < nu.stop).all()
+    assert (z[held] == 0).all()
+    _, gradient = dual.over(rows).value_and_gradient(z, temperature)
+    assert (gradient[held] >= 0).all()
+    # and the gradient over every row agrees there (the rows left out weigh nothing)
+    assert dual.value_and_gradient(z, temperature)[1][held] == pytest.approx(gradient[held], abs=1e-9)
+
+
 def test_a_bound_process_starts_with_one_blas_thread_and_leaves_this_process_as_it_was(monkeypatch):
     # BLAS threads spinning beside the MILP halved both processes' speed at L (ONE_BLAS_THREAD)
     import os
