@@ -932,6 +932,124 @@ machine: in a run by category its third of the limit was not enough, and the bou
 back to the in-process Lagrangian's few seconds, 2.27% above the plan)."""
 
 
+RELAXATION_LP_METHOD = "LP of the Lagrangian relaxation (interior point), the relaxation's value at its duals"
+
+
+def relaxation_lp_bound(data: ModelData, seconds: float = 3600.0) -> Bound:
+    r"""The floor of the Lagrangian bound: the relaxation's own LP, solved by HiGHS (interior
+    point, one thread, no crossover), and :math:`R` at its duals.
+
+    The relaxation above is the Lagrangian dual of this LP (its subproblems have integral
+    optima), so no multipliers give a lower :math:`R` than the LP's value: it measures how close
+    :func:`lagrangian_bound`'s search came, and how much of a gap the relaxation itself leaves.
+    Columns: a row's share :math:`x_r` of its segment, a claim :math:`q_c` of a tier by a row,
+    the month :math:`w_{tcm}`, the line's regional use :math:`y_l` and the tier picked
+    :math:`\tau_{ok}`; rows: each segment's shares sum to its month's :math:`w` (dual
+    :math:`\pi`), at most one month per (trust, category) (exactly one if it must join), a pair's
+    shares at most :math:`y_l` (dual :math:`\lambda`), :math:`K_g` lines per capped group, a row's
+    claims at most its share, a slot's claims at most its tier's :math:`\tau` (dual :math:`\nu`),
+    the volume claiming a tier at least its threshold (dual :math:`\mu`) and one tier per offer.
+    The value is :math:`R(\lambda, \nu, \mu)` at the LP's duals, valid whatever their accuracy;
+    None if HiGHS gave no duals in ``seconds``. Minutes at the benchmark's L (knee 38 s, hip and
+    trauma 450 to 570 s): a measuring tool, not part of a run."""
+    import highspy
+    import scipy.sparse as sp
+
+    tick = perf_counter()
+    if data.pairs.empty or data.tc.empty:
+        return Bound(value=0.0, method=RELAXATION_LP_METHOD, seconds=perf_counter() - tick)
+    t = _tables(data)
+    if t.infeasible:
+        return Bound(value=None, method=RELAXATION_LP_METHOD, seconds=perf_counter() - tick, feasible=False)
+    n_pairs, n_rows, n_claims, n_months = len(data.pairs), len(t.a), len(t.claim_row), len(t.one_off)
+    n_segments, n_oj, n_caps = len(t.seg_starts), len(t.oj_threshold), len(t.caps)
+    dual = _SegmentDual(t, n_pairs)
+    n_tc, n_offers = len(dual.tc_starts), len(t.oj_starts)
+    n_row_claims = len(dual.rows_with_claims)
+    # column blocks: x (rows), q (claims), w (months), y (lines), tau (offer tiers)
+    cq, cw = n_rows, n_rows + n_claims
+    cy = cw + n_months
+    ct = cy + t.n_lines
+    # row blocks: segments, (trust, category), pairs, caps, row claims, slots, volumes, offers
+    rt, rp = n_segments, n_segments + n_tc
+    rk = rp + n_pairs
+    rc = rk + n_caps
+    rj = rc + n_row_claims
+    rv = rj + t.n_tgoj
+    ro = rv + n_oj
+    capped = np.flatnonzero(t.capped_group_of_line >= 0)
+    entries = [  # (row, column, coefficient)
+        (t.seg_of_row, np.arange(n_rows), 1.0),
+        (np.arange(n_segments), cw + t.tcm_of_seg, -1.0),
+        (rt + dual.tc_of_month, cw + np.arange(n_months), 1.0),
+        (rp + t.pair_of_row, np.arange(n_rows), 1.0),
+        (rp + np.arange(n_pairs), cy + t.line_of_pair, -1.0),
+        (rk + t.capped_group_of_line[capped], cy + capped, 1.0),
+        (rc + t.claim_segment, cq + np.arange(n_claims), 1.0),
+        (rc + np.arange(n_row_claims), dual.rows_with_claims, -1.0),
+        (rj + t.claim_tgoj, cq + np.arange(n_claims), 1.0),
+        (rj + np.arange(t.n_tgoj), ct + t.tgoj_oj, -1.0),
+        (rv + t.claim_oj, cq + np.arange(n_claims), t.claim_volume),
+        (rv + np.arange(n_oj), ct + np.arange(n_oj), -dual.oj_scale),
+        (ro + dual.offer_of_oj, ct + np.arange(n_oj), 1.0),
+    ]
+    rows = np.concatenate([np.asarray(r) for r, _, _ in entries])
+    columns = np.concatenate([np.asarray(c) for _, c, _ in entries])
+    values = np.concatenate([np.broadcast_to(np.asarray(v, float), np.shape(r)) for r, _, v in entries])
+    n_col, n_row = ct + n_oj, ro + n_offers
+    matrix = sp.csc_matrix((values, (rows, columns)), shape=(n_row, n_col))
+    inf = highspy.kHighsInf
+    must = t.must_join[t.tc_of_tcm[dual.tc_starts]]
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_col, n_row
+    lp.col_cost_ = np.r_[t.a, t.claim_gain, -t.one_off, np.zeros(t.n_lines + n_oj)]
+    lp.col_lower_ = np.zeros(n_col)
+    lp.col_upper_ = np.r_[np.full(n_rows + n_claims, inf), np.ones(n_months + t.n_lines + n_oj)]
+    lp.row_lower_ = np.r_[
+        np.zeros(n_segments),
+        np.where(must, 1.0, -inf),
+        np.full(n_pairs + n_caps + n_row_claims + t.n_tgoj, -inf),
+        np.zeros(n_oj),
+        np.full(n_offers, -inf),
+    ]
+    lp.row_upper_ = np.r_[
+        np.zeros(n_segments),
+        np.ones(n_tc),
+        np.zeros(n_pairs),
+        t.caps.astype(float),
+        np.zeros(n_row_claims + t.n_tgoj),
+        np.full(n_oj, inf),
+        np.ones(n_offers),
+    ]
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_col, n_row
+    highs = highspy.Highs()
+    for option, value in (
+        ("output_flag", False),
+        ("threads", 1),
+        ("time_limit", max(1.0, float(seconds))),
+        ("solver", "ipm"),
+        ("run_crossover", "off"),
+    ):
+        highs.setOptionValue(option, value)
+    highs.passModel(lp)
+    highs.run()
+    found = np.asarray(highs.getSolution().row_dual, dtype=float)
+    iterations = int(highs.getInfo().ipm_iteration_count)
+    if len(found) != n_row or not np.isfinite(found).all():
+        return Bound(value=None, method=f"{RELAXATION_LP_METHOD}: no duals", seconds=perf_counter() - tick)
+    # maximising: a <= row's dual is >= 0, a >= row's <= 0 (the volume rows)
+    at = _Multipliers(
+        lam=np.maximum(0.0, found[rp : rp + n_pairs]),
+        nu=np.maximum(0.0, found[rj : rj + t.n_tgoj]),
+        mu=np.maximum(0.0, -found[rv : rv + n_oj]),
+    )
+    value = float(_evaluate(t, at)[0].sum())
+    return Bound(value=value, method=RELAXATION_LP_METHOD, iterations=iterations, seconds=perf_counter() - tick)
+
+
 def full_lp_bound(problem: ProblemData, seconds: float) -> Bound:
     """The LP relaxation of the whole model by interior point, without crossover.
 

@@ -8,7 +8,7 @@ import importlib
 import pytest
 from solver_testdata import region_problem
 
-from solver.bound import full_lp_bound, lagrangian_bound
+from solver.bound import full_lp_bound, lagrangian_bound, relaxation_lp_bound
 from solver.data import prepare
 from solver.solve import solve
 
@@ -112,6 +112,14 @@ def test_with_nothing_it_drops_binding_the_bound_reaches_the_lp_relaxation(regio
     bound = lagrangian_bound(prepare(p), max_iterations=3000, seconds=120)
     assert sol.objective - PENNY <= bound.value <= lp.value * (1 + 1e-5)
     assert bound.value < lagrangian_bound(prepare(p), max_iterations=1).value * (1 - 0.01)
+    # the relaxation is the Lagrangian dual of its own LP: R at that LP's duals is a valid
+    # bound that no multipliers go below, which the search comes down to, and no weaker than
+    # the model's LP
+    floor = relaxation_lp_bound(prepare(p), seconds=60)
+    assert floor.iterations > 0 and floor.method.startswith("LP of the Lagrangian relaxation")
+    assert sol.objective - PENNY <= floor.value <= bound.value + PENNY
+    assert bound.value <= floor.value * (1 + 1e-5)
+    assert floor.value <= lp.value * (1 + 1e-6)
 
 
 def test_the_bound_so_far_is_handed_over_while_stepping(region, monkeypatch):
