@@ -687,7 +687,8 @@ def _smooth_segments(search: _Search, temperatures: list[float]) -> None:
     :class:`_SegmentDual`'s smoothed :math:`D_T` by L-BFGS-B for each temperature in turn, each
     of the :data:`PHASES` planned phases getting an equal share of the time and evaluations
     left and each cooler one what the earlier ones leave; R itself is taken where each run
-    ends and every :data:`RECHECK` evaluations. Each phase works on the rows
+    ends and, at most :data:`CHECK_SHARE` of the time, every :data:`RECHECK` evaluations. Each
+    run moves only the multipliers its rows touch (:meth:`_SegmentDual.live`). Each phase works on the rows
     within :data:`KEEP_MARGIN` temperatures below their segment's pi or above it (the others
     weigh less than :math:`e^{-40}`); every :data:`RECHECK` evaluations all rows are looked at,
     and where one left out has come within :data:`ENTER_MARGIN` temperatures, the rows near
@@ -777,12 +778,26 @@ def _smooth_segments_near(
         options={"maxiter": left, "maxfun": left, "maxcor": MEMORY, "ftol": 1e-12},
     )
     reached = whole(found.x)
-    search.take(full.multipliers(reached))
+    gaps = full.gaps(reached)
+    search.take(full.multipliers(reached, gaps))
     over = search.finished(until) or search.evaluations >= last
     # L-BFGS-B may stop early (its relative decrease test, met by a tiny step): only a run that
     # gained nothing ends the phase
     gained = first[0] - float(found.fun)
-    return reached, over or (gained <= SETTLED * max(1.0, abs(float(found.fun))) and not entered(full.gaps(reached)))
+    return reached, over or (gained <= SETTLED * max(1.0, abs(float(found.fun))) and not entered(gaps))
+
+
+def _tables_or_answer(data: ModelData, method: str, tick: float) -> _Tables | Bound:
+    """The relaxation's tables, or the bound itself where there is nothing to search: no
+    (trust, category) can join and none must (0), or one must and cannot (infeasible)."""
+    if data.pairs.empty or data.tc.empty:
+        return Bound(value=0.0, method=method, seconds=perf_counter() - tick)
+    t = _tables(data)
+    if t.infeasible:
+        return Bound(value=None, method=method, seconds=perf_counter() - tick, feasible=False)
+    if len(t.a) == 0:
+        return Bound(value=0.0, method=method, seconds=perf_counter() - tick)
+    return t
 
 
 def lagrangian_bound(
@@ -805,13 +820,9 @@ def lagrangian_bound(
     a caller in another process always has one.
     """
     tick = perf_counter()
-    if data.pairs.empty or data.tc.empty:
-        return Bound(value=0.0, method=METHOD, seconds=perf_counter() - tick)
-    t = _tables(data)
-    if t.infeasible:
-        return Bound(value=None, method=METHOD, seconds=perf_counter() - tick, feasible=False)
-    if len(t.a) == 0:  # no (trust, category) can join, and none must: nothing to save
-        return Bound(value=0.0, method=METHOD, seconds=perf_counter() - tick)
+    t = _tables_or_answer(data, METHOD, tick)
+    if isinstance(t, Bound):
+        return t
     search = _Search(t, len(data.pairs), target, tick + seconds, max_iterations, report, tick)
     with threadpool_limits(limits=1):  # see ONE_BLAS_THREAD
         _steps(search, until=tick + STEP_SHARE * seconds, evaluations=int(STEP_SHARE * max_iterations))
@@ -893,9 +904,13 @@ ENTER_MARGIN = 25.0
 """A row left out that comes within this many temperatures of its segment's pi makes the
 smoothed search choose its rows again."""
 RECHECK = 25
-"""Evaluations of the smoothed search between looks at every row (and exact values of R)."""
+"""Evaluations of the smoothed search between looks at every row's gap (rows coming near join)."""
 CHECK_SHARE = 0.1
-"""Largest share of the smoothed search's time spent looking at every row (:data:`RECHECK`)."""
+"""Largest share of the smoothed search's time spent taking R itself at those looks (each run's
+end takes it too). Measured (session 9, alone on a core): taking R at every look was, with the
+gaps, 10.7 s of trauma's 42 s at L; at most 10% of the time, trauma reached £23,358,592 and
+£23,353,791 instead of £23,395,404 and £23,366,930 (its relaxation's LP £23,352,837). Looking at
+the gaps only that often too was worse (£23.73m, £24.19m: rows entering unseen)."""
 MEMORY = 20
 """Corrections L-BFGS-B keeps (its ``maxcor``)."""
 REPORT_SECONDS = 2.0
@@ -956,11 +971,9 @@ def relaxation_lp_bound(data: ModelData, seconds: float = 3600.0) -> Bound:
     import scipy.sparse as sp
 
     tick = perf_counter()
-    if data.pairs.empty or data.tc.empty:
-        return Bound(value=0.0, method=RELAXATION_LP_METHOD, seconds=perf_counter() - tick)
-    t = _tables(data)
-    if t.infeasible:
-        return Bound(value=None, method=RELAXATION_LP_METHOD, seconds=perf_counter() - tick, feasible=False)
+    t = _tables_or_answer(data, RELAXATION_LP_METHOD, tick)
+    if isinstance(t, Bound):
+        return t
     n_pairs, n_rows, n_claims, n_months = len(data.pairs), len(t.a), len(t.claim_row), len(t.one_off)
     n_segments, n_oj, n_caps = len(t.seg_starts), len(t.oj_threshold), len(t.caps)
     dual = _SegmentDual(t, n_pairs)
