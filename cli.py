@@ -274,8 +274,11 @@ def import_group() -> None:
     """
 
 
-def _show_report(report: imp.ImportReport, as_json: bool, summary: Callable[[], str]) -> None:
-    """JSON; or the duplicate line; or ``summary()``, the notes and the first rejected rows."""
+def _show_report(
+    report: imp.ImportReport, as_json: bool, summary: Callable[[], str], rejects_table: bool = True
+) -> None:
+    """JSON; or the duplicate line; or ``summary()``, the notes and the first rejected rows
+    (only where to find them without ``rejects_table``)."""
     if as_json:
         print_json(report.to_dict())
         return
@@ -290,7 +293,8 @@ def _show_report(report: imp.ImportReport, as_json: bool, summary: Callable[[], 
     for note in report.notes:
         out.print(f"  note: {note}", markup=False, highlight=False)
     if report.rows_rejected:
-        print_table(report.rejects, max_rows=10)
+        if rejects_table:
+            print_table(report.rejects, max_rows=10)
         out.print(f"  all rejected rows: procure rejects --import {report.import_id}", highlight=False)
 
 
@@ -460,8 +464,9 @@ def import_catalogues_cmd(app: AppContext, path: Path, workers: int, as_json: bo
     """
 
     def landed(file: imp.CatalogueFile, report: imp.ImportReport) -> None:
-        if not as_json:
-            _show_report(report, False, lambda: _import_summary(report, _catalogue_label(file.supplier, report)))
+        if not as_json:  # a line or two per file; each file's rejected rows: procure rejects
+            label = _catalogue_label(file.supplier, report)
+            _show_report(report, False, lambda: _import_summary(report, label), rejects_table=False)
 
     reports = imp.import_catalogue_set(app.engine, path, user=app.user, workers=workers, on_report=landed)
     if as_json:

@@ -182,15 +182,18 @@ def test_rejected_rows_are_shown_and_listed_in_full_by_rejects(loaded, files, en
 
 def test_import_catalogues_prints_a_line_per_file_and_the_set(loaded, files, catalogue_items):
     profile = files.profile()
-    files.catalogue("sup-b.xlsx", catalogue_items["SUP-B"])
+    poa = ("B-BAD", "", "Cemented stem", "Exeter", "9", "1", "POA")  # a row to reject
+    files.catalogue("sup-b.xlsx", [*catalogue_items["SUP-B"], poa])
     listing = files.csv(
         "price-files.csv",
         [("file", "supplier", "profile"), ("sup-a.csv", "SUP-A", profile), ("sup-b.xlsx", "SUP-B", profile)],
     )
     result = loaded("import", "catalogues", listing)
     assert "sup-a.csv: identical to import #3; already imported, nothing written" in result.stdout
-    assert "sup-b.xlsx -> SUP-B catalogue v1: 6 rows read, 6 accepted, 0 rejected" in result.stdout
-    assert result.stdout.rstrip().endswith("2 price files: 1 imported (6 rows read), 1 already imported before")
+    assert "sup-b.xlsx -> SUP-B catalogue v1: 7 rows read, 6 accepted, 1 rejected" in result.stdout
+    # a line or two per file: where its rejected rows are, not their table
+    assert "all rejected rows: procure rejects --import 4" in result.stdout and "POA" not in result.stdout
+    assert result.stdout.rstrip().endswith("2 price files: 1 imported (7 rows read), 1 already imported before")
     payload = json.loads(loaded("import", "catalogues", listing, "--workers", "0", "--json").stdout)
     assert payload["imported"] == 0
     assert [(f["file"], f["duplicate_of"]) for f in payload["files"]] == [("sup-a.csv", 3), ("sup-b.xlsx", 4)]
