@@ -33,6 +33,7 @@ limit: the LP relaxation of the whole model by interior point when it is small e
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 from time import perf_counter
 
@@ -166,6 +167,7 @@ def solve(
     progress: Progress | None = None,
     greedy_plan: Solution | None = None,
     bound_beside: bool = True,
+    first_lines: tuple[str, ...] = (),
 ) -> Solution:
     """Find the plan with the largest net savings over the horizon.
 
@@ -186,6 +188,9 @@ def solve(
         when the caller computes one (a part of a problem solved by category), unless the
         model is small enough for its whole LP relaxation (:data:`solver.bound.FULL_LP_COLUMNS`),
         which the caller's Lagrangian would not match.
+    first_lines
+        Lines to solve over first when the model is screened (with the greedy plan's), before
+        the usual stages: a bound search's ranking of the lines the LP would use.
 
     Returns
     -------
@@ -199,7 +204,7 @@ def solve(
     categories = separable_categories(problem, full) if should_screen(full) else None
     if categories:  # a large problem that is a sum of independent ones (solver.decompose)
 
-        def solve_one(part: ProblemData, category: str, plan: Solution) -> Solution:
+        def solve_one(part: ProblemData, category: str, plan: Solution, first: tuple[str, ...]) -> Solution:
             def tell(state: dict) -> None:
                 assert progress is not None
                 progress({**state, "stage": f"{category}: {state['stage']}"})
@@ -211,6 +216,7 @@ def solve(
                 progress=tell if progress else None,
                 greedy_plan=plan,
                 bound_beside=False,
+                first_lines=first,
             )
 
         return solve_by_category(
@@ -240,7 +246,7 @@ def solve(
     relaxed = lagrangian_bound(full, target=heuristic.objective, seconds=budget)
     report.update(stage="bound", incumbent=heuristic.objective, bound=relaxed.value)
     if screened:
-        solution = _solve_screened(problem, full, plan, start, report, worker, relaxed)
+        solution = _solve_screened(problem, full, plan, start, report, worker, relaxed, first_lines)
     else:
         report.update(stage="whole model")
         report.whole_model = True
@@ -365,8 +371,12 @@ def _solve_screened(
     report: _Reporter,
     worker: BoundProcess | None = None,
     relaxed: Bound | None = None,
+    first_lines: tuple[str, ...] = (),
 ) -> Solution:
     """Solve over growing candidate sets of lines (:mod:`solver.screen`) within the time limit.
+
+    With ``first_lines`` (the lines a bound's search ranks first, :attr:`Bound.ranked_lines`),
+    a stage over them and the plan's lines comes before the others.
 
     Stage k solves the model on :data:`~solver.screen.STAGES` ``[k]`` lines per group
     (plus the lines of the best plan so far), warm-started from that plan; the next
@@ -385,7 +395,9 @@ def _solve_screened(
     stages: list[str] = []
     seen: set[str] = set()
     build_seconds = solve_seconds = 0.0
-    for number, lines in enumerate(candidate_stages(full), start=1):
+    usable_names = set(full.pairs["line"])
+    first = [set(first_lines) & usable_names] if first_lines else []
+    for number, lines in enumerate(itertools.chain(first, candidate_stages(full)), start=1 - len(first)):
         if plan is not None:  # the best plan so far stays feasible and is the warm start
             lines = lines | set(plan.allocation["line"])
         if relaxed is not None and number > 1:

@@ -143,7 +143,7 @@ def test_a_category_stopped_without_a_plan_keeps_the_greedy_plan(region):
     cats = separable_categories(region, data)
     assert cats is not None
 
-    def solve_one(part, category, plan):
+    def solve_one(part, category, plan, first=()):
         if category == "knee":  # as if its solver stopped before any plan
             return Solution(status="time_limit", message="time limit reached before any plan was found")
         return solve(part)
