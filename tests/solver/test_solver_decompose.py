@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from solver_testdata import region_problem
 
+from solver.bound import Bound
 from solver.checker import check_solution
 from solver.data import prepare
 from solver.decompose import (
@@ -180,6 +181,34 @@ def every_part_large(monkeypatch):
     monkeypatch.setattr(solve_module, "should_screen", lambda data: True)
     monkeypatch.setattr(decompose_module, "FULL_LP_COLUMNS", 0)
     monkeypatch.setattr(bound_module, "FULL_LP_COLUMNS", 0)
+
+
+def test_a_part_whose_bound_is_done_first_solves_over_the_lines_it_ranks_first(region, monkeypatch, every_part_large):
+    # the child's finished bound for a part ranks the lines its LP would use; the part's MILP
+    # solves over the top ones (and its greedy plan's) first, then its usual stages
+    optimum = solve(region, bound_beside=False)
+    knee_lines = tuple(sorted(set(optimum.allocation.loc[optimum.allocation["category"] == "knee", "line"])))
+    given: dict = {}
+
+    class Finished(bound_module.CategoryBounds):
+        def finished(self, category):
+            return Bound(value=None, method="test", ranked_lines=knee_lines) if category == "knee" else None
+
+    real = solve_module.solve
+
+    def recording(part, **options):
+        given[part.groups["category"].iloc[0]] = options.get("first_lines", ())
+        return real(part, **options)
+
+    monkeypatch.setattr(decompose_module, "CategoryBounds", Finished)
+    monkeypatch.setattr(solve_module, "solve", recording)
+    sol = real(_with(region, time_limit=20.0))
+    assert given["knee"] == knee_lines[: decompose_module.FIRST_STAGE_LINES]
+    assert given["hip"] == () and given["trauma"] == ()
+    assert check_solution(region, sol) == []
+    # over the optimum's own knee lines the first stage finds the optimum's knee plan
+    knee = sol.savings.groupby("category")["amount"].sum()["knee"]
+    assert knee == pytest.approx(optimum.savings.groupby("category")["amount"].sum()["knee"], abs=PENNY)
 
 
 def test_one_shared_process_bounds_the_parts_too_large_for_their_lp(region, monkeypatch, every_part_large):
