@@ -92,7 +92,9 @@ def test_solving_by_category_finds_the_whole_models_optimum(region):
     cats = separable_categories(region, data)
     assert cats is not None
     parts = {c: solve(category_problem(region, c)) for c in cats}
-    merged = solve_by_category(region, data, cats, lambda p, c, plan: solve(p), deadline=perf_counter() + 120)
+    merged = solve_by_category(
+        region, data, cats, lambda p, c, plan, first: solve(p, first_lines=first), deadline=perf_counter() + 120
+    )
     assert merged.objective == pytest.approx(whole.objective, abs=PENNY)
     assert merged.objective == pytest.approx(sum(s.objective for s in parts.values()), abs=PENNY)
     assert merged.status == "optimal", merged.message
