@@ -647,26 +647,16 @@ class _SegmentDual:
         its month's weight, times the row's value. Near the LP's optimum the lines of good plans
         rank first (measured at L: the 18 lines of trauma's best plan known were within the top 23
         of 760 at the search's last temperature; a MILP over them solved in 3.7 s)."""
-        from scipy.special import expit
-
-        t, T = self.t, temperature
-        pi, theta, nu, mu = self.split(z)
-        v, _ = self._values(nu, mu, T)
-        gaps = (v - pi[t.seg_of_row])[self.by_pair]
-        lam, share = _segment_softmax(gaps, self.pair_starts, self.pair_of_sorted, T, True)
-        line_weight = np.ones(t.n_lines)
-        if self.n_caps:
-            big_lambda = np.bincount(self.line_of_pair, weights=lam, minlength=t.n_lines)
-            lines = self.capped_lines
-            line_weight[lines] = expit((big_lambda[lines] - theta[self.cap_of_line[lines]]) / T)
-        row_weight = np.zeros(len(t.a))
-        row_weight[self.by_pair] = share * line_weight[self.line_of_pair][self.pair_of_sorted]
-        month_value = np.bincount(t.tcm_of_seg, weights=pi, minlength=len(t.one_off)) - t.one_off
-        _, month_weight = _segment_softmax(month_value, self.tc_starts, self.tc_of_month, T, self.optional_tc)
+        _, _, row_weight, month_weight = self._smoothed(z, temperature)
+        t = self.t
         mass = row_weight * month_weight[t.tcm_of_seg[t.seg_of_row]] * np.maximum(np.abs(t.a), 1.0)
         return np.bincount(t.line_of_pair[t.pair_of_row], weights=mass, minlength=t.n_lines)
 
     def value_and_gradient(self, z: np.ndarray, temperature: float) -> tuple[float, np.ndarray]:
+        return self._smoothed(z, temperature)[:2]
+
+    def _smoothed(self, z: np.ndarray, temperature: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """:math:`D_T` at ``z``, its gradient, and each row's and each month's weight in it."""
         t, T = self.t, temperature
         pi, theta, nu, mu = self.split(z)
         v, claim_weight = self._values(nu, mu, T)
@@ -707,7 +697,7 @@ class _SegmentDual:
             total += float(picked.sum())
             g_nu += tier_weight[t.tgoj_oj]
             g_mu -= tier_weight * self.oj_scale
-        return total, np.concatenate([g_pi, g_theta, g_nu, g_mu])
+        return total, np.concatenate([g_pi, g_theta, g_nu, g_mu]), row_weight, month_weight
 
 
 def _smooth_segments(search: _Search, temperatures: list[float]) -> float | None:
@@ -1168,6 +1158,16 @@ class _Child:
     def _take(self, *message) -> None:
         raise NotImplementedError
 
+    def _drain(self) -> None:
+        """Take every message the child has sent so far (never waits)."""
+        from queue import Empty
+
+        while not self.done:
+            try:
+                self._take(*self.queue.get_nowait())
+            except Empty:
+                break
+
     @classmethod
     def _spawn(cls, target: Callable, args: tuple):
         """``cls`` around a new process running ``target(*args, queue)``, or None if none can start."""
@@ -1226,13 +1226,7 @@ class BoundProcess(_Child):
 
     def poll(self) -> Bound | None:
         """The least bound the child has handed over so far (never waits)."""
-        from queue import Empty
-
-        while not self.done:
-            try:
-                self._take(*self.queue.get_nowait())
-            except Empty:
-                break
+        self._drain()
         return self.best
 
     @classmethod
@@ -1303,13 +1297,7 @@ class CategoryBounds(_Child):
 
     def finished(self, category: str) -> Bound | None:
         """The part's final bound if the child is done with it (never waits)."""
-        from queue import Empty
-
-        while not self.done:
-            try:
-                self._take(*self.queue.get_nowait())
-            except Empty:
-                break
+        self._drain()
         return self.final.get(category)
 
     def result(self, deadline: float) -> dict[str, Bound]:

@@ -395,8 +395,7 @@ def _solve_screened(
     stages: list[str] = []
     seen: set[str] = set()
     build_seconds = solve_seconds = 0.0
-    usable_names = set(full.pairs["line"])
-    first = [set(first_lines) & usable_names] if first_lines else []
+    first = [set(first_lines) & set(full.pairs["line"])] if first_lines else []
     for number, lines in enumerate(itertools.chain(first, candidate_stages(full)), start=1 - len(first)):
         if plan is not None:  # the best plan so far stays feasible and is the warm start
             lines = lines | set(plan.allocation["line"])
