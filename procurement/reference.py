@@ -128,7 +128,7 @@ def _taxonomy_stored(session: Session, taxonomy: Taxonomy) -> bool:
     return wanted_categories <= categories and wanted_groups <= groups
 
 
-def core_execute(session: Session, statement) -> CursorResult:
+def core_execute(session: Session, statement, parameters: dict | None = None) -> CursorResult:
     """Run ``statement`` in Core on the session's connection (in its transaction).
 
     For plain columns: the ORM's machinery (compiling for entities, row loading, identity
@@ -136,12 +136,13 @@ def core_execute(session: Session, statement) -> CursorResult:
     flush stands in for the ORM's autoflush.
     """
     session.flush()
-    return session.connection().execute(statement)
+    return session.connection().execute(statement, parameters)
 
 
-def frame(session: Session, statement) -> pd.DataFrame:
-    """Run a SELECT and return its rows as a DataFrame with the selected column names."""
-    result = core_execute(session, statement)
+def frame(session: Session, statement, parameters: dict | None = None) -> pd.DataFrame:
+    """Run a SELECT (with its bound ``parameters``) and return its rows as a DataFrame with the
+    selected column names."""
+    result = core_execute(session, statement, parameters)
     columns = list(result.keys())
     # Plain tuples: pandas turns each Row into one anyway, but more slowly (same dtypes).
     return pd.DataFrame([tuple(row) for row in result.fetchall()], columns=columns)

@@ -14,7 +14,7 @@ from procurement.importers.ratings import RATINGS_SPEC, import_ratings
 from procurement.importers.reference import SUPPLIERS_SPEC, TRUSTS_SPEC, import_suppliers, import_trusts
 from procurement.importers.switching import SWITCHING_SPEC, import_switching_costs
 from procurement.importers.tiers import TIERS_SPEC, import_tiers
-from procurement.importers.usage import USAGE_SPEC, import_usage
+from procurement.importers.usage import USAGE_SPEC, UsageFile, import_usage, import_usage_files
 
 __all__ = [
     "APPROVALS_SPEC",
@@ -29,6 +29,7 @@ __all__ = [
     "USAGE_SPEC",
     "CatalogueFile",
     "ImportReport",
+    "UsageFile",
     "catalogue_files",
     "current_user",
     "import_approvals",
@@ -42,6 +43,7 @@ __all__ = [
     "import_tiers",
     "import_trusts",
     "import_usage",
+    "import_usage_files",
     "list_imports",
     "rejected_rows",
 ]

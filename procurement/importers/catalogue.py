@@ -5,14 +5,11 @@ normalised, classified into the taxonomy's equivalence groups and stored as SKUs
 product lines (supplier + group + brand), with their price history.
 """
 
-import multiprocessing
-import threading
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
-from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +23,7 @@ from catalogues.normalise import clean_text, normalise_gtin, parse_money, parse_
 from catalogues.read import ROW_COLUMN, FileFormatError, Profile, detect_profile, load_profile, read_catalogue
 from procurement.db import table_of
 from procurement.errors import InputFileError, UnknownReferenceError
+from procurement.importers.ahead import import_in_order
 from procurement.importers.core import (
     FileImporter,
     ImportReport,
@@ -251,98 +249,35 @@ def import_catalogues(
     ``on_report`` receives each file's report as soon as the file is imported.
     """
     files = list(files)
-    reports: list[ImportReport] = []
 
-    def landed(report: ImportReport) -> None:
-        reports.append(report)
-        if on_report is not None:
-            on_report(report)
+    def import_one(f: CatalogueFile, prepared: _Prepared | None) -> ImportReport:
+        importer = _CatalogueImport(
+            supplier=f.supplier, profile=f.profile, user=user, taxonomy=taxonomy, prepared=prepared
+        )
+        return importer.run(engine, Path(f.path))
 
-    if workers < 1 or len(files) < 2:
-        for f in files:
-            landed(
-                import_catalogue(engine, f.path, supplier=f.supplier, profile=f.profile, user=user, taxonomy=taxonomy)
-            )
-        return reports
-    with ProcessPoolExecutor(
-        workers, mp_context=_worker_context(), initializer=_start_worker, initargs=(taxonomy,)
-    ) as pool:
-        # The first file is read here while the workers start; the others are read ahead.
-        ahead: list[Future[_Prepared] | None] = [None]
-        ahead += [pool.submit(_prepare, Path(f.path), f.supplier, f.profile) for f in files[1:]]
-        here: dict[int, _Prepared | None] = {}  # read by this process while the workers were behind
-        try:
-            for k, f in enumerate(files):
-                future = ahead[k]
-                while future is not None and not future.done():
-                    # Rather than wait, read the last file that no worker has begun (if any), a CSV
-                    # file first (an XLSX file would have this process import openpyxl too).
-                    later = sorted(range(len(files) - 1, k, -1), key=lambda j: _looks_xlsx(files[j]))
-                    last = next((j for j in later if j not in here and _take_back(ahead[j])), None)
-                    if last is None:
-                        break
-                    here[last] = _prepared_here(files[last], taxonomy)
-                prepared = None
-                if k in here:
-                    prepared = here.pop(k)
-                elif future is not None:
-                    try:
-                        prepared = future.result()
-                    except Exception:  # a failed read-ahead (or a lost worker): read it here
-                        prepared = None
-                importer = _CatalogueImport(
-                    supplier=f.supplier, profile=f.profile, user=user, taxonomy=taxonomy, prepared=prepared
-                )
-                landed(importer.run(engine, Path(f.path)))
-        finally:
-            for future in ahead:
-                if future is not None:
-                    future.cancel()
-    return reports
-
-
-def _take_back(future: "Future[_Prepared] | None") -> bool:
-    """Cancel ``future`` if no worker has begun it (nor been handed it): this process reads the file.
-
-    (``cancel`` is true of a future cancelled before too: the caller skips those it took back.)"""
-    return future is not None and future.cancel()
+    return import_in_order(
+        files,
+        prepare=functools.partial(_prepare, taxonomy=taxonomy),
+        import_one=import_one,
+        workers=workers,
+        # A CSV file first: an XLSX file would have this process import openpyxl too.
+        here_first=_looks_xlsx,
+        on_report=on_report,
+    )
 
 
 def _looks_xlsx(f: CatalogueFile) -> bool:
     return Path(f.path).suffix.lower() in (".xlsx", ".xlsm")
 
 
-def _prepared_here(f: CatalogueFile, taxonomy: Taxonomy | None) -> _Prepared | None:
-    """``_prepare`` in this process; None where it raised (the import then reads the file and says why)."""
-    try:
-        return _prepare(Path(f.path), f.supplier, f.profile, taxonomy)
-    except Exception:
-        return None
-
-
-def _worker_context() -> BaseContext:
-    """Workers forked where this process has one thread (they start at once, modules loaded);
-    else from a fork server (forking a threaded process may deadlock the child)."""
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
-_worker_taxonomy: Taxonomy | None = None
-
-
-def _start_worker(taxonomy: Taxonomy | None) -> None:
-    global _worker_taxonomy
-    _worker_taxonomy = taxonomy
-
-
-def _prepare(path: Path, supplier: str, profile: str | None, taxonomy: Taxonomy | None = None) -> _Prepared:
-    """Read and normalise one file (``import_catalogues``), in a worker (by the taxonomy it was
-    started with) or in the importing process; raises as ``read`` would."""
+def _prepare(f: CatalogueFile, taxonomy: Taxonomy | None = None) -> _Prepared:
+    """Read and normalise one file (``import_catalogues``), in a worker or in the importing
+    process; raises as ``read`` would."""
+    path = Path(f.path)
     _, sha = read_bytes(path)
-    importer = _CatalogueImport(supplier=supplier, profile=profile, user=None, taxonomy=None)
-    taxonomy = load_taxonomy_or_refuse(taxonomy if taxonomy is not None else _worker_taxonomy)
+    importer = _CatalogueImport(supplier=f.supplier, profile=f.profile, user=None, taxonomy=None)
+    taxonomy = load_taxonomy_or_refuse(taxonomy)
     prof, table = importer.rows(path)
     problems = Problems(table, table.attrs.get("headings", {}))
     items = _normalise_catalogue(table, prof, taxonomy, problems)

@@ -150,6 +150,16 @@ class Problems:
             )
         )
 
+    def checkpoint(self) -> tuple[int, np.ndarray]:
+        """The problems found so far, for ``restore``."""
+        return len(self.parts), self._bad.copy()
+
+    def restore(self, checkpoint: tuple[int, np.ndarray]) -> None:
+        """Forget the problems found since ``checkpoint`` was taken."""
+        found, bad = checkpoint
+        del self.parts[found:]
+        self._bad = bad.copy()
+
     def add_parsed(self, column: str, parsed: Parsed) -> None:
         self.add(parsed.errors != "", column, parsed.errors)
 
@@ -195,6 +205,11 @@ class FileImporter:
         """The file's rows (with ``ROW_COLUMN`` and ``attrs["headings"]``) when ``spec`` is None."""
         raise NotImplementedError
 
+    def rows_of(self, path: Path, sha: str) -> pd.DataFrame | None:
+        """The file's rows, read before the transaction when ``spec`` is set (None: ``read`` reads them
+        inside it); ``sha`` is the sha256 of the file's bytes as hashed for this import."""
+        return read_rows(path, self.spec) if self.spec is not None else None
+
     def problems_of(self, table: pd.DataFrame) -> Problems:
         """The row problems to collect for ``table`` (none yet, unless found ahead: see the catalogue importer)."""
         return Problems(table, table.attrs.get("headings", {}))
@@ -209,7 +224,7 @@ class FileImporter:
         """Import ``path``: the whole contract of the module docstring, in one transaction."""
         path = Path(path)
         _, sha = read_bytes(path)
-        table = read_rows(path, self.spec) if self.spec is not None else None
+        table = self.rows_of(path, sha)
         if self.uses_taxonomy:
             self.taxonomy = load_taxonomy_or_refuse(self.taxonomy)
         with transaction(engine) as session:
@@ -418,10 +433,10 @@ def insert_rows(session: Session, table: sa.Table, rows: pd.DataFrame, *, ints: 
     """INSERT every row of ``rows`` (columns named as ``table``'s) into ``table``, in the session's transaction.
 
     SQLite: one prepared INSERT run by the DB-API cursor's ``executemany`` over plain
-    tuples. SQLAlchemy's Core executemany stored the same values but compiled and
-    processed the parameters of every row in Python, most of an import's write time.
-    Other databases: SQLAlchemy Core (``sql_records``). The ``ints`` columns are sent as
-    integers whatever their dtype; missing values go in as NULL.
+    tuples (``insert_columns``). SQLAlchemy's Core executemany stored the same values but
+    compiled and processed the parameters of every row in Python, most of an import's
+    write time. Other databases: SQLAlchemy Core (``sql_records``). The ``ints`` columns
+    are sent as integers whatever their dtype; missing values go in as NULL.
     """
     if rows.empty:  # an empty executemany would insert one row of defaults (and fail)
         return
@@ -429,15 +444,39 @@ def insert_rows(session: Session, table: sa.Table, rows: pd.DataFrame, *, ints: 
     if session.get_bind().dialect.name != "sqlite":
         session.execute(insert(table), sql_records(rows, ints))
         return
-    columns = list(rows.columns)
-    values = [_sqlite_column(rows[c], table.c[c].type, c in ints) for c in columns]
-    names = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("?" for _ in columns)
+    columns = {c: _sqlite_column(rows[c], table.c[c].type, c in ints) for c in rows.columns}
+    insert_columns(session, table, columns, len(rows))
+
+
+INSERT_BATCH = 20_000  # rows per executemany of SQLAlchemy's (its parameter dicts are held at once)
+
+
+def insert_columns(session: Session, table: sa.Table, columns: Mapping[str, Any], n: int) -> None:
+    """INSERT ``n`` rows into ``table``: ``columns`` maps column names to a list of ``n`` values, or
+    to one value for every row; values as SQLite stores them (plain Python; dates as ISO text).
+
+    SQLite: the DB-API cursor's ``executemany`` over the zipped lists. Other databases:
+    SQLAlchemy Core in batches of ``INSERT_BATCH`` rows, ISO dates read back as dates.
+    """
+    if n == 0:
+        return
+    lists = [values if isinstance(values, list) else [values] * n for values in columns.values()]
+    names = list(columns)
+    if session.get_bind().dialect.name != "sqlite":
+        for i, name in enumerate(names):
+            if isinstance(table.c[name].type, sa.Date) and not isinstance(table.c[name].type, sa.DateTime):
+                lists[i] = [None if v is None else dt.date.fromisoformat(v) for v in lists[i]]
+        for start in range(0, n, INSERT_BATCH):
+            rows = zip(*(values[start : start + INSERT_BATCH] for values in lists), strict=True)
+            session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+        return
+    quoted = ", ".join(f'"{c}"' for c in names)
+    marks = ", ".join("?" for _ in names)
     driver_connection = session.connection().connection.driver_connection
     assert driver_connection is not None  # a checked-out connection has its DB-API connection
     cursor = driver_connection.cursor()
     try:
-        cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', zip(*values, strict=True))
+        cursor.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', zip(*lists, strict=True))
     finally:
         cursor.close()
 

@@ -31,17 +31,18 @@ the reverse for a suppliers file.
 """
 
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Numeric, Select, bindparam, cast, func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from catalogues.normalise import clean_text
 from catalogues.read import FileFormatError, TableSpec, heading_key, read_table
 from procurement.errors import InputFileError
-from procurement.importers.core import iso_dates
 from procurement.importers.replaced import not_reverted
 from procurement.models import DataImport, Supplier, Trust, Usage
 from procurement.reference import core_execute, frame
@@ -80,128 +81,91 @@ def _same_file(session: Session, sha: str, trust_id: int) -> tuple[int, str] | N
     return None if row is None else (row[0], row[1])
 
 
-def _stored_lines(session: Session, trust_id: int, file_keys: pd.DataFrame, *, imports: bool = False) -> pd.DataFrame:
-    """Other trusts' usage rows that may equal one of ``file_keys`` (item_id, period, quantity, price).
-
-    trust_id, item_id, period, quantity, unit_price_paid (and import_id with
-    ``imports``). SQLite: only the rows of the same SKU, date and quantity whose price is
-    within a penny of the file's (a superset of the rows whose price rounds to it; the
-    caller compares exactly), found by joining the file's distinct keys (one JSON array)
-    in SQL. Fetching every row of the file's SKUs and months instead grew with the
-    region: most of a national usage import's time. Without ``imports`` the order-line
-    index alone answers (no row of the table is read), and the rows are read on the
-    DB-API cursor: a national region's trusts share many order lines (one unit of a SKU
-    at its catalogue price), and SQLAlchemy's processing of each row cost more than the
-    query. Elsewhere: the rows of the file's SKUs within its months.
-    """
-    columns = ["trust_id", "item_id", "period", "quantity", "unit_price_paid"] + (["import_id"] if imports else [])
-    if session.get_bind().dialect.name != "sqlite":
-        return frame(
-            session,
-            select(*(getattr(Usage, c) for c in columns)).where(
-                col(Usage.trust_id) != trust_id,
-                col(Usage.item_id).in_(sorted(set(file_keys["item_id"]))),
-                col(Usage.period) >= min(file_keys["period"]),
-                col(Usage.period) <= max(file_keys["period"]),
-            ),
-        )
-    # The distinct keys in first-seen order (as drop_duplicates), built from plain lists.
-    distinct = dict.fromkeys(
-        zip(
-            file_keys["item_id"].to_numpy(dtype=np.int64).tolist(),
-            iso_dates(file_keys["period"]).tolist(),  # stored as ISO text (SQLAlchemy's Date)
-            file_keys["quantity"].to_numpy(dtype=float).tolist(),
-            file_keys["price"].to_numpy(dtype=float).tolist(),
-            strict=True,
-        )
+def _held_lines_statements(penny) -> tuple[Select, Select]:
+    """The two queries of ``_held_lines``, built once (``penny`` rounds a price to the penny)."""
+    mine, other = aliased(Usage, name="mine"), aliased(Usage, name="other")
+    same_line = (
+        (col(other.item_id) == col(mine.item_id))
+        & (col(other.period) == col(mine.period))
+        & (col(other.quantity) == col(mine.quantity))
+        # The range first (the index can seek it), then the penny.
+        & (col(other.unit_price_paid) > col(mine.unit_price_paid) - 0.01)
+        & (col(other.unit_price_paid) < col(mine.unit_price_paid) + 0.01)
+        & (penny(col(other.unit_price_paid)) == penny(col(mine.unit_price_paid)))
+        & (col(other.trust_id) != col(mine.trust_id))
     )
-    session.flush()  # (as core_execute: the ORM's pending rows first)
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        # The keys go into a temporary table (this connection's, emptied each time; the
-        # transaction's rollback empties it too): binding them costs less than writing
-        # and parsing them as JSON. Its columns have no type, so that the values keep
-        # theirs (as json_extract's did) and compare with the usage columns as such.
-        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS usage_file_key (item_id, period, quantity, price)")
-        cursor.execute("DELETE FROM temp.usage_file_key")
-        cursor.executemany("INSERT INTO temp.usage_file_key VALUES (?, ?, ?, ?)", distinct)
-        cursor.execute(_SQLITE_STORED_LINES.format(", ".join(f"usage.{c}" for c in columns)), (trust_id,))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    stored = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
-    # Dates as SQLAlchemy reads a Date column (stored as ISO text), each distinct one once.
-    days = {text: dt.date.fromisoformat(text) for text in set(stored["period"])}
-    return stored.assign(period=stored["period"].map(days).astype(object))
+    pairs = select().select_from(mine).join(other, same_line).where(col(mine.import_id) == bindparam("import_id"))
+    by_trust = pairs.add_columns(col(other.trust_id), func.count(func.distinct(col(mine.id))).label("rows")).group_by(
+        col(other.trust_id)
+    )
+    imports = pairs.add_columns(col(other.import_id)).where(col(other.trust_id) == bindparam("trust_id")).distinct()
+    return by_trust, imports
 
 
-_SQLITE_STORED_LINES = """
-SELECT {}
-FROM temp.usage_file_key AS file_key CROSS JOIN usage
-WHERE usage.item_id = file_key.item_id AND usage.period = file_key.period
-    AND usage.quantity = file_key.quantity AND abs(usage.unit_price_paid - file_key.price) < 0.01
-    AND usage.trust_id != ?
-"""
+# SQLite rounds a REAL; PostgreSQL rounds only a numeric to a number of decimals.
+_HELD_LINES = {
+    "sqlite": _held_lines_statements(lambda price: func.round(price, 2)),
+    "other": _held_lines_statements(lambda price: func.round(cast(price, Numeric), 2)),
+}
 
 
-def _line_hits(file_keys: pd.DataFrame, stored: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    """The file's rows (``row``) equal to a stored row: same SKU, date, quantity and price to the penny."""
-    keys = ["item_id", "period", "quantity", "price"]
-    stored = stored.assign(price=stored["unit_price_paid"].round(2), item_id=stored["item_id"].astype(int))
-    file_keys = file_keys.assign(item_id=file_keys["item_id"].astype(int), row=np.arange(len(file_keys)))
-    return file_keys[keys + ["row"]].merge(stored[keys + list(columns)], on=keys)
+def _held_lines(session: Session, import_id: int, *, trust_id: int | None = None) -> pd.DataFrame:
+    """Other trusts' usage rows equal to one of import ``import_id``'s stored rows.
+
+    Equal: the same SKU, date and quantity and the same unit price rounded to the penny.
+    Per trust (``trust_id``, ``rows``: how many of the import's rows it holds), or, with
+    ``trust_id``, that trust's imports holding them (``import_id``). The import's rows are
+    already in the table (this transaction's), so the database joins them with the
+    other trusts' rows on the order-line index (SKU, date, quantity, price, trust) and
+    counts: nothing is sent in or out row by row. (A national region's trusts share
+    many order lines, one unit of a SKU at its catalogue price: fetching each shared
+    line cost more than the rest of the check.) The statements are built once.
+    """
+    by_trust, imports = _HELD_LINES["sqlite" if session.get_bind().dialect.name == "sqlite" else "other"]
+    if trust_id is None:
+        return frame(session, by_trust, {"import_id": import_id})
+    return frame(session, imports, {"import_id": import_id, "trust_id": trust_id})
 
 
-def _same_order_lines(session: Session, trust_id: int, rows: pd.DataFrame) -> tuple[str, float, list[int]] | None:
-    """(trust, share of the file's rows, its imports) of the trust already holding most of these order lines.
+def _same_order_lines(session: Session, import_id: int, n_rows: int) -> tuple[str, float, list[int]] | None:
+    """(trust, share of the import's ``n_rows`` rows, its imports) of the trust already holding most of them.
 
     A row is held by a trust when that trust has a usage row of the same SKU, date,
     quantity and unit price (rounded to the penny). The imports are looked up only when
-    the share reaches ``SAME_LINES_SHARE`` (the file is refused; they are named): a
-    national region's trusts share many order lines (one unit of a SKU at its
-    catalogue price), and reading the import of each from the table cost more than the
-    rest of the check.
+    the share reaches ``SAME_LINES_SHARE`` (the file is refused; they are named).
     """
-    file_keys = rows.assign(
-        price=rows["unit_price_paid"].astype(float).round(2), quantity=rows["quantity"].astype(float)
-    )
-    stored = _stored_lines(session, trust_id, file_keys)
-    if stored.empty:
+    held = _held_lines(session, import_id)
+    if held.empty:
         return None
     codes = dict(core_execute(session, select(col(Trust.id), col(Trust.code))).all())
-    hits = _line_hits(file_keys, stored.assign(trust=stored["trust_id"].map(codes)), "trust", "trust_id")
-    if hits.empty:
-        return None
-    share = hits.groupby("trust")["row"].nunique() / len(rows)
-    trust = share.idxmax()
-    if share[trust] < SAME_LINES_SHARE:
-        return trust, float(share[trust]), []
-    theirs = int(hits.loc[hits["trust"] == trust, "trust_id"].iloc[0])
-    held = _stored_lines(session, trust_id, file_keys, imports=True)
-    imports = _line_hits(file_keys, held[held["trust_id"] == theirs], "import_id")["import_id"]
-    return trust, float(share[trust]), sorted(set(imports.astype(int)))
+    held = held.assign(trust=held["trust_id"].map(codes)).sort_values(["rows", "trust"], ascending=[False, True])
+    top = held.iloc[0]
+    share = int(top["rows"]) / n_rows
+    if share < SAME_LINES_SHARE:
+        return top["trust"], share, []
+    imports = _held_lines(session, import_id, trust_id=int(top["trust_id"]))["import_id"]
+    return top["trust"], share, sorted(set(imports.astype(int)))
 
 
-def _mix_similarity(session: Session, rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(cosine similarity of the file's units per SKU with each trust's history, SKUs in each history).
+def _mix_similarity(session: Session, earliest: dt.date, units: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(cosine similarity of the file's ``units`` per SKU with each trust's history, SKUs in each history).
 
-    The history is what each trust bought before the file's first date: usage of the
-    same later months is compared row by row (rule 3), and comparing a trust's new
+    The history is what each trust bought before the file's ``earliest`` date: usage of
+    the same later months is compared row by row (rule 3), and comparing a trust's new
     months with the others' new months would confuse trusts that all moved onto one
     regional range.
     """
-    first = pd.to_datetime(rows["period"]).min().date()
     history = frame(
         session,
         select(col(Trust.code).label("trust"), col(Usage.item_id), func.sum(col(Usage.quantity)).label("units"))
         .join(Trust, col(Trust.id) == col(Usage.trust_id))
-        .where(col(Usage.period) < first)
+        .where(col(Usage.period) < earliest)
         .group_by(col(Trust.code), col(Usage.item_id)),
     )
     if history.empty:
         return pd.Series(dtype=float), pd.Series(dtype=int)
     by_trust = history.pivot_table(index="trust", columns="item_id", values="units", aggfunc="sum", fill_value=0.0)
-    mine = rows.groupby(rows["item_id"].astype(int))["quantity"].sum().astype(float)
+    mine = units.astype(float)
     mine = mine.reindex(by_trust.columns.union(mine.index), fill_value=0.0)
     by_trust = by_trust.reindex(columns=mine.index, fill_value=0.0)
     norms = np.sqrt((by_trust**2).sum(axis=1)) * np.sqrt((mine**2).sum())
@@ -217,13 +181,10 @@ def check_usage_owner(
     sha: str,
     file: str,
     table: pd.DataFrame,
-    usage: pd.DataFrame,
-    confirm_trust: bool = False,
 ) -> None:
-    """Refuse (``InputFileError``) a usage file that belongs to another trust; rules in the module docstring.
-
-    ``table`` is the file as read (for its trust column), ``usage`` its usable rows
-    (item_id, period, quantity, unit_price_paid).
+    """Refuse (``InputFileError``) a usage file that belongs to another trust: rules 1 and 2 (of the
+    module docstring), before anything is written; ``table`` is the file as read (for its trust
+    column). Rules 3 and 4 look at its rows once stored: ``check_usage_lines``.
     """
     same = _same_file(session, sha, trust_id)
     if same:
@@ -234,19 +195,53 @@ def check_usage_owner(
             f"{_how_to(trust, file)}. Nothing was written."
         )
     if "trust" in table:
-        codes = clean_text(table["trust"]).str.upper()
-        others = codes[(codes != "") & (codes != trust)].value_counts()
-        if len(others):
+        others = _other_trusts_named(table["trust"], trust)
+        if others:
             said = ", ".join(f"{code} ({n} rows)" for code, n in others.items())
-            first = others.index[0]
+            first = next(iter(others))
             raise InputFileError(
                 f"{file}: its trust column says {said}, not {trust}. If it is {first}'s usage, "
                 f"{_how_to(first, file)}; a file of several trusts must be split into one file per trust. "
                 "Nothing was written."
             )
-    if len(usage) < MIN_ROWS:
+
+
+def _other_trusts_named(column: pd.Series, trust: str) -> dict[str, int]:
+    """Rows per trust code in a file's trust column, other than ``trust`` and blanks; most rows first
+    (ties in the order of first appearance)."""
+    values = column.tolist()
+    if not all(isinstance(v, str) for v in values):  # cells of other types: as clean_text reads them
+        codes = clean_text(column).str.upper()
+        return {str(k): int(n) for k, n in codes[(codes != "") & (codes != trust)].value_counts().items()}
+    # Counted as read (C), then each distinct text cleaned once (as clean_text cleans text).
+    counts: Counter[str] = Counter()
+    for text, n in Counter(values).items():
+        code = " ".join(text.split()).upper()
+        if code and code != trust:
+            counts[code] += n
+    return dict(sorted(counts.items(), key=lambda pair: -pair[1]))
+
+
+def check_usage_lines(
+    session: Session,
+    *,
+    trust: str,
+    file: str,
+    import_id: int,
+    rows: int,
+    earliest: dt.date,
+    units: pd.Series,
+    confirm_trust: bool = False,
+) -> None:
+    """Refuse (``InputFileError``) a usage file whose rows belong to another trust: rules 3 and 4.
+
+    Run once the file's ``rows`` usable rows are stored as import ``import_id``, in the
+    import's transaction (the refusal rolls them back); ``earliest`` is their earliest
+    date and ``units`` their units per item id.
+    """
+    if rows < MIN_ROWS:
         return
-    lines = _same_order_lines(session, trust_id, usage)
+    lines = _same_order_lines(session, import_id, rows)
     if lines and lines[1] >= SAME_LINES_SHARE:
         other, share, imports = lines
         raise InputFileError(
@@ -256,7 +251,7 @@ def check_usage_owner(
         )
     if confirm_trust:
         return
-    similarity, skus = _mix_similarity(session, usage)
+    similarity, skus = _mix_similarity(session, earliest, units)
     others = similarity.drop(trust, errors="ignore")
     if others.empty:
         return

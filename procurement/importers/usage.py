@@ -5,24 +5,39 @@ only one supplier uses. A file replaces the trust's earlier usage for the months
 spans, so a corrected export never double-counts.
 """
 
+import calendar
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from catalogues.normalise import Parsed, clean_text, normalise_gtin, parse_date, parse_money, parse_quantity
 from catalogues.read import ROW_COLUMN, TableSpec
 from procurement.db import table_of
-from procurement.importers.core import FileImporter, ImportReport, Problems, insert_rows, item_rows_where, owner_id
-from procurement.importers.identity import TRUST_COLUMN_ALIASES, check_usage_owner
+from procurement.importers.ahead import import_in_order
+from procurement.importers.core import (
+    FileImporter,
+    ImportReport,
+    Problems,
+    insert_columns,
+    iso_dates,
+    item_rows_where,
+    owner_id,
+    read_bytes,
+    read_rows,
+)
+from procurement.importers.identity import TRUST_COLUMN_ALIASES, check_usage_lines, check_usage_owner
 from procurement.importers.replaced import delete_keeping
-from procurement.models import CatalogueItem, Supplier, Usage
-from procurement.reference import trusts_by_code
-
-INSERT_BATCH = 20_000  # rows per INSERT of a large file
+from procurement.models import CatalogueItem, DataImport, ImportRevert, Supplier, Usage
+from procurement.reference import core_execute, trusts_by_code
 
 USAGE_SPEC = TableSpec(
     "usage",
@@ -49,68 +64,138 @@ USAGE_SPEC = TableSpec(
 )
 
 
+@dataclass(frozen=True)
+class UsageFile:
+    """One trust's usage export for ``import_usage_files``: as ``import_usage``'s arguments."""
+
+    path: Path
+    trust: str
+    confirm_trust: bool = False
+
+
+class _Cells(NamedTuple):
+    """A usage file's cells parsed (no database needed): what ``check`` reads them as."""
+
+    quantity: Parsed
+    price: Parsed
+    when: Parsed
+    gtin: Parsed
+
+
+@dataclass
+class _Rows:
+    """A file's usable rows as stored: plain lists in ``Usage``'s columns, dates as ISO text (no
+    database needed to make them, so a worker of ``import_usage_files`` makes them too)."""
+
+    item_id: list[int]
+    period: list[str]
+    quantity: list[float]
+    unit_price_paid: list[float]
+    source_row: list[int]
+
+    @property
+    def n(self) -> int:
+        return len(self.item_id)
+
+    def columns(self) -> dict[str, list]:
+        return {
+            "item_id": self.item_id,
+            "period": self.period,
+            "quantity": self.quantity,
+            "unit_price_paid": self.unit_price_paid,
+            "source_row": self.source_row,
+        }
+
+    @property
+    def earliest(self) -> dt.date:
+        return dt.date.fromisoformat(min(self.period))  # (ISO text sorts as the dates)
+
+    @property
+    def months(self) -> tuple[dt.date, dt.date]:
+        """The first day of the first month and the last day of the last month the rows span."""
+        first, last = dt.date.fromisoformat(min(self.period)), dt.date.fromisoformat(max(self.period))
+        return first.replace(day=1), last.replace(day=calendar.monthrange(last.year, last.month)[1])
+
+    @property
+    def units(self) -> pd.Series:
+        """Units bought per item id."""
+        return pd.Series(self.quantity, dtype=float).groupby(np.asarray(self.item_id, dtype=np.int64)).sum()
+
+
+def _rows_to_store(table: pd.DataFrame, cells: _Cells, item_ids: pd.Series, problems: Problems) -> _Rows:
+    """The rows without problems (``problems`` complete), as ``_Rows``."""
+    good = ~problems.bad().to_numpy(dtype=bool)
+    return _Rows(
+        item_id=item_ids.to_numpy(dtype=np.int64, na_value=0)[good].tolist(),
+        period=iso_dates(cells.when.values[good]).tolist(),
+        quantity=cells.quantity.values.to_numpy(dtype=float)[good].tolist(),
+        unit_price_paid=cells.price.values.to_numpy(dtype=float)[good].tolist(),
+        source_row=table[ROW_COLUMN].to_numpy(dtype=np.int64)[good].tolist(),
+    )
+
+
+@dataclass
+class _Prepared:
+    """A usage file read and parsed ahead, in a worker process (``import_usage_files``), for
+    the file as it was when its bytes hashed to ``sha256``."""
+
+    sha256: str
+    problems: Problems  # its ``table`` is the file's rows, as ``read_rows`` returns them
+    cells: _Cells
+    rows: _Rows | None = None  # its usable rows, items matched as of ``generation`` (None: not matched)
+    generation: tuple = ()
+    before_matching: tuple | None = None  # ``problems.checkpoint()`` before the matching added its own
+
+
 class _UsageImport(FileImporter):
     kind = "usage"
     spec = USAGE_SPEC
 
-    def __init__(self, *, trust: str, user: str | None, confirm_trust: bool = False):
+    def __init__(self, *, trust: str, user: str | None, confirm_trust: bool = False, prepared: _Prepared | None = None):
         super().__init__(user=user)
         self.trust = trust.strip().upper()
         self.confirm_trust = confirm_trust
+        self.prepared = prepared  # used only if the file still hashes the same (``rows_of``)
 
     def owner(self, session: Session) -> dict[str, int]:
         self.trust_id = owner_id(trusts_by_code(session), self.trust, "trust")
         return {"trust_id": self.trust_id}
 
-    def check(self, session: Session, table: pd.DataFrame, problems: Problems, report: ImportReport) -> pd.DataFrame:
-        quantity = parse_quantity(table["quantity"])
-        price = parse_money(table["unit_price"], what="unit price")
-        when = parse_date(table["date"])
-        gtin = normalise_gtin(table["gtin"])
-        for column, parsed in (("quantity", quantity), ("unit_price", price), ("date", when), ("gtin", gtin)):
-            problems.add_parsed(column, parsed)
-        usage = pd.DataFrame(
-            {
-                "item_id": _match_items(session, table, gtin, problems),
-                "period": when.values,
-                "quantity": quantity.values,
-                "unit_price_paid": price.values,
-                "source_row": table[ROW_COLUMN],
-            }
-        )
-        check_usage_owner(
-            session,
-            trust=self.trust,
-            trust_id=self.trust_id,
-            sha=report.sha256,
-            file=report.file,
-            table=table,
-            usage=usage[~problems.bad()],
-            confirm_trust=self.confirm_trust,
-        )
-        return usage
+    def rows_of(self, path: Path, sha: str) -> pd.DataFrame | None:
+        if self.prepared is not None and self.prepared.sha256 != sha:
+            self.prepared = None  # the file changed since it was read ahead: read it again
+        if self.prepared is not None:
+            return self.prepared.problems.table
+        return super().rows_of(path, sha)
 
-    def store(
-        self, session: Session, usage: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
-    ) -> None:
-        usage = usage[good]
-        rows = pd.DataFrame(
-            {
-                "trust_id": self.trust_id,
-                "item_id": usage["item_id"].astype(int),
-                "period": usage["period"],
-                "quantity": usage["quantity"].astype(float),
-                "unit_price_paid": usage["unit_price_paid"].astype(float),
-                "import_id": import_id,
-                "source_row": usage["source_row"].astype(int),
-            }
+    def problems_of(self, table: pd.DataFrame) -> Problems:
+        if self.prepared is not None:
+            return self.prepared.problems  # those _parse_cells found ahead
+        return super().problems_of(table)
+
+    def check(self, session: Session, table: pd.DataFrame, problems: Problems, report: ImportReport) -> _Rows:
+        rows = None
+        if self.prepared is None:
+            cells = _parse_cells(table, problems)
+        else:
+            cells, rows = self.prepared.cells, self.prepared.rows
+            if rows is not None and self.prepared.generation != catalogue_generation(session):
+                # Catalogues imported or reverted since the items were read: match again.
+                assert self.prepared.before_matching is not None  # taken with the matches
+                problems.restore(self.prepared.before_matching)
+                rows = None
+        if rows is None:
+            rows = _rows_to_store(table, cells, _match_items(session, table, cells.gtin, problems), problems)
+        check_usage_owner(
+            session, trust=self.trust, trust_id=self.trust_id, sha=report.sha256, file=report.file, table=table
         )
-        if not len(rows):
+        return rows
+
+    def store(self, session: Session, rows: _Rows, good: pd.Series, import_id: int, report: ImportReport) -> None:
+        # (``rows`` are the good rows already: check made them once the problems were all found.)
+        if not rows.n:
             return
-        # The months spanned, from the distinct dates (a file spans a few).
-        dates = [pd.Timestamp(d) for d in pd.unique(rows["period"].to_numpy())]
-        first = min(dates).to_period("M").start_time.date()
-        last = max(dates).to_period("M").end_time.date()
+        first, last = rows.months
         # Kept, not lost: reverting this import brings them back.
         replaced = delete_keeping(
             session,
@@ -120,10 +205,19 @@ class _UsageImport(FileImporter):
         )
         if replaced:
             report.notes.append(f"replaced {replaced} earlier usage rows of {self.trust} from {first} to {last}")
-        # Core inserts in batches: a year of a large trust's order lines is hundreds of
-        # thousands of rows, and one list of ORM bulk-insert dicts held them all at once.
-        for start in range(0, len(rows), INSERT_BATCH):
-            insert_rows(session, table_of(Usage), rows.iloc[start : start + INSERT_BATCH])
+        columns = {"trust_id": self.trust_id, **rows.columns(), "import_id": import_id}
+        insert_columns(session, table_of(Usage), columns, rows.n)
+        # Rules 3 and 4 of procurement.importers.identity, on the rows as stored (a refusal rolls them back).
+        check_usage_lines(
+            session,
+            trust=self.trust,
+            file=report.file,
+            import_id=import_id,
+            rows=rows.n,
+            earliest=rows.earliest,
+            units=rows.units,
+            confirm_trust=self.confirm_trust,
+        )
 
 
 def import_usage(
@@ -140,53 +234,200 @@ def import_usage(
     return _UsageImport(trust=trust, user=user, confirm_trust=confirm_trust).run(engine, path)
 
 
+def _parse_cells(table: pd.DataFrame, problems: Problems) -> _Cells:
+    """Quantity, unit price, date and GTIN of every row; each unusable value into ``problems``."""
+    cells = _Cells(
+        quantity=parse_quantity(table["quantity"]),
+        price=parse_money(table["unit_price"], what="unit price"),
+        when=parse_date(table["date"]),
+        gtin=normalise_gtin(table["gtin"]),
+    )
+    for column, parsed in zip(("quantity", "unit_price", "date", "gtin"), cells, strict=True):
+        problems.add_parsed(column, parsed)
+    return cells
+
+
+_worker_items: "_Items | None" = None  # every catalogue item, in a worker of import_usage_files
+
+
+def _start_worker(items: "_Items") -> None:
+    global _worker_items
+    _worker_items = items
+
+
+def _prepare(f: UsageFile, items: "_Items | None" = None) -> _Prepared:
+    """Read and parse one file (``import_usage_files``) and match its items to ``items`` (the
+    worker's, by default); in a worker or in the importing process; raises as the import's
+    reading would."""
+    path = Path(f.path)
+    _, sha = read_bytes(path)
+    table = read_rows(path, USAGE_SPEC)
+    problems = Problems(table, table.attrs.get("headings", {}))
+    prepared = _Prepared(sha, problems, _parse_cells(table, problems))
+    items = items if items is not None else _worker_items
+    if items is not None:
+        prepared.before_matching = problems.checkpoint()
+        item_ids = _match_with(items, table, prepared.cells.gtin, problems)
+        prepared.rows = _rows_to_store(table, prepared.cells, item_ids, problems)
+        prepared.generation = items.generation
+    return prepared
+
+
+def import_usage_files(
+    engine: Engine,
+    files: Iterable[UsageFile],
+    *,
+    user: str | None = None,
+    workers: int = 1,
+    on_report: Callable[[ImportReport], None] | None = None,
+) -> list[ImportReport]:
+    """Import several trusts' usage exports, in order, each exactly as ``import_usage`` would.
+
+    One transaction per file, in the order given (the same ids, replacements and refusals
+    as importing them one by one); the first file that raises stops the run, the files
+    before it staying imported. Meanwhile ``workers`` worker processes read and parse the
+    next files (``procurement.importers.ahead``), so that on several cores a file is
+    parsed while this process checks and stores the one before. ``workers=0`` reads
+    every file here. ``on_report`` receives each file's report as soon as it is imported.
+    """
+
+    files = list(files)
+
+    def import_one(f: UsageFile, prepared: _Prepared | None) -> ImportReport:
+        importer = _UsageImport(trust=f.trust, user=user, confirm_trust=f.confirm_trust, prepared=prepared)
+        return importer.run(engine, Path(f.path))
+
+    if workers < 1 or len(files) < 2:
+        return import_in_order(files, prepare=_prepare, import_one=import_one, workers=0, on_report=on_report)
+    # The workers match items too, against every catalogue item as of now; an import checks
+    # that the catalogues are still as they were (``catalogue_generation``), else matches again.
+    with Session(engine) as session:
+        items = _Items.every(session)
+    return import_in_order(
+        files,
+        prepare=_prepare,
+        prepare_here=functools.partial(_prepare, items=items),
+        import_one=import_one,
+        workers=workers,
+        initializer=_start_worker,
+        initargs=(items,),
+        on_report=on_report,
+    )
+
+
+@dataclass
+class _Items:
+    """The catalogue items usage rows are matched to, as look-ups (each in item id order).
+
+    ``by_gtin``: the oldest item with each GTIN; ``pair``: the oldest item of each
+    (supplier code, item code); ``users``: the items bearing each item code; ``first``:
+    the oldest of them; ``catalogued``: the suppliers that have items. Either the items a
+    file names (``_Items.named``) or every item (``_Items.every``, for read-ahead), which
+    give a file the same matches.
+    """
+
+    by_gtin: dict[str, int]
+    pair: dict[tuple[str, str], int]
+    users: dict[str, set[int]]
+    first: dict[str, int]
+    catalogued: set[str]
+    generation: tuple = ()  # ``catalogue_generation`` when built (``every`` only)
+
+    @classmethod
+    def of_rows(cls, by_gtin_rows: list, by_code_rows: list, catalogued: set[str], generation: tuple = ()) -> "_Items":
+        """From ``item_rows_where``'s rows (item id order): those looked up by GTIN and by code."""
+        items = cls({}, {}, {}, {}, catalogued, generation)
+        for item_id, item_gtin, _, _ in by_gtin_rows:
+            if item_gtin is not None:  # (found by its GTIN: it has one)
+                items.by_gtin.setdefault(item_gtin, item_id)  # id order: the oldest item with the GTIN
+        for item_id, _, item_code, item_supplier in by_code_rows:
+            items.pair.setdefault((item_supplier, item_code), item_id)
+            items.users.setdefault(item_code, set()).add(item_id)
+            items.first.setdefault(item_code, item_id)
+        return items
+
+    @classmethod
+    def every(cls, session: Session) -> "_Items":
+        """Every catalogue item, with the catalogue's generation (one query each)."""
+        rows = sorted((tuple(row) for row in core_execute(session, _ITEM_ROWS)), key=lambda row: row[0])
+        return cls.of_rows(rows, rows, _catalogued(session), catalogue_generation(session))
+
+
+def catalogue_generation(session: Session) -> tuple:
+    """Changes whenever the catalogue items or supplier codes may have: the latest catalogue or
+    suppliers import and the latest revert (items and supplier codes change only through these)."""
+    return tuple(core_execute(session, _GENERATION).one())
+
+
+_ITEM_ROWS = select(
+    col(CatalogueItem.id), col(CatalogueItem.gtin), col(CatalogueItem.supplier_code), col(Supplier.code)
+).join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
+_GENERATION = select(
+    select(func.max(col(DataImport.id))).where(col(DataImport.kind).in_(["catalogue", "suppliers"])).scalar_subquery(),
+    select(func.max(col(ImportRevert.id))).scalar_subquery(),
+)
+
+
+def _catalogued(session: Session) -> set[str]:
+    """The codes of the suppliers that have catalogue items."""
+    return set(
+        session.scalars(
+            select(col(Supplier.code)).where(
+                select(col(CatalogueItem.id)).where(col(CatalogueItem.supplier_id) == col(Supplier.id)).exists()
+            )
+        )
+    )
+
+
 def _match_items(session: Session, table: pd.DataFrame, gtin: Parsed, problems: Problems) -> pd.Series:
+    """``_match_with`` the items the file names, looked up in the database (one query for its
+    GTINs, one for its item codes when some rows need them)."""
+    gtins = gtin.values.to_numpy(dtype=object)
+    has_gtin = gtin.values.notna().to_numpy(dtype=bool)
+    by_gtin = item_rows_where(session, "gtin", set(gtins[has_gtin].tolist()))
+    found = {row[1] for row in by_gtin if row[1] is not None}
+    # The codes of the rows whose GTIN (if any) is valid and was not found.
+    code = clean_text(table["item_code"]).to_numpy(dtype=object)
+    gtin_ok = (gtin.errors == "").to_numpy(dtype=bool)
+    unfound = np.array([g not in found for g in gtins.tolist()], dtype=bool) | ~has_gtin
+    codes = set(code[unfound & gtin_ok].tolist()) - {""}
+    if not codes:
+        return _match_with(_Items.of_rows(by_gtin, [], set()), table, gtin, problems)
+    items = _Items.of_rows(by_gtin, item_rows_where(session, "supplier_code", codes), _catalogued(session))
+    return _match_with(items, table, gtin, problems)
+
+
+def _match_with(items: _Items, table: pd.DataFrame, gtin: Parsed, problems: Problems) -> pd.Series:
     """The catalogue item id of each row (Int64, missing where none); unmatched rows become problems.
 
-    Looked up in dictionaries built from the items the file names (one query for its
-    GTINs, one for its item codes when some rows need them), a row at a time in Python:
-    the same matches as joining frames, without pandas' fixed cost per operation.
+    Items are matched by GTIN, else by (supplier, item code), else by an item code that
+    only one supplier uses, a row at a time in Python over dictionaries: the same matches
+    as joining frames, without pandas' fixed cost per operation. ``items`` must hold at
+    least the items the file names (the file's GTINs; the codes of the rows not matched by
+    GTIN).
     """
     index = table.index
     gtins = gtin.values.to_numpy(dtype=object)
     has_gtin = gtin.values.notna().to_numpy(dtype=bool)
-    by_gtin: dict[str, int] = {}
-    for item_id, item_gtin, _, _ in item_rows_where(session, "gtin", set(gtins[has_gtin].tolist())):
-        if item_gtin is not None:  # (found by its GTIN: it has one)
-            by_gtin.setdefault(item_gtin, item_id)  # id order: the oldest item with the GTIN
+    by_gtin = items.by_gtin
     matched = [by_gtin.get(g) if has else None for g, has in zip(gtins.tolist(), has_gtin.tolist(), strict=True)]
     code = clean_text(table["item_code"]).tolist()
     supplier = clean_text(table["supplier"]).tolist()
     gtin_ok = (gtin.errors == "").to_numpy(dtype=bool).tolist()
     todo = [m is None and c != "" and ok for m, c, ok in zip(matched, code, gtin_ok, strict=True)]
     if any(todo):
-        items = item_rows_where(session, "supplier_code", {c for c, t in zip(code, todo, strict=True) if t})
-        pair: dict[tuple[str, str], int] = {}
-        users: dict[str, set[int]] = {}
-        first: dict[str, int] = {}
-        for item_id, _, item_code, item_supplier in items:
-            pair.setdefault((item_supplier, item_code), item_id)
-            users.setdefault(item_code, set()).add(item_id)
-            first.setdefault(item_code, item_id)
         ambiguous = []
         unknown_supplier = []
-        catalogued = set(
-            session.scalars(
-                select(col(Supplier.code)).where(
-                    select(col(CatalogueItem.id)).where(col(CatalogueItem.supplier_id) == col(Supplier.id)).exists()
-                )
-            )
-        )
         for i, (c, sup, t) in enumerate(zip(code, supplier, todo, strict=True)):
             if not t:
                 continue
             if sup:
-                matched[i] = pair.get((sup, c))
-                if matched[i] is None and sup not in catalogued:
+                matched[i] = items.pair.get((sup, c))
+                if matched[i] is None and sup not in items.catalogued:
                     unknown_supplier.append(i)
             else:  # an item code only one supplier uses (the same item under several ids counts once)
-                n_items = len(users.get(c, ()))
-                matched[i] = first[c] if n_items == 1 else None
+                n_items = len(items.users.get(c, ()))
+                matched[i] = items.first[c] if n_items == 1 else None
                 if n_items > 1:
                     ambiguous.append(i)
         problems.add(

@@ -2,11 +2,13 @@
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
 from procurement.errors import InputFileError
 from procurement.importers import CatalogueFile, catalogue, import_catalogue, import_catalogues
+from procurement.importers.ahead import worker_context
 
 
 def contents(engine, snapshot) -> dict[str, list[tuple]]:
@@ -69,7 +71,7 @@ def test_a_file_that_cannot_be_read_stops_the_run_with_import_catalogues_message
 
 def test_a_file_changed_after_it_was_read_ahead_is_read_again(region, files, profile, catalogue_items):
     path = price_lists(files, profile, catalogue_items)[0].path
-    prepared = catalogue._prepare(path, "SUP-A", profile)  # what a worker hands back
+    prepared = catalogue._prepare(CatalogueFile(path, "SUP-A", profile))  # what a worker hands back
     prepared.sha256 = "0" * 64  # as if the file had changed since
     prepared.items = prepared.items.iloc[:0]  # were it used, nothing would be stored
     importer = catalogue._CatalogueImport(
@@ -83,13 +85,13 @@ _REAL_PREPARE = catalogue._prepare
 _SLOW: dict = {"pid": None, "read": []}
 
 
-def _slow_worker(path, supplier, profile, taxonomy=None):
+def _slow_worker(f, taxonomy=None):
     """``_prepare``, half a second late in a (forked) worker; noting the files read by the test's process."""
     if os.getpid() != _SLOW["pid"]:
         time.sleep(0.5)
     else:
-        _SLOW["read"].append(path.name)
-    return _REAL_PREPARE(path, supplier, profile, taxonomy)
+        _SLOW["read"].append(Path(f.path).name)
+    return _REAL_PREPARE(f, taxonomy)
 
 
 def test_files_read_here_while_the_worker_is_behind_are_stored_as_the_others(
@@ -100,7 +102,7 @@ def test_files_read_here_while_the_worker_is_behind_are_stored_as_the_others(
     monkeypatch.setitem(_SLOW, "read", [])
     lists = price_lists(files, profile, catalogue_items)
     one_by_one, together, expected = two_databases(templates, tmp_path, lists)
-    forked = catalogue._worker_context().get_start_method() == "fork"
+    forked = worker_context().get_start_method() == "fork"
     assert [r.to_dict() for r in import_catalogues(together, lists)] == expected
     assert contents(together, snapshot) == contents(one_by_one, snapshot)
     if forked:  # the worker was slowed down: this process read the last file while it waited
