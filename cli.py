@@ -358,22 +358,6 @@ IMPORT_COMMANDS = (
         spinner=True,
     ),
     ImportCommand(
-        "usage",
-        imp.import_usage,
-        "Import a trust's usage export (item, quantity, unit price paid, date).\n\n"
-        "Example: procure import usage rxa-usage.csv --trust RXA",
-        label="{trust} usage",
-        options=(
-            click.option("--trust", required=True, help="Trust code the usage belongs to."),
-            click.option(
-                "--confirm-trust",
-                is_flag=True,
-                help="The file is this trust's although its item mix looks like another trust's usage.",
-            ),
-        ),
-        spinner=True,
-    ),
-    ImportCommand(
         "contracts",
         imp.import_contracts,
         "Import the contracts register (replaces the listed trusts' contracts).\n\n"
@@ -469,14 +453,72 @@ def import_catalogues_cmd(app: AppContext, path: Path, workers: int, as_json: bo
             _show_report(report, False, lambda: _import_summary(report, label), rejects_table=False)
 
     reports = imp.import_catalogue_set(app.engine, path, user=app.user, workers=workers, on_report=landed)
+    _show_set(reports, as_json, "price files")
+
+
+@import_group.command("usage")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--trust",
+    help="Trust code the usage file belongs to. Without it, PATH is a folder of usage files named "
+    "after trust codes (RXA.csv) or a CSV list of them (columns file, trust).",
+)
+@click.option(
+    "--confirm-trust",
+    is_flag=True,
+    help="The file (one, with --trust) is this trust's although its item mix looks like another trust's usage.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="For a folder or list: processes reading the next files ahead while one is stored (0: read each in turn).",
+)
+@json_option
+@pass_app
+@handle_errors
+def import_usage_cmd(
+    app: AppContext, path: Path, trust: str | None, confirm_trust: bool, workers: int, as_json: bool
+) -> None:
+    """Import a trust's usage export (item, quantity, unit price paid, date), or several.
+
+    One file with --trust. Without --trust, PATH is a folder of usage files each named
+    after its trust's code (RXA.csv, RXB.xlsx), or a CSV list with the columns file and
+    trust; every file must belong to a known trust before any is imported; then each is
+    imported as one file with --trust would be, one transaction each, in order.
+
+    \b
+    Example:
+      procure import usage rxa-usage.csv --trust RXA
+      procure import usage usage/
+    """
+    if trust is None:
+        if confirm_trust:
+            raise click.UsageError("--confirm-trust is for one file: give its --trust too")
+
+        def landed(file: imp.UsageFile, report: imp.ImportReport) -> None:
+            if not as_json:  # a line or two per file; each file's rejected rows: procure rejects
+                _show_report(report, False, lambda: _import_summary(report, f"{file.trust} usage"), rejects_table=False)
+
+        reports = imp.import_usage_set(app.engine, path, user=app.user, workers=workers, on_report=landed)
+        _show_set(reports, as_json, "usage files")
+        return
+    with working(f"Importing {path} ...", quiet=as_json):
+        report = imp.import_usage(app.engine, path, trust=trust, user=app.user, confirm_trust=confirm_trust)
+    _show_report(report, as_json, lambda: _import_summary(report, f"{trust} usage"))
+
+
+def _show_set(reports: list[imp.ImportReport], as_json: bool, what: str) -> None:
+    """A set's JSON (``files``: each report; ``imported``: how many were), or its summary line."""
     if as_json:
         print_json({"files": [r.to_dict() for r in reports], "imported": sum(r.import_id is not None for r in reports)})
-    else:
-        imported = [r for r in reports if r.import_id is not None]
-        again = sum(r.duplicate_of is not None for r in reports)
-        read = sum(r.rows_read for r in imported)
-        summary = f"{len(reports)} price files: {len(imported)} imported ({read:,} rows read)"
-        out.print(summary + (f", {again} already imported before" if again else ""), highlight=False)
+        return
+    imported = [r for r in reports if r.import_id is not None]
+    again = sum(r.duplicate_of is not None for r in reports)
+    read = sum(r.rows_read for r in imported)
+    summary = f"{len(reports)} {what}: {len(imported)} imported ({read:,} rows read)"
+    out.print(summary + (f", {again} already imported before" if again else ""), highlight=False)
 
 
 # --------------------------------------------------------------------------- inspect

@@ -7,9 +7,9 @@ everything in one transaction or nothing). File formats: docs/formats.md.
 
 from procurement.importers.approvals import APPROVALS_SPEC, DECISIONS, import_approvals
 from procurement.importers.catalogue import CatalogueFile, import_catalogue, import_catalogues
-from procurement.importers.catalogue_sets import catalogue_files, import_catalogue_set
 from procurement.importers.contracts import CONTRACTS_SPEC, import_contracts
 from procurement.importers.core import REGIONAL_PANEL, ImportReport, current_user, list_imports, rejected_rows
+from procurement.importers.file_sets import catalogue_files, import_catalogue_set, import_usage_set, usage_files
 from procurement.importers.ratings import RATINGS_SPEC, import_ratings
 from procurement.importers.reference import SUPPLIERS_SPEC, TRUSTS_SPEC, import_suppliers, import_trusts
 from procurement.importers.switching import SWITCHING_SPEC, import_switching_costs
@@ -44,6 +44,8 @@ __all__ = [
     "import_trusts",
     "import_usage",
     "import_usage_files",
+    "import_usage_set",
     "list_imports",
     "rejected_rows",
+    "usage_files",
 ]

@@ -40,7 +40,7 @@ from sqlalchemy import Numeric, Select, bindparam, cast, func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from catalogues.normalise import clean_text
+from catalogues.normalise import clean_text, is_text
 from catalogues.read import FileFormatError, TableSpec, heading_key, read_table
 from procurement.errors import InputFileError
 from procurement.importers.replaced import not_reverted
@@ -209,13 +209,12 @@ def check_usage_owner(
 def _other_trusts_named(column: pd.Series, trust: str) -> dict[str, int]:
     """Rows per trust code in a file's trust column, other than ``trust`` and blanks; most rows first
     (ties in the order of first appearance)."""
-    values = column.tolist()
-    if not all(isinstance(v, str) for v in values):  # cells of other types: as clean_text reads them
+    if not is_text(column) or column.isna().any():  # cells of other types: as clean_text reads them
         codes = clean_text(column).str.upper()
         return {str(k): int(n) for k, n in codes[(codes != "") & (codes != trust)].value_counts().items()}
     # Counted as read (C), then each distinct text cleaned once (as clean_text cleans text).
     counts: Counter[str] = Counter()
-    for text, n in Counter(values).items():
+    for text, n in Counter(column.tolist()).items():
         code = " ".join(text.split()).upper()
         if code and code != trust:
             counts[code] += n
