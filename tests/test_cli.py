@@ -201,6 +201,31 @@ def test_import_catalogues_prints_a_line_per_file_and_the_set(loaded, files, cat
     assert result.stderr.startswith("Error: ") and "nowhere: no such folder or file" in result.stderr
 
 
+def test_import_usage_of_a_folder_prints_a_line_per_file_and_the_set(loaded, files, engine, count):
+    folder = files.root / "usage"
+    folder.mkdir()
+    header = ("Item Code", "Qty", "Unit Cost", "Date")
+    files.csv("usage/rxa.csv", [header, ("A-100", "4", "1010", "2026-04-01"), ("A-100", "lots", "1", "2026-04-02")])
+    files.csv("usage/RXB.csv", [header, ("A-200", "2", "950", "2026-04-03")])
+    result = loaded("import", "usage", folder)
+    assert result.stdout.startswith(  # in the order of their names
+        "RXB.csv -> RXB usage: 1 rows read, 1 accepted, 0 rejected (import #4)\n"
+        "rxa.csv -> RXA usage: 2 rows read, 1 accepted, 1 rejected (import #5)\n"
+    )
+    assert "all rejected rows: procure rejects --import 5" in result.stdout and "lots" not in result.stdout
+    assert result.stdout.rstrip().endswith("2 usage files: 2 imported (3 rows read)")
+    assert count(engine, "usage") == 2
+    listing = files.csv("usage-files.csv", [("file", "trust"), ("usage/rxa.csv", "rxa"), ("usage/RXB.csv", "RXB")])
+    payload = json.loads(loaded("import", "usage", listing, "--workers", "0", "--json").stdout)
+    assert payload["imported"] == 0
+    assert [(f["file"], f["duplicate_of"]) for f in payload["files"]] == [("rxa.csv", 5), ("RXB.csv", 4)]
+    one_file = loaded("import", "usage", folder / "rxa.csv", expect=2)  # one file needs its trust
+    assert "no column file or trust in the header row" in one_file.stderr
+    assert "procure import usage FILE --trust CODE" in one_file.stderr
+    both = loaded("import", "usage", folder, "--confirm-trust", expect=2)
+    assert "--confirm-trust is for one file: give its --trust too" in both.output
+
+
 def test_import_json_output_has_the_counts(loaded, files, catalogue_items):
     v2 = [list(r) for r in catalogue_items["SUP-A"]]
     v2[0][6] = "£1,100.00"

@@ -4,7 +4,7 @@ import pytest
 
 import catalogues.read
 from procurement.errors import InputFileError, UnknownReferenceError
-from procurement.importers import catalogue_files, import_catalogue_set
+from procurement.importers import catalogue_files, import_catalogue_set, usage_files
 from tests.procurement.importers.importer_checks import refused_without_writing
 
 
@@ -139,3 +139,17 @@ def test_a_file_that_cannot_be_imported_stops_the_set_saying_what_was_imported(
     assert info.value.exit_code == 2
     assert "[1 of the 3 files before it imported, 1 after it not: import the set again" in str(info.value)
     assert [name for name, _, _ in supplier_of_each_import(rows, region)] == ["a.csv"]
+
+
+def test_usage_files_are_named_after_known_trusts_or_listed(region, files, tmp_path):
+    folder = tmp_path / "usage"
+    folder.mkdir()
+    for name in ("rxa.csv", "RXB.xlsx", "~$RXB.xlsx", ".rxc.csv", "notes.txt"):
+        (folder / name).write_text("gtin,quantity,unit_price,date\n")
+    assert [(f.path.name, f.trust) for f in usage_files(region, folder)] == [("RXB.xlsx", "RXB"), ("rxa.csv", "RXA")]
+    (folder / "theatres.csv").write_text("gtin,quantity,unit_price,date\n")
+    with pytest.raises(UnknownReferenceError, match=r"theatres\.csv is named after no known trust code \(known: RXA"):
+        usage_files(region, folder)
+    listing = files.csv("listed.csv", [("file", "trust"), ("usage/rxa.csv", "RXC"), ("usage/gone.csv", "RXZ")])
+    with pytest.raises(InputFileError, match=r"row 3, column file: usage/gone\.csv not found.*unknown trust 'RXZ'"):
+        usage_files(region, listing)
