@@ -8,7 +8,10 @@ second of ``import_usage`` (wall clock, this machine).
 The catalogues are also imported all at once by ``import_catalogues`` (which reads and
 parses the next files in a worker process while this one stores), into another fresh
 database in a child process of its own (so that nothing read or imported by the first
-timing is warm): ``catalogue_together_s`` and ``catalogue_together_rows_per_s``.
+timing is warm): ``catalogue_together_s`` and ``catalogue_together_rows_per_s``; then the
+usage files by ``import_usage_files`` (a worker reads, parses and matches the next files):
+``usage_together_s`` and ``usage_together_rows_per_s``. These are what ``procure import
+catalogues FOLDER`` and ``procure import usage FOLDER`` do.
 
     python benchmarks/imports.py --sizes S M L
     python benchmarks/imports.py --sizes L --profile /tmp/import-L.prof
@@ -81,34 +84,46 @@ def bench(size: str, data: Path, profile: str | None) -> dict:
         "catalogue_rows": catalogue_rows,
         "catalogue_s": round(catalogue_s, 2),
         "catalogue_rows_per_s": round(catalogue_rows / catalogue_s),
-        "catalogue_together_s": together["s"],
-        "catalogue_together_rows_per_s": together["rows_per_s"],
+        "catalogue_together_s": together["catalogue_s"],
+        "catalogue_together_rows_per_s": together["catalogue_rows_per_s"],
         "usage_files": len(files.usage),
         "usage_rows": usage_rows,
         "usage_s": round(usage_s, 2),
         "usage_rows_per_s": round(usage_rows / usage_s),
+        "usage_together_s": together["usage_s"],
+        "usage_together_rows_per_s": together["usage_rows_per_s"],
         "load_avg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
 def together(size: str, data: Path) -> dict:
-    """The catalogues imported by ``import_catalogues`` into a fresh database (``--together``)."""
+    """The catalogues imported by ``import_catalogues``, then the usage files by
+    ``import_usage_files``, into a fresh database (``--together``)."""
     from procurement import importers as imp
     from procurement.db import open_database
 
     files = region(data, size)
+    timed = {}
     with tempfile.TemporaryDirectory(prefix=f"imports-{size}-together-") as tmp:
         engine = open_database(f"sqlite:///{Path(tmp) / 'procure.db'}")
         imp.import_trusts(engine, files.trusts)
         imp.import_suppliers(engine, files.suppliers)
-        tick = time.perf_counter()
-        reports = imp.import_catalogues(
-            engine, [imp.CatalogueFile(c.path, c.supplier, c.profile) for c in files.catalogues]
-        )
-        seconds = time.perf_counter() - tick
+        for kind, run in (
+            (
+                "catalogue",
+                lambda: imp.import_catalogues(
+                    engine, [imp.CatalogueFile(c.path, c.supplier, c.profile) for c in files.catalogues]
+                ),
+            ),
+            ("usage", lambda: imp.import_usage_files(engine, [imp.UsageFile(u.path, u.trust) for u in files.usage])),
+        ):
+            tick = time.perf_counter()
+            reports = run()
+            seconds = time.perf_counter() - tick
+            rows = sum(r.rows_read for r in reports)
+            timed |= {f"{kind}_s": round(seconds, 2), f"{kind}_rows_per_s": round(rows / seconds)}
         engine.dispose()
-    rows = sum(r.rows_read for r in reports)
-    return {"rows": rows, "s": round(seconds, 2), "rows_per_s": round(rows / seconds)}
+    return timed
 
 
 def main() -> None:

@@ -78,8 +78,13 @@ def run_demo(
         say(_summary_line(report, f"catalogue {file.supplier}"))
 
     imp.import_catalogue_set(engine, catalogue_folder, user=user, on_report=catalogue_landed)
-    for usage in files.usage:
-        run(f"usage {usage.trust}", imp.import_usage, usage.path, trust=usage.trust)
+
+    # `procure import usage <folder>`: each trust's export named after its code
+    def usage_landed(file: imp.UsageFile, report: imp.ImportReport) -> None:
+        reports.append(report)
+        say(_summary_line(report, f"usage {file.trust}"))
+
+    imp.import_usage_set(engine, files.usage[0].path.parent, user=user, on_report=usage_landed)
     run("contracts", imp.import_contracts, files.contracts)
     run("tier offers", imp.import_tiers, files.tiers)
     run("ODEP ratings", imp.import_ratings, files.ratings)

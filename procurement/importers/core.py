@@ -109,6 +109,7 @@ class Problems:
         self.headings = headings
         self.parts: list[pd.DataFrame] = []
         self._bad = np.zeros(len(table), dtype=bool)  # kept up to date by add: bad() is asked often
+        self.raw: dict | None = None  # the raw text of each row with a problem, by index label (``thinned``)
 
     def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
         if mask.dtype != bool:  # a boolean mask (the usual one) has nothing to fill
@@ -150,15 +151,27 @@ class Problems:
             )
         )
 
-    def checkpoint(self) -> tuple[int, np.ndarray]:
-        """The problems found so far, for ``restore``."""
-        return len(self.parts), self._bad.copy()
+    def thinned(self) -> "Problems":
+        """These problems over a table of the row numbers alone, with the raw text of each row that
+        has a problem (``raw_text``): all an import needs of a file once every problem is found,
+        and much less to send between processes."""
+        thin = Problems(self.table[[ROW_COLUMN]], self.headings)
+        thin.table.attrs = dict(self.table.attrs)
+        thin.parts, thin._bad = self.parts, self._bad
+        bad = self.table.index[self._bad]
+        thin.raw = dict(zip(bad, _raw_text(self.table.loc[bad]).tolist(), strict=True)) if len(bad) else {}
+        return thin
 
-    def restore(self, checkpoint: tuple[int, np.ndarray]) -> None:
-        """Forget the problems found since ``checkpoint`` was taken."""
-        found, bad = checkpoint
-        del self.parts[found:]
-        self._bad = bad.copy()
+    def raw_text(self, labels: pd.Index | pd.Series) -> np.ndarray:
+        """The raw text of the rows at ``labels`` (cells joined by " | ")."""
+        if self.raw is not None:
+            return np.array([self.raw[label] for label in labels], dtype=object)
+        return _raw_text(self.table.loc[labels]).to_numpy()
+
+    def reset(self, table: pd.DataFrame) -> None:
+        """Start again over ``table`` (its ``attrs["headings"]``): no problems found yet."""
+        self.table, self.headings = table, table.attrs.get("headings", {})
+        self.parts, self._bad, self.raw = [], np.zeros(len(table), dtype=bool), None
 
     def add_parsed(self, column: str, parsed: Parsed) -> None:
         self.add(parsed.errors != "", column, parsed.errors)
@@ -244,7 +257,7 @@ class FileImporter:
                 table = self.read(session, path, report)
             problems = self.problems_of(table)
             checked = self.check(session, table, problems, report)
-            import_id = record_import(session, report, table, problems, user=self.user, **owner)
+            import_id = record_import(session, report, problems, user=self.user, **owner)
             self.store(session, checked, ~problems.bad(), import_id, report)
             if report.new_lines or report.price_changes:
                 finish_counts(session, import_id, report)
@@ -332,21 +345,23 @@ def _raw_text(table: pd.DataFrame) -> pd.Series:
 def record_import(
     session: Session,
     report: ImportReport,
-    table: pd.DataFrame,
     problems: Problems,
     *,
     user: str | None,
     supplier_id: int | None = None,
     trust_id: int | None = None,
 ) -> int:
-    """Insert the DataImport row and its RejectedRow rows; fill the report's counts."""
+    """Insert the DataImport row and its RejectedRow rows; fill the report's counts (of the rows of
+    ``problems.table``, the file as read)."""
     rejects = problems.frame()
     bad = problems.bad()
-    report.rows_read = len(table)
+    report.rows_read = len(problems.table)
     report.rows_rejected = int(bad.sum())
     report.rows_accepted = report.rows_read - report.rows_rejected
     report.rejects = rejects[REJECT_COLUMNS]
-    record = DataImport(
+    # Core, not the ORM: nothing in the import reads the record back as an object, and the
+    # ORM's flush of one object cost more than the statement.
+    values = DataImport(
         kind=report.kind,
         file_name=report.file,
         sha256=report.sha256,
@@ -360,21 +375,20 @@ def record_import(
         rows_rejected=report.rows_rejected,
         new_lines=report.new_lines,
         price_changes=report.price_changes,
-    )
-    session.add(record)
-    session.flush()
-    assert record.id is not None  # assigned by the flush
-    report.import_id = record.id
+    ).model_dump(exclude={"id"})
+    key = core_execute(session, insert(DataImport).values(**values)).inserted_primary_key
+    assert key is not None  # a single-row INSERT reports its primary key
+    import_id = report.import_id = int(key[0])
     if len(rejects):
-        raw = _raw_text(table.loc[rejects["index"]]).to_numpy()  # the rejected rows only
+        raw = problems.raw_text(rejects["index"])  # the rejected rows only
         insert_rows(
             session,
             table_of(RejectedRow),
-            rejects.assign(import_id=record.id, raw=raw)
+            rejects.assign(import_id=import_id, raw=raw)
             .rename(columns={"row": "row_number"})[["import_id", "row_number", "column", "value", "reason", "raw"]]
             .astype({"row_number": int}),
         )
-    return record.id
+    return import_id
 
 
 def finish_counts(session: Session, import_id: int, report: ImportReport) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Numeric, Select, bindparam, cast, func, select
+from sqlalchemy import Date, Numeric, Select, bindparam, cast, func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -147,6 +147,14 @@ def _same_order_lines(session: Session, import_id: int, n_rows: int) -> tuple[st
     return top["trust"], share, sorted(set(imports.astype(int)))
 
 
+_HISTORY: Select = (  # built once: units per trust and SKU before a date
+    select(col(Trust.code).label("trust"), col(Usage.item_id), func.sum(col(Usage.quantity)).label("units"))
+    .join(Trust, col(Trust.id) == col(Usage.trust_id))
+    .where(col(Usage.period) < bindparam("earliest", type_=Date))
+    .group_by(col(Trust.code), col(Usage.item_id))
+)
+
+
 def _mix_similarity(session: Session, earliest: dt.date, units: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(cosine similarity of the file's ``units`` per SKU with each trust's history, SKUs in each history).
 
@@ -155,13 +163,7 @@ def _mix_similarity(session: Session, earliest: dt.date, units: pd.Series) -> tu
     months with the others' new months would confuse trusts that all moved onto one
     regional range.
     """
-    history = frame(
-        session,
-        select(col(Trust.code).label("trust"), col(Usage.item_id), func.sum(col(Usage.quantity)).label("units"))
-        .join(Trust, col(Trust.id) == col(Usage.trust_id))
-        .where(col(Usage.period) < earliest)
-        .group_by(col(Trust.code), col(Usage.item_id)),
-    )
+    history = frame(session, _HISTORY, {"earliest": earliest})
     if history.empty:
         return pd.Series(dtype=float), pd.Series(dtype=int)
     by_trust = history.pivot_table(index="trust", columns="item_id", values="units", aggfunc="sum", fill_value=0.0)
@@ -180,11 +182,12 @@ def check_usage_owner(
     trust_id: int,
     sha: str,
     file: str,
-    table: pd.DataFrame,
+    trusts_named: dict[str, int],
 ) -> None:
     """Refuse (``InputFileError``) a usage file that belongs to another trust: rules 1 and 2 (of the
-    module docstring), before anything is written; ``table`` is the file as read (for its trust
-    column). Rules 3 and 4 look at its rows once stored: ``check_usage_lines``.
+    module docstring), before anything is written; ``trusts_named`` counts the rows of its trust
+    column naming another trust (``other_trusts_named``). Rules 3 and 4 look at its rows once
+    stored: ``check_usage_lines``.
     """
     same = _same_file(session, sha, trust_id)
     if same:
@@ -194,19 +197,17 @@ def check_usage_owner(
             f"also be {trust}'s. If it is {trust}'s, undo that with `procure imports revert {import_id}`, then "
             f"{_how_to(trust, file)}. Nothing was written."
         )
-    if "trust" in table:
-        others = _other_trusts_named(table["trust"], trust)
-        if others:
-            said = ", ".join(f"{code} ({n} rows)" for code, n in others.items())
-            first = next(iter(others))
-            raise InputFileError(
-                f"{file}: its trust column says {said}, not {trust}. If it is {first}'s usage, "
-                f"{_how_to(first, file)}; a file of several trusts must be split into one file per trust. "
-                "Nothing was written."
-            )
+    if trusts_named:
+        said = ", ".join(f"{code} ({n} rows)" for code, n in trusts_named.items())
+        first = next(iter(trusts_named))
+        raise InputFileError(
+            f"{file}: its trust column says {said}, not {trust}. If it is {first}'s usage, "
+            f"{_how_to(first, file)}; a file of several trusts must be split into one file per trust. "
+            "Nothing was written."
+        )
 
 
-def _other_trusts_named(column: pd.Series, trust: str) -> dict[str, int]:
+def other_trusts_named(column: pd.Series, trust: str) -> dict[str, int]:
     """Rows per trust code in a file's trust column, other than ``trust`` and blanks; most rows first
     (ties in the order of first appearance)."""
     if not is_text(column) or column.isna().any():  # cells of other types: as clean_text reads them

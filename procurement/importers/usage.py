@@ -8,6 +8,7 @@ spans, so a corrected export never double-counts.
 import calendar
 import datetime as dt
 import functools
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,12 @@ from procurement.importers.core import (
     read_bytes,
     read_rows,
 )
-from procurement.importers.identity import TRUST_COLUMN_ALIASES, check_usage_lines, check_usage_owner
+from procurement.importers.identity import (
+    TRUST_COLUMN_ALIASES,
+    check_usage_lines,
+    check_usage_owner,
+    other_trusts_named,
+)
 from procurement.importers.replaced import delete_keeping
 from procurement.models import CatalogueItem, DataImport, ImportRevert, Supplier, Usage
 from procurement.reference import core_execute, trusts_by_code
@@ -92,6 +98,7 @@ class _Rows:
     quantity: list[float]
     unit_price_paid: list[float]
     source_row: list[int]
+    units: pd.Series  # units bought per item id
 
     @property
     def n(self) -> int:
@@ -116,35 +123,43 @@ class _Rows:
         first, last = dt.date.fromisoformat(min(self.period)), dt.date.fromisoformat(max(self.period))
         return first.replace(day=1), last.replace(day=calendar.monthrange(last.year, last.month)[1])
 
-    @property
-    def units(self) -> pd.Series:
-        """Units bought per item id."""
-        return pd.Series(self.quantity, dtype=float).groupby(np.asarray(self.item_id, dtype=np.int64)).sum()
-
 
 def _rows_to_store(table: pd.DataFrame, cells: _Cells, item_ids: pd.Series, problems: Problems) -> _Rows:
     """The rows without problems (``problems`` complete), as ``_Rows``."""
     good = ~problems.bad().to_numpy(dtype=bool)
+    item_id = item_ids.to_numpy(dtype=np.int64, na_value=0)[good]
+    quantity = cells.quantity.values.to_numpy(dtype=float)[good]
     return _Rows(
-        item_id=item_ids.to_numpy(dtype=np.int64, na_value=0)[good].tolist(),
+        item_id=item_id.tolist(),
         period=iso_dates(cells.when.values[good]).tolist(),
-        quantity=cells.quantity.values.to_numpy(dtype=float)[good].tolist(),
+        quantity=quantity.tolist(),
         unit_price_paid=cells.price.values.to_numpy(dtype=float)[good].tolist(),
         source_row=table[ROW_COLUMN].to_numpy(dtype=np.int64)[good].tolist(),
+        units=pd.Series(quantity, dtype=float).groupby(item_id).sum(),
     )
 
 
 @dataclass
 class _Prepared:
-    """A usage file read and parsed ahead, in a worker process (``import_usage_files``), for
-    the file as it was when its bytes hashed to ``sha256``."""
+    """A usage file read, parsed and matched ahead, in a worker process (``import_usage_files``),
+    for the file as it was when its bytes hashed to ``sha256`` and the catalogues as they were
+    at ``generation``."""
 
     sha256: str
-    problems: Problems  # its ``table`` is the file's rows, as ``read_rows`` returns them
-    cells: _Cells
-    rows: _Rows | None = None  # its usable rows, items matched as of ``generation`` (None: not matched)
-    generation: tuple = ()
-    before_matching: tuple | None = None  # ``problems.checkpoint()`` before the matching added its own
+    problems: Problems  # all of them, ``thinned``: its ``table`` holds the row numbers alone
+    rows: _Rows  # its usable rows
+    trusts_named: dict[str, int]  # the file's trust column: rows naming another trust
+    generation: tuple
+
+    def __getstate__(self) -> dict:
+        # Sent between processes as a few arrays: pickling the rows one object at a time cost
+        # as much as making them, in the receiving process.
+        return self.__dict__ | {"rows": (self.rows.units, [np.asarray(v) for v in self.rows.columns().values()])}
+
+    def __setstate__(self, state: dict) -> None:
+        units, columns = state["rows"]
+        item_id, period, quantity, price, source_row = (c.tolist() for c in columns)
+        self.__dict__.update(state | {"rows": _Rows(item_id, period, quantity, price, source_row, units)})
 
 
 class _UsageImport(FileImporter):
@@ -162,6 +177,7 @@ class _UsageImport(FileImporter):
         return {"trust_id": self.trust_id}
 
     def rows_of(self, path: Path, sha: str) -> pd.DataFrame | None:
+        self.path = path  # (read again by check if the catalogues changed since it was read ahead)
         if self.prepared is not None and self.prepared.sha256 != sha:
             self.prepared = None  # the file changed since it was read ahead: read it again
         if self.prepared is not None:
@@ -174,20 +190,25 @@ class _UsageImport(FileImporter):
         return super().problems_of(table)
 
     def check(self, session: Session, table: pd.DataFrame, problems: Problems, report: ImportReport) -> _Rows:
-        rows = None
-        if self.prepared is None:
-            cells = _parse_cells(table, problems)
+        if self.prepared is not None and self.prepared.generation != catalogue_generation(session):
+            # Catalogues imported or reverted since the items were read: read the file again
+            # (what was sent holds the row numbers alone), parse and match.
+            problems.reset(read_rows(self.path, USAGE_SPEC))
+            self.prepared = None
+        if self.prepared is not None:
+            rows, trusts_named = self.prepared.rows, self.prepared.trusts_named
         else:
-            cells, rows = self.prepared.cells, self.prepared.rows
-            if rows is not None and self.prepared.generation != catalogue_generation(session):
-                # Catalogues imported or reverted since the items were read: match again.
-                assert self.prepared.before_matching is not None  # taken with the matches
-                problems.restore(self.prepared.before_matching)
-                rows = None
-        if rows is None:
+            table = problems.table
+            cells = _parse_cells(table, problems)
             rows = _rows_to_store(table, cells, _match_items(session, table, cells.gtin, problems), problems)
+            trusts_named = other_trusts_named(table["trust"], self.trust) if "trust" in table else {}
         check_usage_owner(
-            session, trust=self.trust, trust_id=self.trust_id, sha=report.sha256, file=report.file, table=table
+            session,
+            trust=self.trust,
+            trust_id=self.trust_id,
+            sha=report.sha256,
+            file=report.file,
+            trusts_named=trusts_named,
         )
         return rows
 
@@ -256,21 +277,19 @@ def _start_worker(items: "_Items") -> None:
 
 
 def _prepare(f: UsageFile, items: "_Items | None" = None) -> _Prepared:
-    """Read and parse one file (``import_usage_files``) and match its items to ``items`` (the
-    worker's, by default); in a worker or in the importing process; raises as the import's
-    reading would."""
+    """Read, parse and match one file (``import_usage_files``) against ``items`` (the worker's, by
+    default); in a worker or in the importing process; raises as the import's reading would."""
+    items = items if items is not None else _worker_items
+    assert items is not None, "a worker of import_usage_files (or the caller) holds the items"
     path = Path(f.path)
     _, sha = read_bytes(path)
     table = read_rows(path, USAGE_SPEC)
     problems = Problems(table, table.attrs.get("headings", {}))
-    prepared = _Prepared(sha, problems, _parse_cells(table, problems))
-    items = items if items is not None else _worker_items
-    if items is not None:
-        prepared.before_matching = problems.checkpoint()
-        item_ids = _match_with(items, table, prepared.cells.gtin, problems)
-        prepared.rows = _rows_to_store(table, prepared.cells, item_ids, problems)
-        prepared.generation = items.generation
-    return prepared
+    cells = _parse_cells(table, problems)
+    rows = _rows_to_store(table, cells, _match_with(items, table, cells.gtin, problems), problems)
+    trust = f.trust.strip().upper()
+    trusts_named = other_trusts_named(table["trust"], trust) if "trust" in table else {}
+    return _Prepared(sha, problems.thinned(), rows, trusts_named, items.generation)
 
 
 def import_usage_files(
@@ -349,7 +368,15 @@ class _Items:
     @classmethod
     def every(cls, session: Session) -> "_Items":
         """Every catalogue item, with the catalogue's generation (one query each)."""
-        rows = sorted((tuple(row) for row in core_execute(session, _ITEM_ROWS)), key=lambda row: row[0])
+        session.flush()  # (as core_execute)
+        # On the DB-API cursor: SQLAlchemy's processing of each of a national catalogue's rows
+        # cost more than the query (the statement binds nothing).
+        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(str(_ITEM_ROWS.compile(dialect=session.get_bind().dialect)))
+            rows = sorted(cursor.fetchall(), key=operator.itemgetter(0))
+        finally:
+            cursor.close()
         return cls.of_rows(rows, rows, _catalogued(session), catalogue_generation(session))
 
 

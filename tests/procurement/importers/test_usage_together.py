@@ -10,7 +10,7 @@ from sqlmodel import Session
 from catalogues.normalise import clean_text
 from procurement.errors import InputFileError
 from procurement.importers import UsageFile, import_catalogue, import_usage, import_usage_files, usage
-from procurement.importers.identity import _other_trusts_named
+from procurement.importers.identity import other_trusts_named
 from tests.conftest import make_gtin
 
 HEADER = ("GTIN", "Item Code", "Supplier", "Qty", "Unit Cost", "Order Date")
@@ -122,5 +122,5 @@ def test_the_trust_column_is_counted_as_clean_text_reads_it(codes):
     column = pd.Series(codes, dtype=object)
     cleaned = clean_text(column).str.upper()
     expected = cleaned[(cleaned != "") & (cleaned != "RXA")].value_counts()
-    counted = _other_trusts_named(column, "RXA")
+    counted = other_trusts_named(column, "RXA")
     assert list(counted.items()) == [(str(code), int(n)) for code, n in expected.items()]
