@@ -45,6 +45,7 @@ from procurement.reference import core_execute, frame, groups_frame, lines_frame
 
 REGIONAL_PANEL = "REGIONAL"
 REJECT_COLUMNS = ["row", "column", "value", "reason"]
+_NO_PROBLEMS = pd.DataFrame(columns=["index", *REJECT_COLUMNS])
 IN_CHUNK = 5_000  # values per "WHERE column IN (...)": well under PostgreSQL's bind limit
 
 
@@ -176,13 +177,16 @@ class Problems:
     def add_parsed(self, column: str, parsed: Parsed) -> None:
         self.add(parsed.errors != "", column, parsed.errors)
 
+    def rows_with_problems(self) -> int:
+        return int(self._bad.sum())
+
     def bad(self) -> pd.Series:
         """Boolean mask over the table: rows with at least one problem."""
         return pd.Series(self._bad.copy(), index=self.table.index)
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
-            return pd.DataFrame(columns=["index", *REJECT_COLUMNS])
+            return _NO_PROBLEMS.copy()
         out = pd.concat(self.parts, ignore_index=True)
         out["value"] = out["value"].astype(str).str.slice(0, 200)
         return out.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
@@ -354,9 +358,8 @@ def record_import(
     """Insert the DataImport row and its RejectedRow rows; fill the report's counts (of the rows of
     ``problems.table``, the file as read)."""
     rejects = problems.frame()
-    bad = problems.bad()
     report.rows_read = len(problems.table)
-    report.rows_rejected = int(bad.sum())
+    report.rows_rejected = problems.rows_with_problems()
     report.rows_accepted = report.rows_read - report.rows_rejected
     report.rejects = rejects[REJECT_COLUMNS]
     # Core, not the ORM: nothing in the import reads the record back as an object, and the

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -42,7 +42,7 @@ from procurement.importers.identity import (
     other_trusts_named,
 )
 from procurement.importers.replaced import delete_keeping
-from procurement.models import CatalogueItem, DataImport, ImportRevert, Supplier, Usage
+from procurement.models import CatalogueItem, DataImport, ImportRevert, Supplier, Trust, Usage
 from procurement.reference import core_execute, trusts_by_code
 
 USAGE_SPEC = TableSpec(
@@ -99,6 +99,7 @@ class _Rows:
     unit_price_paid: list[float]
     source_row: list[int]
     units: pd.Series  # units bought per item id
+    dates: tuple[str, str] = ("", "")  # the earliest and the latest (ISO text sorts as the dates)
 
     @property
     def n(self) -> int:
@@ -115,12 +116,12 @@ class _Rows:
 
     @property
     def earliest(self) -> dt.date:
-        return dt.date.fromisoformat(min(self.period))  # (ISO text sorts as the dates)
+        return dt.date.fromisoformat(self.dates[0])
 
     @property
     def months(self) -> tuple[dt.date, dt.date]:
         """The first day of the first month and the last day of the last month the rows span."""
-        first, last = dt.date.fromisoformat(min(self.period)), dt.date.fromisoformat(max(self.period))
+        first, last = dt.date.fromisoformat(self.dates[0]), dt.date.fromisoformat(self.dates[1])
         return first.replace(day=1), last.replace(day=calendar.monthrange(last.year, last.month)[1])
 
 
@@ -129,13 +130,15 @@ def _rows_to_store(table: pd.DataFrame, cells: _Cells, item_ids: pd.Series, prob
     good = ~problems.bad().to_numpy(dtype=bool)
     item_id = item_ids.to_numpy(dtype=np.int64, na_value=0)[good]
     quantity = cells.quantity.values.to_numpy(dtype=float)[good]
+    period = iso_dates(cells.when.values[good]).tolist()
     return _Rows(
         item_id=item_id.tolist(),
-        period=iso_dates(cells.when.values[good]).tolist(),
+        period=period,
         quantity=quantity.tolist(),
         unit_price_paid=cells.price.values.to_numpy(dtype=float)[good].tolist(),
         source_row=table[ROW_COLUMN].to_numpy(dtype=np.int64)[good].tolist(),
         units=pd.Series(quantity, dtype=float).groupby(item_id).sum(),
+        dates=(min(period), max(period)) if period else ("", ""),
     )
 
 
@@ -154,12 +157,13 @@ class _Prepared:
     def __getstate__(self) -> dict:
         # Sent between processes as a few arrays: pickling the rows one object at a time cost
         # as much as making them, in the receiving process.
-        return self.__dict__ | {"rows": (self.rows.units, [np.asarray(v) for v in self.rows.columns().values()])}
+        rows = self.rows
+        return self.__dict__ | {"rows": (rows.units, rows.dates, [np.asarray(v) for v in rows.columns().values()])}
 
     def __setstate__(self, state: dict) -> None:
-        units, columns = state["rows"]
+        units, dates, columns = state["rows"]
         item_id, period, quantity, price, source_row = (c.tolist() for c in columns)
-        self.__dict__.update(state | {"rows": _Rows(item_id, period, quantity, price, source_row, units)})
+        self.__dict__.update(state | {"rows": _Rows(item_id, period, quantity, price, source_row, units, dates)})
 
 
 class _UsageImport(FileImporter):
@@ -173,7 +177,9 @@ class _UsageImport(FileImporter):
         self.prepared = prepared  # used only if the file still hashes the same (``rows_of``)
 
     def owner(self, session: Session) -> dict[str, int]:
-        self.trust_id = owner_id(trusts_by_code(session), self.trust, "trust")
+        # The one trust looked up (a region's trusts listed only to say which are known).
+        found = core_execute(session, _TRUST_ID, {"code": self.trust}).scalar()
+        self.trust_id = found if found is not None else owner_id(trusts_by_code(session), self.trust, "trust")
         return {"trust_id": self.trust_id}
 
     def rows_of(self, path: Path, sha: str) -> pd.DataFrame | None:
@@ -386,6 +392,7 @@ def catalogue_generation(session: Session) -> tuple:
     return tuple(core_execute(session, _GENERATION).one())
 
 
+_TRUST_ID = select(col(Trust.id)).where(col(Trust.code) == bindparam("code"))
 _ITEM_ROWS = select(
     col(CatalogueItem.id), col(CatalogueItem.gtin), col(CatalogueItem.supplier_code), col(Supplier.code)
 ).join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
