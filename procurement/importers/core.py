@@ -46,6 +46,7 @@ from procurement.reference import core_execute, frame, groups_frame, lines_frame
 REGIONAL_PANEL = "REGIONAL"
 REJECT_COLUMNS = ["row", "column", "value", "reason"]
 _NO_PROBLEMS = pd.DataFrame(columns=["index", *REJECT_COLUMNS])
+_NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)  # (copied: cheaper than making a frame)
 IN_CHUNK = 5_000  # values per "WHERE column IN (...)": well under PostgreSQL's bind limit
 
 
@@ -78,7 +79,7 @@ class ImportReport:
     version: int | None = None
     profile: str | None = None
     notes: list[str] = field(default_factory=list)
-    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+    rejects: pd.DataFrame = field(default_factory=lambda: _NO_REJECTS.copy())
 
     def to_dict(self, max_rejects: int | None = None) -> dict:
         rejects = self.rejects if max_rejects is None else self.rejects.head(max_rejects)
@@ -346,6 +347,9 @@ def _raw_text(table: pd.DataFrame) -> pd.Series:
     return pd.Series([" | ".join(row) for row in zip(*lists, strict=True)], index=table.index, dtype=object)
 
 
+_INSERT_IMPORT = insert(DataImport)  # built once (its values bound per import)
+
+
 def record_import(
     session: Session,
     report: ImportReport,
@@ -361,7 +365,7 @@ def record_import(
     report.rows_read = len(problems.table)
     report.rows_rejected = problems.rows_with_problems()
     report.rows_accepted = report.rows_read - report.rows_rejected
-    report.rejects = rejects[REJECT_COLUMNS]
+    report.rejects = rejects[REJECT_COLUMNS] if len(rejects) else _NO_REJECTS.copy()
     # Core, not the ORM: nothing in the import reads the record back as an object, and the
     # ORM's flush of one object cost more than the statement.
     values = DataImport(
@@ -379,7 +383,7 @@ def record_import(
         new_lines=report.new_lines,
         price_changes=report.price_changes,
     ).model_dump(exclude={"id"})
-    key = core_execute(session, insert(DataImport).values(**values)).inserted_primary_key
+    key = core_execute(session, _INSERT_IMPORT, values).inserted_primary_key
     assert key is not None  # a single-row INSERT reports its primary key
     import_id = report.import_id = int(key[0])
     if len(rejects):

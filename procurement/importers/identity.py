@@ -109,12 +109,12 @@ _HELD_LINES = {
 }
 
 
-def _held_lines(session: Session, import_id: int, *, trust_id: int | None = None) -> pd.DataFrame:
+def _held_lines(session: Session, import_id: int, *, trust_id: int | None = None) -> list[tuple]:
     """Other trusts' usage rows equal to one of import ``import_id``'s stored rows.
 
     Equal: the same SKU, date and quantity and the same unit price rounded to the penny.
-    Per trust (``trust_id``, ``rows``: how many of the import's rows it holds), or, with
-    ``trust_id``, that trust's imports holding them (``import_id``). The import's rows are
+    Per trust (``(trust_id, rows)``: how many of the import's rows it holds), or, with
+    ``trust_id``, that trust's imports holding them (``(import_id,)``). The import's rows are
     already in the table (this transaction's), so the database joins them with the
     other trusts' rows on the order-line index (SKU, date, quantity, price, trust) and
     counts: nothing is sent in or out row by row. (A national region's trusts share
@@ -123,8 +123,8 @@ def _held_lines(session: Session, import_id: int, *, trust_id: int | None = None
     """
     by_trust, imports = _HELD_LINES["sqlite" if session.get_bind().dialect.name == "sqlite" else "other"]
     if trust_id is None:
-        return frame(session, by_trust, {"import_id": import_id})
-    return frame(session, imports, {"import_id": import_id, "trust_id": trust_id})
+        return [tuple(row) for row in core_execute(session, by_trust, {"import_id": import_id})]
+    return [tuple(row) for row in core_execute(session, imports, {"import_id": import_id, "trust_id": trust_id})]
 
 
 def _same_order_lines(session: Session, import_id: int, n_rows: int) -> tuple[str, float, list[int]] | None:
@@ -135,16 +135,16 @@ def _same_order_lines(session: Session, import_id: int, n_rows: int) -> tuple[st
     the share reaches ``SAME_LINES_SHARE`` (the file is refused; they are named).
     """
     held = _held_lines(session, import_id)
-    if held.empty:
+    if not held:
         return None
     codes = dict(core_execute(session, select(col(Trust.id), col(Trust.code))).all())
-    held = held.assign(trust=held["trust_id"].map(codes)).sort_values(["rows", "trust"], ascending=[False, True])
-    top = held.iloc[0]
-    share = int(top["rows"]) / n_rows
+    # The most rows; of trusts holding as many, the first by code.
+    rows, trust, trust_id = min((-rows, codes[trust_id], trust_id) for trust_id, rows in held)
+    share = -rows / n_rows
     if share < SAME_LINES_SHARE:
-        return top["trust"], share, []
-    imports = _held_lines(session, import_id, trust_id=int(top["trust_id"]))["import_id"]
-    return top["trust"], share, sorted(set(imports.astype(int)))
+        return trust, share, []
+    imports = _held_lines(session, import_id, trust_id=trust_id)
+    return trust, share, sorted({int(import_id) for (import_id,) in imports})
 
 
 _HISTORY: Select = (  # built once: units per trust and SKU before a date
@@ -252,6 +252,8 @@ def check_usage_lines(
     if confirm_trust:
         return
     similarity, skus = _mix_similarity(session, earliest, units)
+    if similarity.empty:  # no trust has a history before the file's dates
+        return
     others = similarity.drop(trust, errors="ignore")
     if others.empty:
         return

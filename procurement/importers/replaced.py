@@ -72,8 +72,9 @@ def rows_from_json(model, text: str) -> pd.DataFrame:
     return table
 
 
-def keep_rows(session: Session, import_id: int, model, where, action: str) -> pd.DataFrame:
-    """Store the rows of ``model`` matching ``where`` as ``action`` of import ``import_id``.
+def keep_rows(session: Session, import_id: int, model, where, action: str, params: dict | None = None) -> pd.DataFrame:
+    """Store the rows of ``model`` matching ``where`` (its bound ``params``) as ``action`` of import
+    ``import_id``.
 
     One ``ReplacedRows`` record per import that had written the rows (the table's
     ``import_id`` or ``source_import_id`` column, where it has one). Returns the rows.
@@ -81,7 +82,7 @@ def keep_rows(session: Session, import_id: int, model, where, action: str) -> pd
     assert action in ACTIONS, action
     # In id order, whichever index finds them (the JSON kept, and a revert's inserts, follow it).
     table = model.__table__
-    rows = frame(session, select(*table.columns).where(where).order_by(*table.primary_key.columns))
+    rows = frame(session, select(*table.columns).where(where).order_by(*table.primary_key.columns), params)
     if rows.empty:
         return rows
     source = next((c for c in ("import_id", "source_import_id") if c in rows), None)
@@ -100,12 +101,13 @@ def keep_rows(session: Session, import_id: int, model, where, action: str) -> pd
     return rows
 
 
-def delete_keeping(session: Session, import_id: int, model, where) -> int:
-    """Delete the rows of ``model`` matching ``where``, kept for a revert; how many were deleted."""
-    kept = keep_rows(session, import_id, model, where, "deleted")
+def delete_keeping(session: Session, import_id: int, model, where, params: dict | None = None) -> int:
+    """Delete the rows of ``model`` matching ``where`` (its bound ``params``), kept for a revert; how
+    many were deleted."""
+    kept = keep_rows(session, import_id, model, where, "deleted", params)
     if kept.empty:
         return 0
-    return session.exec(delete(model).where(where)).rowcount
+    return session.connection().execute(delete(model).where(where), params).rowcount
 
 
 def with_reverts(session: Session, table: pd.DataFrame, id_column: str) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Date, bindparam, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -225,10 +225,7 @@ class _UsageImport(FileImporter):
         first, last = rows.months
         # Kept, not lost: reverting this import brings them back.
         replaced = delete_keeping(
-            session,
-            import_id,
-            Usage,
-            (col(Usage.trust_id) == self.trust_id) & (col(Usage.period) >= first) & (col(Usage.period) <= last),
+            session, import_id, Usage, _TRUSTS_MONTHS, {"trust_id": self.trust_id, "first": first, "last": last}
         )
         if replaced:
             report.notes.append(f"replaced {replaced} earlier usage rows of {self.trust} from {first} to {last}")
@@ -392,6 +389,11 @@ def catalogue_generation(session: Session) -> tuple:
     return tuple(core_execute(session, _GENERATION).one())
 
 
+_TRUSTS_MONTHS = (  # a trust's usage rows between two dates (built once)
+    (col(Usage.trust_id) == bindparam("trust_id"))
+    & (col(Usage.period) >= bindparam("first", type_=Date))
+    & (col(Usage.period) <= bindparam("last", type_=Date))
+)
 _TRUST_ID = select(col(Trust.id)).where(col(Trust.code) == bindparam("code"))
 _ITEM_ROWS = select(
     col(CatalogueItem.id), col(CatalogueItem.gtin), col(CatalogueItem.supplier_code), col(Supplier.code)
