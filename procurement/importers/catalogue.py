@@ -107,7 +107,7 @@ class _Prepared:
     sha256: str
     rules: tuple  # the taxonomy's rules it was classified by
     profile: Profile
-    problems: Problems  # its ``table`` is the file's rows, as ``read`` returns them
+    problems: Problems  # ``thinned``: its ``table`` holds the row numbers alone
     items: pd.DataFrame  # ``_normalise_catalogue``'s
 
 
@@ -281,7 +281,7 @@ def _prepare(f: CatalogueFile, taxonomy: Taxonomy | None = None) -> _Prepared:
     prof, table = importer.rows(path)
     problems = Problems(table, table.attrs.get("headings", {}))
     items = _normalise_catalogue(table, prof, taxonomy, problems)
-    return _Prepared(sha, taxonomy.rules, prof, problems, items)
+    return _Prepared(sha, taxonomy.rules, prof, problems.thinned(), items)
 
 
 def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy, problems: Problems) -> pd.DataFrame:
