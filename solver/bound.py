@@ -741,7 +741,13 @@ def _smooth_segments_near(
     :func:`_smooth_segments`). Returns the point reached and whether the phase is over."""
     from scipy.optimize import Bounds, minimize
 
-    kept = full.gaps(z) >= -KEEP_MARGIN * temperature
+    gaps_at_start = full.gaps(z)
+    kept = gaps_at_start >= -KEEP_MARGIN * temperature
+    if not kept.any():
+        # Every row far below its segment's pi (the last run raised them all): each segment's
+        # highest rows still hold its pi (a search over no row had no tables at all).
+        top = np.maximum.reduceat(gaps_at_start, full.t.seg_starts)
+        kept = gaps_at_start >= np.repeat(top, np.diff(np.r_[full.t.seg_starts, len(gaps_at_start)]))
     dual = full.over(np.flatnonzero(kept))
     # L-BFGS-B's own work grows with the number of variables (it was half of knee's time at L
     # with every claim slot's nu): it moves only those the kept rows touch

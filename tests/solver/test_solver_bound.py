@@ -275,3 +275,23 @@ def test_a_bound_process_starts_with_one_blas_thread_and_leaves_this_process_as_
     child.process.join(timeout=60)
     assert seen == [ONE_BLAS_THREAD]
     assert "OPENBLAS_NUM_THREADS" not in os.environ and os.environ["OMP_NUM_THREADS"] == "7"
+
+
+def test_a_smoothed_run_where_every_row_is_far_below_its_pi_still_searches(region):
+    # found by the brute-force property test: a run could leave every pi far above its rows, and
+    # the next run kept no row at all (its tables empty: an IndexError). Each segment keeps its top rows.
+    import time
+
+    import numpy as np
+
+    from solver.bound import _Search, _smooth_segments_near
+
+    t, x, dual, z = _segment_dual_at_random(region, seed=3, size=1000, share=0.5)
+    pi = slice(0, dual.n_segments)
+    z[pi] += 1e9  # every row a billion below its segment's pi
+    temperature = 10.0
+    assert not (dual.gaps(z) >= -40 * temperature).any()
+    search = _Search(t, len(x.lam), None, time.perf_counter() + 5, 200, None, time.perf_counter())
+    reached, _ = _smooth_segments_near(search, dual, z, temperature, time.perf_counter() + 5, 50)
+    assert np.isfinite(reached).all()
+    assert dual.value_and_gradient(reached, temperature)[0] <= dual.value_and_gradient(z, temperature)[0]
