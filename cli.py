@@ -421,15 +421,19 @@ for _spec in IMPORT_COMMANDS:
     _add_import_command(_spec)
 
 
-@import_group.command("catalogues")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option(
+# Of the commands importing a folder or list of files.
+workers_option = click.option(
     "--workers",
     type=click.IntRange(min=0),
     default=1,
     show_default=True,
-    help="Processes reading the next files ahead while one is stored (0: read each in turn).",
+    help="For a folder or list: processes reading the next files ahead while one is stored (0: read each in turn).",
 )
+
+
+@import_group.command("catalogues")
+@click.argument("path", type=click.Path(path_type=Path))
+@workers_option
 @json_option
 @pass_app
 @handle_errors
@@ -468,13 +472,7 @@ def import_catalogues_cmd(app: AppContext, path: Path, workers: int, as_json: bo
     is_flag=True,
     help="The file (one, with --trust) is this trust's although its item mix looks like another trust's usage.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="For a folder or list: processes reading the next files ahead while one is stored (0: read each in turn).",
-)
+@workers_option
 @json_option
 @pass_app
 @handle_errors

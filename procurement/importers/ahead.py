@@ -28,7 +28,7 @@ def import_in_order[F, P](
     workers: int = 1,
     initializer: Callable[..., object] | None = None,
     initargs: tuple = (),
-    here_first: Callable[[F], bool] = lambda f: False,
+    here_last: Callable[[F], bool] = lambda f: False,
     on_report: Callable[[ImportReport], None] | None = None,
 ) -> list[ImportReport]:
     """``import_one(file, prepared)`` for each file in order; the reports, in order.
@@ -36,9 +36,9 @@ def import_in_order[F, P](
     ``prepare(file)`` (a module-level function: it is sent to the workers) is run ahead for
     every file but the first by ``workers`` worker processes (started with
     ``initializer(*initargs)``), and by this process for the last file none has begun
-    while the one it imports next is not ready (files with the smallest ``here_first``
-    first), by ``prepare_here`` if given (what the initializer gave the workers may be at
-    hand here). A file whose read-ahead raised is imported with ``prepared=None``. The first
+    while the one it imports next is not ready (those for which ``here_last`` holds only
+    when no other is left), by ``prepare_here`` if given (what the initializer gave the
+    workers may be at hand here). A file whose read-ahead raised is imported with ``prepared=None``. The first
     ``import_one`` that raises stops the run (the files before it stay imported).
     ``workers=0``, or a single file: every file is imported with ``prepared=None``.
     ``on_report`` receives each report as soon as the file is imported.
@@ -64,7 +64,7 @@ def import_in_order[F, P](
                 future = ahead[k]
                 while future is not None and not future.done():
                     # Rather than wait, prepare the last file that no worker has begun (if any).
-                    later = sorted(range(len(files) - 1, k, -1), key=lambda j: here_first(files[j]))
+                    later = sorted(range(len(files) - 1, k, -1), key=lambda j: here_last(files[j]))
                     last = next((j for j in later if j not in here and _take_back(ahead[j])), None)
                     if last is None:
                         break

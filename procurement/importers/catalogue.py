@@ -262,7 +262,7 @@ def import_catalogues(
         import_one=import_one,
         workers=workers,
         # A CSV file first: an XLSX file would have this process import openpyxl too.
-        here_first=_looks_xlsx,
+        here_last=_looks_xlsx,
         on_report=on_report,
     )
 

@@ -174,7 +174,9 @@ class _UsageImport(FileImporter):
         super().__init__(user=user)
         self.trust = trust.strip().upper()
         self.confirm_trust = confirm_trust
-        self.prepared = prepared  # used only if the file still hashes the same (``rows_of``)
+        # Used only if the file still hashes the same (``rows_of``) and the catalogues are as
+        # they were when its items were matched (``check``).
+        self.prepared = prepared
 
     def owner(self, session: Session) -> dict[str, int]:
         # The one trust looked up (a region's trusts listed only to say which are known).
@@ -192,7 +194,7 @@ class _UsageImport(FileImporter):
 
     def problems_of(self, table: pd.DataFrame) -> Problems:
         if self.prepared is not None:
-            return self.prepared.problems  # those _parse_cells found ahead
+            return self.prepared.problems  # those found ahead (parsing and matching)
         return super().problems_of(table)
 
     def check(self, session: Session, table: pd.DataFrame, problems: Problems, report: ImportReport) -> _Rows:
@@ -307,10 +309,12 @@ def import_usage_files(
 
     One transaction per file, in the order given (the same ids, replacements and refusals
     as importing them one by one); the first file that raises stops the run, the files
-    before it staying imported. Meanwhile ``workers`` worker processes read and parse the
-    next files (``procurement.importers.ahead``), so that on several cores a file is
-    parsed while this process checks and stores the one before. ``workers=0`` reads
-    every file here. ``on_report`` receives each file's report as soon as it is imported.
+    before it staying imported. Meanwhile ``workers`` worker processes read, parse and
+    match the next files (``procurement.importers.ahead``), so that on several cores a
+    file is prepared while this process checks and stores the one before; the items are
+    matched against the catalogues as they were when the run began, and a file whose
+    import finds them changed is matched again. ``workers=0`` reads every file here.
+    ``on_report`` receives each file's report as soon as it is imported.
     """
 
     files = list(files)
@@ -344,7 +348,7 @@ class _Items:
     ``by_gtin``: the oldest item with each GTIN; ``pair``: the oldest item of each
     (supplier code, item code); ``users``: the items bearing each item code; ``first``:
     the oldest of them; ``catalogued``: the suppliers that have items. Either the items a
-    file names (``_Items.named``) or every item (``_Items.every``, for read-ahead), which
+    file names (``_match_items``) or every item (``_Items.every``, for read-ahead), which
     give a file the same matches.
     """
 
