@@ -502,6 +502,10 @@ def import_usage_cmd(
         reports = imp.import_usage_set(app.engine, path, user=app.user, workers=workers, on_report=landed)
         _show_set(reports, as_json, "usage files")
         return
+    if path.is_dir():
+        raise click.UsageError(
+            f"{path} is a folder: without --trust every usage file in it is imported, each named after its trust's code"
+        )
     with working(f"Importing {path} ...", quiet=as_json):
         report = imp.import_usage(app.engine, path, trust=trust, user=app.user, confirm_trust=confirm_trust)
     _show_report(report, as_json, lambda: _import_summary(report, f"{trust} usage"))

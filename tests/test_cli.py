@@ -224,6 +224,8 @@ def test_import_usage_of_a_folder_prints_a_line_per_file_and_the_set(loaded, fil
     assert "procure import usage FILE --trust CODE" in one_file.stderr
     both = loaded("import", "usage", folder, "--confirm-trust", expect=2)
     assert "--confirm-trust is for one file: give its --trust too" in both.output
+    folder_of_one = loaded("import", "usage", folder, "--trust", "RXA", expect=2)
+    assert "is a folder: without --trust every usage file in it is imported" in folder_of_one.output
 
 
 def test_import_json_output_has_the_counts(loaded, files, catalogue_items):
