@@ -557,6 +557,12 @@ def _rows_where_in(session: Session, query, attr, values: list[str]) -> list[tup
 
 
 ITEM_COLUMNS = ["item_id", "gtin", "supplier_code", "supplier"]
+ITEM_ROWS: Select = select(  # ITEM_COLUMNS of every catalogue item
+    col(CatalogueItem.id).label("item_id"),
+    col(CatalogueItem.gtin),
+    col(CatalogueItem.supplier_code),
+    col(Supplier.code).label("supplier"),
+).join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
 
 
 def item_rows_where(session: Session, column: str, values: Iterable[str]) -> list[tuple[int, str | None, str, str]]:
@@ -566,15 +572,9 @@ def item_rows_where(session: Session, column: str, values: Iterable[str]) -> lis
     item id order, so that "the first item with this GTIN" is the oldest one. An
     empty value names nothing.
     """
-    attr = getattr(CatalogueItem, column)
-    query: Select = select(
-        col(CatalogueItem.id).label("item_id"),
-        col(CatalogueItem.gtin),
-        col(CatalogueItem.supplier_code),
-        col(Supplier.code).label("supplier"),
-    ).join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
     wanted = sorted(set(values) - {""})
-    return sorted(_rows_where_in(session, query, attr, wanted), key=operator.itemgetter(0))
+    rows = _rows_where_in(session, ITEM_ROWS, getattr(CatalogueItem, column), wanted)
+    return sorted(rows, key=operator.itemgetter(0))
 
 
 def items_where(session: Session, column: str, values: pd.Series) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from catalogues.read import ROW_COLUMN, TableSpec
 from procurement.db import table_of
 from procurement.importers.ahead import import_in_order
 from procurement.importers.core import (
+    ITEM_ROWS,
     FileImporter,
     ImportReport,
     Problems,
@@ -207,9 +208,9 @@ class _UsageImport(FileImporter):
             rows, trusts_named = self.prepared.rows, self.prepared.trusts_named
         else:
             table = problems.table
-            cells = _parse_cells(table, problems)
-            rows = _rows_to_store(table, cells, _match_items(session, table, cells.gtin, problems), problems)
-            trusts_named = other_trusts_named(table["trust"], self.trust) if "trust" in table else {}
+            rows, trusts_named = _checked(
+                table, problems, self.trust, lambda gtin: _match_items(session, table, gtin, problems)
+            )
         check_usage_owner(
             session,
             trust=self.trust,
@@ -273,6 +274,17 @@ def _parse_cells(table: pd.DataFrame, problems: Problems) -> _Cells:
     return cells
 
 
+def _checked(
+    table: pd.DataFrame, problems: Problems, trust: str, match: Callable[[Parsed], pd.Series]
+) -> tuple[_Rows, dict[str, int]]:
+    """What the database-free checks of a file give: its usable rows (cells parsed, items
+    matched by ``match`` from the parsed GTINs) and its trust column's rows naming another
+    trust; each problem into ``problems``."""
+    cells = _parse_cells(table, problems)
+    rows = _rows_to_store(table, cells, match(cells.gtin), problems)
+    return rows, other_trusts_named(table["trust"], trust) if "trust" in table else {}
+
+
 _worker_items: "_Items | None" = None  # every catalogue item, in a worker of import_usage_files
 
 
@@ -290,10 +302,9 @@ def _prepare(f: UsageFile, items: "_Items | None" = None) -> _Prepared:
     _, sha = read_bytes(path)
     table = read_rows(path, USAGE_SPEC)
     problems = Problems(table, table.attrs.get("headings", {}))
-    cells = _parse_cells(table, problems)
-    rows = _rows_to_store(table, cells, _match_with(items, table, cells.gtin, problems), problems)
-    trust = f.trust.strip().upper()
-    trusts_named = other_trusts_named(table["trust"], trust) if "trust" in table else {}
+    rows, trusts_named = _checked(
+        table, problems, f.trust.strip().upper(), lambda gtin: _match_with(items, table, gtin, problems)
+    )
     return _Prepared(sha, problems.thinned(), rows, trusts_named, items.generation)
 
 
@@ -380,7 +391,7 @@ class _Items:
         # cost more than the query (the statement binds nothing).
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(str(_ITEM_ROWS.compile(dialect=session.get_bind().dialect)))
+            cursor.execute(str(ITEM_ROWS.compile(dialect=session.get_bind().dialect)))
             rows = sorted(cursor.fetchall(), key=operator.itemgetter(0))
         finally:
             cursor.close()
@@ -399,9 +410,6 @@ _TRUSTS_MONTHS = (  # a trust's usage rows between two dates (built once)
     & (col(Usage.period) <= bindparam("last", type_=Date))
 )
 _TRUST_ID = select(col(Trust.id)).where(col(Trust.code) == bindparam("code"))
-_ITEM_ROWS = select(
-    col(CatalogueItem.id), col(CatalogueItem.gtin), col(CatalogueItem.supplier_code), col(Supplier.code)
-).join(Supplier, col(Supplier.id) == col(CatalogueItem.supplier_id))
 _GENERATION = select(
     select(func.max(col(DataImport.id))).where(col(DataImport.kind).in_(["catalogue", "suppliers"])).scalar_subquery(),
     select(func.max(col(ImportRevert.id))).scalar_subquery(),
