@@ -5,6 +5,7 @@ normalised, classified into the taxonomy's equivalence groups and stored as SKUs
 product lines (supplier + group + brand), with their price history.
 """
 
+import contextlib
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -14,13 +15,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy
 from catalogues.normalise import clean_text, normalise_gtin, parse_money, parse_pack, slug
-from catalogues.read import ROW_COLUMN, FileFormatError, Profile, detect_profile, load_profile, read_catalogue
+from catalogues.read import (
+    ROW_COLUMN,
+    FileFormatError,
+    Profile,
+    detect_profile,
+    load_profile,
+    read_catalogue,
+    shipped_profiles,
+)
+from catalogues.xlsx_files import load_readers
 from procurement.db import table_of
 from procurement.errors import InputFileError, UnknownReferenceError
 from procurement.importers.ahead import import_in_order
@@ -29,17 +39,19 @@ from procurement.importers.core import (
     ImportReport,
     Problems,
     as_text_table,
+    insert_columns,
     insert_rows,
-    items_where,
+    item_rows_where,
     load_taxonomy_or_refuse,
     owner_id,
+    plain_values,
     read_bytes,
     refuse_if_no_rows,
     sql_records,
 )
 from procurement.importers.replaced import keep_rows, not_reverted
-from procurement.models import CatalogueItem, DataImport, ItemPrice, ProductLine, Supplier
-from procurement.reference import core_execute, frame, groups_frame, suppliers_by_code
+from procurement.models import CatalogueItem, DataImport, EquivalenceGroup, ItemPrice, ProductLine, Supplier
+from procurement.reference import core_execute, frame, suppliers_by_code
 
 
 def _resolve_profile(path: Path, profile_name: str | None) -> Profile:
@@ -83,14 +95,16 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
             continue
         # Only the catalogue items holding one of the file's values, not every item of
         # every supplier (at national scale that was most of an import's time).
-        known = items_where(session, column, pd.Series(sorted(values), dtype=object))
-        hits = known.groupby("supplier")[column].nunique()
-        own = hits.get(supplier.code, 0) / len(values)
-        foreign = hits.drop(supplier.code, errors="ignore")
-        if len(foreign) and foreign.max() / len(values) >= 0.5 and own < 0.1:
-            other = foreign.idxmax()
+        at = 1 if column == "gtin" else 2  # in item_rows_where's (item_id, gtin, supplier_code, supplier)
+        held: dict[str, set] = {}  # the file's values each supplier's items hold
+        for row in item_rows_where(session, column, values):
+            held.setdefault(row[3], set()).add(row[at])
+        own = len(held.pop(supplier.code, ())) / len(values)
+        # The supplier holding most of them (the first by code, of several).
+        other = max(sorted(held), key=lambda code: len(held[code]), default=None)
+        if other is not None and len(held[other]) / len(values) >= 0.5 and own < 0.1:
             raise InputFileError(
-                f"{file_name}: {foreign.max()} of its {len(values)} {column.replace('_', ' ')}s are "
+                f"{file_name}: {len(held[other])} of its {len(values)} {column.replace('_', ' ')}s are "
                 f"already in {other}'s catalogue and {own:.0%} in {supplier.code}'s: it looks like "
                 f"{other}'s file. Refused under {supplier.code}; nothing was written."
             )
@@ -249,6 +263,8 @@ def import_catalogues(
     ``on_report`` receives each file's report as soon as the file is imported.
     """
     files = list(files)
+    if workers >= 1 and len(files) >= 2:
+        taxonomy = _warm_up(files, taxonomy)
 
     def import_one(f: CatalogueFile, prepared: _Prepared | None) -> ImportReport:
         importer = _CatalogueImport(
@@ -265,6 +281,19 @@ def import_catalogues(
         here_last=_looks_xlsx,
         on_report=on_report,
     )
+
+
+def _warm_up(files: list[CatalogueFile], taxonomy: Taxonomy | None) -> Taxonomy | None:
+    """Load, before the workers are forked, what every process reading these files needs: the
+    taxonomy (returned; None where it cannot be loaded: each import then says why), the
+    shipped profiles and, for XLSX files, the XLSX readers. Workers forked afterwards start
+    with them (each would otherwise load them itself: ~0.15 s of CPU per process)."""
+    with contextlib.suppress(InputFileError):
+        taxonomy = load_taxonomy_or_refuse(taxonomy)
+    shipped_profiles()
+    if any(map(_looks_xlsx, files)):
+        load_readers()
+    return taxonomy
 
 
 def _looks_xlsx(f: CatalogueFile) -> bool:
@@ -398,31 +427,34 @@ def _detail_text(value: object) -> str:
     return str(value)
 
 
-def _product_lines(session: Session, supplier_id: int) -> pd.DataFrame:
-    """line_id, group_id, brand and brand_key (the brand as in line codes) of a supplier's lines."""
-    lines = frame(
-        session,
-        select(col(ProductLine.id).label("line_id"), col(ProductLine.group_id), col(ProductLine.brand)).where(
-            col(ProductLine.supplier_id) == supplier_id
-        ),
+_ITEMS_OF: Select = select(  # a supplier's SKUs as stored
+    col(CatalogueItem.id).label("item_id"),
+    col(CatalogueItem.supplier_code),
+    col(CatalogueItem.unit_price).label("old_price"),
+    col(CatalogueItem.active),
+).where(col(CatalogueItem.supplier_id) == bindparam("supplier_id"))
+_ITEM, _PRICE = table_of(CatalogueItem), table_of(ItemPrice)
+_PRICES_OF_IMPORT = insert(_PRICE).from_select(  # a price row per SKU an import wrote, in row order
+    ["item_id", "import_id", "unit_price", "pack_size", "source_row"],
+    select(_ITEM.c.id, _ITEM.c.source_import_id, _ITEM.c.unit_price, _ITEM.c.pack_size, _ITEM.c.source_row)
+    .where(_ITEM.c.supplier_id == bindparam("supplier_id"), _ITEM.c.source_import_id == bindparam("import_id"))
+    .order_by(_ITEM.c.source_row),
+)
+_GROUP_IDS = select(col(EquivalenceGroup.code), col(EquivalenceGroup.id))  # a group's id by its code
+_LINES = (
+    select(  # (line_id, group_id, brand) of a supplier's product lines
+        col(ProductLine.id), col(ProductLine.group_id), col(ProductLine.brand)
     )
-    return lines.assign(brand_key=slug(lines["brand"]))
+    .where(col(ProductLine.supplier_id) == bindparam("supplier_id"))
+    .order_by(col(ProductLine.id))
+)
 
 
-def _with_line_ids(items: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
-    """``items`` with the ``line_id`` of their (group_id, brand_key), as a left merge gives it.
-
-    Keys unique among the lines (always, for lines this importer made) are looked up by
-    position; otherwise the merge, which repeats an item per matching line.
-    """
-    keys = ["group_id", "brand_key"]
-    if lines.empty or lines.duplicated(keys).any():
-        return items.merge(lines[["line_id", *keys]], on=keys, how="left")
-    line_of = dict(zip(zip(*(lines[k].tolist() for k in keys), strict=True), lines["line_id"].tolist(), strict=True))
-    found = [line_of.get(key) for key in zip(*(items[k].tolist() for k in keys), strict=True)]
-    # As the merge gives it: integers, or floats with NaN where a key has no line.
-    line_id = pd.Series(found, index=items.index, dtype="float64" if None in found else "int64")
-    return items.assign(line_id=line_id)
+def _stored_lines(session: Session, supplier_id: int) -> list[tuple[int, int, str]]:
+    """(line_id, group_id, brand_key) of a supplier's product lines (oldest first), the brand as in line codes."""
+    rows = core_execute(session, _LINES, {"supplier_id": supplier_id}).all()
+    brand_keys = slug(pd.Series([brand for _, _, brand in rows], dtype=object)).tolist()
+    return [(line_id, group_id, key) for (line_id, group_id, _), key in zip(rows, brand_keys, strict=True)]
 
 
 def _store_catalogue(
@@ -440,67 +472,67 @@ def _store_catalogue(
     rather than being marked as no longer listed.
     """
     assert supplier.id is not None  # a stored supplier
-    # Every SKU of the supplier as it was: a revert of this version steps back to it.
-    keep_rows(session, import_id, CatalogueItem, col(CatalogueItem.supplier_id) == supplier.id, "updated")
-    groups = groups_frame(session)
+    existing = frame(session, _ITEMS_OF, {"supplier_id": supplier.id})
+    if len(existing):
+        # Every SKU of the supplier as it was: a revert of this version steps back to it.
+        keep_rows(session, import_id, CatalogueItem, col(CatalogueItem.supplier_id) == supplier.id, "updated")
     items = items.reset_index(drop=True)
-    items["group_id"] = items["group"].map(dict(zip(groups["group"], groups["group_id"], strict=True)))
+    group_of = dict(core_execute(session, _GROUP_IDS).all())
+    groups, brands = items["group"].tolist(), items["brand"].tolist()
     # Brands are matched as in the line's code (case and punctuation ignored), so that
     # "Exeter V40" and "EXETER-V40" are one line rather than two lines with one code.
-    items["brand_key"] = slug(items["brand"])
-    lines = _product_lines(session, supplier.id)
-    wanted = items.drop_duplicates(["group_id", "brand_key"])[["group_id", "group", "brand", "brand_key"]]
-    known = set(zip(lines["group_id"], lines["brand_key"], strict=True))
-    is_new_line = [key not in known for key in zip(wanted["group_id"], wanted["brand_key"], strict=True)]
-    new_lines = wanted.loc[np.array(is_new_line, dtype=bool)]
-    if len(new_lines):
-        session.execute(
-            insert(table_of(ProductLine)),
-            pd.DataFrame(
-                {
-                    "code": supplier.code + ":" + new_lines["group"] + ":" + slug(new_lines["brand"]),
-                    "supplier_id": supplier.id,
-                    "group_id": new_lines["group_id"].astype(int),
-                    "brand": new_lines["brand"],
-                    "first_import_id": import_id,
-                }
-            ).to_dict("records"),
+    keys = list(zip(map(group_of.__getitem__, groups), slug(items["brand"]).tolist(), strict=True))
+    lines = _stored_lines(session, supplier.id)
+    known = {(group_id, brand_key) for _, group_id, brand_key in lines}
+    first_of: dict[tuple[int, str], int] = {}  # each new line's first item (its group and brand name it)
+    for i, key in enumerate(keys):
+        if key not in known and key not in first_of:
+            first_of[key] = i
+    if first_of:
+        new_lines = list(first_of.items())
+        insert_columns(
+            session,
+            table_of(ProductLine),
+            {
+                "code": [f"{supplier.code}:{groups[i]}:{brand_key}" for (_, brand_key), i in new_lines],
+                "supplier_id": supplier.id,
+                "group_id": [int(group_id) for (group_id, _), _ in new_lines],
+                "brand": [brands[i] for _, i in new_lines],
+                "first_import_id": import_id,
+            },
+            len(new_lines),
         )
-        lines = _product_lines(session, supplier.id)
-    report.new_lines = len(new_lines)
-    items = _with_line_ids(items, lines)
+        lines = _stored_lines(session, supplier.id)
+    report.new_lines = len(first_of)
+    line_of: dict[tuple[int, str], int] = {}
+    for line_id, group_id, brand_key in lines:
+        # The oldest line of a key (two can share one only if this importer did not make them).
+        line_of.setdefault((group_id, brand_key), line_id)
+    line_ids = [line_of[key] for key in keys]
 
-    existing = frame(
-        session,
-        select(
-            col(CatalogueItem.id).label("item_id"),
-            col(CatalogueItem.supplier_code),
-            col(CatalogueItem.unit_price).label("old_price"),
-            col(CatalogueItem.active),
-        ).where(col(CatalogueItem.supplier_id) == supplier.id),
-    )
     # (supplier_id, supplier_code) is unique: at most one stored SKU per code.
     at = pd.Index(existing["supplier_code"]).get_indexer(items["supplier_code"])
-    is_new = pd.Series(at < 0, index=items.index)
+    is_new = at < 0
     columns = {
         "supplier_id": supplier.id,
-        "product_line_id": items["line_id"].astype(int),
-        "supplier_code": items["supplier_code"],
-        "gtin": items["gtin"],  # a blank GTIN goes in as NULL (sql_records)
-        "description": items["description"],
-        "size": items["size"],
-        "pack_size": items["pack_size"].astype(int),
-        "unit_price": items["unit_price"],
+        "product_line_id": line_ids,
+        "supplier_code": items["supplier_code"].tolist(),
+        "gtin": plain_values(items["gtin"]),  # a missing GTIN goes in as NULL
+        "description": plain_values(items["description"]),
+        "size": plain_values(items["size"]),
+        "pack_size": items["pack_size"].astype(int).tolist(),
+        "unit_price": items["unit_price"].astype(float).tolist(),
         "source_import_id": import_id,
-        "source_row": items["source_row"].astype(int),
+        "source_row": items["source_row"].astype(int).tolist(),
         "active": True,
     }
-    records = pd.DataFrame(columns, index=items.index)
-    if is_new.any():
-        # Core executemany: the ORM's bulk insert added per-row work for nothing here.
-        insert_rows(session, table_of(CatalogueItem), records[is_new])
-    if (~is_new).any():
-        found = at[~is_new.to_numpy()]
+    if is_new.all():  # a first catalogue, or only new SKUs: every row goes in as it is
+        insert_columns(session, table_of(CatalogueItem), columns, len(items))
+    else:
+        records = pd.DataFrame(columns, index=items.index)
+        if is_new.any():
+            insert_rows(session, table_of(CatalogueItem), records[is_new])
+        found = at[~is_new]
         session.execute(
             update(CatalogueItem),
             sql_records(records[~is_new].assign(id=existing["item_id"].to_numpy()[found].astype(int))),
@@ -518,15 +550,7 @@ def _store_catalogue(
     report.discontinued = len(gone)
     # One price row per SKU this file wrote (new or updated: exactly the SKUs whose source
     # is this import), in the file's row order, copied in SQL from the rows just stored.
-    item, price = table_of(CatalogueItem), table_of(ItemPrice)
-    session.execute(
-        insert(price).from_select(
-            ["item_id", "import_id", "unit_price", "pack_size", "source_row"],
-            select(item.c.id, item.c.source_import_id, item.c.unit_price, item.c.pack_size, item.c.source_row)
-            .where(item.c.supplier_id == supplier.id, item.c.source_import_id == import_id)
-            .order_by(item.c.source_row),
-        )
-    )
+    core_execute(session, _PRICES_OF_IMPORT, {"supplier_id": supplier.id, "import_id": import_id})
     if report.version and report.version > 1:
         report.notes.append(
             f"catalogue version {report.version}: {report.new_items} new SKUs, "

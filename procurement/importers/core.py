@@ -388,13 +388,13 @@ def record_import(
     import_id = report.import_id = int(key[0])
     if len(rejects):
         raw = problems.raw_text(rejects["index"])  # the rejected rows only
-        insert_rows(
-            session,
-            table_of(RejectedRow),
-            rejects.assign(import_id=import_id, raw=raw)
-            .rename(columns={"row": "row_number"})[["import_id", "row_number", "column", "value", "reason", "raw"]]
-            .astype({"row_number": int}),
-        )
+        columns = {
+            "import_id": import_id,
+            "row_number": rejects["row"].astype(int).tolist(),
+            **{c: plain_values(rejects[c]) for c in ("column", "value", "reason")},
+            "raw": raw.tolist(),
+        }
+        insert_columns(session, table_of(RejectedRow), columns, len(rejects))
     return import_id
 
 
@@ -433,6 +433,13 @@ def iso_dates(dates: pd.Series) -> pd.Series:
     return pd.Series(pd.array(text + [None], dtype=object)[codes], index=dates.index, dtype=object)
 
 
+def plain_values(series: pd.Series) -> list:
+    """The column's values as a list, missing ones (None, NaN, NA) as None (stored as NULL)."""
+    if series.isna().any():
+        series = series.astype(object).where(series.notna(), None)
+    return series.tolist()
+
+
 def _sqlite_column(series: pd.Series, sql_type, as_int: bool) -> list:
     """One column as the plain values SQLite stores for ``sql_type`` (as SQLAlchemy would bind them).
 
@@ -445,9 +452,7 @@ def _sqlite_column(series: pd.Series, sql_type, as_int: bool) -> list:
         raise TypeError("datetimes go through SQLAlchemy (their text format is its own)")
     if isinstance(sql_type, sa.Date):
         series = iso_dates(series)
-    if series.isna().any():
-        series = series.astype(object).where(series.notna(), None)
-    return series.tolist()
+    return plain_values(series)
 
 
 def insert_rows(session: Session, table: sa.Table, rows: pd.DataFrame, *, ints: Iterable[str] = ()) -> None:
@@ -575,13 +580,6 @@ def item_rows_where(session: Session, column: str, values: Iterable[str]) -> lis
     wanted = sorted(set(values) - {""})
     rows = _rows_where_in(session, ITEM_ROWS, getattr(CatalogueItem, column), wanted)
     return sorted(rows, key=operator.itemgetter(0))
-
-
-def items_where(session: Session, column: str, values: pd.Series) -> pd.DataFrame:
-    """``item_rows_where`` as a frame (columns ``ITEM_COLUMNS``)."""
-    # distinct first: iterating every row is slow
-    rows = item_rows_where(session, column, values.dropna().unique())
-    return pd.DataFrame(rows, columns=ITEM_COLUMNS) if rows else pd.DataFrame(columns=ITEM_COLUMNS)
 
 
 def resolve_lines(session: Session, table: pd.DataFrame, problems: Problems) -> pd.DataFrame:
