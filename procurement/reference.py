@@ -109,21 +109,16 @@ def line_keys(line_id: Any) -> dict[str, Any]:
     }
 
 
+_STORED_CATEGORIES = select(col(Category.code), col(Category.name), col(Category.odep_applies))
+_STORED_GROUPS = select(col(EquivalenceGroup.code), col(EquivalenceGroup.name), col(Category.code)).join(
+    Category, col(Category.id) == col(EquivalenceGroup.category_id)
+)
+
+
 def _taxonomy_stored(session: Session, taxonomy: Taxonomy) -> bool:
     """Whether every category (name, ODEP flag) and group (name, category) of ``taxonomy`` is stored as it is."""
-    categories = {
-        tuple(row)
-        for row in core_execute(session, select(col(Category.code), col(Category.name), col(Category.odep_applies)))
-    }
-    groups = {
-        tuple(row)
-        for row in core_execute(
-            session,
-            select(col(EquivalenceGroup.code), col(EquivalenceGroup.name), col(Category.code)).join(
-                Category, col(Category.id) == col(EquivalenceGroup.category_id)
-            ),
-        )
-    }
+    categories = {tuple(row) for row in core_execute(session, _STORED_CATEGORIES)}
+    groups = {tuple(row) for row in core_execute(session, _STORED_GROUPS)}
     wanted_categories, wanted_groups = taxonomy.as_stored
     return wanted_categories <= categories and wanted_groups <= groups
 

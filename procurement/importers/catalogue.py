@@ -112,6 +112,17 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
             break  # GTINs are the stronger evidence; codes only when there are none
 
 
+_VERSIONS = (  # a supplier's catalogue versions so far (its imports not reverted)
+    select(func.count())
+    .select_from(DataImport)
+    .where(
+        col(DataImport.kind) == "catalogue",
+        col(DataImport.supplier_id) == bindparam("supplier_id"),
+        not_reverted(),
+    )
+)
+
+
 @dataclass
 class _Prepared:
     """A catalogue file read and normalised ahead, in a worker process (``import_catalogues``):
@@ -194,18 +205,7 @@ class _CatalogueImport(FileImporter):
         else:
             items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
         _check_supplier_identity(session, self.supplier, items[~problems.bad()], report.file)
-        report.version = 1 + (
-            core_execute(
-                session,
-                select(func.count())
-                .select_from(DataImport)
-                .where(
-                    col(DataImport.kind) == "catalogue",
-                    col(DataImport.supplier_id) == self.supplier.id,
-                    not_reverted(),
-                ),
-            ).scalar_one()
-        )
+        report.version = 1 + core_execute(session, _VERSIONS, {"supplier_id": self.supplier.id}).scalar_one()
         return items
 
     def store(

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -318,15 +318,25 @@ def find_duplicate(session: Session, kind: str, sha: str, *, supplier_id=None, t
     # Race-free: a second import of the same file waits here until the first one has
     # committed, then finds it (see procurement.db.lock_for_write).
     lock_for_write(session, f"import|{kind}|{sha}|{supplier_id}|{trust_id}")
+    query = _SAME_FILE[supplier_id is not None, trust_id is not None]
+    parameters = {"kind": kind, "sha256": sha, "supplier_id": supplier_id, "trust_id": trust_id}
+    return core_execute(session, query, parameters).scalars().first()
+
+
+def _same_file(of_supplier: bool, of_trust: bool) -> Select:
+    """``find_duplicate``'s query (its values bound per import)."""
     # A reverted import is history only: the same file may be imported again.
     query = select(col(DataImport.id)).where(
-        col(DataImport.kind) == kind, col(DataImport.sha256) == sha, not_reverted()
+        col(DataImport.kind) == bindparam("kind"), col(DataImport.sha256) == bindparam("sha256"), not_reverted()
     )
-    if supplier_id is not None:
-        query = query.where(col(DataImport.supplier_id) == supplier_id)
-    if trust_id is not None:
-        query = query.where(col(DataImport.trust_id) == trust_id)
-    return core_execute(session, query.order_by(col(DataImport.id))).scalars().first()
+    if of_supplier:
+        query = query.where(col(DataImport.supplier_id) == bindparam("supplier_id"))
+    if of_trust:
+        query = query.where(col(DataImport.trust_id) == bindparam("trust_id"))
+    return query.order_by(col(DataImport.id))
+
+
+_SAME_FILE = {(s, t): _same_file(s, t) for s in (False, True) for t in (False, True)}  # built once
 
 
 def duplicate_report(kind: str, path: Path, sha: str, previous: int) -> ImportReport:
@@ -400,11 +410,16 @@ def record_import(
 
 def finish_counts(session: Session, import_id: int, report: ImportReport) -> None:
     """Counts known only once the rows are stored (new product lines, price changes)."""
-    session.execute(
-        update(DataImport)
-        .where(col(DataImport.id) == import_id)
-        .values(new_lines=report.new_lines, price_changes=report.price_changes)
+    core_execute(
+        session, _FINISH_COUNTS, {"import_id": import_id, "lines": report.new_lines, "changes": report.price_changes}
     )
+
+
+_FINISH_COUNTS = (
+    update(DataImport)
+    .where(col(DataImport.id) == bindparam("import_id"))
+    .values(new_lines=bindparam("lines"), price_changes=bindparam("changes"))
+)
 
 
 def sql_records(table: pd.DataFrame, ints: Iterable[str] = ()) -> list[dict]:
