@@ -176,6 +176,25 @@ def test_brands_differing_in_case_or_punctuation_are_one_product_line(region, fi
     ]
 
 
+def test_items_join_the_oldest_of_two_lines_whose_brands_differ_only_in_case(region, files, gtin, rows, profile):
+    # Lines this importer makes never share a (group, brand as in codes) key; a database
+    # holding two such lines of a supplier (made otherwise) gets its SKUs under the older one.
+    first = [("A-1", gtin(PREFIX_A, 1), "Cemented femoral stem", "Exeter V40", "1", "1", "100.00")]
+    import_catalogue(region, files.catalogue("a.csv", first), supplier="SUP-A", profile=profile)
+    with region.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO productline (code, supplier_id, group_id, brand) "
+            "SELECT 'SUP-A:HIP-STEM-CEM:EXETER-V40-B', supplier_id, group_id, 'EXETER-V40' FROM productline"
+        )
+    second = [*first, ("A-2", gtin(PREFIX_A, 2), "Cemented femoral stem", "EXETER-V40", "2", "1", "100.00")]
+    report = import_catalogue(region, files.catalogue("b.csv", second), supplier="SUP-A", profile=profile)
+    assert (report.rows_accepted, report.new_lines, report.new_items) == (2, 0, 1)
+    assert rows(region, "SELECT supplier_code, product_line_id FROM catalogueitem ORDER BY id") == [
+        {"supplier_code": "A-1", "product_line_id": 1},
+        {"supplier_code": "A-2", "product_line_id": 1},
+    ]
+
+
 def test_duplicate_supplier_codes(region, files, gtin, rows, profile):
     g = gtin
     items = [
