@@ -62,16 +62,36 @@ class Taxonomy:
             columns=["code", "category", "name"],
         )
 
+    @functools.cached_property
+    def reads_digits_alike(self) -> bool:
+        """Whether no pattern tells one ASCII digit from another (``digits_alike``): then a text
+        and the text with every digit written as 0 fall into the same group."""
+        return all(digits_alike(p) for rule in self.rules for p in (*rule.include, *rule.exclude))
+
     def classify(self, text: pd.Series) -> pd.Series:
         """The group code of each text (``None`` where no rule matches).
 
         ``text`` is the lower-cased "component description brand" of each row.
         Each distinct text is classified once, and a rule's later patterns are only
         tried on the texts its earlier patterns left in: same result, fewer searches.
+        Where no pattern tells digits apart (``reads_digits_alike``, the shipped
+        taxonomy), texts that differ only in their digits ("size 3", "size 4") are
+        classified once, as the text with every digit written as 0: a catalogue's
+        descriptions repeat a few wordings with many sizes.
         """
         lowered = text.fillna("").astype(str).str.lower()
         codes, uniques = pd.factorize(lowered)
         distinct = np.asarray(uniques, dtype=object)  # str already (astype(str)); in C, not one by one
+        shapes = _digits_as_zero(distinct.tolist()) if self.reads_digits_alike else None
+        if shapes is not None:
+            shape_codes, shape_uniques = pd.factorize(np.asarray(shapes, dtype=object))
+            if len(shape_uniques) < len(distinct):
+                found = self._first_rule(np.asarray(shape_uniques, dtype=object))[shape_codes]
+                return pd.Series(found[codes], index=text.index, dtype="object")
+        return pd.Series(self._first_rule(distinct)[codes], index=text.index, dtype="object")
+
+    def _first_rule(self, distinct: np.ndarray) -> np.ndarray:
+        """The code of the first rule each of the ``distinct`` texts meets (None: no rule)."""
         found = np.full(len(distinct), None, dtype=object)
         todo = np.arange(len(distinct))  # positions not classified yet
         for rule in self.rules:
@@ -84,7 +104,96 @@ class Taxonomy:
                 candidate = candidate[~_searched(pattern, distinct[candidate])]
             found[candidate] = rule.code
             todo = todo[found[todo] == None]  # noqa: E711 (element-wise test against None)
-        return pd.Series(found[codes], index=text.index, dtype="object")
+        return found
+
+
+_ZERO_FOR_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _digits_as_zero(texts: list[str]) -> list[str] | None:
+    """Each text with its ASCII digits written as 0 (None where one pass cannot do it).
+
+    One ``bytes.translate`` over the texts joined by NUL, in C: in UTF-8 the bytes of the
+    ASCII digits never stand inside another character's bytes. A text holding a NUL
+    would split in two: then None, as for text UTF-8 cannot carry.
+    """
+    try:
+        joined = "\x00".join(texts).encode("utf-8", "surrogatepass")
+        shapes = joined.translate(_ZERO_FOR_DIGITS).decode("utf-8", "surrogatepass").split("\x00")
+    except UnicodeError:
+        return None
+    return shapes if len(shapes) == len(texts) else None
+
+
+_ASCII_DIGITS = frozenset(range(ord("0"), ord("9") + 1))
+_DIGIT_CATEGORIES = {  # does the category hold the ASCII digits (every one, or none)?
+    _sre.CATEGORY_DIGIT: True,
+    _sre.CATEGORY_NOT_DIGIT: False,
+    _sre.CATEGORY_WORD: True,
+    _sre.CATEGORY_NOT_WORD: False,
+    _sre.CATEGORY_SPACE: False,
+    _sre.CATEGORY_NOT_SPACE: True,
+    _sre.CATEGORY_LINEBREAK: False,
+    _sre.CATEGORY_NOT_LINEBREAK: True,
+}
+
+
+@functools.cache
+def digits_alike(pattern: re.Pattern) -> bool:
+    """Whether ``pattern`` treats every ASCII digit alike: no literal digit, no class holding some
+    digits but not all, no backreference (which could compare two digits); False if unsure.
+
+    Then at every position each test of the pattern (a character, a class, a word
+    boundary: the digits are all word characters) gives the same answer for any digit,
+    so a text and the text with each digit replaced by another are searched alike.
+    Read from the parsed pattern, as ``required_text`` reads it.
+    """
+    try:
+        return _alike(_sre_parser.parse(pattern.pattern, pattern.flags))
+    except Exception:  # the parser is CPython's internal one: never let it decide wrongly
+        return False
+
+
+def _alike(items) -> bool:
+    for op, value in items:
+        if op in (_sre.LITERAL, _sre.NOT_LITERAL):
+            alike = value not in _ASCII_DIGITS
+        elif op in (_sre.ANY, _sre.AT):
+            alike = True
+        elif op is _sre.IN:
+            alike = _class_alike(value)
+        elif op is _sre.BRANCH:
+            alike = all(_alike(branch) for branch in value[1])
+        elif op is _sre.SUBPATTERN:
+            alike = _alike(value[3])
+        elif op is _sre.ATOMIC_GROUP:
+            alike = _alike(value)
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+            alike = _alike(value[2])
+        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
+            alike = _alike(value[1])
+        else:  # backreferences, conditionals, anything unknown
+            alike = False
+        if not alike:
+            return False
+    return True
+
+
+def _class_alike(items) -> bool:
+    """Whether a character class holds every ASCII digit or none (a negation keeps that)."""
+    held: set[int] = set()
+    for op, value in items:
+        if op is _sre.NEGATE:
+            continue
+        if op is _sre.LITERAL:
+            held |= {value} & _ASCII_DIGITS
+        elif op is _sre.RANGE:
+            held |= set(range(max(value[0], ord("0")), min(value[1], ord("9")) + 1))
+        elif op is _sre.CATEGORY and value in _DIGIT_CATEGORIES:
+            held |= _ASCII_DIGITS if _DIGIT_CATEGORIES[value] else set()
+        else:
+            return False
+    return len(held) in (0, len(_ASCII_DIGITS))
 
 
 def _searched(pattern: re.Pattern, texts: np.ndarray) -> np.ndarray:

@@ -264,3 +264,72 @@ def test_the_required_words_of_a_pattern():
     # Nothing is required of an optional part, a class or a case-insensitive pattern.
     for pattern in (r"(?:stem)?", r"a|b", r"(?i)stem", r"(?i:stem)", r"\d+"):
         assert classify.required_text(re.compile(pattern)) is None
+
+
+def _first_rule_one_by_one(taxonomy, texts: pd.Series) -> list:
+    """The reference: each lower-cased text searched by every rule in file order."""
+    found = []
+    for text in texts.fillna("").astype(str).str.lower():
+        found.append(
+            next(
+                (
+                    r.code
+                    for r in taxonomy.rules
+                    if all(p.search(text) for p in r.include) and not any(p.search(text) for p in r.exclude)
+                ),
+                None,
+            )
+        )
+    return found
+
+
+WORDS = sorted({w for texts in EXAMPLES.values() for text in texts for w in text.lower().split()})
+DESCRIPTIONS = st.lists(
+    st.one_of(st.sampled_from(WORDS), st.from_regex(r"[0-9]{1,3}(\.[0-9])?(mm)?", fullmatch=True)), max_size=8
+).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(DESCRIPTIONS, min_size=1, max_size=30))
+def test_texts_differing_only_in_digits_are_classified_once_and_alike(texts):
+    taxonomy = load_taxonomy(DEFAULT_TAXONOMY)
+    assert taxonomy.reads_digits_alike  # the shipped rules name no digit
+    series = pd.Series(texts + [t.replace("1", "7") for t in texts])
+    assert taxonomy.classify(series).tolist() == _first_rule_one_by_one(taxonomy, series)
+
+
+def test_a_taxonomy_whose_rules_tell_digits_apart_classifies_each_text_itself(tmp_path):
+    path = tmp_path / "sizes.toml"
+    path.write_text(
+        '[categories.hip]\nname = "Hips"\n\n'
+        '[[groups]]\ncode = "SMALL-STEM"\ncategory = "hip"\ninclude = ["stem", "size [1-3]\\\\b"]\n\n'
+        '[[groups]]\ncode = "STEM"\ncategory = "hip"\ninclude = ["stem"]\n',
+        encoding="utf-8",
+    )
+    taxonomy = load_taxonomy(path)
+    assert not taxonomy.reads_digits_alike
+    texts = pd.Series(["Stem size 2", "Stem size 7", "Stem size 20", "stem\x00size 1"])
+    assert taxonomy.classify(texts).tolist() == ["SMALL-STEM", "STEM", "STEM", "SMALL-STEM"]
+    assert taxonomy.classify(texts).tolist() == _first_rule_one_by_one(taxonomy, texts)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "alike"),
+    [
+        (r"\bstem\b", True),
+        (r"acetabular cup.*(uncemented|porous)", True),
+        (r"\d+ ?mm|[0-9]+|[^\W]|\D|(?=\d)x|(?i:ab)", True),
+        (r"size 1", False),  # a literal digit
+        (r"[0-4]", False),  # some digits, not all
+        (r"[^5]", False),
+        (r"(\d)\1", False),  # a backreference compares two digits
+    ],
+)
+def test_which_patterns_treat_every_digit_alike(pattern, alike):
+    assert classify.digits_alike(re.compile(pattern)) is alike
+
+
+def test_texts_with_a_nul_or_lone_surrogate_keep_their_digits_or_go_one_by_one():
+    assert classify._digits_as_zero(["size 12", "head 3.5"]) == ["size 00", "head 0.0"]
+    assert classify._digits_as_zero(["a\x00b", "c"]) is None
+    assert classify._digits_as_zero(["bad \udcff 9"]) == ["bad \udcff 0"]
