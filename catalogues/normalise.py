@@ -472,3 +472,8 @@ def slug(text: pd.Series) -> pd.Series:
 
 
 _NOT_CODE = re.compile(r"[^A-Z0-9]+")
+
+
+def slug_of(text: str) -> str:
+    """``slug`` of one text, without a Series: for the few names of a file or a supplier."""
+    return _NOT_CODE.sub("-", " ".join(text.split()).upper()).strip("-")

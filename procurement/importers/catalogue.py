@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from catalogues.classify import Taxonomy
-from catalogues.normalise import clean_text, normalise_gtin, parse_money, parse_pack, slug
+from catalogues.normalise import clean_text, normalise_gtin, parse_money, parse_pack, slug_of
 from catalogues.read import (
     ROW_COLUMN,
     FileFormatError,
@@ -453,8 +453,7 @@ _LINES = (
 def _stored_lines(session: Session, supplier_id: int) -> list[tuple[int, int, str]]:
     """(line_id, group_id, brand_key) of a supplier's product lines (oldest first), the brand as in line codes."""
     rows = core_execute(session, _LINES, {"supplier_id": supplier_id}).all()
-    brand_keys = slug(pd.Series([brand for _, _, brand in rows], dtype=object)).tolist()
-    return [(line_id, group_id, key) for (line_id, group_id, _), key in zip(rows, brand_keys, strict=True)]
+    return [(line_id, group_id, slug_of(brand)) for line_id, group_id, brand in rows]
 
 
 def _store_catalogue(
@@ -481,7 +480,8 @@ def _store_catalogue(
     groups, brands = items["group"].tolist(), items["brand"].tolist()
     # Brands are matched as in the line's code (case and punctuation ignored), so that
     # "Exeter V40" and "EXETER-V40" are one line rather than two lines with one code.
-    keys = list(zip(map(group_of.__getitem__, groups), slug(items["brand"]).tolist(), strict=True))
+    brand_key = {brand: slug_of(brand) for brand in set(brands)}  # a file names few brands
+    keys = list(zip(map(group_of.__getitem__, groups), map(brand_key.__getitem__, brands), strict=True))
     lines = _stored_lines(session, supplier.id)
     known = {(group_id, brand_key) for _, group_id, brand_key in lines}
     first_of: dict[tuple[int, str], int] = {}  # each new line's first item (its group and brand name it)

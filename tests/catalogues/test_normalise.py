@@ -23,6 +23,7 @@ from catalogues.normalise import (
     parse_pack,
     parse_quantity,
     slug,
+    slug_of,
 )
 
 amounts = st.floats(min_value=0.01, max_value=99999.99, allow_nan=False, allow_infinity=False)
@@ -418,6 +419,8 @@ def test_the_fast_paths_give_what_the_general_paths_give(values, dtype):
     _assert_same(clean_text(raw), _clean_any.__wrapped__(raw))
     slugs = clean_text(raw).str.upper().str.replace(r"[^A-Z0-9]+", "-", regex=True).str.strip("-")
     _assert_same(slug.__wrapped__(raw), slugs)
+    texts = [isinstance(v, str) for v in values]
+    assert [slug_of(v) for v in values if isinstance(v, str)] == slugs[texts].tolist()
     _assert_same(normalise_gtin.__wrapped__(raw), _general_gtin(raw))
     for kwargs in ({}, {"maximum": None}, {"allow_zero": True, "what": "fee"}, {"maximum": 100.0, "money": False}):
         _assert_same(parse_money.__wrapped__(raw, **kwargs), _general_money(raw, **kwargs))
