@@ -204,7 +204,9 @@ class _CatalogueImport(FileImporter):
             items = self.prepared.items
         else:
             items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
-        _check_supplier_identity(session, self.supplier, items[~problems.bad()], report.file)
+        # The accepted rows' GTINs and codes (all the check reads).
+        accepted = items.loc[~problems.bad().to_numpy(), ["gtin", "supplier_code"]]
+        _check_supplier_identity(session, self.supplier, accepted, report.file)
         report.version = 1 + core_execute(session, _VERSIONS, {"supplier_id": self.supplier.id}).scalar_one()
         return items
 
