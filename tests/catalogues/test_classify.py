@@ -68,13 +68,11 @@ def test_classification_is_vectorised_case_insensitive_and_keeps_the_index(taxon
     assert result.tolist() == ["HIP-STEM-CEM", None, None, "KNEE-INSERT-PS"]
 
 
-def test_each_text_gets_the_first_rule_it_meets_in_file_order_repeats_included(taxonomy):
-    """The group of a text is the first rule whose includes all match and excludes none."""
-    texts = pd.Series(list(EXAMPLES_FLAT) * 3 + ["hemi stem cemented", "uncemented cemented stem", None, ""])
-    lowered = texts.fillna("").str.lower()
-    expected = []
-    for text in lowered:
-        expected.append(
+def _first_rule_one_by_one(taxonomy, texts: pd.Series) -> list:
+    """The reference: each lower-cased text searched by every rule in file order."""
+    found = []
+    for text in texts.fillna("").astype(str).str.lower():
+        found.append(
             next(
                 (
                     r.code
@@ -84,7 +82,13 @@ def test_each_text_gets_the_first_rule_it_meets_in_file_order_repeats_included(t
                 None,
             )
         )
-    assert taxonomy.classify(texts).tolist() == expected
+    return found
+
+
+def test_each_text_gets_the_first_rule_it_meets_in_file_order_repeats_included(taxonomy):
+    """The group of a text is the first rule whose includes all match and excludes none."""
+    texts = pd.Series(list(EXAMPLES_FLAT) * 3 + ["hemi stem cemented", "uncemented cemented stem", None, ""])
+    assert taxonomy.classify(texts).tolist() == _first_rule_one_by_one(taxonomy, texts)
 
 
 @pytest.mark.parametrize("text", ["Surgical gown, large", "Bone cement 40g", "Drape pack", ""])
@@ -264,23 +268,6 @@ def test_the_required_words_of_a_pattern():
     # Nothing is required of an optional part, a class or a case-insensitive pattern.
     for pattern in (r"(?:stem)?", r"a|b", r"(?i)stem", r"(?i:stem)", r"\d+"):
         assert classify.required_text(re.compile(pattern)) is None
-
-
-def _first_rule_one_by_one(taxonomy, texts: pd.Series) -> list:
-    """The reference: each lower-cased text searched by every rule in file order."""
-    found = []
-    for text in texts.fillna("").astype(str).str.lower():
-        found.append(
-            next(
-                (
-                    r.code
-                    for r in taxonomy.rules
-                    if all(p.search(text) for p in r.include) and not any(p.search(text) for p in r.exclude)
-                ),
-                None,
-            )
-        )
-    return found
 
 
 WORDS = sorted({w for texts in EXAMPLES.values() for text in texts for w in text.lower().split()})
