@@ -467,7 +467,7 @@ def slug(text: pd.Series) -> pd.Series:
     """Upper-case code fragment for identifiers built from names."""
     cleaned = clean_text(text)
     # Element by element as pandas' str.upper, str.replace and str.strip do, in one pass.
-    slugs = [_NOT_CODE.sub("-", value.upper()).strip("-") for value in cleaned.tolist()]
+    slugs = [_code_fragment(value) for value in cleaned.tolist()]
     return pd.Series(slugs, index=cleaned.index, name=cleaned.name, dtype=cleaned.dtype)
 
 
@@ -476,4 +476,8 @@ _NOT_CODE = re.compile(r"[^A-Z0-9]+")
 
 def slug_of(text: str) -> str:
     """``slug`` of one text, without a Series: for the few names of a file or a supplier."""
-    return _NOT_CODE.sub("-", " ".join(text.split()).upper()).strip("-")
+    return _code_fragment(" ".join(text.split()))
+
+
+def _code_fragment(cleaned: str) -> str:
+    return _NOT_CODE.sub("-", cleaned.upper()).strip("-")

@@ -576,8 +576,7 @@ def _rows_where_in(session: Session, query, attr, values: list[str]) -> list[tup
     ]
 
 
-ITEM_COLUMNS = ["item_id", "gtin", "supplier_code", "supplier"]
-ITEM_ROWS: Select = select(  # ITEM_COLUMNS of every catalogue item
+ITEM_ROWS: Select = select(  # (item_id, gtin, supplier_code, supplier) of every catalogue item
     col(CatalogueItem.id).label("item_id"),
     col(CatalogueItem.gtin),
     col(CatalogueItem.supplier_code),
