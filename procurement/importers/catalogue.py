@@ -482,8 +482,8 @@ def _store_catalogue(
     groups, brands = items["group"].tolist(), items["brand"].tolist()
     # Brands are matched as in the line's code (case and punctuation ignored), so that
     # "Exeter V40" and "EXETER-V40" are one line rather than two lines with one code.
-    brand_key = {brand: slug_of(brand) for brand in set(brands)}  # a file names few brands
-    keys = list(zip(map(group_of.__getitem__, groups), map(brand_key.__getitem__, brands), strict=True))
+    key_of_brand = {brand: slug_of(brand) for brand in set(brands)}  # a file names few brands
+    keys = list(zip(map(group_of.__getitem__, groups), map(key_of_brand.__getitem__, brands), strict=True))
     lines = _stored_lines(session, supplier.id)
     known = {(group_id, brand_key) for _, group_id, brand_key in lines}
     first_of: dict[tuple[int, str], int] = {}  # each new line's first item (its group and brand name it)
