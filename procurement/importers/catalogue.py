@@ -266,7 +266,7 @@ def import_catalogues(
     """
     files = list(files)
     if workers >= 1 and len(files) >= 2:
-        taxonomy = _warm_up(files, taxonomy)
+        _warm_up(files, taxonomy)
 
     def import_one(f: CatalogueFile, prepared: _Prepared | None) -> ImportReport:
         importer = _CatalogueImport(
@@ -285,17 +285,17 @@ def import_catalogues(
     )
 
 
-def _warm_up(files: list[CatalogueFile], taxonomy: Taxonomy | None) -> Taxonomy | None:
+def _warm_up(files: list[CatalogueFile], taxonomy: Taxonomy | None) -> None:
     """Load, before the workers are forked, what every process reading these files needs: the
-    taxonomy (returned; None where it cannot be loaded: each import then says why), the
-    shipped profiles and, for XLSX files, the XLSX readers. Workers forked afterwards start
-    with them (each would otherwise load them itself: ~0.15 s of CPU per process)."""
+    taxonomy (into ``load_taxonomy``'s per-process cache; where it cannot be loaded each
+    import says why), the shipped profiles and, for XLSX files, the XLSX readers. Workers
+    forked afterwards start with them (each would otherwise load them itself: ~0.15 s of CPU
+    per process), and no task carries a taxonomy to them."""
     with contextlib.suppress(InputFileError):
-        taxonomy = load_taxonomy_or_refuse(taxonomy)
+        load_taxonomy_or_refuse(taxonomy)
     shipped_profiles()
     if any(map(_looks_xlsx, files)):
         load_readers()
-    return taxonomy
 
 
 def _looks_xlsx(f: CatalogueFile) -> bool:
