@@ -5,9 +5,12 @@ checks within the file) and a part that does (checking against what is stored, s
 committing). ``import_in_order`` imports files one by one, in order, in this process (one
 transaction each, exactly as one at a time), while workers do the first part of the
 next files; where the workers are behind, this process does it for the last file no
-worker has begun, rather than wait. What a worker prepared is only a head start: the
-importer checks it still describes the file (its sha256) and reads the file itself
-otherwise, so a failed or stale read-ahead changes nothing but the time.
+worker has begun, rather than wait. Each file is prepared by one process only: a shared
+flag per file is claimed by whichever begins it first, so a file queued for a worker that
+has not begun it can still be taken back (a pool hands each worker its next task before
+it is free). What a worker prepared is only a head start: the importer checks it still
+describes the file (its sha256) and reads the file itself otherwise, so a failed or
+stale read-ahead changes nothing but the time.
 """
 
 import contextlib
@@ -31,19 +34,24 @@ def import_in_order[F, P](
     initializer: Callable[..., object] | None = None,
     initargs: tuple = (),
     here_last: Callable[[F], bool] = lambda f: False,
+    ahead_first: Callable[[F], bool] = lambda f: False,
     on_report: Callable[[ImportReport], None] | None = None,
 ) -> list[ImportReport]:
     """``import_one(file, prepared)`` for each file in order; the reports, in order.
 
-    ``prepare(file)`` (a module-level function: it is sent to the workers) is run ahead for
-    every file but the first by ``workers`` worker processes (started with
-    ``initializer(*initargs)``), and by this process for the last file none has begun
-    while the one it imports next is not ready (those for which ``here_last`` holds only
-    when no other is left), by ``prepare_here`` if given (what the initializer gave the
-    workers may be at hand here). A file whose read-ahead raised is imported with ``prepared=None``. The first
-    ``import_one`` that raises stops the run (the files before it stay imported).
-    ``workers=0``, or a single file: every file is imported with ``prepared=None``.
-    ``on_report`` receives each report as soon as the file is imported.
+    ``prepare(file)`` (a module-level function: it is sent to the workers) is run ahead
+    by ``workers`` worker processes (started with ``initializer(*initargs)``) for every
+    file but the first, those for which ``ahead_first`` holds first (the files dearest to
+    prepare: this process is then left the cheap ones), each group in order. Each file is
+    prepared once, by whichever process claims it first: a worker as it begins it, this
+    process when the file is next to import and no worker has begun it (the import then
+    reads it itself, ``prepared=None``), or while the file it imports next is not ready,
+    by taking the last file that no worker has begun (those for which ``here_last`` holds
+    only when no other is left), through ``prepare_here`` if given (what the initializer
+    gave the workers may be at hand here). A file whose read-ahead raised is imported
+    with ``prepared=None``. The first ``import_one`` that raises stops the run (the files
+    before it stay imported). ``workers=0``, or a single file: every file is imported with
+    ``prepared=None``. ``on_report`` receives each report as soon as the file is imported.
     """
     reports: list[ImportReport] = []
 
@@ -56,38 +64,83 @@ def import_in_order[F, P](
         for f in files:
             landed(import_one(f, None))
         return reports
+    context = worker_context()
+    # One flag per file, set by the process that prepares it (a worker, or this one).
+    claims = context.Array("b", len(files))
+    claims[0] = 1  # the first file is read here while the workers start
     with (
         _long_lived_frozen(),
-        ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=initializer, initargs=initargs) as pool,
+        ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=(claims, initializer, initargs)
+        ) as pool,
     ):
-        # The first file is read here while the workers start; the others are read ahead.
-        ahead: list[Future[P] | None] = [None]
-        ahead += [pool.submit(prepare, f) for f in files[1:]]
-        here: dict[int, P | None] = {}  # prepared by this process while the workers were behind
+        ahead: list[Future[P | _Taken] | None] = [None] * len(files)
+        for j in sorted(range(1, len(files)), key=lambda j: not ahead_first(files[j])):
+            ahead[j] = pool.submit(_prepare_claimed, prepare, j, files[j])
+        here: dict[int, P | None] = {0: None}  # prepared by this process (None: by its import)
+        # Where this process steals from, while it waits: the last files first, here_last's last.
+        stealable = sorted(range(len(files) - 1, 0, -1), key=lambda j: here_last(files[j]))
         try:
             for k, f in enumerate(files):
-                future = ahead[k]
-                while future is not None and not future.done():
+                if k not in here and _claim(claims, k):
+                    here[k] = None  # no worker has begun it: its import reads it now
+                while k not in here and not _done(ahead[k]):
                     # Rather than wait, prepare the last file that no worker has begun (if any).
-                    later = sorted(range(len(files) - 1, k, -1), key=lambda j: here_last(files[j]))
-                    last = next((j for j in later if j not in here and _take_back(ahead[j])), None)
+                    last = next((j for j in stealable if j > k and j not in here and _claim(claims, j)), None)
                     if last is None:
                         break
                     here[last] = _prepared_here(prepare_here or prepare, files[last])
-                prepared = None
-                if k in here:
-                    prepared = here.pop(k)
-                elif future is not None:
-                    try:
-                        prepared = future.result()
-                    except Exception:  # a failed read-ahead (or a lost worker): the import reads it
-                        prepared = None
-                landed(import_one(f, prepared))
+                landed(import_one(f, here.pop(k) if k in here else _result(ahead[k])))
         finally:
             for future in ahead:
                 if future is not None:
                     future.cancel()
     return reports
+
+
+class _Taken:
+    """What a worker hands back for a file the importing process claimed first."""
+
+
+_claims = None  # in a worker: the run's claim flags (``_start_worker``)
+
+
+def _start_worker(claims, initializer: Callable[..., object] | None, initargs: tuple) -> None:
+    global _claims
+    _claims = claims
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _claim(claims, j: int) -> bool:
+    """Claim file ``j`` for the calling process: False if a process claimed it before."""
+    with claims.get_lock():
+        if claims[j]:
+            return False
+        claims[j] = 1
+        return True
+
+
+def _prepare_claimed[F, P](prepare: Callable[[F], P], j: int, f: F) -> "P | _Taken":
+    """``prepare(f)`` in a worker, unless the importing process claimed file ``j`` first."""
+    if not _claim(_claims, j):
+        return _Taken()
+    return prepare(f)
+
+
+def _done(future: "Future | None") -> bool:
+    return future is None or future.done()
+
+
+def _result[P](future: "Future[P | _Taken] | None") -> P | None:
+    """What a worker prepared; None where it raised (or the worker was lost): the import reads the file."""
+    if future is None:
+        return None
+    try:
+        prepared = future.result()
+    except Exception:
+        return None
+    return None if isinstance(prepared, _Taken) else prepared
 
 
 @contextlib.contextmanager
@@ -106,13 +159,6 @@ def _long_lived_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def _take_back(future: "Future | None") -> bool:
-    """Cancel ``future`` if no worker has begun it (nor been handed it): this process prepares the file.
-
-    (``cancel`` is true of a future cancelled before too: the caller skips those it took back.)"""
-    return future is not None and future.cancel()
 
 
 def _prepared_here[F, P](prepare: Callable[[F], P], f: F) -> P | None:

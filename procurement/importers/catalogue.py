@@ -279,8 +279,10 @@ def import_catalogues(
         prepare=functools.partial(_prepare, taxonomy=taxonomy),
         import_one=import_one,
         workers=workers,
-        # A CSV file first: an XLSX file would have this process import openpyxl too.
+        # XLSX files cost several times more to read than CSV files of their size: the workers
+        # read them first, and this process steals the CSV files.
         here_last=_looks_xlsx,
+        ahead_first=_looks_xlsx,
         on_report=on_report,
     )
 

@@ -1,0 +1,107 @@
+"""Files imported in order while worker processes prepare the next ones (ahead.import_in_order)."""
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from procurement.importers.ahead import import_in_order, worker_context
+from procurement.importers.core import ImportReport
+
+
+@dataclass(frozen=True)
+class Job:
+    """A file of the test: its name, where preparing it is noted, how long preparing it takes."""
+
+    name: str
+    notes: Path
+    seconds: float = 0.0
+    dear: bool = False
+
+
+def prepare(job: Job) -> tuple[str, int]:
+    """Note which process prepared ``job`` and when (one file per preparation), then take ``job.seconds``."""
+    started = time.monotonic_ns()
+    time.sleep(job.seconds)
+    (job.notes / f"{job.name}.{os.getpid()}.{started}").touch()
+    return job.name, os.getpid()
+
+
+def preparations(notes: Path) -> list[tuple[str, int, int]]:
+    """(file, process, start) of every preparation, by start."""
+    found = [p.name.rsplit(".", 2) for p in notes.iterdir()]
+    return sorted(((name, int(pid), int(start)) for name, pid, start in found), key=lambda n: n[2])
+
+
+def run(jobs: list[Job], import_seconds: float = 0.0, **options) -> list[tuple[str, tuple[str, int] | None]]:
+    """import_in_order over ``jobs`` with one worker, each import taking ``import_seconds``:
+    (file, what its import was handed), in import order."""
+    imported: list[tuple[str, tuple[str, int] | None]] = []
+
+    def import_one(job: Job, prepared: tuple[str, int] | None) -> ImportReport:
+        time.sleep(import_seconds)
+        imported.append((job.name, prepared))
+        return ImportReport(kind="test", file=job.name, sha256="")
+
+    reports = import_in_order(jobs, prepare=prepare, import_one=import_one, workers=1, **options)
+    assert [r.file for r in reports] == [job.name for job in jobs]
+    return imported
+
+
+forked = pytest.mark.skipif(
+    worker_context().get_start_method() != "fork", reason="the test's functions reach forked workers only"
+)
+
+
+@forked
+def test_every_file_is_prepared_at_most_once_and_its_import_gets_what_was_prepared(tmp_path):
+    # The worker is slow on f1: this process prepares files itself meanwhile (the last ones first).
+    jobs = [Job(f"f{i}", tmp_path, seconds=0.5 if i == 1 else 0.0) for i in range(6)]
+    imported = run(jobs, import_seconds=0.2)
+    done = preparations(tmp_path)
+    names = [name for name, _, _ in done]
+    assert len(names) == len(set(names))  # nothing prepared twice
+    assert "f0" not in names  # the first file is read by its import
+    by = {name: pid for name, pid, _ in done}
+    for name, prepared in imported:
+        # A file prepared by a process is handed to its import as that process prepared it;
+        # a file no process prepared ahead is read by its import (None).
+        assert prepared == ((name, by[name]) if name in by else None)
+    if by.get("f1", os.getpid()) != os.getpid():
+        # The worker began f1 (it had started before its import came): this process took the
+        # last file while it waited for f1.
+        assert by["f5"] == os.getpid()
+
+
+@forked
+def test_the_dear_files_are_prepared_first_and_this_process_reads_the_cheap_ones_when_their_turn_comes(tmp_path):
+    jobs = [Job(f"f{i}", tmp_path, seconds=0.05, dear=i % 2 == 1) for i in range(7)]
+    imported = run(jobs, import_seconds=0.05, ahead_first=lambda job: job.dear)
+    done = preparations(tmp_path)
+    worker = [name for name, pid, _ in done if pid != os.getpid()]
+    assert worker  # the worker prepared files
+    # The worker takes the dear files first, each group in order, and none twice.
+    dear = [name for name in worker if name in {"f1", "f3", "f5"}]
+    assert worker == sorted(dear) + sorted(set(worker) - set(dear))
+    names = [name for name, _, _ in done]
+    assert len(names) == len(set(names))
+    by = {name: pid for name, pid, _ in done}
+    assert imported == [(job.name, (job.name, by[job.name]) if job.name in by else None) for job in jobs]
+
+
+@forked
+def test_an_import_that_raises_stops_the_run(tmp_path):
+    jobs = [Job(f"f{i}", tmp_path) for i in range(4)]
+    seen: list[str] = []
+
+    def import_one(job: Job, prepared) -> ImportReport:
+        if job.name == "f2":
+            raise ValueError("refused")
+        seen.append(job.name)
+        return ImportReport(kind="test", file=job.name, sha256="")
+
+    with pytest.raises(ValueError, match="refused"):
+        import_in_order(jobs, prepare=prepare, import_one=import_one, workers=1)
+    assert seen == ["f0", "f1"]
