@@ -35,6 +35,7 @@ def import_in_order[F, P](
     initargs: tuple = (),
     here_last: Callable[[F], bool] = lambda f: False,
     ahead_first: Callable[[F], bool] = lambda f: False,
+    warm_up: Callable[[], object] | None = None,
     on_report: Callable[[ImportReport], None] | None = None,
 ) -> list[ImportReport]:
     """``import_one(file, prepared)`` for each file in order; the reports, in order.
@@ -52,6 +53,8 @@ def import_in_order[F, P](
     with ``prepared=None``. The first ``import_one`` that raises stops the run (the files
     before it stay imported). ``workers=0``, or a single file: every file is imported with
     ``prepared=None``. ``on_report`` receives each report as soon as the file is imported.
+    ``warm_up()`` is called first when there are workers: what it loads (modules, caches)
+    the forked workers start with.
     """
     reports: list[ImportReport] = []
 
@@ -64,37 +67,38 @@ def import_in_order[F, P](
         for f in files:
             landed(import_one(f, None))
         return reports
-    context = worker_context()
-    # One flag per file, set by the process that prepares it (a worker, or this one).
-    claims = context.Array("b", len(files))
-    claims[0] = 1  # the first file is read here while the workers start
-    with (
-        _long_lived_frozen(),
-        ProcessPoolExecutor(
+    with _long_lived_frozen():
+        if warm_up is not None:
+            warm_up()  # frozen: what it allocates is not walked again and again by the collector
+        context = worker_context()
+        # One flag per file, set by the process that prepares it (a worker, or this one).
+        claims = context.Array("b", len(files))
+        claims[0] = 1  # the first file is read here while the workers start
+        pool = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_worker, initargs=(claims, initializer, initargs)
-        ) as pool,
-    ):
-        ahead: list[Future[P | _Taken] | None] = [None] * len(files)
-        for j in sorted(range(1, len(files)), key=lambda j: not ahead_first(files[j])):
-            ahead[j] = pool.submit(_prepare_claimed, prepare, j, files[j])
-        here: dict[int, P | None] = {0: None}  # prepared by this process (None: by its import)
-        # Where this process steals from, while it waits: the last files first, here_last's last.
-        stealable = sorted(range(len(files) - 1, 0, -1), key=lambda j: here_last(files[j]))
-        try:
-            for k, f in enumerate(files):
-                if k not in here and _claim(claims, k):
-                    here[k] = None  # no worker has begun it: its import reads it now
-                while k not in here and not _done(ahead[k]):
-                    # Rather than wait, prepare the last file that no worker has begun (if any).
-                    last = next((j for j in stealable if j > k and j not in here and _claim(claims, j)), None)
-                    if last is None:
-                        break
-                    here[last] = _prepared_here(prepare_here or prepare, files[last])
-                landed(import_one(f, here.pop(k) if k in here else _result(ahead[k])))
-        finally:
-            for future in ahead:
-                if future is not None:
-                    future.cancel()
+        )
+        with pool:
+            ahead: list[Future[P | _Taken] | None] = [None] * len(files)
+            for j in sorted(range(1, len(files)), key=lambda j: not ahead_first(files[j])):
+                ahead[j] = pool.submit(_prepare_claimed, prepare, j, files[j])
+            here: dict[int, P | None] = {0: None}  # prepared by this process (None: by its import)
+            # Where this process steals from, while it waits: the last files first, here_last's last.
+            stealable = sorted(range(len(files) - 1, 0, -1), key=lambda j: here_last(files[j]))
+            try:
+                for k, f in enumerate(files):
+                    if k not in here and _claim(claims, k):
+                        here[k] = None  # no worker has begun it: its import reads it now
+                    while k not in here and not _done(ahead[k]):
+                        # Rather than wait, prepare the last file that no worker has begun (if any).
+                        last = next((j for j in stealable if j > k and j not in here and _claim(claims, j)), None)
+                        if last is None:
+                            break
+                        here[last] = _prepared_here(prepare_here or prepare, files[last])
+                    landed(import_one(f, here.pop(k) if k in here else _result(ahead[k])))
+            finally:
+                for future in ahead:
+                    if future is not None:
+                        future.cancel()
     return reports
 
 

@@ -265,8 +265,6 @@ def import_catalogues(
     ``on_report`` receives each file's report as soon as the file is imported.
     """
     files = list(files)
-    if workers >= 1 and len(files) >= 2:
-        _warm_up(files, taxonomy)
 
     def import_one(f: CatalogueFile, prepared: _Prepared | None) -> ImportReport:
         importer = _CatalogueImport(
@@ -283,6 +281,7 @@ def import_catalogues(
         # read them first, and this process steals the CSV files.
         here_last=_looks_xlsx,
         ahead_first=_looks_xlsx,
+        warm_up=functools.partial(_warm_up, files, taxonomy),
         on_report=on_report,
     )
 
