@@ -141,26 +141,36 @@ _RICH = (
 _FORMULA = rb'(?:<f(?: [a-zA-Z]+="[^"<>]*")*+\s*+(?:/>|>[^<]*</f>)\s*+)?+'
 
 
-def _tail(value: bytes) -> bytes:
-    return rb"(?:/>|>\s*+" + _FORMULA + rb"(?:(?:<v>" + value + rb"</v>|<v\s*+/>)\s*+)?+</c>)"
+def _sheet_data_pattern(plain: bool) -> re.Pattern[bytes]:
+    """The sheet data's grammar; ``plain``: without the markup ``_LOOSE_MARKUP`` finds (formulas,
+    text runs, phonetic text, rows with attributes besides r), which most price lists never use."""
+    rich, formula = (rb"\s*+" + _T + rb"\s*+", b"") if plain else (_RICH, _FORMULA)
+    row_attributes = b"" if plain else rb'(?: (?!xmlns)[a-zA-Z:]+="[^"<>]*")*+'
+
+    def tail(value: bytes) -> bytes:
+        return rb"(?:/>|>\s*+" + formula + rb"(?:(?:<v>" + value + rb"</v>|<v\s*+/>)\s*+)?+</c>)"
+
+    cell = (
+        rb'<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="[0-9]{1,6}")?+(?:'
+        + rb'(?: t="n")?+\s*+'
+        + tail(rb"-?[0-9]+(?:\.[0-9]+)?+(?:[eE][-+]?[0-9]+)?+")
+        + rb'| t="s"\s*+'
+        + tail(rb"[0-9]+")
+        + rb'| t="b"\s*+'
+        + tail(rb"[01]")
+        + rb'| t="str"\s*+'
+        + tail(rb"[^<]*")
+        + rb'| t="inlineStr"\s*+(?:/>|>\s*+(?:<is>'
+        + rich
+        + rb"</is>\s*+)?+</c>))"
+    )
+    row = rb'<row r="[0-9]{1,7}"' + row_attributes + rb"\s*+(?:/>|>\s*+(?:" + cell + rb"\s*+)*+</row>)"
+    return re.compile(rb"<sheetData\s*+/>|<sheetData>\s*+(?:" + row + rb"\s*+)*+</sheetData>")
 
 
-_CELL = (
-    rb'<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="[0-9]{1,6}")?+(?:'
-    + rb'(?: t="n")?+\s*+'
-    + _tail(rb"-?[0-9]+(?:\.[0-9]+)?+(?:[eE][-+]?[0-9]+)?+")
-    + rb'| t="s"\s*+'
-    + _tail(rb"[0-9]+")
-    + rb'| t="b"\s*+'
-    + _tail(rb"[01]")
-    + rb'| t="str"\s*+'
-    + _tail(rb"[^<]*")
-    + rb'| t="inlineStr"\s*+(?:/>|>\s*+(?:<is>'
-    + _RICH
-    + rb"</is>\s*+)?+</c>))"
-)
-_ROW = rb'<row r="[0-9]{1,7}"(?: (?!xmlns)[a-zA-Z:]+="[^"<>]*")*+\s*+(?:/>|>\s*+(?:' + _CELL + rb"\s*+)*+</row>)"
-_SHEET_DATA = re.compile(rb"<sheetData\s*+/>|<sheetData>\s*+(?:" + _ROW + rb"\s*+)*+</sheetData>")
+_SHEET_DATA = _sheet_data_pattern(plain=False)
+_PLAIN_SHEET_DATA = _sheet_data_pattern(plain=True)
+_LOOSE_LOOKAHEAD = 1 << 16  # bytes of sheet data searched for loose markup before trying the plain grammar
 _ROOT = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?<worksheet\b([^>]*)>")
 _STRINGS = re.compile(
     rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?<sst"
@@ -295,9 +305,10 @@ _UTF8_START = re.compile(
 _LOOSE_MARKUP = re.compile(rb'<row r="[0-9]+"\s*+[^\s/>]|<f\b|<rPr\b|<rPh\b|<phoneticPr\b')
 
 
-def _plain_sheet_data_well_formed(xml: bytes, data_xml: bytes) -> bool:
+def _plain_sheet_data_well_formed(xml: bytes, data_xml: bytes, *, plain: bool = False) -> bool:
     """Whether sheet data that ``_SHEET_DATA`` matched is well-formed XML, by tests cheaper than
     expat's parse, or by expat's parse (``_well_formed`` of the whole sheet) where they cannot tell.
+    ``plain``: ``_PLAIN_SHEET_DATA`` matched it too (it holds none of the loose markup).
 
     The shape leaves four ways for such markup to be malformed: characters XML forbids (C0
     controls, U+FFFE, U+FFFF, bytes that are not UTF-8), a reference to an undeclared entity
@@ -308,21 +319,24 @@ def _plain_sheet_data_well_formed(xml: bytes, data_xml: bytes) -> bool:
     if (
         not _UTF8_START.match(xml)
         or data_xml.translate(None, _XML_BYTES)
-        or _LOOSE_MARKUP.search(data_xml)
+        or (not plain and _LOOSE_MARKUP.search(data_xml))
         or (b"&" in data_xml and _NOT_NAMED_ENTITY.search(data_xml))
+        or (b"]" in data_xml and b"]]>" in data_xml)  # one byte is found far faster than three
     ):
         return _well_formed(xml)
     try:
         text = data_xml.decode("utf-8")
     except UnicodeDecodeError:
         return _well_formed(xml)
-    if "\ufffe" in text or "\uffff" in text or "]]>" in text:
+    if "\ufffe" in text or "\uffff" in text:
         return _well_formed(xml)
     return True
 
 
 def _uses_a_style(xml: bytes, styles: set[int]) -> bool:
     """Whether a cell of the sheet has one of ``styles`` (0 for a cell with no ``s``)."""
+    if not styles:
+        return False
     if 0 in styles:
         return True  # style 0 counts as used (cells without "s" have it), as it always has
     if len(styles) <= 8 and not _STYLE_WITH_LEADING_ZERO.search(xml):
@@ -364,7 +378,16 @@ def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
             return None  # another namespace: openpyxl finds no cells in it
         start, end = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
         data_xml = xml[start : end + len(b"</sheetData>")] if end >= 0 else xml[start:]
-        if start < 0 or not _SHEET_DATA.fullmatch(data_xml) or not _plain_sheet_data_well_formed(xml, data_xml):
+        if start < 0:
+            return None
+        # The plain grammar first where the sheet's start holds no loose markup (the usual price
+        # list): where it matches, the search for loose markup through the whole sheet is spared.
+        plain = _LOOSE_MARKUP.search(data_xml, 0, _LOOSE_LOOKAHEAD) is None and bool(
+            _PLAIN_SHEET_DATA.fullmatch(data_xml)
+        )
+        if not (plain or _SHEET_DATA.fullmatch(data_xml)):
+            return None
+        if not _plain_sheet_data_well_formed(xml, data_xml, plain=plain):
             return None
         # What openpyxl parses besides the cells (columns, views, merges, formats...):
         # anything it would refuse there, it refuses.

@@ -130,6 +130,62 @@ def test_cells_calamine_could_read_differently_send_the_file_to_openpyxl(tmp_pat
         assert list(iter_rows(path)) == expected
 
 
+LONG = [ROWS[1]] + [[f"L-{i:05d}", f"0501234500{i:04d}", f"Locking plate {i} hole", 100 + i / 4] for i in range(3000)]
+
+
+class _Spy:
+    """A stand-in for a compiled pattern that counts its ``fullmatch`` calls."""
+
+    def __init__(self, pattern):
+        self.pattern, self.calls = pattern, 0
+
+    def fullmatch(self, data):
+        self.calls += 1
+        return self.pattern.fullmatch(data)
+
+
+def test_a_long_plain_price_list_is_checked_by_the_plain_grammar_alone(tmp_path, monkeypatch):
+    spy = _Spy(xlsx_files._SHEET_DATA)
+    monkeypatch.setattr(xlsx_files, "_SHEET_DATA", spy)
+    path = workbook(tmp_path / "long.xlsx", LONG)
+    fast = calamine_rows(path)
+    assert spy.calls == 0  # the plain grammar matched: the loose one (and its search) was not needed
+    assert fast is not None and fast == openpyxl_rows(path)
+
+
+LATE_EDITS = {
+    # loose markup past the part of the sheet looked at before choosing the plain grammar
+    "late repeated attribute": (lambda x: x.replace('<row r="3001">', '<row r="3001" ht="15" ht="16">'), False),
+    "late malformed attribute": (lambda x: x.replace('<row r="3001">', '<row r="3001" ht=15>'), False),
+    "late formula": (lambda x: x.replace('<c r="D3001" t="n"><v>', '<c r="D3001" t="n"><f>1+1</f><v>'), True),
+    "late text run": (
+        lambda x: x.replace(
+            "<is><t>Locking plate 2999 hole</t></is>", "<is><r><t>Locking plate 2999 hole</t></r></is>"
+        ),
+        True,
+    ),
+    "late CDATA end": (lambda x: x.replace("Locking plate 2999 hole", "Locking ]]> plate"), False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LATE_EDITS))
+def test_loose_markup_late_in_a_long_sheet_is_checked_as_anywhere_else(tmp_path, case):
+    edit, calamine_may_read = LATE_EDITS[case]
+    path = patched(workbook(tmp_path / "long.xlsx", LONG), tmp_path / "edited.xlsx", edit)
+    assert len(zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")) > 4 * xlsx_files._LOOSE_LOOKAHEAD
+    fast = calamine_rows(path)
+    if not calamine_may_read:
+        assert fast is None
+    try:
+        expected = openpyxl_rows(path)
+    except FileFormatError:
+        assert fast is None
+        return
+    assert fast is None or fast == expected
+    if calamine_may_read:
+        assert fast == expected  # well formed: read by calamine, through the loose grammar
+
+
 SHARED = {
     "[Content_Types].xml": (
         '<?xml version="1.0" encoding="UTF-8"?>'
