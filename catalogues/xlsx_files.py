@@ -47,9 +47,8 @@ def xlsx_rows(path: Path, data: bytes, sheet: str | None) -> Iterator[list[str]]
 
 
 def load_readers() -> None:
-    """Import the XLSX readers now (openpyxl's takes ~0.07 s, and more on its first workbook).
-
-    Worker processes forked afterwards start with them loaded (``import_catalogues``)."""
+    """Import the XLSX readers now (openpyxl's takes ~0.06 s, and more on its first workbook):
+    ``import_catalogues``'s workers do as they start, before their first file."""
     import openpyxl.reader.excel  # noqa: F401
     import openpyxl.worksheet._reader  # noqa: F401
 

@@ -114,6 +114,7 @@ def _start_worker(claims, initializer: Callable[..., object] | None, initargs: t
     _claims = claims
     if initializer is not None:
         initializer(*initargs)
+        gc.freeze()  # what it loaded lives as long as the worker, as the parent's heap (frozen before the fork)
 
 
 def _claim(claims, j: int) -> bool:

@@ -278,25 +278,26 @@ def import_catalogues(
         import_one=import_one,
         workers=workers,
         # XLSX files cost several times more to read than CSV files of their size: the workers
-        # read them first, and this process steals the CSV files.
+        # read them first, and this process steals CSV files (an XLSX file would also have it
+        # import openpyxl, ~55 ms, which only the workers need otherwise).
         here_last=_looks_xlsx,
         ahead_first=_looks_xlsx,
-        warm_up=functools.partial(_warm_up, files, taxonomy),
+        warm_up=functools.partial(_warm_up, taxonomy),
+        initializer=load_readers if any(map(_looks_xlsx, files)) else None,
         on_report=on_report,
     )
 
 
-def _warm_up(files: list[CatalogueFile], taxonomy: Taxonomy | None) -> None:
-    """Load, before the workers are forked, what every process reading these files needs: the
+def _warm_up(taxonomy: Taxonomy | None) -> None:
+    """Load, before the workers are forked, what every process reading the files needs: the
     taxonomy (into ``load_taxonomy``'s per-process cache; where it cannot be loaded each
-    import says why), the shipped profiles and, for XLSX files, the XLSX readers. Workers
-    forked afterwards start with them (each would otherwise load them itself: ~0.15 s of CPU
-    per process), and no task carries a taxonomy to them."""
+    import says why) and the shipped profiles. Workers forked afterwards start with them,
+    and no task carries a taxonomy to them. The XLSX readers are loaded by the workers as
+    they start (``load_readers``), while this process imports its first file: this
+    process reads CSV files, and needs them only for an XLSX file no worker has begun."""
     with contextlib.suppress(InputFileError):
         load_taxonomy_or_refuse(taxonomy)
     shipped_profiles()
-    if any(map(_looks_xlsx, files)):
-        load_readers()
 
 
 def _looks_xlsx(f: CatalogueFile) -> bool:
