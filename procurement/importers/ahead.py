@@ -47,8 +47,8 @@ def import_in_order[F, P](
     prepared once, by whichever process claims it first: a worker as it begins it, this
     process when the file is next to import and no worker has begun it (the import then
     reads it itself, ``prepared=None``), or while the file it imports next is not ready,
-    by taking the last file that no worker has begun (those for which ``here_last`` holds
-    only when no other is left), through ``prepare_here`` if given (what the initializer
+    by taking the last file that no worker has begun (never one for which ``here_last``
+    holds, unless it holds for every file), through ``prepare_here`` if given (what the initializer
     gave the workers may be at hand here). A file whose read-ahead raised is imported
     with ``prepared=None``. The first ``import_one`` that raises stops the run (the files
     before it stay imported). ``workers=0``, or a single file: every file is imported with
@@ -82,8 +82,11 @@ def import_in_order[F, P](
             for j in sorted(range(1, len(files)), key=lambda j: not ahead_first(files[j])):
                 ahead[j] = pool.submit(_prepare_claimed, prepare, j, files[j])
             here: dict[int, P | None] = {0: None}  # prepared by this process (None: by its import)
-            # Where this process steals from, while it waits: the last files first, here_last's last.
-            stealable = sorted(range(len(files) - 1, 0, -1), key=lambda j: here_last(files[j]))
+            # Where this process steals from, while it waits: the last files first. Not the files
+            # here_last names, unless all are (taking one of those costs this process more than
+            # waiting: for catalogues, an XLSX file and openpyxl's import with it).
+            later = range(len(files) - 1, 0, -1)
+            stealable = [j for j in later if not here_last(files[j])] or list(later)
             try:
                 for k, f in enumerate(files):
                     if k not in here and _claim(claims, k):

@@ -278,8 +278,8 @@ def import_catalogues(
         import_one=import_one,
         workers=workers,
         # XLSX files cost several times more to read than CSV files of their size: the workers
-        # read them first, and this process steals CSV files (an XLSX file would also have it
-        # import openpyxl, ~55 ms, which only the workers need otherwise).
+        # read them first, and this process steals CSV files only (an XLSX file would also have
+        # it import openpyxl, ~55 ms, which only the workers need otherwise).
         here_last=_looks_xlsx,
         ahead_first=_looks_xlsx,
         warm_up=functools.partial(_warm_up, taxonomy),

@@ -105,3 +105,22 @@ def test_an_import_that_raises_stops_the_run(tmp_path):
     with pytest.raises(ValueError, match="refused"):
         import_in_order(jobs, prepare=prepare, import_one=import_one, workers=1)
     assert seen == ["f0", "f1"]
+
+
+@forked
+def test_files_here_last_names_are_left_to_the_workers_in_a_run_that_has_others(tmp_path):
+    # The worker is slow on f1; this process takes the cheap files, never the dear ones.
+    jobs = [Job(f"f{i}", tmp_path, seconds=0.4 if i == 1 else 0.0, dear=i in (1, 4, 5)) for i in range(6)]
+    run(jobs, import_seconds=0.2, ahead_first=lambda job: job.dear, here_last=lambda job: job.dear)
+    here = {name for name, pid, _ in preparations(tmp_path) if pid == os.getpid()}
+    assert not here & {"f1", "f4", "f5"}
+
+
+@forked
+def test_this_process_takes_files_here_last_names_when_it_names_every_file(tmp_path):
+    jobs = [Job(f"f{i}", tmp_path, seconds=0.5 if i == 1 else 0.0) for i in range(6)]
+    imported = run(jobs, import_seconds=0.2, here_last=lambda job: True)
+    by = {name: pid for name, pid, _ in preparations(tmp_path)}
+    if by.get("f1", os.getpid()) != os.getpid():  # the worker began f1: this process took the last file meanwhile
+        assert by["f5"] == os.getpid()
+    assert [name for name, _ in imported] == [job.name for job in jobs]
