@@ -77,7 +77,7 @@ def import_in_order[F, P](
         pool = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_worker, initargs=(claims, initializer, initargs)
         )
-        with pool:
+        try:
             ahead: list[Future[P | _Taken] | None] = [None] * len(files)
             for j in sorted(range(1, len(files)), key=lambda j: not ahead_first(files[j])):
                 ahead[j] = pool.submit(_prepare_claimed, prepare, j, files[j])
@@ -87,21 +87,20 @@ def import_in_order[F, P](
             # waiting: for catalogues, an XLSX file and openpyxl's import with it).
             later = range(len(files) - 1, 0, -1)
             stealable = [j for j in later if not here_last(files[j])] or list(later)
-            try:
-                for k, f in enumerate(files):
-                    if k not in here and _claim(claims, k):
-                        here[k] = None  # no worker has begun it: its import reads it now
-                    while k not in here and not _done(ahead[k]):
-                        # Rather than wait, prepare the last file that no worker has begun (if any).
-                        last = next((j for j in stealable if j > k and j not in here and _claim(claims, j)), None)
-                        if last is None:
-                            break
-                        here[last] = _prepared_here(prepare_here or prepare, files[last])
-                    landed(import_one(f, here.pop(k) if k in here else _result(ahead[k])))
-            finally:
-                for future in ahead:
-                    if future is not None:
-                        future.cancel()
+            for k, f in enumerate(files):
+                if k not in here and _claim(claims, k):
+                    here[k] = None  # no worker has begun it: its import reads it now
+                while k not in here and not _done(ahead[k]):
+                    # Rather than wait, prepare the last file that no worker has begun (if any).
+                    last = next((j for j in stealable if j > k and j not in here and _claim(claims, j)), None)
+                    if last is None:
+                        break
+                    here[last] = _prepared_here(prepare_here or prepare, files[last])
+                landed(import_one(f, here.pop(k) if k in here else _result(ahead[k])))
+        finally:
+            # The files left are cancelled; the workers wind down on their own (the interpreter
+            # waits for them at exit): the imports are done, nothing here needs them any more.
+            pool.shutdown(wait=False, cancel_futures=True)
     return reports
 
 

@@ -78,7 +78,7 @@ def test_every_file_is_prepared_at_most_once_and_its_import_gets_what_was_prepar
 @forked
 def test_the_dear_files_are_prepared_first_and_this_process_reads_the_cheap_ones_when_their_turn_comes(tmp_path):
     jobs = [Job(f"f{i}", tmp_path, seconds=0.05, dear=i % 2 == 1) for i in range(7)]
-    imported = run(jobs, import_seconds=0.05, ahead_first=lambda job: job.dear)
+    imported = run(jobs, import_seconds=0.2, ahead_first=lambda job: job.dear)
     done = preparations(tmp_path)
     worker = [name for name, pid, _ in done if pid != os.getpid()]
     assert worker  # the worker prepared files
