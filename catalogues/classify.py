@@ -79,16 +79,14 @@ class Taxonomy:
         classified once, as the text with every digit written as 0: a catalogue's
         descriptions repeat a few wordings with many sizes.
         """
-        lowered = text.fillna("").astype(str).str.lower()
-        codes, uniques = pd.factorize(lowered)
-        distinct = np.asarray(uniques, dtype=object)  # str already (astype(str)); in C, not one by one
-        shapes = _digits_as_zero(distinct.tolist()) if self.reads_digits_alike else None
+        shapes = _lowered_shapes(text.tolist()) if self.reads_digits_alike else None
         if shapes is not None:
-            shape_codes, shape_uniques = pd.factorize(np.asarray(shapes, dtype=object))
-            if len(shape_uniques) < len(distinct):
-                found = self._first_rule(np.asarray(shape_uniques, dtype=object))[shape_codes]
-                return pd.Series(found[codes], index=text.index, dtype="object")
-        return pd.Series(self._first_rule(distinct)[codes], index=text.index, dtype="object")
+            # Nearly every text of a price list is distinct (its sizes differ), its shapes are not.
+            codes, uniques = pd.factorize(np.asarray(shapes, dtype=object))
+        else:
+            codes, uniques = pd.factorize(text.fillna("").astype(str).str.lower())
+        found = self._first_rule(np.asarray(uniques, dtype=object))  # str already; in C, not one by one
+        return pd.Series(found[codes], index=text.index, dtype="object")
 
     def _first_rule(self, distinct: np.ndarray) -> np.ndarray:
         """The code of the first rule each of the ``distinct`` texts meets (None: no rule)."""
@@ -108,6 +106,23 @@ class Taxonomy:
 
 
 _ZERO_FOR_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _lowered_shapes(texts: list) -> list[str] | None:
+    """Each text lower-cased, with its ASCII digits written as 0 (``_digits_as_zero``), or None
+    where a value is not text (a missing one): ``classify`` then cleans each value itself.
+
+    Lower-cased all at once, joined by NUL, where they are ASCII (lower case is then one
+    character at a time); one by one otherwise (Greek capital sigma, for one, depends on
+    its neighbours)."""
+    try:
+        joined = "\x00".join(texts)
+    except TypeError:
+        return None
+    if not joined.isascii():
+        return _digits_as_zero([t.lower() for t in texts])
+    shapes = joined.lower().encode("ascii").translate(_ZERO_FOR_DIGITS).decode("ascii").split("\x00")
+    return shapes if len(shapes) == len(texts) else None  # else a text held a NUL
 
 
 def _digits_as_zero(texts: list[str]) -> list[str] | None:

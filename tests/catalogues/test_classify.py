@@ -320,3 +320,26 @@ def test_texts_with_a_nul_or_lone_surrogate_keep_their_digits_or_go_one_by_one()
     assert classify._digits_as_zero(["size 12", "head 3.5"]) == ["size 00", "head 0.0"]
     assert classify._digits_as_zero(["a\x00b", "c"]) is None
     assert classify._digits_as_zero(["bad \udcff 9"]) == ["bad \udcff 0"]
+
+
+def test_texts_are_lowered_and_shaped_in_one_pass_where_they_are_ascii_text():
+    assert classify._lowered_shapes(["Stem SIZE 12", "HEAD 3.5"]) == ["stem size 00", "head 0.0"]
+    assert classify._lowered_shapes(["Stem\x00 12", "head"]) is None  # a NUL: each text on its own
+    assert classify._lowered_shapes(["STEM", None]) is None  # a missing value: cleaned as before
+    # Not ASCII: each text lower-cased on its own (a final capital sigma becomes "ς").
+    assert classify._lowered_shapes(["ΟΔΟΣ 12", "Cup Ø50"]) == ["οδος 00", "cup ø00"]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["CEMENTED FEMORAL STEM 12", "Cemented femoral stem 13", "Tibial Insert PS 10mm", "widget"],
+        ["STEM\x00CEMENTED 1", "stem cemented 2", None, ""],
+        ["ΣΤΕΜ cemented stem 12", "Uncemented Stem Ø 9", "cup ΟΔΟΣ 3"],
+    ],
+)
+def test_every_path_of_classification_gives_the_reference_groups(taxonomy, texts):
+    series = pd.Series(texts, index=range(10, 10 + len(texts)))
+    result = taxonomy.classify(series)
+    assert result.index.tolist() == series.index.tolist()
+    assert result.tolist() == _first_rule_one_by_one(taxonomy, series)
