@@ -98,9 +98,9 @@ def import_in_order[F, P](
                     here[last] = _prepared_here(prepare_here or prepare, files[last])
                 landed(import_one(f, here.pop(k) if k in here else _result(ahead[k])))
         finally:
-            # The files left are cancelled; the workers wind down on their own (the interpreter
-            # waits for them at exit): the imports are done, nothing here needs them any more.
-            pool.shutdown(wait=False, cancel_futures=True)
+            # The files left are cancelled, and the workers waited for: a thread left behind to
+            # join them would have the next run start its workers from a fork server (~0.7 s).
+            pool.shutdown(wait=True, cancel_futures=True)
     return reports
 
 

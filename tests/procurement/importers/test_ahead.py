@@ -1,6 +1,7 @@
 """Files imported in order while worker processes prepare the next ones (ahead.import_in_order)."""
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,3 +125,12 @@ def test_this_process_takes_files_here_last_names_when_it_names_every_file(tmp_p
     if by.get("f1", os.getpid()) != os.getpid():  # the worker began f1: this process took the last file meanwhile
         assert by["f5"] == os.getpid()
     assert [name for name, _ in imported] == [job.name for job in jobs]
+
+
+@forked
+def test_a_run_leaves_no_thread_behind_so_the_next_run_forks_its_workers_too(tmp_path):
+    threads = threading.active_count()
+    run([Job(f"f{i}", tmp_path) for i in range(4)], import_seconds=0.05)
+    # A thread still joining the workers would have the next run start them from a fork server.
+    assert threading.active_count() == threads
+    assert worker_context().get_start_method() == "fork"
