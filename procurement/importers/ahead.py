@@ -42,17 +42,20 @@ def import_in_order[F, P](
 
     ``prepare(file)`` (a module-level function: it is sent to the workers) is run ahead
     by ``workers`` worker processes (started with ``initializer(*initargs)``) for every
-    file but the first, those for which ``ahead_first`` holds first (the files dearest to
-    prepare: this process is then left the cheap ones), each group in order. Each file is
-    prepared once, by whichever process claims it first: a worker as it begins it, this
-    process when the file is next to import and no worker has begun it (the import then
-    reads it itself, ``prepared=None``), or while the file it imports next is not ready,
-    by taking the last file that no worker has begun (never one for which ``here_last``
-    holds, unless it holds for every file), through ``prepare_here`` if given (what the initializer
-    gave the workers may be at hand here). A file whose read-ahead raised is imported
-    with ``prepared=None``. The first ``import_one`` that raises stops the run (the files
-    before it stay imported). ``workers=0``, or a single file: every file is imported with
-    ``prepared=None``. ``on_report`` receives each report as soon as the file is imported.
+    file but the first. Each file is prepared once, by whichever process claims it first:
+    a worker as it begins it, or this process, when the file is next to import and no
+    worker has begun it (the import then reads it itself, ``prepared=None``) or, while the
+    file it imports next is not ready, by taking another file no worker has begun, through
+    ``prepare_here`` if given (what the initializer gave the workers may be at hand here).
+    Where ``ahead_first`` holds for some files (the dearest to prepare), the workers take
+    those in order and then the others from the last one back, while this process takes
+    the others in order, the next ones first: the two meet in the middle. Otherwise the
+    workers take the files in order, and this process takes the last ones. Never one for
+    which ``here_last`` holds, unless it holds for every file. A file whose read-ahead
+    raised is imported with ``prepared=None``. The first ``import_one`` that raises stops
+    the run (the files before it stay imported). ``workers=0``, or a single file: every
+    file is imported with ``prepared=None``. ``on_report`` receives each report as soon as
+    the file is imported.
     ``warm_up()`` is called first when there are workers: what it loads (modules, caches)
     the forked workers start with.
     """
@@ -78,24 +81,32 @@ def import_in_order[F, P](
             workers, mp_context=context, initializer=_start_worker, initargs=(claims, initializer, initargs)
         )
         try:
+            first = [j for j in range(1, len(files)) if ahead_first(files[j])]
+            rest = [j for j in range(1, len(files)) if not ahead_first(files[j])]
+            if first:
+                # The workers read the dear files, then the others from the last back, while this
+                # process reads those others in order, as their turn comes or while it waits.
+                order = first + rest[::-1]
+                stealable = [j for j in rest if not here_last(files[j])] or rest
+            else:
+                # The workers read in order; this process steals the last files. Not the files
+                # here_last names, unless all are (taking one of those costs this process more
+                # than waiting: for catalogues, an XLSX file and openpyxl's import with it).
+                order = rest
+                stealable = [j for j in rest[::-1] if not here_last(files[j])] or rest[::-1]
             ahead: list[Future[P | _Taken] | None] = [None] * len(files)
-            for j in sorted(range(1, len(files)), key=lambda j: not ahead_first(files[j])):
+            for j in order:
                 ahead[j] = pool.submit(_prepare_claimed, prepare, j, files[j])
             here: dict[int, P | None] = {0: None}  # prepared by this process (None: by its import)
-            # Where this process steals from, while it waits: the last files first. Not the files
-            # here_last names, unless all are (taking one of those costs this process more than
-            # waiting: for catalogues, an XLSX file and openpyxl's import with it).
-            later = range(len(files) - 1, 0, -1)
-            stealable = [j for j in later if not here_last(files[j])] or list(later)
             for k, f in enumerate(files):
                 if k not in here and _claim(claims, k):
                     here[k] = None  # no worker has begun it: its import reads it now
                 while k not in here and not _done(ahead[k]):
-                    # Rather than wait, prepare the last file that no worker has begun (if any).
-                    last = next((j for j in stealable if j > k and j not in here and _claim(claims, j)), None)
-                    if last is None:
+                    # Rather than wait, prepare a file that no worker has begun (if any).
+                    taken = next((j for j in stealable if j > k and j not in here and _claim(claims, j)), None)
+                    if taken is None:
                         break
-                    here[last] = _prepared_here(prepare_here or prepare, files[last])
+                    here[taken] = _prepared_here(prepare_here or prepare, files[taken])
                 landed(import_one(f, here.pop(k) if k in here else _result(ahead[k])))
         finally:
             # The files left are cancelled, and the workers waited for: a thread left behind to

@@ -83,9 +83,10 @@ def test_the_dear_files_are_prepared_first_and_this_process_reads_the_cheap_ones
     done = preparations(tmp_path)
     worker = [name for name, pid, _ in done if pid != os.getpid()]
     assert worker  # the worker prepared files
-    # The worker takes the dear files first, each group in order, and none twice.
+    # The worker takes the dear files first, in order, then the others from the last back;
+    # none twice.
     dear = [name for name in worker if name in {"f1", "f3", "f5"}]
-    assert worker == sorted(dear) + sorted(set(worker) - set(dear))
+    assert worker == sorted(dear) + sorted(set(worker) - set(dear), reverse=True)
     names = [name for name, _, _ in done]
     assert len(names) == len(set(names))
     by = {name: pid for name, pid, _ in done}
@@ -134,3 +135,21 @@ def test_a_run_leaves_no_thread_behind_so_the_next_run_forks_its_workers_too(tmp
     # A thread still joining the workers would have the next run start them from a fork server.
     assert threading.active_count() == threads
     assert worker_context().get_start_method() == "fork"
+
+
+@forked
+def test_the_workers_take_the_cheap_files_from_the_last_back_while_this_process_reads_them_in_order(tmp_path):
+    jobs = [Job(f"f{i}", tmp_path, seconds=0.0 if i in (1, 2) else 0.1, dear=i in (1, 2)) for i in range(8)]
+    imported = run(jobs, import_seconds=0.2, ahead_first=lambda job: job.dear, here_last=lambda job: job.dear)
+    done = preparations(tmp_path)
+    worker = [name for name, pid, _ in done if pid != os.getpid()]
+    here = [name for name, pid, _ in done if pid == os.getpid()]
+    names = [name for name, _, _ in done]
+    assert len(names) == len(set(names))
+    cheap_by_worker = [name for name in worker if name not in ("f1", "f2")]
+    assert cheap_by_worker == sorted(cheap_by_worker, reverse=True)
+    assert here == sorted(here)  # this process reads (or steals) the cheap files in order
+    if worker:  # the worker started within the run: it reached the last file before this process did
+        assert "f7" in worker
+    by = {name: pid for name, pid, _ in done}
+    assert imported == [(job.name, (job.name, by[job.name]) if job.name in by else None) for job in jobs]
