@@ -141,8 +141,9 @@ _FORMULA = rb'(?:<f(?: [a-zA-Z]+="[^"<>]*")*+\s*+(?:/>|>[^<]*</f>)\s*+)?+'
 
 
 def _sheet_data_pattern(plain: bool) -> re.Pattern[bytes]:
-    """The sheet data's grammar; ``plain``: without the markup ``_LOOSE_MARKUP`` finds (formulas,
-    text runs, phonetic text, rows with attributes besides r), which most price lists never use."""
+    """The sheet data's grammar; ``plain``: without formulas, text runs, phonetic text and rows
+    with attributes besides r, which most price lists never use (so none of the markup that
+    ``_LOOSE_MARKUP`` finds, whose attributes the grammar does not pin down)."""
     rich, formula = (rb"\s*+" + _T + rb"\s*+", b"") if plain else (_RICH, _FORMULA)
     row_attributes = b"" if plain else rb'(?: (?!xmlns)[a-zA-Z:]+="[^"<>]*")*+'
 

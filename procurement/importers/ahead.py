@@ -4,8 +4,8 @@ An import has a part that needs no database (reading the file, parsing its cells
 checks within the file) and a part that does (checking against what is stored, storing,
 committing). ``import_in_order`` imports files one by one, in order, in this process (one
 transaction each, exactly as one at a time), while workers do the first part of the
-next files; where the workers are behind, this process does it for the last file no
-worker has begun, rather than wait. Each file is prepared by one process only: a shared
+next files; where the workers are behind, this process does it for a file no worker has
+begun, rather than wait. Each file is prepared by one process only: a shared
 flag per file is claimed by whichever begins it first, so a file queued for a worker that
 has not begun it can still be taken back (a pool hands each worker its next task before
 it is free). What a worker prepared is only a head start: the importer checks it still
@@ -51,7 +51,7 @@ def import_in_order[F, P](
     those in order and then the others from the last one back, while this process takes
     the others in order, the next ones first: the two meet in the middle. Otherwise the
     workers take the files in order, and this process takes the last ones. Never one for
-    which ``here_last`` holds, unless it holds for every file. A file whose read-ahead
+    which ``here_last`` holds, unless it holds for every file it could take. A file whose read-ahead
     raised is imported with ``prepared=None``. The first ``import_one`` that raises stops
     the run (the files before it stay imported). ``workers=0``, or a single file: every
     file is imported with ``prepared=None``. ``on_report`` receives each report as soon as
