@@ -83,17 +83,13 @@ def import_in_order[F, P](
         try:
             first = [j for j in range(1, len(files)) if ahead_first(files[j])]
             rest = [j for j in range(1, len(files)) if not ahead_first(files[j])]
-            if first:
-                # The workers read the dear files, then the others from the last back, while this
-                # process reads those others in order, as their turn comes or while it waits.
-                order = first + rest[::-1]
-                stealable = [j for j in rest if not here_last(files[j])] or rest
-            else:
-                # The workers read in order; this process steals the last files. Not the files
-                # here_last names, unless all are (taking one of those costs this process more
-                # than waiting: for catalogues, an XLSX file and openpyxl's import with it).
-                order = rest
-                stealable = [j for j in rest[::-1] if not here_last(files[j])] or rest[::-1]
+            # With dear files, the workers read them, then the others from the last back, while
+            # this process reads those others in order (as their turn comes or while it waits);
+            # else the workers read in order and this process steals the last files.
+            order, takeable = (first + rest[::-1], rest) if first else (rest, rest[::-1])
+            # Not the files here_last names, unless all are (taking one of those costs this process
+            # more than waiting: for catalogues, an XLSX file and openpyxl's import with it).
+            stealable = [j for j in takeable if not here_last(files[j])] or takeable
             ahead: list[Future[P | _Taken] | None] = [None] * len(files)
             for j in order:
                 ahead[j] = pool.submit(_prepare_claimed, prepare, j, files[j])
