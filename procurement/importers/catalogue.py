@@ -63,21 +63,22 @@ def _resolve_profile(path: Path, profile_name: str | None) -> Profile:
         raise InputFileError(str(exc)) from exc
 
 
-def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.DataFrame, file_name: str) -> None:
+def _check_supplier_identity(
+    session: Session, supplier: Supplier, gtins: list[str], codes: list[str], file_name: str
+) -> None:
     """Refuse a file that is evidently another supplier's catalogue (before any write).
 
+    ``gtins``: the accepted rows' GTINs (those they have), ``codes``: their supplier codes.
     Evidence: the GTINs' GS1 company prefixes, and the GTINs and codes already
     imported under other suppliers. A new supplier's first file is judged by prefix only.
     """
-    gtins = items["gtin"].dropna()
-    listed = gtins.tolist()  # one pass in Python beats a pandas string method on a column this size
     prefixes = select(col(Supplier.code), col(Supplier.gs1_prefix)).where(col(Supplier.id) != supplier.id)
     others = dict(core_execute(session, prefixes).all())  # code -> GS1 prefix
     if len(gtins) >= 5 and supplier.gs1_prefix:
         # The share of GTIN-13s (a GTIN-14's last 13 digits) starting with the prefix.
-        own_share = sum(map(str.startswith, listed, repeat(supplier.gs1_prefix), repeat(1))) / len(listed)
+        own_share = sum(map(str.startswith, gtins, repeat(supplier.gs1_prefix), repeat(1))) / len(gtins)
         if own_share < 0.5:
-            gtin13 = gtins.str.slice(1)
+            gtin13 = pd.Series(gtins, dtype=object).str.slice(1)
             best = max(
                 ((code, gtin13.str.startswith(prefix).mean()) for code, prefix in others.items() if prefix),
                 key=lambda kv: kv[1],
@@ -88,9 +89,9 @@ def _check_supplier_identity(session: Session, supplier: Supplier, items: pd.Dat
                 f"{file_name}: only {own_share:.0%} of its GTINs carry {supplier.code}'s GS1 "
                 f"prefix {supplier.gs1_prefix}{hint}. Is this the right supplier? Nothing was written."
             )
-    if items.empty:
+    if not codes:
         return
-    for column, values in (("gtin", set(listed)), ("supplier_code", set(items["supplier_code"].tolist()))):
+    for column, values in (("gtin", set(gtins)), ("supplier_code", set(codes))):
         if not values:
             continue
         # Only the catalogue items holding one of the file's values, not every item of
@@ -204,9 +205,16 @@ class _CatalogueImport(FileImporter):
             items = self.prepared.items
         else:
             items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
-        # The accepted rows' GTINs and codes (all the check reads).
-        accepted = items.loc[~problems.bad().to_numpy(), ["gtin", "supplier_code"]]
-        _check_supplier_identity(session, self.supplier, accepted, report.file)
+        # The accepted rows' GTINs (those they have) and codes: all the check reads.
+        accepted = ~problems.bad().to_numpy()
+        gtins = items["gtin"]
+        _check_supplier_identity(
+            session,
+            self.supplier,
+            gtins.to_numpy()[accepted & gtins.notna().to_numpy()].tolist(),
+            items["supplier_code"].to_numpy()[accepted].tolist(),
+            report.file,
+        )
         report.version = 1 + core_execute(session, _VERSIONS, {"supplier_id": self.supplier.id}).scalar_one()
         return items
 
@@ -515,7 +523,10 @@ def _store_catalogue(
     line_ids = [line_of[key] for key in keys]
 
     # (supplier_id, supplier_code) is unique: at most one stored SKU per code.
-    at = pd.Index(existing["supplier_code"]).get_indexer(items["supplier_code"])
+    if len(existing):
+        at = pd.Index(existing["supplier_code"]).get_indexer(items["supplier_code"])
+    else:  # the supplier's first catalogue (the search would hash every code for nothing)
+        at = np.full(len(items), -1, dtype=np.intp)
     is_new = at < 0
     columns = {
         "supplier_id": supplier.id,
@@ -545,7 +556,11 @@ def _store_catalogue(
         changed = np.abs(items.loc[~is_new, "unit_price"].to_numpy(dtype=float) - old_price) >= 0.005
         report.price_changes = int(changed.sum())
     report.new_items = int(is_new.sum())
-    gone = existing[~existing["supplier_code"].isin(listed) & existing["active"].astype(bool)]
+    gone = (
+        existing[~existing["supplier_code"].isin(listed) & existing["active"].astype(bool)]
+        if len(existing)
+        else existing
+    )
     if len(gone):
         session.execute(
             update(CatalogueItem),

@@ -45,7 +45,8 @@ from procurement.reference import core_execute, frame, groups_frame, lines_frame
 
 REGIONAL_PANEL = "REGIONAL"
 REJECT_COLUMNS = ["row", "column", "value", "reason"]
-_NO_PROBLEMS = pd.DataFrame(columns=["index", *REJECT_COLUMNS])
+_PROBLEM_COLUMNS = ["index", *REJECT_COLUMNS]
+_NO_PROBLEMS = pd.DataFrame(columns=_PROBLEM_COLUMNS)
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)  # (copied: cheaper than making a frame)
 IN_CHUNK = 5_000  # values per "WHERE column IN (...)": well under PostgreSQL's bind limit
 
@@ -109,7 +110,9 @@ class Problems:
     def __init__(self, table: pd.DataFrame, headings: Mapping[str, str]):
         self.table = table
         self.headings = headings
-        self.parts: list[pd.DataFrame] = []
+        # Each add's problems as columns (lists of one length, "column" one heading): plain lists,
+        # not a frame per add, since a file has few problems and pandas' cost is per frame.
+        self.parts: list[dict[str, list]] = []
         self._bad = np.zeros(len(table), dtype=bool)  # kept up to date by add: bad() is asked often
         self.raw: dict | None = None  # the raw text of each row with a problem, by index label (``thinned``)
 
@@ -127,31 +130,30 @@ class Problems:
             # The usual case, masks over the table's own rows: taken by position (same
             # rows, same dtypes), without pandas' label alignment.
             at = np.flatnonzero(mask.to_numpy(dtype=bool))
+            n = len(at)
             self.parts.append(
-                pd.DataFrame(
-                    {
-                        "index": self.table.index[at],
-                        "row": self.table[ROW_COLUMN].array[at],
-                        "column": self.headings.get(column, column),
-                        "value": self.table[column].array[at] if column in self.table else "",
-                        "reason": reason.array[at] if isinstance(reason, pd.Series) else reason,
-                    }
-                )
+                {
+                    "index": self.table.index[at].tolist(),
+                    "row": self.table[ROW_COLUMN].to_numpy()[at].tolist(),  # plain ints
+                    "column": [self.headings.get(column, column)] * n,
+                    "value": self.table[column].array[at].tolist() if column in self.table else [""] * n,
+                    "reason": reason.array[at].tolist() if isinstance(reason, pd.Series) else [reason] * n,
+                }
             )
             return
         values = self.table.loc[mask, column] if column in self.table else ""
         reasons = reason[mask] if isinstance(reason, pd.Series) else reason
-        self.parts.append(
-            pd.DataFrame(
-                {
-                    "index": self.table.index[mask],
-                    "row": self.table.loc[mask, ROW_COLUMN],
-                    "column": self.headings.get(column, column),
-                    "value": values,
-                    "reason": reasons,
-                }
-            )
+        # Aligned by label, as pandas aligns them (the rare case: a mask over other rows).
+        part = pd.DataFrame(
+            {
+                "index": self.table.index[mask],
+                "row": self.table.loc[mask, ROW_COLUMN],
+                "column": self.headings.get(column, column),
+                "value": values,
+                "reason": reasons,
+            }
         )
+        self.parts.append({name: part[name].tolist() for name in _PROBLEM_COLUMNS})
 
     def thinned(self) -> "Problems":
         """These problems over a table of the row numbers alone, with the raw text of each row that
@@ -186,10 +188,25 @@ class Problems:
         return pd.Series(self._bad.copy(), index=self.table.index)
 
     def frame(self) -> pd.DataFrame:
+        """Every problem (index, row, column, value, reason), by row and then column (in the order
+        found where both are the same); values as text (missing ones stay missing), cut at 200
+        characters."""
         if not self.parts:
             return _NO_PROBLEMS.copy()
-        out = pd.concat(self.parts, ignore_index=True)
-        out["value"] = out["value"].astype(str).str.slice(0, 200)
+        columns = {name: [v for part in self.parts for v in part[name]] for name in _PROBLEM_COLUMNS}
+        values = columns["value"]
+        if all(type(v) is str for v in values):
+            columns["value"] = [v[:200] for v in values]
+        else:  # numbers, dates, missing values: as text as pandas writes them
+            columns["value"] = pd.Series(values, dtype=object).astype(str).str.slice(0, 200).tolist()
+        rows, headings = columns["row"], columns["column"]
+        if all(type(r) is int for r in rows):
+            # sorted() is stable, as the sort by the two columns was
+            order = sorted(range(len(rows)), key=lambda i: (rows[i], headings[i]))
+            if order != list(range(len(rows))):
+                columns = {name: [values[i] for i in order] for name, values in columns.items()}
+            return pd.DataFrame(columns)
+        out = pd.DataFrame(columns)
         return out.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
 
 

@@ -1,9 +1,12 @@
 """The contract every importer shares: refusal writes nothing, a duplicate is reported."""
 
+import numpy as np
+import pandas as pd
 import pytest
 from importer_checks import TIER_HEADER, refused_without_writing
 
 from catalogues.classify import load_taxonomy
+from catalogues.read import ROW_COLUMN
 from procurement.errors import InputFileError, UnknownReferenceError
 from procurement.importers import (
     import_approvals,
@@ -17,6 +20,7 @@ from procurement.importers import (
     list_imports,
     rejected_rows,
 )
+from procurement.importers.core import Problems
 
 
 @pytest.mark.parametrize(
@@ -109,3 +113,57 @@ def test_a_bad_taxonomy_is_an_input_file_error(
     assert (
         import_catalogue(region, path, supplier="SUP-A", profile=profile, taxonomy=load_taxonomy()).rows_accepted == 7
     )
+
+
+def _frame_as_pandas_did(table: pd.DataFrame, headings: dict, adds: list) -> pd.DataFrame:
+    """The reference (the code before plain lists): a frame per add over the table's rows,
+    concatenated, values as text, sorted stably by row and column."""
+    parts = []
+    for mask, column, reason in adds:
+        at = np.flatnonzero(mask.to_numpy(dtype=bool))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "index": table.index[at],
+                    "row": table[ROW_COLUMN].array[at],
+                    "column": headings.get(column, column),
+                    "value": table[column].array[at] if column in table else "",
+                    "reason": reason.array[at] if isinstance(reason, pd.Series) else reason,
+                }
+            )
+        )
+    out = pd.concat(parts, ignore_index=True)
+    out["value"] = out["value"].astype(str).str.slice(0, 200)
+    return out.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("kind", ["text", "mixed"])
+def test_problems_frame_sorts_by_row_then_column_keeping_the_order_found_and_writes_values_as_pandas_does(kind):
+    long = "x" * 250
+    cells = ["a", None, long, "b", "c", "d"] if kind == "text" else ["a", 2.5, long, np.nan, 7, None]
+    table = pd.DataFrame(
+        {ROW_COLUMN: [5, 3, 3, 9, 4, 3], "price": pd.Series(cells, dtype=object), "code": list("pqrstu")}
+    )
+    headings = {"price": "Unit Price", "code": "Item"}
+    adds = [
+        (pd.Series([True, False, True, False, True, True]), "price", "not a price"),
+        (pd.Series([False, True, True, False, False, True]), "code", pd.Series(list("klmnop"))),
+        (pd.Series([False, False, True, True, False, False]), "price", "second problem, same cell"),
+        (pd.Series([True, False, False, False, False, False]), "missing", "a column the file lacks"),
+    ]
+    problems = Problems(table, headings)
+    for mask, column, reason in adds:
+        problems.add(mask, column, reason)
+    got = problems.frame()
+    pd.testing.assert_frame_equal(got, _frame_as_pandas_did(table, headings, adds))
+    # by row, then column; within row 3's "Unit Price", the order found (the first add, then the third)
+    assert got["row"].tolist() == [3, 3, 3, 3, 3, 3, 4, 5, 5, 9]
+    assert got.loc[got["row"] == 3, "reason"].tolist() == [
+        *"lmp",
+        "not a price",
+        "not a price",
+        "second problem, same cell",
+    ]
+    assert got["value"].str.len().max() == 200
+    if kind == "mixed":  # None and NaN stay missing, a number is written as text
+        assert got["value"].isna().sum() == 2 and "7" in got["value"].tolist()
