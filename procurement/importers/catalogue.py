@@ -156,11 +156,13 @@ class _CatalogueImport(FileImporter):
         self.prepared = prepared  # used only if the file still hashes the same (``read``)
 
     def owner(self, session: Session) -> dict[str, int]:
-        supplier_id = owner_id(suppliers_by_code(session), self.supplier_code, "supplier")
-        supplier = session.get(Supplier, supplier_id)
-        assert supplier is not None  # owner_id found its id
+        # One look-up by code; every code only to name them when the supplier is unknown.
+        supplier = session.scalars(select(Supplier).where(col(Supplier.code) == self.supplier_code)).first()
+        if supplier is None or supplier.id is None:
+            owner_id(suppliers_by_code(session), self.supplier_code, "supplier")  # refuses it
+            raise AssertionError("owner_id refuses an unknown supplier")
         self.supplier = supplier
-        return {"supplier_id": supplier_id}
+        return {"supplier_id": supplier.id}
 
     def read(self, session: Session, path: Path, report: ImportReport) -> pd.DataFrame:
         assert self.taxonomy is not None  # loaded by run (uses_taxonomy)
@@ -496,10 +498,9 @@ def _store_catalogue(
     keys = list(zip(map(group_of.__getitem__, groups), map(key_of_brand.__getitem__, brands), strict=True))
     lines = _stored_lines(session, supplier.id)
     known = {(group_id, brand_key) for _, group_id, brand_key in lines}
-    first_of: dict[tuple[int, str], int] = {}  # each new line's first item (its group and brand name it)
-    for i, key in enumerate(keys):
-        if key not in known and key not in first_of:
-            first_of[key] = i
+    # Each new line's first item (its group and brand name it), in the order the lines first appear.
+    first_item = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))  # the first occurrence wins
+    first_of = {key: i for key, i in sorted(first_item.items(), key=lambda kv: kv[1]) if key not in known}
     if first_of:
         new_lines = list(first_of.items())
         insert_columns(

@@ -187,12 +187,10 @@ class Problems:
         """Boolean mask over the table: rows with at least one problem."""
         return pd.Series(self._bad.copy(), index=self.table.index)
 
-    def frame(self) -> pd.DataFrame:
-        """Every problem (index, row, column, value, reason), by row and then column (in the order
-        found where both are the same); values as text (missing ones stay missing), cut at 200
-        characters."""
-        if not self.parts:
-            return _NO_PROBLEMS.copy()
+    def columns(self) -> dict[str, list]:
+        """Every problem as columns of plain lists (index, row, column, value, reason), by row and
+        then column (in the order found where both are the same); values as text (missing ones stay
+        missing), cut at 200 characters."""
         columns = {name: [v for part in self.parts for v in part[name]] for name in _PROBLEM_COLUMNS}
         values = columns["value"]
         if all(type(v) is str for v in values):
@@ -205,9 +203,13 @@ class Problems:
             order = sorted(range(len(rows)), key=lambda i: (rows[i], headings[i]))
             if order != list(range(len(rows))):
                 columns = {name: [values[i] for i in order] for name, values in columns.items()}
-            return pd.DataFrame(columns)
-        out = pd.DataFrame(columns)
-        return out.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
+            return columns
+        out = pd.DataFrame(columns).sort_values(["row", "column"], kind="stable")
+        return {name: out[name].tolist() for name in _PROBLEM_COLUMNS}
+
+    def frame(self) -> pd.DataFrame:
+        """``columns()`` as a frame."""
+        return pd.DataFrame(self.columns()) if self.parts else _NO_PROBLEMS.copy()
 
 
 # --------------------------------------------------------------------------- the file's transaction
@@ -388,11 +390,13 @@ def record_import(
 ) -> int:
     """Insert the DataImport row and its RejectedRow rows; fill the report's counts (of the rows of
     ``problems.table``, the file as read)."""
-    rejects = problems.frame()
+    rejects = problems.columns()
     report.rows_read = len(problems.table)
     report.rows_rejected = problems.rows_with_problems()
     report.rows_accepted = report.rows_read - report.rows_rejected
-    report.rejects = rejects[REJECT_COLUMNS] if len(rejects) else _NO_REJECTS.copy()
+    report.rejects = (
+        pd.DataFrame({name: rejects[name] for name in REJECT_COLUMNS}) if rejects["row"] else _NO_REJECTS.copy()
+    )
     # Core, not the ORM: nothing in the import reads the record back as an object, and the
     # ORM's flush of one object cost more than the statement.
     values = DataImport(
@@ -413,15 +417,15 @@ def record_import(
     key = core_execute(session, _INSERT_IMPORT, values).inserted_primary_key
     assert key is not None  # a single-row INSERT reports its primary key
     import_id = report.import_id = int(key[0])
-    if len(rejects):
-        raw = problems.raw_text(rejects["index"])  # the rejected rows only
+    if rejects["row"]:
+        raw = problems.raw_text(pd.Index(rejects["index"]))  # the rejected rows only
         columns = {
             "import_id": import_id,
-            "row_number": rejects["row"].astype(int).tolist(),
-            **{c: plain_values(rejects[c]) for c in ("column", "value", "reason")},
+            "row_number": [int(row) for row in rejects["row"]],
+            **{c: _missing_as_none(rejects[c]) for c in ("column", "value", "reason")},
             "raw": raw.tolist(),
         }
-        insert_columns(session, table_of(RejectedRow), columns, len(rejects))
+        insert_columns(session, table_of(RejectedRow), columns, len(rejects["row"]))
     return import_id
 
 
@@ -463,6 +467,11 @@ def iso_dates(dates: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(dates)
     text = [(d.date() if isinstance(d, dt.datetime) else d).isoformat() for d in uniques]
     return pd.Series(pd.array(text + [None], dtype=object)[codes], index=dates.index, dtype=object)
+
+
+def _missing_as_none(values: list) -> list:
+    """``values`` with the missing ones (None, NaN, NA, NaT) as None, as ``plain_values`` has them."""
+    return [None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) else v for v in values]
 
 
 def plain_values(series: pd.Series) -> list:
