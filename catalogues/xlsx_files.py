@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from catalogues.errors import FileFormatError
+from catalogues.xlsx_package import plain_view
 
 
 def _cell_text(value: object) -> str:
@@ -47,11 +48,9 @@ def xlsx_rows(path: Path, data: bytes, sheet: str | None) -> Iterator[list[str]]
 
 
 def load_readers() -> None:
-    """Import the XLSX readers now (openpyxl's takes ~0.06 s, and more on its first workbook):
-    ``import_catalogues``'s workers do as they start, before their first file."""
-    import openpyxl.reader.excel  # noqa: F401
-    import openpyxl.worksheet._reader  # noqa: F401
-
+    """Import the XLSX reader a plain workbook needs now (calamine): ``import_catalogues``'s
+    workers do as they start, before their first file. openpyxl (~0.06 s to import) is
+    imported where a workbook needs it: one ``plain_view`` does not answer for."""
     with contextlib.suppress(ImportError):
         import python_calamine  # noqa: F401
 
@@ -104,7 +103,9 @@ def _openpyxl_rows(path: Path, data: bytes, sheet: str | None) -> Iterator[list[
 # openpyxl's read-only parser is the reference for what a cell reads as; calamine reads
 # a sheet many times faster. Calamine is used only where it cannot read differently:
 # openpyxl opens the workbook first (anything it refuses stays its to refuse, with its
-# message) and names the sheet, its dimension and the styles it reads as dates. Anything
+# message) and names the sheet, its dimension and the styles it reads as dates; for a
+# package of the plain shape openpyxl itself writes, ``xlsx_package.plain_view`` finds
+# the same answers without openpyxl (its import alone costs ~0.06 s). Anything
 # calamine would read otherwise sends the file to openpyxl: error cells such as #N/A
 # (calamine blanks them), cells styled as dates or times (the two detect them by
 # different rules), ISO-date cells, "_x000D_" escapes (calamine decodes them), integers
@@ -333,6 +334,17 @@ def _plain_sheet_data_well_formed(xml: bytes, data_xml: bytes, *, plain: bool = 
     return True
 
 
+def _cells_well_formed(xml: bytes, data_xml: bytes) -> bool:
+    """Whether the sheet data ``data_xml`` (of the sheet ``xml``) has the shape calamine may read
+    (``_SHEET_DATA``) and is well-formed XML."""
+    # The plain grammar first where the sheet's start holds no loose markup (the usual price
+    # list): where it matches, the search for loose markup through the whole sheet is spared.
+    plain = _LOOSE_MARKUP.search(data_xml, 0, _LOOSE_LOOKAHEAD) is None and bool(_PLAIN_SHEET_DATA.fullmatch(data_xml))
+    if not (plain or _SHEET_DATA.fullmatch(data_xml)):
+        return False
+    return _plain_sheet_data_well_formed(xml, data_xml, plain=plain)
+
+
 def _uses_a_style(xml: bytes, styles: set[int]) -> bool:
     """Whether a cell of the sheet has one of ``styles`` (0 for a cell with no ``s``)."""
     if not styles:
@@ -351,24 +363,32 @@ def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
         from python_calamine import CalamineWorkbook
     except ImportError:
         return None
-    view = _openpyxl_view(data, sheet)
+    # A package of the plain shape is answered without openpyxl (``xlsx_package``), with what
+    # lies around the sheet's cells checked; any other, openpyxl opens.
+    packaged = plain_view(data, sheet, max_sheet_bytes=CALAMINE_MAX_XML_BYTES)
+    view = packaged[0] if packaged is not None else _openpyxl_view(data, sheet)
     if view is None:
         return None
     title, part, date_styles, max_col, max_row, n_shared = view
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if archive.getinfo(part).file_size > CALAMINE_MAX_XML_BYTES:
-                return None
-            xml = archive.read(part)
-            # Shared strings: openpyxl and calamine find and read the same list only when
-            # it has the plain shape (text, or runs of text) at the usual place.
-            indexes = _SHARED_INDEX.findall(xml) if b't="s"' in xml else []  # the scan is slow; the test is not
-            if indexes:
-                if not all(i.isdigit() and int(i) < n_shared for i in set(indexes)):
+        if packaged is not None:
+            xml = packaged[1]
+            if b't="s"' in xml and _SHARED_INDEX.search(xml):
+                return None  # no shared strings in such a package: a cell naming one is openpyxl's
+        else:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                if archive.getinfo(part).file_size > CALAMINE_MAX_XML_BYTES:
                     return None
-                strings = archive.read("xl/sharedStrings.xml")
-                if not _STRINGS.fullmatch(strings) or strings.count(b"<si>") != n_shared:
-                    return None
+                xml = archive.read(part)
+                # Shared strings: openpyxl and calamine find and read the same list only when
+                # it has the plain shape (text, or runs of text) at the usual place.
+                indexes = _SHARED_INDEX.findall(xml) if b't="s"' in xml else []  # the scan is slow; the test is not
+                if indexes:
+                    if not all(i.isdigit() and int(i) < n_shared for i in set(indexes)):
+                        return None
+                    strings = archive.read("xl/sharedStrings.xml")
+                    if not _STRINGS.fullmatch(strings) or strings.count(b"<si>") != n_shared:
+                        return None
         if b"_" in xml and _ESCAPED_CHAR.search(xml):  # one byte is found far faster than two
             return None
         if _uses_a_style(xml, date_styles):
@@ -380,18 +400,12 @@ def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
         data_xml = xml[start : end + len(b"</sheetData>")] if end >= 0 else xml[start:]
         if start < 0:
             return None
-        # The plain grammar first where the sheet's start holds no loose markup (the usual price
-        # list): where it matches, the search for loose markup through the whole sheet is spared.
-        plain = _LOOSE_MARKUP.search(data_xml, 0, _LOOSE_LOOKAHEAD) is None and bool(
-            _PLAIN_SHEET_DATA.fullmatch(data_xml)
-        )
-        if not (plain or _SHEET_DATA.fullmatch(data_xml)):
+        if not _cells_well_formed(xml, data_xml):
             return None
-        if not _plain_sheet_data_well_formed(xml, data_xml, plain=plain):
-            return None
-        # What openpyxl parses besides the cells (columns, views, merges, formats...):
-        # anything it would refuse there, it refuses.
-        _openpyxl_parse(xml[:start] + b"<sheetData/>" + xml[start + len(data_xml) :], date_styles)
+        if packaged is None:
+            # What openpyxl parses besides the cells (columns, views, merges, formats...):
+            # anything it would refuse there, it refuses (``plain_view`` checked it otherwise).
+            _openpyxl_parse(xml[:start] + b"<sheetData/>" + xml[start + len(data_xml) :], date_styles)
         extent = _extent(data_xml)  # every row and cell names its place (_SHEET_DATA)
         if extent is None or max_row is None or max_col is None:
             return None  # no <dimension>: openpyxl sizes each row by its own last cell

@@ -288,8 +288,8 @@ def import_catalogues(
         import_one=import_one,
         workers=workers,
         # XLSX files cost several times more to read than CSV files of their size: the workers
-        # read them first, and this process steals CSV files only (an XLSX file would also have
-        # it import openpyxl, ~55 ms, which only the workers need otherwise).
+        # read them first, and this process steals CSV files only (an XLSX file not of the
+        # plain shape would also have it import openpyxl, ~55 ms).
         here_last=_looks_xlsx,
         ahead_first=_looks_xlsx,
         warm_up=functools.partial(_warm_up, taxonomy),
@@ -302,9 +302,9 @@ def _warm_up(taxonomy: Taxonomy | None) -> None:
     """Load, before the workers are forked, what every process reading the files needs: the
     taxonomy (into ``load_taxonomy``'s per-process cache; where it cannot be loaded each
     import says why) and the shipped profiles. Workers forked afterwards start with them,
-    and no task carries a taxonomy to them. The XLSX readers are loaded by the workers as
+    and no task carries a taxonomy to them. The XLSX reader is loaded by the workers as
     they start (``load_readers``), while this process imports its first file: this
-    process reads CSV files, and needs them only for an XLSX file no worker has begun."""
+    process reads CSV files, and needs it only for an XLSX file no worker has begun."""
     with contextlib.suppress(InputFileError):
         load_taxonomy_or_refuse(taxonomy)
     shipped_profiles()
