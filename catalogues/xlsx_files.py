@@ -365,7 +365,7 @@ def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
         return None
     # A package of the plain shape is answered without openpyxl (``xlsx_package``), with what
     # lies around the sheet's cells checked; any other, openpyxl opens.
-    packaged = plain_view(data, sheet, max_sheet_bytes=CALAMINE_MAX_XML_BYTES)
+    packaged = plain_view(data, sheet, max_sheet_bytes=CALAMINE_MAX_XML_BYTES, cells_well_formed=_cells_well_formed)
     view = packaged[0] if packaged is not None else _openpyxl_view(data, sheet)
     if view is None:
         return None

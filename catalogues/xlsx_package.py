@@ -586,15 +586,18 @@ def _resolved(rels_path: str, target: str) -> str:
 _UNREAD = re.compile(r"docProps/app\.xml|_rels/\.rels|xl/theme/theme[0-9]+\.xml")
 
 
-def plain_view(data: bytes, sheet: str | None, *, max_sheet_bytes: int) -> tuple[View, bytes] | None:
+def plain_view(
+    data: bytes, sheet: str | None, *, max_sheet_bytes: int, cells_well_formed: Callable[[bytes, bytes], bool]
+) -> tuple[View, bytes] | None:
     """openpyxl's view of the workbook (``xlsx_files._openpyxl_view``) for a package of the plain
     shape, and the chosen sheet's XML, checked around its cells as openpyxl's parse of it would
     accept it (the cells themselves are the caller's to check); None where the package is not
     of that shape, the sheet is not there (openpyxl is asked then, and says why) or its XML is
-    over ``max_sheet_bytes``.
+    over ``max_sheet_bytes``. ``cells_well_formed(xml, sheet_data)`` checks the cells of the
+    workbook's other sheets (openpyxl reads each sheet's dimension as it opens a workbook).
     """
     try:
-        return _plain_view(data, sheet, max_sheet_bytes)
+        return _plain_view(data, sheet, max_sheet_bytes, cells_well_formed)
     except (_NotPlain, zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, RuntimeError):
         return None
 
@@ -606,7 +609,9 @@ def _without_cells(xml: bytes) -> bytes:
     return xml[:start] + b"<sheetData/>" + xml[end + len(b"</sheetData>") :]
 
 
-def _plain_view(data: bytes, sheet: str | None, max_sheet_bytes: int) -> tuple[View, bytes] | None:
+def _plain_view(
+    data: bytes, sheet: str | None, max_sheet_bytes: int, cells_well_formed: Callable[[bytes, bytes], bool]
+) -> tuple[View, bytes] | None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         if len(set(names)) != len(names):
@@ -675,7 +680,7 @@ def _plain_view(data: bytes, sheet: str | None, max_sheet_bytes: int) -> tuple[V
         # (a small cover sheet, say) is checked whole, cells included.
         for _, other in sheets:
             if other != part:
-                _check_whole_sheet(archive.read(other))
+                _check_whole_sheet(archive.read(other), cells_well_formed)
         if archive.getinfo(part).file_size > max_sheet_bytes:
             raise _NotPlain("a sheet too large to hold in memory")
         xml = archive.read(part)
@@ -719,15 +724,13 @@ def _check_worksheet_around(around: bytes) -> tuple[int, int, int, int] | None:
     return dimension
 
 
-def _check_whole_sheet(xml: bytes) -> None:
-    """Another sheet of the workbook, small, checked whole (its cells by the sheet-data grammar)."""
-    from catalogues.xlsx_files import _cells_well_formed
-
+def _check_whole_sheet(xml: bytes, cells_well_formed: Callable[[bytes, bytes], bool]) -> None:
+    """Another sheet of the workbook, small, checked whole (its cells by ``cells_well_formed``)."""
     if len(xml) > _SMALL_SHEET:
         raise _NotPlain("another sheet too large to check here")
     start, end = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
     if start < 0 or end < 0:
         raise _NotPlain("no sheet data")
-    if not _cells_well_formed(xml, xml[start : end + len(b"</sheetData>")]):
+    if not cells_well_formed(xml, xml[start : end + len(b"</sheetData>")]):
         raise _NotPlain("cells of another shape")
     _check_worksheet_around(_without_cells(xml))

@@ -31,7 +31,9 @@ def openpyxl_view(path: Path, sheet: str | None = None):
 
 
 def plain(path: Path, sheet: str | None = None):
-    found = xlsx_package.plain_view(path.read_bytes(), sheet, max_sheet_bytes=LIMIT)
+    found = xlsx_package.plain_view(
+        path.read_bytes(), sheet, max_sheet_bytes=LIMIT, cells_well_formed=xlsx_files._cells_well_formed
+    )
     return None if found is None else found[0]
 
 
