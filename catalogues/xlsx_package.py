@@ -81,11 +81,12 @@ def _decoded(raw: str) -> str:
 
 
 def _parse(part: bytes) -> _Element:
-    """The part's element tree: elements, attributes and (whitespace-trimmed) text only.
+    """The part's element tree: elements, attributes and text only (XML that is well formed).
 
     Refused (``_NotPlain``): anything that is not UTF-8 without forbidden characters, a
-    comment, CDATA, processing instruction or DOCTYPE, a repeated attribute, mixed content,
-    text with CR (XML would turn it into LF), an entity other than the five named ones.
+    comment, CDATA, processing instruction or DOCTYPE, an XML declaration not at the very
+    start, a repeated attribute, mixed content, "]]>" in text, an entity other than the
+    five named ones (character references included).
     """
     try:
         text = part.decode("utf-8")
@@ -93,7 +94,7 @@ def _parse(part: bytes) -> _Element:
         raise _NotPlain("not UTF-8") from exc
     if _NOT_XML_TEXT.search(text):
         raise _NotPlain("a character XML forbids")
-    text = text.removeprefix("\ufeff").strip()
+    text = text.removeprefix("\ufeff")
     declaration = _DECLARATION.match(text)
     at = declaration.end() if declaration else 0
     stack: list[_Element] = []
@@ -139,6 +140,8 @@ def _parse(part: bytes) -> _Element:
         assert run is not None  # matches the empty string at least
         if stack[-1].children:
             raise _NotPlain("mixed content")
+        if "]]>" in run.group(0):
+            raise _NotPlain("']]>' in text")
         stack[-1].text = _decoded(run.group(0))
         at = run.end()
     if root is None or stack:

@@ -232,6 +232,8 @@ EDITS = {
             + t[t.index("</dcterms:created>") + len("</dcterms:created>") :]
         ),
     ),
+    "CDATA end in a property": ("docProps/core.xml", swap("Alpha &lt;pricing&gt;", "Alpha ]]&gt; ]]> pricing")),
+    "space before the declaration": ("docProps/core.xml", lambda t: ' <?xml version="1.0"?>' + t),
     "dimension beyond the sheet": (SHEET, swap('<dimension ref="A1:E32"', '<dimension ref="A1:XFE32"')),
     "dimension of row 0": (SHEET, swap('<dimension ref="A1:E32"', '<dimension ref="A0:E32"')),
     "no dimension": (SHEET, swap('<dimension ref="A1:E32" />', "")),
@@ -303,7 +305,7 @@ def bases(tmp_path_factory):
     base=st.integers(0, 4),
     part=st.sampled_from(SMALL_PARTS),
     which=st.integers(0, 10_000),
-    value=st.text(alphabet="0123456789-.eE+AZaz &;#<>\"'_xX:/", max_size=6),
+    value=st.text(alphabet="0123456789-.eE+AZaz &;#<>\"'_xX:/]\t", max_size=6),
 )
 def test_any_attribute_value_changed_gets_openpyxl_s_view_or_none(tmp_path_factory, bases, base, part, which, value):
     """Fuzz: one attribute value of a part openpyxl reads, changed to arbitrary text."""
