@@ -134,7 +134,7 @@ class _Prepared:
     rules: tuple  # the taxonomy's rules it was classified by
     profile: Profile
     problems: Problems  # ``thinned``: its ``table`` holds the row numbers alone
-    items: pd.DataFrame  # ``_normalise_catalogue``'s
+    accepted: "_Accepted"  # ``_normalise_catalogue``'s rows without a problem, as the store writes them
 
 
 class _CatalogueImport(FileImporter):
@@ -204,26 +204,21 @@ class _CatalogueImport(FileImporter):
     def check(self, session: Session, raw: pd.DataFrame, problems: Problems, report: ImportReport) -> pd.DataFrame:
         assert self.taxonomy is not None  # loaded by run (uses_taxonomy)
         if self.prepared is not None:
-            items = self.prepared.items
+            accepted = self.prepared.accepted
         else:
             items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
+            accepted = _Accepted.of(items, ~problems.bad().to_numpy())
         # The accepted rows' GTINs (those they have) and codes: all the check reads.
-        accepted = ~problems.bad().to_numpy()
-        gtins = items["gtin"]
-        _check_supplier_identity(
-            session,
-            self.supplier,
-            gtins.to_numpy()[accepted & gtins.notna().to_numpy()].tolist(),
-            items["supplier_code"].to_numpy()[accepted].tolist(),
-            report.file,
-        )
+        gtins = [gtin for gtin in accepted.gtin if gtin is not None]
+        _check_supplier_identity(session, self.supplier, gtins, accepted.supplier_code, report.file)
         report.version = 1 + core_execute(session, _VERSIONS, {"supplier_id": self.supplier.id}).scalar_one()
-        return items
+        return accepted
 
     def store(
-        self, session: Session, items: pd.DataFrame, good: pd.Series, import_id: int, report: ImportReport
+        self, session: Session, accepted: "_Accepted", good: pd.Series, import_id: int, report: ImportReport
     ) -> None:
-        _store_catalogue(session, self.supplier, items[good], import_id, report, listed=items["supplier_code"])
+        # ``accepted`` holds the rows ``good`` names already (``check`` took them).
+        _store_catalogue(session, self.supplier, accepted, import_id, report)
 
 
 def import_catalogue(
@@ -324,7 +319,44 @@ def _prepare(f: CatalogueFile, taxonomy: Taxonomy | None = None) -> _Prepared:
     prof, table = importer.rows(path)
     problems = Problems(table, table.attrs.get("headings", {}))
     items = _normalise_catalogue(table, prof, taxonomy, problems)
-    return _Prepared(sha, taxonomy.rules, prof, problems.thinned(), items)
+    # The rows as the store writes them, made here: in a worker, off the importing process.
+    accepted = _Accepted.of(items, ~problems.bad().to_numpy())
+    return _Prepared(sha, taxonomy.rules, prof, problems.thinned(), accepted)
+
+
+@dataclass
+class _Accepted:
+    """A file's rows without a problem, as the store writes them: plain lists (missing GTINs,
+    descriptions and sizes None), in the file's order; ``listed``: every row's code, the
+    rejected rows' included (a SKU whose row was rejected is still listed)."""
+
+    supplier_code: list[str]
+    gtin: list[str | None]
+    description: list[str | None]
+    size: list[str | None]
+    pack_size: list[int]
+    unit_price: list[float]
+    source_row: list[int]
+    group: list[str]
+    brand: list[str]
+    listed: list[str]
+
+    @classmethod
+    def of(cls, items: pd.DataFrame, good: np.ndarray) -> "_Accepted":
+        """The rows of ``_normalise_catalogue``'s ``items`` that ``good`` holds for."""
+        rows = items[good]
+        return cls(
+            supplier_code=rows["supplier_code"].tolist(),
+            gtin=plain_values(rows["gtin"]),
+            description=plain_values(rows["description"]),
+            size=plain_values(rows["size"]),
+            pack_size=rows["pack_size"].astype(int).tolist(),
+            unit_price=rows["unit_price"].astype(float).tolist(),
+            source_row=rows["source_row"].astype(int).tolist(),
+            group=rows["group"].tolist(),
+            brand=rows["brand"].tolist(),
+            listed=items["supplier_code"].tolist(),
+        )
 
 
 def _normalise_catalogue(raw: pd.DataFrame, prof: Profile, tax: Taxonomy, problems: Problems) -> pd.DataFrame:
@@ -471,27 +503,19 @@ def _stored_lines(session: Session, supplier_id: int) -> list[tuple[int, int, st
 
 
 def _store_catalogue(
-    session: Session,
-    supplier: Supplier,
-    items: pd.DataFrame,
-    import_id: int,
-    report: ImportReport,
-    *,
-    listed: pd.Series,
+    session: Session, supplier: Supplier, rows: _Accepted, import_id: int, report: ImportReport
 ) -> None:
-    """Write the accepted ``items``; ``listed`` is every code in the file, rejected rows included.
-
-    A SKU whose row was rejected is still listed: it keeps its previous price and status
-    rather than being marked as no longer listed.
+    """Write the accepted ``rows``; a code ``rows.listed`` holds (a rejected row's included) is
+    still listed: its SKU keeps its previous price and status rather than being marked as no
+    longer listed.
     """
     assert supplier.id is not None  # a stored supplier
     existing = frame(session, _ITEMS_OF, {"supplier_id": supplier.id})
     if len(existing):
         # Every SKU of the supplier as it was: a revert of this version steps back to it.
         keep_rows(session, import_id, CatalogueItem, col(CatalogueItem.supplier_id) == supplier.id, "updated")
-    items = items.reset_index(drop=True)
     group_of = dict(core_execute(session, _GROUP_IDS).all())
-    groups, brands = items["group"].tolist(), items["brand"].tolist()
+    groups, brands = rows.group, rows.brand
     # Brands are matched as in the line's code (case and punctuation ignored), so that
     # "Exeter V40" and "EXETER-V40" are one line rather than two lines with one code.
     key_of_brand = {brand: slug_of(brand) for brand in set(brands)}  # a file names few brands
@@ -525,27 +549,27 @@ def _store_catalogue(
 
     # (supplier_id, supplier_code) is unique: at most one stored SKU per code.
     if len(existing):
-        at = pd.Index(existing["supplier_code"]).get_indexer(items["supplier_code"])
+        at = pd.Index(existing["supplier_code"]).get_indexer(rows.supplier_code)
     else:  # the supplier's first catalogue (the search would hash every code for nothing)
-        at = np.full(len(items), -1, dtype=np.intp)
+        at = np.full(len(rows.supplier_code), -1, dtype=np.intp)
     is_new = at < 0
     columns = {
         "supplier_id": supplier.id,
         "product_line_id": line_ids,
-        "supplier_code": items["supplier_code"].tolist(),
-        "gtin": plain_values(items["gtin"]),  # a missing GTIN goes in as NULL
-        "description": plain_values(items["description"]),
-        "size": plain_values(items["size"]),
-        "pack_size": items["pack_size"].astype(int).tolist(),
-        "unit_price": items["unit_price"].astype(float).tolist(),
+        "supplier_code": rows.supplier_code,
+        "gtin": rows.gtin,  # a missing GTIN goes in as NULL
+        "description": rows.description,
+        "size": rows.size,
+        "pack_size": rows.pack_size,
+        "unit_price": rows.unit_price,
         "source_import_id": import_id,
-        "source_row": items["source_row"].astype(int).tolist(),
+        "source_row": rows.source_row,
         "active": True,
     }
     if is_new.all():  # a first catalogue, or only new SKUs: every row goes in as it is
-        insert_columns(session, table_of(CatalogueItem), columns, len(items))
+        insert_columns(session, table_of(CatalogueItem), columns, len(rows.supplier_code))
     else:
-        records = pd.DataFrame(columns, index=items.index)
+        records = pd.DataFrame(columns)
         if is_new.any():
             insert_rows(session, table_of(CatalogueItem), records[is_new])
         found = at[~is_new]
@@ -554,11 +578,11 @@ def _store_catalogue(
             sql_records(records[~is_new].assign(id=existing["item_id"].to_numpy()[found].astype(int))),
         )
         old_price = existing["old_price"].to_numpy(dtype=float)[found]
-        changed = np.abs(items.loc[~is_new, "unit_price"].to_numpy(dtype=float) - old_price) >= 0.005
+        changed = np.abs(np.asarray(rows.unit_price, dtype=float)[~is_new] - old_price) >= 0.005
         report.price_changes = int(changed.sum())
     report.new_items = int(is_new.sum())
     gone = (
-        existing[~existing["supplier_code"].isin(listed) & existing["active"].astype(bool)]
+        existing[~existing["supplier_code"].isin(rows.listed) & existing["active"].astype(bool)]
         if len(existing)
         else existing
     )

@@ -73,7 +73,8 @@ def test_a_file_changed_after_it_was_read_ahead_is_read_again(region, files, pro
     path = price_lists(files, profile, catalogue_items)[0].path
     prepared = catalogue._prepare(CatalogueFile(path, "SUP-A", profile))  # what a worker hands back
     prepared.sha256 = "0" * 64  # as if the file had changed since
-    prepared.items = prepared.items.iloc[:0]  # were it used, nothing would be stored
+    # were it used, nothing would be stored
+    prepared.accepted = catalogue._Accepted(**{name: [] for name in catalogue._Accepted.__dataclass_fields__})
     importer = catalogue._CatalogueImport(
         supplier="SUP-A", profile=profile, user=None, taxonomy=None, prepared=prepared
     )
