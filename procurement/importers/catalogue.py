@@ -201,7 +201,7 @@ class _CatalogueImport(FileImporter):
             return self.prepared.problems  # those _normalise_catalogue found ahead
         return super().problems_of(table)
 
-    def check(self, session: Session, raw: pd.DataFrame, problems: Problems, report: ImportReport) -> pd.DataFrame:
+    def check(self, session: Session, raw: pd.DataFrame, problems: Problems, report: ImportReport) -> "_Accepted":
         assert self.taxonomy is not None  # loaded by run (uses_taxonomy)
         if self.prepared is not None:
             accepted = self.prepared.accepted

@@ -202,7 +202,7 @@ class Problems:
             # sorted() is stable, as the sort by the two columns was
             order = sorted(range(len(rows)), key=lambda i: (rows[i], headings[i]))
             if order != list(range(len(rows))):
-                columns = {name: [values[i] for i in order] for name, values in columns.items()}
+                columns = {name: [listed[i] for i in order] for name, listed in columns.items()}
             return columns
         out = pd.DataFrame(columns).sort_values(["row", "column"], kind="stable")
         return {name: out[name].tolist() for name in _PROBLEM_COLUMNS}
