@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from catalogues.errors import FileFormatError
-from catalogues.xlsx_package import plain_view
+from catalogues.xlsx_package import MAX_COLUMNS, MAX_ROWS, plain_view
 
 
 def _cell_text(value: object) -> str:
@@ -126,7 +126,6 @@ _PLACES = re.compile(rb' r="(?:(?<=<row r=")|(?=[A-Z]))([A-Z]{0,3}[0-9]{1,7})"')
 _PLACE_WIDTH = 10  # 3 letters and 7 digits at most
 _STYLE_REF = re.compile(rb' s="([0-9]+)"')
 _STYLE_WITH_LEADING_ZERO = re.compile(rb' s="0[0-9]')  # s="007" is style 7
-_MAX_ROWS, _MAX_COLUMNS = 1_048_576, 16_384  # Excel's limits
 # The cells calamine may read: the sheetData of the schema's common shape and nothing
 # else. Cells with other types (e: errors, d: ISO dates) or attributes (rich values),
 # numeric cells whose value is not a plain number (openpyxl refuses or converts them,
@@ -410,7 +409,7 @@ def _calamine_rows(data: bytes, sheet: str | None) -> list[list[str]] | None:
         if extent is None or max_row is None or max_col is None:
             return None  # no <dimension>: openpyxl sizes each row by its own last cell
         last_row, last_col = extent
-        if last_col > _MAX_COLUMNS or last_row > _MAX_ROWS or last_row * last_col > CALAMINE_MAX_CELLS:
+        if last_col > MAX_COLUMNS or last_row > MAX_ROWS or last_row * last_col > CALAMINE_MAX_CELLS:
             return None
         if last_row > max_row or last_col > max_col:
             return None  # openpyxl stops at the declared dimension

@@ -42,7 +42,7 @@ _OTHER_WORKBOOK_TYPES = {
 _SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 _WORKSHEET_REL = _RELATIONSHIPS + "/worksheet"
 _KNOWN_RELS = {_WORKSHEET_REL, _RELATIONSHIPS + "/styles", _RELATIONSHIPS + "/theme"}
-_MAX_ROWS, _MAX_COLUMNS = 1_048_576, 16_384
+MAX_ROWS, MAX_COLUMNS = 1_048_576, 16_384  # Excel's limits
 _SMALL_SHEET = 1 << 14  # bytes: another sheet of the workbook is checked whole only up to this size
 
 # ---- a strict reader of small XML parts: elements, attributes and text, nothing else
@@ -473,7 +473,7 @@ def _cell(reference: str) -> tuple[int, int]:
     for letter in found.group(1):
         column = column * 26 + ord(letter) - ord("A") + 1
     row = int(found.group(2))
-    if not (1 <= column <= _MAX_COLUMNS and 1 <= row <= _MAX_ROWS):
+    if not (1 <= column <= MAX_COLUMNS and 1 <= row <= MAX_ROWS):
         raise _NotPlain(f"cell reference {reference!r} beyond the sheet")
     return column, row
 
@@ -605,11 +605,17 @@ def plain_view(
         return None
 
 
-def _without_cells(xml: bytes) -> bytes:
+def _cells_span(xml: bytes) -> tuple[int, int]:
+    """Where a sheet's ``<sheetData>...</sheetData>`` starts and ends (``_NotPlain`` without one)."""
     start, end = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
     if start < 0 or end < 0:
         raise _NotPlain("no sheet data")
-    return xml[:start] + b"<sheetData/>" + xml[end + len(b"</sheetData>") :]
+    return start, end + len(b"</sheetData>")
+
+
+def _without_cells(xml: bytes) -> bytes:
+    start, stop = _cells_span(xml)
+    return xml[:start] + b"<sheetData/>" + xml[stop:]
 
 
 def _plain_view(
@@ -719,7 +725,7 @@ def _check_worksheet_around(around: bytes) -> tuple[int, int, int, int] | None:
             dimension = _range(child.attributes["ref"])
         elif child.tag == "cols":
             for column in child.children:
-                if not 1 <= int(column.attributes["min"]) <= int(column.attributes["max"]) <= _MAX_COLUMNS:
+                if not 1 <= int(column.attributes["min"]) <= int(column.attributes["max"]) <= MAX_COLUMNS:
                     raise _NotPlain("a column range")
         elif child.tag == "mergeCells":
             for merged in child.children:
@@ -731,9 +737,7 @@ def _check_whole_sheet(xml: bytes, cells_well_formed: Callable[[bytes, bytes], b
     """Another sheet of the workbook, small, checked whole (its cells by ``cells_well_formed``)."""
     if len(xml) > _SMALL_SHEET:
         raise _NotPlain("another sheet too large to check here")
-    start, end = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
-    if start < 0 or end < 0:
-        raise _NotPlain("no sheet data")
-    if not cells_well_formed(xml, xml[start : end + len(b"</sheetData>")]):
+    start, stop = _cells_span(xml)
+    if not cells_well_formed(xml, xml[start:stop]):
         raise _NotPlain("cells of another shape")
-    _check_worksheet_around(_without_cells(xml))
+    _check_worksheet_around(xml[:start] + b"<sheetData/>" + xml[stop:])

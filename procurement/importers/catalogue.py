@@ -206,8 +206,7 @@ class _CatalogueImport(FileImporter):
         if self.prepared is not None:
             accepted = self.prepared.accepted
         else:
-            items = _normalise_catalogue(raw, self.profile, self.taxonomy, problems)
-            accepted = _Accepted.of(items, ~problems.bad().to_numpy())
+            accepted = _Accepted.of(_normalise_catalogue(raw, self.profile, self.taxonomy, problems), problems)
         # The accepted rows' GTINs (those they have) and codes: all the check reads.
         gtins = [gtin for gtin in accepted.gtin if gtin is not None]
         _check_supplier_identity(session, self.supplier, gtins, accepted.supplier_code, report.file)
@@ -318,9 +317,8 @@ def _prepare(f: CatalogueFile, taxonomy: Taxonomy | None = None) -> _Prepared:
     taxonomy = load_taxonomy_or_refuse(taxonomy)
     prof, table = importer.rows(path)
     problems = Problems(table, table.attrs.get("headings", {}))
-    items = _normalise_catalogue(table, prof, taxonomy, problems)
     # The rows as the store writes them, made here: in a worker, off the importing process.
-    accepted = _Accepted.of(items, ~problems.bad().to_numpy())
+    accepted = _Accepted.of(_normalise_catalogue(table, prof, taxonomy, problems), problems)
     return _Prepared(sha, taxonomy.rules, prof, problems.thinned(), accepted)
 
 
@@ -342,9 +340,9 @@ class _Accepted:
     listed: list[str]
 
     @classmethod
-    def of(cls, items: pd.DataFrame, good: np.ndarray) -> "_Accepted":
-        """The rows of ``_normalise_catalogue``'s ``items`` that ``good`` holds for."""
-        rows = items[good]
+    def of(cls, items: pd.DataFrame, problems: Problems) -> "_Accepted":
+        """The rows of ``_normalise_catalogue``'s ``items`` without a problem in ``problems``."""
+        rows = items[~problems.bad().to_numpy()]
         return cls(
             supplier_code=rows["supplier_code"].tolist(),
             gtin=plain_values(rows["gtin"]),

@@ -46,7 +46,6 @@ from procurement.reference import core_execute, frame, groups_frame, lines_frame
 REGIONAL_PANEL = "REGIONAL"
 REJECT_COLUMNS = ["row", "column", "value", "reason"]
 _PROBLEM_COLUMNS = ["index", *REJECT_COLUMNS]
-_NO_PROBLEMS = pd.DataFrame(columns=_PROBLEM_COLUMNS)
 _NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)  # (copied: cheaper than making a frame)
 IN_CHUNK = 5_000  # values per "WHERE column IN (...)": well under PostgreSQL's bind limit
 
@@ -206,10 +205,6 @@ class Problems:
             return columns
         out = pd.DataFrame(columns).sort_values(["row", "column"], kind="stable")
         return {name: out[name].tolist() for name in _PROBLEM_COLUMNS}
-
-    def frame(self) -> pd.DataFrame:
-        """``columns()`` as a frame."""
-        return pd.DataFrame(self.columns()) if self.parts else _NO_PROBLEMS.copy()
 
 
 # --------------------------------------------------------------------------- the file's transaction

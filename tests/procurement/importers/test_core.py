@@ -138,7 +138,7 @@ def _frame_as_pandas_did(table: pd.DataFrame, headings: dict, adds: list) -> pd.
 
 
 @pytest.mark.parametrize("kind", ["text", "mixed"])
-def test_problems_frame_sorts_by_row_then_column_keeping_the_order_found_and_writes_values_as_pandas_does(kind):
+def test_problems_columns_sort_by_row_then_column_keeping_the_order_found_and_write_values_as_pandas_does(kind):
     long = "x" * 250
     cells = ["a", None, long, "b", "c", "d"] if kind == "text" else ["a", 2.5, long, np.nan, 7, None]
     table = pd.DataFrame(
@@ -154,7 +154,7 @@ def test_problems_frame_sorts_by_row_then_column_keeping_the_order_found_and_wri
     problems = Problems(table, headings)
     for mask, column, reason in adds:
         problems.add(mask, column, reason)
-    got = problems.frame()
+    got = pd.DataFrame(problems.columns())
     pd.testing.assert_frame_equal(got, _frame_as_pandas_did(table, headings, adds))
     # by row, then column; within row 3's "Unit Price", the order found (the first add, then the third)
     assert got["row"].tolist() == [3, 3, 3, 3, 3, 3, 4, 5, 5, 9]
