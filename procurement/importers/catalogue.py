@@ -282,9 +282,7 @@ def import_catalogues(
         import_one=import_one,
         workers=workers,
         # XLSX files cost several times more to read than CSV files of their size: the workers
-        # read them first, and this process steals CSV files only (an XLSX file not of the
-        # plain shape would also have it import openpyxl, ~55 ms).
-        here_last=_looks_xlsx,
+        # read them first, and this process steals only the others (CSV files).
         ahead_first=_looks_xlsx,
         warm_up=functools.partial(_warm_up, taxonomy),
         initializer=load_readers if any(map(_looks_xlsx, files)) else None,
